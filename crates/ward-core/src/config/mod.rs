@@ -1,0 +1,20 @@
+//! `ward.toml`: its model, its parser and every check made before anything starts.
+
+mod command;
+mod errors;
+mod fields;
+mod model;
+mod parse;
+mod service;
+mod size;
+mod suggest;
+mod supervisor;
+mod tables;
+mod words;
+
+#[cfg(test)]
+mod tests;
+
+pub use errors::{ConfigError, ConfigErrors};
+pub use model::*;
+pub use parse::parse;

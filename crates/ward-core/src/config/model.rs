@@ -1,0 +1,185 @@
+//! The validated configuration: what `ward.toml` means once every key has been checked.
+//!
+//! Every field here is already resolved (defaults applied, relative paths joined to the
+//! config file's directory, instances expanded by [`Config::instances`]) so that the daemon
+//! never has to interpret raw TOML.
+
+use crate::Signal;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole, valid `ward.toml`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this came from, as given (for messages).
+    pub path: PathBuf,
+    /// Daemon-wide settings.
+    pub supervisor: SupervisorConfig,
+    /// Services as declared, by name, before `instances` expansion.
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+/// The `[supervisor]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SupervisorConfig {
+    /// Where the socket, PID file and (later) the journal live. Default: `.ward` beside the config.
+    pub state_dir: PathBuf,
+    /// Where service logs are written. Default: `<state_dir>/logs`.
+    pub log_dir: PathBuf,
+    /// The control socket. Default: `<state_dir>/ward.sock`.
+    pub socket: PathBuf,
+    /// Rotate a service's log file when it would grow past this many bytes. Default 10 MiB.
+    pub log_max_size: u64,
+    /// How many rotated files to keep (`NAME.log.1` … `NAME.log.N`). Default 5.
+    pub log_keep: u32,
+    /// Which cgroup mechanism contains services. Default `auto`.
+    pub cgroup: CgroupMode,
+}
+
+/// How ward contains a service's processes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// cgroup v2 where a writable v2 hierarchy exists, else v1, else none.
+    Auto,
+    /// cgroup v2 only; starting fails if it is not available.
+    V2,
+    /// cgroup v1 only (the `pids` hierarchy, else `memory`).
+    V1,
+    /// No cgroups: containment by process tree and ward's subreaper view.
+    Off,
+}
+
+/// One `[services.NAME]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceConfig {
+    /// The table's name (before instance expansion).
+    pub name: String,
+    /// The argv to execute. With `shell = true` this is `["/bin/sh", "-c", <string>]`.
+    pub command: Vec<String>,
+    /// Whether the command string was handed to `/bin/sh -c`.
+    pub shell: bool,
+    /// Working directory, resolved against the config file's directory. Default: that directory.
+    pub cwd: PathBuf,
+    /// Extra environment variables on top of ward's clean base environment.
+    pub env: BTreeMap<String, String>,
+    /// Start with `ward up`. Default true.
+    pub autostart: bool,
+    /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
+    pub instances: u32,
+    /// When to restart after an exit ward did not ask for. Default `always`.
+    pub restart: RestartPolicy,
+    /// Delay between restarts.
+    pub backoff: Backoff,
+    /// A run shorter than this is a failed start. Default 1s.
+    pub min_uptime: Duration,
+    /// Too many failed starts in a window stop the restarts.
+    pub start_limit: StartLimit,
+    /// Sent first when stopping. Default SIGTERM.
+    pub stop_signal: Signal,
+    /// How long to wait after `stop_signal` before SIGKILL. Default 10s.
+    pub stop_timeout: Duration,
+    /// Which processes a stop reaches. Default `tree`.
+    pub kill_mode: KillMode,
+}
+
+/// `restart = "always" | "on-failure" | "never"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Restart after every exit ward did not ask for, even `exit 0`.
+    Always,
+    /// Restart unless the process exited with code 0 after `min_uptime`.
+    OnFailure,
+    /// Never restart automatically.
+    Never,
+}
+
+/// `backoff = { initial, max, factor, jitter, reset_after }`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Backoff {
+    /// Delay before the first restart after a failure. Default 100ms.
+    pub initial: Duration,
+    /// No delay is ever longer than this. Default 30s.
+    pub max: Duration,
+    /// Each consecutive failure multiplies the delay by this (>= 1). Default 2.
+    pub factor: f64,
+    /// Random spread as a fraction of the delay, 0 to 1. Default 0.1.
+    pub jitter: f64,
+    /// A run at least this long forgets earlier failures. Default 30s.
+    pub reset_after: Duration,
+}
+
+/// `start_limit = { burst, interval }`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StartLimit {
+    /// More failed starts than this within `interval` puts the service in `failed`. Default 5.
+    pub burst: u32,
+    /// The sliding window. Default 60s.
+    pub interval: Duration,
+}
+
+/// `kill_mode = "tree" | "main"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KillMode {
+    /// Every process of the service, including those that left the process group.
+    Tree,
+    /// Only the main process, for programs that manage their own children.
+    Main,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            factor: 2.0,
+            jitter: 0.1,
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for StartLimit {
+    fn default() -> Self {
+        StartLimit {
+            burst: 5,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One running unit after `instances` expansion: `web` with 3 instances gives `web.0`..`web.2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// The unit's own name (`web` or `web.1`).
+    pub name: String,
+    /// The index within its service, 0 when there is one instance.
+    pub index: u32,
+    /// The service it belongs to.
+    pub service: ServiceConfig,
+}
+
+impl Config {
+    /// Every unit the daemon supervises, in name order.
+    pub fn instances(&self) -> Vec<Instance> {
+        let mut out = Vec::new();
+        for svc in self.services.values() {
+            if svc.instances == 1 {
+                out.push(Instance {
+                    name: svc.name.clone(),
+                    index: 0,
+                    service: svc.clone(),
+                });
+            } else {
+                for i in 0..svc.instances {
+                    out.push(Instance {
+                        name: format!("{}.{i}", svc.name),
+                        index: i,
+                        service: svc.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,74 @@
+//! The entry point: text of a `ward.toml` in, a checked [`Config`] or every problem out.
+
+use super::errors::{ConfigErrors, Report};
+use super::fields::{Ctx, entries};
+use super::model::Config;
+use super::{service, supervisor};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const TOP_KEYS: &[&str] = &["supervisor", "services"];
+
+/// Parses and validates a whole config file.
+///
+/// `path` is used for messages and to resolve relative paths; the text is not read from it,
+/// so tests and `ward check` on standard input work the same way. All problems are
+/// reported at once, in file order, so that one run of `ward check` shows them all.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let mut report = Report::default();
+            let at = e.span().map_or(0, |s| s.start);
+            let message = e.message().trim().to_string();
+            let message = if message.is_empty() {
+                "invalid TOML".to_string()
+            } else {
+                format!("invalid TOML: {}", lowercase_first(&message))
+            };
+            report.error(at, message, None);
+            return Err(report.into_errors(path, text));
+        }
+    };
+    let mut ctx = Ctx::new(path, text);
+    let root = doc.as_table();
+
+    for (key, _) in entries(root) {
+        if !TOP_KEYS.contains(&key.get()) {
+            ctx.unknown_key(key, "at the top level", TOP_KEYS);
+        }
+    }
+    let supervisor = supervisor::parse(&mut ctx, root.get("supervisor"));
+
+    let mut services = BTreeMap::new();
+    if let Some(item) = root.get("services")
+        && let Some(table) = ctx.table("services", item)
+    {
+        for (key, value) in entries(table) {
+            if !service::check_name(&mut ctx, key) {
+                continue;
+            }
+            if let Some(svc) = service::parse(&mut ctx, key.get(), value) {
+                services.insert(key.get().to_string(), svc);
+            }
+        }
+    }
+
+    if ctx.report.is_empty() {
+        Ok(Config {
+            path: path.to_path_buf(),
+            supervisor,
+            services,
+        })
+    } else {
+        Err(ctx.report.into_errors(path, text))
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,204 @@
+//! One `[services.NAME]` table.
+
+use super::command;
+use super::fields::{Ctx, entries, item_at, key_at};
+use super::model::{Backoff, KillMode, RestartPolicy, ServiceConfig, StartLimit};
+use super::tables;
+use crate::Signal;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use toml_edit::{Item, Key};
+
+const KEYS: &[&str] = &[
+    "command",
+    "shell",
+    "cwd",
+    "env",
+    "autostart",
+    "instances",
+    "restart",
+    "backoff",
+    "min_uptime",
+    "start_limit",
+    "stop_signal",
+    "stop_timeout",
+    "kill_mode",
+];
+
+const RESTART: &[(&str, RestartPolicy)] = &[
+    ("always", RestartPolicy::Always),
+    ("on-failure", RestartPolicy::OnFailure),
+    ("never", RestartPolicy::Never),
+];
+
+const KILL_MODES: &[(&str, KillMode)] = &[("tree", KillMode::Tree), ("main", KillMode::Main)];
+
+/// Longest service name: it becomes part of file names, cgroup names and log lines.
+const MAX_NAME: usize = 64;
+
+/// Most instances of one service; more is almost surely a typo.
+const MAX_INSTANCES: i64 = 1024;
+
+/// Checks a service name: it names log files and cgroups, and `.` is kept for instances.
+pub(crate) fn check_name(ctx: &mut Ctx<'_>, key: &Key) -> bool {
+    let name = key.get();
+    let problem = if name.is_empty() {
+        Some("a service name must not be empty".to_string())
+    } else if name.len() > MAX_NAME {
+        Some(format!(
+            "service name `{name}` is longer than {MAX_NAME} characters"
+        ))
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some(format!(
+            "invalid service name `{name}`: it must start with a letter or digit"
+        ))
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Some(format!("invalid service name `{name}`"))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            let hint = "use ASCII letters, digits, `-` and `_` (a `.` is reserved for \
+                        instances such as `web.0`)";
+            ctx.error(key_at(key), message, Some(hint.to_string()));
+            false
+        }
+        None => true,
+    }
+}
+
+/// Reads one service table; `None` when it has a problem that leaves nothing to run.
+pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<ServiceConfig> {
+    let place = format!("in [services.{name}]");
+    let table = ctx.table(&format!("services.{name}"), item)?;
+
+    // `shell` changes how `command` is read, so it is looked up first.
+    let shell = table
+        .get("shell")
+        .and_then(|item| ctx.boolean("shell", item))
+        .unwrap_or(false);
+
+    let mut command = None;
+    let mut saw_command = false;
+    let mut cwd = ctx.base.clone();
+    let mut env = BTreeMap::new();
+    let mut autostart = true;
+    let mut instances = 1;
+    let mut restart = RestartPolicy::Always;
+    let mut backoff = Backoff::default();
+    let mut min_uptime = Duration::from_secs(1);
+    let mut start_limit = StartLimit::default();
+    let mut stop_signal = Signal::TERM;
+    let mut stop_timeout = Duration::from_secs(10);
+    let mut kill_mode = KillMode::Tree;
+
+    for (key, value) in entries(table) {
+        match key.get() {
+            "command" => {
+                saw_command = true;
+                command = command::parse(ctx, value, shell);
+            }
+            "shell" => {}
+            "cwd" => cwd = ctx.path("cwd", value).unwrap_or(cwd),
+            "env" => env = tables::env(ctx, value),
+            "autostart" => autostart = ctx.boolean("autostart", value).unwrap_or(autostart),
+            "instances" => {
+                if let Some(n) = ctx.integer("instances", value, 1, MAX_INSTANCES) {
+                    instances = u32::try_from(n).unwrap_or(1);
+                }
+            }
+            "restart" => restart = ctx.choice("restart", value, RESTART).unwrap_or(restart),
+            "backoff" => backoff = tables::backoff(ctx, value, &format!("in [services.{name}.backoff]")),
+            "min_uptime" => min_uptime = ctx.duration("min_uptime", value).unwrap_or(min_uptime),
+            "start_limit" => {
+                start_limit =
+                    tables::start_limit(ctx, value, &format!("in [services.{name}.start_limit]"));
+            }
+            "stop_signal" => {
+                if let Some(s) = signal(ctx, value) {
+                    stop_signal = s;
+                }
+            }
+            "stop_timeout" => {
+                stop_timeout = ctx.duration("stop_timeout", value).unwrap_or(stop_timeout);
+            }
+            "kill_mode" => {
+                kill_mode = ctx.choice("kill_mode", value, KILL_MODES).unwrap_or(kill_mode);
+            }
+            other => {
+                // A misspelt `command` is reported once, as the typo it is.
+                saw_command |= super::suggest::did_you_mean(other, ["command"]).is_some();
+                ctx.unknown_key(key, &place, KEYS);
+            }
+        }
+    }
+
+    if !saw_command {
+        let hint = "add a line such as command = [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
+        ctx.error(
+            item_at(item),
+            format!("[services.{name}] has no `command`"),
+            Some(hint.to_string()),
+        );
+    }
+    Some(ServiceConfig {
+        name: name.to_string(),
+        command: command?,
+        shell,
+        cwd,
+        env,
+        autostart,
+        instances,
+        restart,
+        backoff,
+        min_uptime,
+        start_limit,
+        stop_signal,
+        stop_timeout,
+        kill_mode,
+    })
+}
+
+/// `stop_signal = "TERM"`, `"SIGINT"` or a number.
+fn signal(ctx: &mut Ctx<'_>, item: &Item) -> Option<Signal> {
+    let parsed = if let Some(n) = item.as_integer() {
+        i32::try_from(n)
+            .ok()
+            .and_then(Signal::from_number)
+            .ok_or_else(|| format!("`stop_signal` {n} is not a signal number"))
+    } else if let Some(text) = item.as_str() {
+        Signal::parse(text).map_err(|_| format!("unknown signal \"{text}\" for `stop_signal`"))
+    } else {
+        ctx.wrong_type("stop_signal", "a signal name such as \"TERM\"", item, None);
+        return None;
+    };
+    match parsed {
+        Ok(Signal::KILL) => {
+            let hint = "stop_signal is the polite request; SIGKILL follows by itself after \
+                        `stop_timeout`";
+            ctx.error(
+                item_at(item),
+                "`stop_signal` must not be KILL",
+                Some(hint.to_string()),
+            );
+            None
+        }
+        Ok(s) => Some(s),
+        Err(message) => {
+            let upper = item.as_str().unwrap_or_default().trim().to_ascii_uppercase();
+            let full = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
+            let names: Vec<&str> = Signal::names().collect();
+            let hint = super::suggest::hint_for(&full, &names);
+            ctx.error(item_at(item), message, Some(hint));
+            None
+        }
+    }
+}

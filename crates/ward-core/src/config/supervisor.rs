@@ -1,0 +1,102 @@
+//! The `[supervisor]` table.
+
+use super::fields::{Ctx, entries, item_at};
+use super::model::{CgroupMode, SupervisorConfig};
+use super::size::parse_size;
+use toml_edit::Item;
+
+const KEYS: &[&str] = &[
+    "state_dir",
+    "log_dir",
+    "socket",
+    "log_max_size",
+    "log_keep",
+    "cgroup",
+];
+
+/// Default `log_max_size`: 10 MiB.
+const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
+/// Smallest `log_max_size` accepted: one page, so rotation is not constant.
+const MIN_LOG_MAX_SIZE: u64 = 4096;
+/// Default `log_keep`.
+const DEFAULT_LOG_KEEP: u32 = 5;
+
+const CGROUP_MODES: &[(&str, CgroupMode)] = &[
+    ("auto", CgroupMode::Auto),
+    ("v2", CgroupMode::V2),
+    ("v1", CgroupMode::V1),
+    ("off", CgroupMode::Off),
+];
+
+/// Reads `[supervisor]` (absent means all defaults). Problems go to `ctx`; the result
+/// holds defaults where a value was rejected.
+pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig {
+    let mut state_dir = None;
+    let mut log_dir = None;
+    let mut socket = None;
+    let mut log_max_size = DEFAULT_LOG_MAX_SIZE;
+    let mut log_keep = DEFAULT_LOG_KEEP;
+    let mut cgroup = CgroupMode::Auto;
+
+    if let Some(table) = item.and_then(|item| ctx.table("supervisor", item)) {
+        for (key, value) in entries(table) {
+            match key.get() {
+                "state_dir" => state_dir = ctx.path("state_dir", value),
+                "log_dir" => log_dir = ctx.path("log_dir", value),
+                "socket" => socket = ctx.path("socket", value),
+                "log_max_size" => {
+                    log_max_size = size(ctx, value).unwrap_or(log_max_size);
+                }
+                "log_keep" => {
+                    if let Some(n) = ctx.integer("log_keep", value, 0, 1000) {
+                        log_keep = u32::try_from(n).unwrap_or(DEFAULT_LOG_KEEP);
+                    }
+                }
+                "cgroup" => {
+                    cgroup = ctx.choice("cgroup", value, CGROUP_MODES).unwrap_or(cgroup);
+                }
+                _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
+            }
+        }
+    }
+
+    let state_dir = state_dir.unwrap_or_else(|| ctx.base.join(".ward"));
+    SupervisorConfig {
+        log_dir: log_dir.unwrap_or_else(|| state_dir.join("logs")),
+        socket: socket.unwrap_or_else(|| state_dir.join("ward.sock")),
+        state_dir,
+        log_max_size,
+        log_keep,
+        cgroup,
+    }
+}
+
+/// `log_max_size`: an integer number of bytes or a string with a unit.
+fn size(ctx: &mut Ctx<'_>, item: &Item) -> Option<u64> {
+    let bytes = if let Some(n) = item.as_integer() {
+        // Negative numbers fall through to the "at least" check below as 0.
+        u64::try_from(n).unwrap_or(0)
+    } else if let Some(text) = item.as_str() {
+        let Some(bytes) = parse_size(text) else {
+            let message = format!("invalid size \"{text}\" for `log_max_size`");
+            let hint = "write a number of bytes, or a number with a unit such as \"512KiB\", \
+                        \"10MiB\" or \"1GiB\" (K, M and G all count in 1024s)";
+            ctx.error(item_at(item), message, Some(hint.to_string()));
+            return None;
+        };
+        bytes
+    } else {
+        let hint = "write bytes as an integer, or a string such as \"10MiB\"".to_string();
+        ctx.wrong_type("log_max_size", "a size", item, Some(hint));
+        return None;
+    };
+    if bytes < MIN_LOG_MAX_SIZE {
+        let message = format!(
+            "`log_max_size` must be at least {MIN_LOG_MAX_SIZE} bytes, found {}",
+            ctx.source(item)
+        );
+        ctx.error(item_at(item), message, None);
+        return None;
+    }
+    Some(bytes)
+}

@@ -1,0 +1,166 @@
+//! A service's sub-tables: `env`, `backoff` and `start_limit`.
+
+use super::fields::{Ctx, entries, item_at, key_at};
+use super::model::{Backoff, StartLimit};
+use crate::duration::format_duration;
+use std::collections::BTreeMap;
+use toml_edit::{Item, Value};
+
+const BACKOFF_KEYS: &[&str] = &["initial", "max", "factor", "jitter", "reset_after"];
+const START_LIMIT_KEYS: &[&str] = &["burst", "interval"];
+
+/// `env = { NAME = "value" }`. Integers and booleans are accepted and written out in
+/// decimal and as `true`/`false`; anything else must be quoted.
+pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(table) = ctx.table("env", item) else {
+        return out;
+    };
+    for (key, value) in entries(table) {
+        let name = key.get();
+        if !is_env_name(name) {
+            let message = format!("invalid environment variable name `{name}`");
+            let hint = "a name starts with a letter or `_` and holds only ASCII letters, \
+                        digits and `_`";
+            ctx.error(key_at(key), message, Some(hint.to_string()));
+            continue;
+        }
+        let label = format!("env.{name}");
+        let text = match value {
+            Item::Value(Value::Integer(n)) => Some(n.value().to_string()),
+            Item::Value(Value::Boolean(b)) => Some(b.value().to_string()),
+            Item::Value(Value::String(_)) => ctx.string(&label, value).map(str::to_string),
+            Item::Value(Value::Float(_) | Value::Datetime(_)) => {
+                let hint = format!("quote it: {name} = \"{}\"", ctx.source(value));
+                ctx.wrong_type(&label, "a string", value, Some(hint));
+                None
+            }
+            _ => {
+                ctx.wrong_type(&label, "a string", value, None);
+                None
+            }
+        };
+        if let Some(text) = text {
+            out.insert(name.to_string(), text);
+        }
+    }
+    out
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `backoff = { initial, max, factor, jitter, reset_after }`; `place` names the table for
+/// unknown-key messages.
+pub(crate) fn backoff(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Backoff {
+    let mut b = Backoff::default();
+    let Some(table) = ctx.table("backoff", item) else {
+        return b;
+    };
+    let (mut initial_at, mut max_at) = (None, None);
+    for (key, value) in entries(table) {
+        match key.get() {
+            "initial" => {
+                if let Some(d) = ctx.duration("backoff.initial", value) {
+                    b.initial = d;
+                    initial_at = Some(item_at(value));
+                }
+            }
+            "max" => {
+                if let Some(d) = ctx.duration("backoff.max", value) {
+                    b.max = d;
+                    max_at = Some(item_at(value));
+                }
+            }
+            "factor" => match ctx.number("backoff.factor", value) {
+                Some(f) if f >= 1.0 => b.factor = f,
+                Some(_) => {
+                    let message = format!(
+                        "`backoff.factor` must be at least 1, found {}",
+                        ctx.source(value)
+                    );
+                    let hint = "1 keeps every delay the same; 2 doubles it after each failure";
+                    ctx.error(item_at(value), message, Some(hint.to_string()));
+                }
+                None => {}
+            },
+            "jitter" => match ctx.number("backoff.jitter", value) {
+                Some(j) if (0.0..=1.0).contains(&j) => b.jitter = j,
+                Some(_) => {
+                    let message = format!(
+                        "`backoff.jitter` must be between 0 and 1, found {}",
+                        ctx.source(value)
+                    );
+                    let hint = "it is a fraction of the delay: 0.1 spreads each delay by up to 10%";
+                    ctx.error(item_at(value), message, Some(hint.to_string()));
+                }
+                None => {}
+            },
+            "reset_after" => {
+                if let Some(d) = ctx.duration("backoff.reset_after", value) {
+                    b.reset_after = d;
+                }
+            }
+            _ => ctx.unknown_key(key, place, BACKOFF_KEYS),
+        }
+    }
+    if b.initial > b.max {
+        let at = initial_at.or(max_at).unwrap_or_else(|| item_at(item));
+        let message = format!(
+            "`backoff.initial` ({}) is longer than `backoff.max` ({})",
+            format_duration(b.initial),
+            format_duration(b.max)
+        );
+        let hint = "the first delay cannot exceed the longest one: lower `initial` or raise `max`";
+        ctx.error(at, message, Some(hint.to_string()));
+    }
+    b
+}
+
+/// `start_limit = { burst, interval }`; `place` names the table for unknown-key messages.
+pub(crate) fn start_limit(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> StartLimit {
+    let mut limit = StartLimit::default();
+    let Some(table) = ctx.table("start_limit", item) else {
+        return limit;
+    };
+    for (key, value) in entries(table) {
+        match key.get() {
+            "burst" => {
+                if let Some(n) = ctx.integer("start_limit.burst", value, 0, 10_000) {
+                    limit.burst = u32::try_from(n).unwrap_or(limit.burst);
+                }
+            }
+            "interval" => match ctx.duration("start_limit.interval", value) {
+                Some(d) if d.is_zero() => {
+                    let message = "`start_limit.interval` must be longer than 0s";
+                    ctx.error(item_at(value), message, None);
+                }
+                Some(d) => limit.interval = d,
+                None => {}
+            },
+            _ => ctx.unknown_key(key, place, START_LIMIT_KEYS),
+        }
+    }
+    limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names() {
+        for good in ["A", "_", "PATH", "my_var2", "_X1"] {
+            assert!(is_env_name(good), "{good}");
+        }
+        for bad in ["", "1A", "A-B", "A.B", "É", "A B", "A="] {
+            assert!(!is_env_name(bad), "{bad}");
+        }
+    }
+}

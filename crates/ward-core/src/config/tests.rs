@@ -1,0 +1,345 @@
+//! Whole-file parses: a full valid config, and a table of bad ones with their exact places.
+
+use super::*;
+use crate::Signal;
+use std::path::Path;
+use std::time::Duration;
+
+fn ok(text: &str) -> Config {
+    match parse(Path::new("/etc/ward/ward.toml"), text) {
+        Ok(c) => c,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match parse(Path::new("ward.toml"), text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.errors,
+    }
+}
+
+#[test]
+fn minimal_config_gets_every_default() {
+    let c = ok("[services.web]\ncommand = [\"/bin/sleep\", \"100\"]\n");
+    assert_eq!(c.supervisor.state_dir, Path::new("/etc/ward/.ward"));
+    assert_eq!(c.supervisor.log_dir, Path::new("/etc/ward/.ward/logs"));
+    assert_eq!(c.supervisor.socket, Path::new("/etc/ward/.ward/ward.sock"));
+    assert_eq!(c.supervisor.log_max_size, 10 << 20);
+    assert_eq!(c.supervisor.log_keep, 5);
+    assert_eq!(c.supervisor.cgroup, CgroupMode::Auto);
+    let web = &c.services["web"];
+    assert_eq!(web.command, ["/bin/sleep", "100"]);
+    assert_eq!(web.cwd, Path::new("/etc/ward"));
+    assert!(web.autostart && !web.shell);
+    assert_eq!(web.instances, 1);
+    assert_eq!(web.restart, RestartPolicy::Always);
+    assert_eq!(web.backoff, Backoff::default());
+    assert_eq!(web.min_uptime, Duration::from_secs(1));
+    assert_eq!(web.start_limit, StartLimit::default());
+    assert_eq!(web.stop_signal, Signal::TERM);
+    assert_eq!(web.stop_timeout, Duration::from_secs(10));
+    assert_eq!(web.kill_mode, KillMode::Tree);
+}
+
+#[test]
+fn every_key_is_read() {
+    let c = ok(r#"
+[supervisor]
+state_dir = "/var/lib/ward"
+log_dir = "logs"
+socket = "/run/ward.sock"
+log_max_size = "1MiB"
+log_keep = 3
+cgroup = "v1"
+
+[services.worker]
+command = "python3 -u worker.py --queue 'high prio'"
+cwd = "/srv/app"
+env = { RUST_LOG = "debug", PORT = 8080, DEBUG = true }
+autostart = false
+instances = 3
+restart = "on-failure"
+backoff = { initial = "250ms", max = "1m", factor = 1.5, jitter = 0, reset_after = "5m" }
+min_uptime = "2s"
+start_limit = { burst = 2, interval = "30s" }
+stop_signal = "INT"
+stop_timeout = "1m30s"
+kill_mode = "main"
+
+[services.sh]
+command = "echo hi | tr a-z A-Z"
+shell = true
+"#);
+    let s = &c.supervisor;
+    assert_eq!(s.state_dir, Path::new("/var/lib/ward"));
+    assert_eq!(s.log_dir, Path::new("/etc/ward/logs"));
+    assert_eq!(s.socket, Path::new("/run/ward.sock"));
+    assert_eq!((s.log_max_size, s.log_keep, s.cgroup), (1 << 20, 3, CgroupMode::V1));
+    let w = &c.services["worker"];
+    assert_eq!(w.command, ["python3", "-u", "worker.py", "--queue", "high prio"]);
+    assert_eq!(w.cwd, Path::new("/srv/app"));
+    assert_eq!(w.env["PORT"], "8080");
+    assert_eq!(w.env["DEBUG"], "true");
+    assert!(!w.autostart);
+    assert_eq!(w.instances, 3);
+    assert_eq!(w.restart, RestartPolicy::OnFailure);
+    assert_eq!(w.backoff.initial, Duration::from_millis(250));
+    assert_eq!(w.backoff.max, Duration::from_secs(60));
+    assert_eq!((w.backoff.factor, w.backoff.jitter), (1.5, 0.0));
+    assert_eq!(w.backoff.reset_after, Duration::from_secs(300));
+    assert_eq!(w.min_uptime, Duration::from_secs(2));
+    assert_eq!(w.start_limit.burst, 2);
+    assert_eq!(w.stop_signal, Signal::INT);
+    assert_eq!(w.stop_timeout, Duration::from_secs(90));
+    assert_eq!(w.kill_mode, KillMode::Main);
+    let names: Vec<String> = c.instances().into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);
+    assert_eq!(
+        c.services["sh"].command,
+        ["/bin/sh", "-c", "echo hi | tr a-z A-Z"]
+    );
+}
+
+#[test]
+fn a_config_without_services_is_valid() {
+    assert!(ok("").services.is_empty());
+    assert!(ok("[supervisor]\nlog_keep = 0\n").services.is_empty());
+}
+
+/// Each bad file, the 1-based line and column of its first error, and a fragment of the
+/// message. The `ward check` integration tests run the same kind of files through the binary.
+const BAD: &[(&str, &str, usize, usize, &str)] = &[
+    (
+        "unknown key with a suggestion",
+        "[services.web]\ncomand = [\"/bin/true\"]\n",
+        2,
+        1,
+        "unknown key `comand` in [services.web]",
+    ),
+    (
+        "unknown top-level table",
+        "[service.web]\ncommand = \"x\"\n",
+        1,
+        2,
+        "unknown key `service` at the top level",
+    ),
+    (
+        "unknown supervisor key",
+        "[supervisor]\nstatedir = \"x\"\n",
+        2,
+        1,
+        "unknown key `statedir` in [supervisor]",
+    ),
+    (
+        "missing command",
+        "[services.web]\nrestart = \"always\"\n",
+        1,
+        1,
+        "[services.web] has no `command`",
+    ),
+    (
+        "empty command array",
+        "[services.web]\ncommand = []\n",
+        2,
+        11,
+        "`command` must not be empty",
+    ),
+    (
+        "empty command string",
+        "[services.web]\ncommand = \"  \"\n",
+        2,
+        11,
+        "`command` is empty",
+    ),
+    (
+        "command of the wrong type",
+        "[services.web]\ncommand = 42\n",
+        2,
+        11,
+        "`command` must be an array of strings or a string, found an integer",
+    ),
+    (
+        "non-string argument",
+        "[services.web]\ncommand = [\"/bin/sleep\", 5]\n",
+        2,
+        26,
+        "`command` arguments must be strings, found an integer",
+    ),
+    (
+        "unterminated quote",
+        "[services.web]\ncommand = \"/bin/echo 'hi\"\n",
+        2,
+        22,
+        "quote",
+    ),
+    (
+        "bad duration",
+        "[services.web]\ncommand = \"/bin/true\"\nstop_timeout = \"10 parsecs\"\n",
+        3,
+        16,
+        "invalid duration \"10 parsecs\" for `stop_timeout`",
+    ),
+    (
+        "duration as a bare number",
+        "[services.web]\ncommand = \"/bin/true\"\nmin_uptime = 5\n",
+        3,
+        14,
+        "`min_uptime` must be a duration string, found an integer",
+    ),
+    (
+        "bad restart policy",
+        "[services.web]\ncommand = \"/bin/true\"\nrestart = \"allways\"\n",
+        3,
+        11,
+        "invalid value \"allways\" for `restart`",
+    ),
+    (
+        "wrong type for a boolean",
+        "[services.web]\ncommand = \"/bin/true\"\nautostart = \"yes\"\n",
+        3,
+        13,
+        "`autostart` must be a boolean (true or false), found a string",
+    ),
+    (
+        "instances out of range",
+        "[services.web]\ncommand = \"/bin/true\"\ninstances = 0\n",
+        3,
+        13,
+        "`instances` must be between 1 and 1024, found 0",
+    ),
+    (
+        "unknown signal",
+        "[services.web]\ncommand = \"/bin/true\"\nstop_signal = \"TERN\"\n",
+        3,
+        15,
+        "unknown signal \"TERN\" for `stop_signal`",
+    ),
+    (
+        "invalid service name",
+        "[services.\"web server\"]\ncommand = \"/bin/true\"\n",
+        1,
+        11,
+        "invalid service name `web server`",
+    ),
+    (
+        "dot in a service name",
+        "[services.\"web.1\"]\ncommand = \"/bin/true\"\n",
+        1,
+        11,
+        "invalid service name `web.1`",
+    ),
+    (
+        "duplicate service",
+        "[services.web]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/false\"\n",
+        3,
+        11,
+        "invalid TOML",
+    ),
+    (
+        "duplicate key",
+        "[services.web]\ncommand = \"/bin/true\"\ncommand = \"/bin/false\"\n",
+        3,
+        1,
+        "invalid TOML",
+    ),
+    (
+        "backoff initial above max",
+        "[services.web]\ncommand = \"/bin/true\"\nbackoff = { initial = \"1m\", max = \"10s\" }\n",
+        3,
+        23,
+        "`backoff.initial` (1m) is longer than `backoff.max` (10s)",
+    ),
+    (
+        "unknown backoff key",
+        "[services.web]\ncommand = \"/bin/true\"\nbackoff = { inital = \"1s\" }\n",
+        3,
+        13,
+        "unknown key `inital` in [services.web.backoff]",
+    ),
+    (
+        "jitter out of range",
+        "[services.web]\ncommand = \"/bin/true\"\n[services.web.backoff]\njitter = 2\n",
+        4,
+        10,
+        "`backoff.jitter` must be between 0 and 1, found 2",
+    ),
+    (
+        "bad environment name",
+        "[services.web]\ncommand = \"/bin/true\"\nenv = { \"MY-VAR\" = \"1\" }\n",
+        3,
+        9,
+        "invalid environment variable name `MY-VAR`",
+    ),
+    (
+        "bad log size",
+        "[supervisor]\nlog_max_size = \"10 potatoes\"\n",
+        2,
+        16,
+        "invalid size \"10 potatoes\" for `log_max_size`",
+    ),
+    (
+        "bad cgroup mode",
+        "[supervisor]\ncgroup = \"v3\"\n",
+        2,
+        10,
+        "invalid value \"v3\" for `cgroup`",
+    ),
+    (
+        "shell with an array",
+        "[services.web]\nshell = true\ncommand = [\"/bin/true\"]\n",
+        3,
+        11,
+        "`command` must be a string when `shell = true`",
+    ),
+    (
+        "kill as stop signal",
+        "[services.web]\ncommand = \"/bin/true\"\nstop_signal = \"KILL\"\n",
+        3,
+        15,
+        "`stop_signal` must not be KILL",
+    ),
+    (
+        "broken TOML",
+        "[services.web\ncommand = \"/bin/true\"\n",
+        1,
+        14,
+        "invalid TOML",
+    ),
+];
+
+#[test]
+fn bad_configs_name_line_column_and_problem() {
+    assert!(BAD.len() >= 15);
+    let mut failures = Vec::new();
+    for &(what, text, line, column, fragment) in BAD {
+        let errs = errors(text);
+        let first = &errs[0];
+        if (first.line, first.column) != (line, column) || !first.message.contains(fragment) {
+            failures.push(format!(
+                "{what}: expected {line}:{column} containing {fragment:?}, got {first}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn suggestions_for_typos() {
+    let e = &errors("[services.web]\ncomand = [\"/bin/true\"]\n")[0];
+    assert_eq!(e.hint.as_deref(), Some("did you mean `command`?"));
+    let e = &errors("[services.web]\ncommand = \"x\"\nrestart = \"allways\"\n")[0];
+    assert_eq!(e.hint.as_deref(), Some("did you mean `always`?"));
+    let e = &errors("[services.web]\ncommand = \"x\"\nstop_signal = \"TERN\"\n")[0];
+    assert_eq!(e.hint.as_deref(), Some("did you mean `SIGTERM`?"));
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order() {
+    let errs = errors(
+        "[services.a]\ncommand = \"x\"\nrestart = \"sometimes\"\n\
+         [services.b]\ncolour = \"y\"\n",
+    );
+    let places: Vec<(usize, usize)> = errs.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(places, [(3, 11), (4, 1), (5, 1)], "{errs:?}");
+}

@@ -1,0 +1,66 @@
+//! How a process ended, decoded once from the wait status into a closed enum.
+
+use crate::Signal;
+use std::fmt;
+
+/// The end of a process as the kernel reported it to its parent.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// The process called `exit` with this code.
+    Exited(i32),
+    /// A signal ended the process.
+    Signaled {
+        /// The signal that ended it.
+        signal: Signal,
+        /// Whether the kernel wrote a core dump.
+        core_dumped: bool,
+    },
+}
+
+impl ExitStatus {
+    /// True only for `exit 0`: the one outcome that `restart = "on-failure"` leaves alone.
+    pub fn is_clean(self) -> bool {
+        matches!(self, ExitStatus::Exited(0))
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    /// Words an operator reads in `ward status`: `exit 3`, `killed by SIGSEGV (core dumped)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExitStatus::Exited(code) => write!(f, "exit {code}"),
+            ExitStatus::Signaled {
+                signal,
+                core_dumped: true,
+            } => write!(f, "killed by {signal} (core dumped)"),
+            ExitStatus::Signaled { signal, .. } => write!(f, "killed by {signal}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(ExitStatus::Exited(3).to_string(), "exit 3");
+        let segv = Signal::from_number(11).unwrap();
+        assert_eq!(
+            ExitStatus::Signaled {
+                signal: segv,
+                core_dumped: true
+            }
+            .to_string(),
+            "killed by SIGSEGV (core dumped)"
+        );
+        assert_eq!(
+            ExitStatus::Signaled {
+                signal: Signal::KILL,
+                core_dumped: false
+            }
+            .to_string(),
+            "killed by SIGKILL"
+        );
+    }
+}

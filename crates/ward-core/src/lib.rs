@@ -1,0 +1,15 @@
+//! The pure heart of ward: everything that decides, nothing that does.
+//!
+//! No I/O, no clock, no async. The daemon turns real happenings into [`machine::Event`]s
+//! and carries out the [`machine::Action`]s that come back, so every decision here can be
+//! tested deterministically and exhaustively without a process or a sleep.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod duration;
+pub mod exit;
+pub mod machine;
+pub mod signal;
+
+pub use exit::ExitStatus;
+pub use signal::Signal;
