@@ -1,0 +1,152 @@
+//! Request and response bodies. Field names are the stable API; add, never rename.
+
+use serde::{Deserialize, Serialize};
+
+/// Names a set of units: explicit names (a service name with instances selects them all),
+/// or every unit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Selection {
+    /// Unit or service names.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Every unit, ignoring `names`.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `POST /v1/signal`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignalRequest {
+    /// Which units.
+    #[serde(flatten)]
+    pub selection: Selection,
+    /// A name (`HUP`, `SIGUSR1`) or number.
+    pub signal: String,
+}
+
+/// The outcome for one unit of a start, stop, restart or signal request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnitResult {
+    /// The unit.
+    pub name: String,
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// What happened, in words.
+    pub message: String,
+}
+
+/// Answer to start, stop, restart and signal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActionResponse {
+    /// One entry per selected unit, in name order.
+    pub results: Vec<UnitResult>,
+}
+
+/// How a process ended, in parts for scripts and in words for people.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// `exit 3`, `killed by SIGSEGV (core dumped)`.
+    pub description: String,
+    /// The exit code, when the process called exit.
+    pub code: Option<i32>,
+    /// The signal's name, when a signal ended it.
+    pub signal: Option<String>,
+    /// Whether a core was dumped.
+    pub core_dumped: bool,
+    /// Wall-clock time of the exit, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// One unit as `ward status` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceStatus {
+    /// Unit name (`web` or `web.2`).
+    pub name: String,
+    /// The `[services.NAME]` it comes from.
+    pub service: String,
+    /// `stopped`, `starting`, `running`, `stopping`, `exited`, `backoff`, `failed`.
+    pub state: String,
+    /// What the operator asked for: `run` or `stop`.
+    pub intent: String,
+    /// The main process, if one exists.
+    pub pid: Option<u32>,
+    /// When the current or last process started, ms since the Unix epoch.
+    pub started_at_ms: Option<u64>,
+    /// How long the current process has been up.
+    pub uptime_ms: Option<u64>,
+    /// Automatic restarts since the daemon started.
+    pub restarts: u64,
+    /// Successful spawns since the daemon started.
+    pub spawns: u64,
+    /// Runs shorter than `min_uptime`, and exec failures.
+    pub failed_starts: u64,
+    /// How the last process ended.
+    pub last_exit: Option<ExitInfo>,
+    /// Why the last spawn failed (cleared by a successful spawn).
+    pub spawn_error: Option<String>,
+    /// The delay of the backoff in progress.
+    pub backoff_ms: Option<u64>,
+    /// The unit's log file.
+    pub log_file: String,
+    /// Output bytes dropped because the disk could not keep up.
+    pub log_dropped_bytes: u64,
+    /// The unit's cgroup directory, when cgroups contain it.
+    pub cgroup: Option<String>,
+}
+
+/// Facts about the daemon itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DaemonInfo {
+    /// The daemon's PID.
+    pub pid: u32,
+    /// ward's version.
+    pub version: String,
+    /// The config file in force.
+    pub config: String,
+    /// The state directory.
+    pub state_dir: String,
+    /// `v2`, `v1` or `off`.
+    pub cgroup: String,
+    /// When the daemon started, ms since the Unix epoch.
+    pub started_at_ms: u64,
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusResponse {
+    /// The daemon.
+    pub daemon: DaemonInfo,
+    /// Units in name order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// `POST /v1/reload`: what the new config changed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReloadResponse {
+    /// Units that are new and were started (if autostart).
+    pub added: Vec<String>,
+    /// Units that are gone and were stopped.
+    pub removed: Vec<String>,
+    /// Units whose config changed and were restarted.
+    pub changed: Vec<String>,
+    /// Units left as they were.
+    pub unchanged: Vec<String>,
+    /// Changes that need a daemon restart to take effect (state dir, socket, cgroup mode).
+    pub warnings: Vec<String>,
+}
+
+/// Every non-2xx answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+    /// How to fix it, when ward knows.
+    pub hint: Option<String>,
+}
+
+/// A plain acknowledgement.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ack {
+    /// Always true; present so the body is a JSON object.
+    pub ok: bool,
+}

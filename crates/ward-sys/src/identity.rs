@@ -1,0 +1,131 @@
+//! Who a process is, for certain: PID + start time + boot id.
+//!
+//! A bare PID is a name the kernel reuses; the start time (field 22 of `/proc/PID/stat`,
+//! in clock ticks since boot) and the boot id together pin one process in history.
+
+use std::fs;
+use std::io;
+
+/// A process named so that a reused PID can never be mistaken for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProcessIdentity {
+    /// The PID at the time it was read.
+    pub pid: u32,
+    /// Field 22 of `/proc/PID/stat`: start time in clock ticks since boot.
+    pub start_time: u64,
+    /// `/proc/sys/kernel/random/boot_id` of the boot this process belongs to.
+    pub boot_id: String,
+}
+
+/// The few fields of `/proc/PID/stat` ward needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// The command name, as the kernel keeps it (at most 15 bytes).
+    pub comm: String,
+    /// The one-letter state (R, S, D, T, t, Z, X, ...).
+    pub state: char,
+    /// Parent PID.
+    pub ppid: u32,
+    /// Start time in clock ticks since boot.
+    pub start_time: u64,
+}
+
+/// Parses the text of `/proc/PID/stat`.
+///
+/// The command name sits in parentheses and may itself contain spaces and `)`, so the
+/// fields are counted from the *last* `)`. Hand-written because this runs for every
+/// process ward inspects and no crate offers a parser this small without a full /proc model.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    if close < open {
+        return None;
+    }
+    let comm = text[open + 1..close].to_string();
+    let mut rest = text[close + 1..].split_ascii_whitespace();
+    // Field 3 is the state; fields are numbered from 1 with pid = 1, comm = 2.
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    // Fields 5..=21 lie between ppid (4) and starttime (22): skip 17 of them.
+    let start_time = rest.nth(17)?.parse().ok()?;
+    Some(Stat {
+        comm,
+        state,
+        ppid,
+        start_time,
+    })
+}
+
+/// Reads and parses `/proc/PID/stat`.
+pub fn read_stat(pid: u32) -> io::Result<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_stat(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unparsable /proc/{pid}/stat"),
+        )
+    })
+}
+
+/// The id of the running boot.
+pub fn boot_id() -> io::Result<String> {
+    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_string())
+}
+
+impl ProcessIdentity {
+    /// Reads the identity of the process that has `pid` now.
+    pub fn of(pid: u32) -> io::Result<ProcessIdentity> {
+        let stat = read_stat(pid)?;
+        Ok(ProcessIdentity {
+            pid,
+            start_time: stat.start_time,
+            boot_id: boot_id()?,
+        })
+    }
+
+    /// True while the process this identity names still exists under its PID.
+    pub fn is_alive(&self) -> bool {
+        match (read_stat(self.pid), boot_id()) {
+            (Ok(stat), Ok(boot)) => {
+                stat.start_time == self.start_time && boot == self.boot_id && stat.state != 'Z'
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_name_with_parens_and_spaces() {
+        let line = "1234 (we ird) (x) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.comm, "we ird) (x");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.start_time, 98765);
+    }
+
+    #[test]
+    fn rejects_truncated() {
+        assert_eq!(parse_stat("12 (a) S 1 2"), None);
+        assert_eq!(parse_stat(""), None);
+        assert_eq!(parse_stat("12 )a( S"), None);
+    }
+
+    #[test]
+    fn reads_own_identity() {
+        let me = ProcessIdentity::of(std::process::id()).unwrap();
+        assert!(me.start_time > 0);
+        assert!(me.is_alive());
+        let wrong = ProcessIdentity {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
+        assert!(!wrong.is_alive());
+    }
+}

@@ -1,0 +1,31 @@
+//! ward's only door to the kernel.
+//!
+//! Every `unsafe` block and raw syscall in ward lives in this crate, in the modules that
+//! say so with `#[allow(unsafe_code)]`, each block with a `SAFETY:` comment. Everything
+//! above this crate sees only plain types: PIDs as numbers wrapped in [`Pidfd`]s, exit
+//! statuses as [`ward_core::ExitStatus`], errors as values that say which step failed.
+
+pub mod cgroup;
+pub mod daemonize;
+pub mod identity;
+pub mod limits;
+pub mod lockfile;
+pub mod pidfd;
+pub mod reap;
+pub mod spawn;
+pub mod tree;
+
+pub use identity::ProcessIdentity;
+pub use pidfd::Pidfd;
+
+/// Makes this process a child subreaper: orphaned descendants of its services are
+/// re-parented here instead of to init, so ward can reap them and see them.
+pub fn become_subreaper() -> std::io::Result<()> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
+    Ok(())
+}
+
+/// This process's PID.
+pub fn own_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
