@@ -29,3 +29,15 @@ pub fn become_subreaper() -> std::io::Result<()> {
 pub fn own_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
+
+/// This process's effective user id: the only user (besides root) the control socket
+/// answers.
+pub fn own_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The user id of the peer of a connected Unix socket, from `SO_PEERCRED`.
+pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
+    let cred = rustix::net::sockopt::socket_peercred(socket)?;
+    Ok(cred.uid.as_raw())
+}

@@ -10,11 +10,17 @@ use ward_core::{ExitStatus, Signal};
 /// Reaps one exited child if there is one. `Ok(None)`: children exist but none has exited,
 /// or there are no children at all.
 pub fn reap_any() -> io::Result<Option<(u32, ExitStatus)>> {
-    use rustix::process::{WaitOptions, waitpid};
-    match waitpid(None, WaitOptions::NOHANG) {
+    use rustix::process::{WaitOptions, wait};
+    // `wait`, not `waitpid(None)`: the latter is pid 0, this process group only, and every
+    // service runs in a session of its own.
+    match wait(WaitOptions::NOHANG) {
         Ok(Some((pid, status))) => {
             let pid = pid.as_raw_nonzero().get() as u32;
-            Ok(decode(status.as_raw()).map(|s| (pid, s)))
+            match decode(status.as_raw()) {
+                Some(s) => Ok(Some((pid, s))),
+                // Not an exit (cannot happen without WUNTRACED/WCONTINUED); look again.
+                None => reap_any(),
+            }
         }
         Ok(None) => Ok(None),
         Err(rustix::io::Errno::CHILD) => Ok(None),

@@ -1,0 +1,298 @@
+//! One handler per API command, each a method of the supervisor that owns the units.
+
+use std::time::SystemTime;
+
+use ward_api::{
+    Ack, ActionResponse, DaemonInfo, ExitInfo, Selection, ServiceStatus, SignalRequest,
+    StatusResponse, UnitResult,
+};
+use ward_core::machine::{Event, Intent, State};
+use ward_core::{ExitStatus, Signal};
+
+use crate::requests::{ApiError, Command, Reply, Request, json};
+use crate::supervisor::{Supervisor, Until, Waiter};
+use crate::unit::Unit;
+
+impl Supervisor {
+    /// Carries out one API request; answers now or registers a waiter.
+    pub(crate) fn handle(&mut self, request: Request) {
+        let Request { command, reply } = request;
+        let answer = match command {
+            Command::Status => json(&self.status()),
+            Command::Start(sel) => self.start(&sel),
+            Command::Stop(sel) => match self.select(&sel) {
+                Ok(names) => {
+                    for name in &names {
+                        self.dispatch(name, Event::Stop);
+                    }
+                    return self.wait(names, Until::Quiescent, reply);
+                }
+                Err(e) => Err(e),
+            },
+            Command::Restart(sel) => match self.refuse_while_shutting_down() {
+                Err(e) => Err(e),
+                Ok(()) => match self.select(&sel) {
+                    Ok(names) => {
+                        for name in &names {
+                            self.dispatch(name, Event::Restart);
+                        }
+                        return self.wait(names, Until::NotStopping, reply);
+                    }
+                    Err(e) => Err(e),
+                },
+            },
+            Command::Signal(req) => self.signal(&req),
+            Command::Reload => self.reload().and_then(|r| json(&r)),
+            Command::Shutdown => return self.begin_shutdown(Some(reply)),
+            Command::ReopenLogs => {
+                self.logs.reopen();
+                json(&Ack { ok: true })
+            }
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn wait(
+        &mut self,
+        names: Vec<String>,
+        until: Until,
+        reply: tokio::sync::oneshot::Sender<Reply>,
+    ) {
+        self.waiters.push(Waiter {
+            names,
+            until,
+            reply,
+        });
+    }
+
+    fn refuse_while_shutting_down(&self) -> Result<(), ApiError> {
+        if self.shutdown.is_some() {
+            return Err(ApiError::new(
+                409,
+                "ward is shutting down and starts nothing more",
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The units a selection names: a unit name, or a service name for all its instances.
+    fn select(&self, sel: &Selection) -> Result<Vec<String>, ApiError> {
+        if sel.all {
+            return Ok(self.units.keys().cloned().collect());
+        }
+        if sel.names.is_empty() {
+            return Err(ApiError::new(
+                400,
+                "no service named",
+                Some("name one or more services, or use --all".into()),
+            ));
+        }
+        let mut out = Vec::new();
+        for name in &sel.names {
+            let matched: Vec<&String> = self
+                .units
+                .iter()
+                .filter(|(unit_name, u)| *unit_name == name || u.instance.service.name == *name)
+                .map(|(n, _)| n)
+                .collect();
+            if matched.is_empty() {
+                let known: Vec<&str> = self.units.keys().map(String::as_str).collect();
+                return Err(ApiError::new(
+                    404,
+                    format!("no service named `{name}`"),
+                    Some(if known.is_empty() {
+                        "the config defines no services".to_string()
+                    } else {
+                        format!("known services: {}", known.join(", "))
+                    }),
+                ));
+            }
+            for m in matched {
+                if !out.contains(m) {
+                    out.push(m.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn start(&mut self, sel: &Selection) -> Reply {
+        self.refuse_while_shutting_down()?;
+        let names = self.select(sel)?;
+        for name in &names {
+            self.dispatch(name, Event::Start);
+        }
+        json(&self.action_response(&names, None))
+    }
+
+    fn signal(&mut self, req: &SignalRequest) -> Reply {
+        let signal = Signal::parse(&req.signal).map_err(|_| {
+            ApiError::new(
+                400,
+                format!("unknown signal `{}`", req.signal),
+                Some("use a name such as HUP, USR1, TERM, or a number".into()),
+            )
+        })?;
+        let names = self.select(&req.selection)?;
+        let results = names
+            .iter()
+            .filter_map(|n| self.units.get(n))
+            .map(|u| match &u.main {
+                Some(main) => match main.pidfd.send_signal(signal) {
+                    Ok(()) => UnitResult {
+                        name: u.name.clone(),
+                        ok: true,
+                        message: format!("sent {} to pid {}", signal.name(), main.pidfd.pid()),
+                    },
+                    Err(e) => UnitResult {
+                        name: u.name.clone(),
+                        ok: false,
+                        message: format!("cannot send {}: {e}", signal.name()),
+                    },
+                },
+                None => UnitResult {
+                    name: u.name.clone(),
+                    ok: false,
+                    message: format!("not running ({})", u.machine.state().as_str()),
+                },
+            })
+            .collect();
+        json(&ActionResponse { results })
+    }
+
+    /// The answer to a start, stop or restart once its units are where they will be.
+    pub(crate) fn results(&self, names: &[String], until: Until) -> Reply {
+        json(&self.action_response(names, Some(until)))
+    }
+
+    fn action_response(&self, names: &[String], until: Option<Until>) -> ActionResponse {
+        let results = names
+            .iter()
+            .map(|n| match self.units.get(n) {
+                Some(u) => describe(u, until),
+                None => UnitResult {
+                    name: n.clone(),
+                    ok: true,
+                    message: "removed".into(),
+                },
+            })
+            .collect();
+        ActionResponse { results }
+    }
+
+    /// Everything `ward status` shows.
+    pub(crate) fn status(&self) -> StatusResponse {
+        let now = SystemTime::now();
+        let services = self
+            .units
+            .values()
+            .map(|u| {
+                let m = &u.machine;
+                let started = u.main.as_ref().map(|p| p.started);
+                ServiceStatus {
+                    name: u.name.clone(),
+                    service: u.instance.service.name.clone(),
+                    state: m.state().as_str().to_string(),
+                    intent: match m.intent() {
+                        Intent::Run => "run",
+                        Intent::Stop => "stop",
+                    }
+                    .to_string(),
+                    pid: m.pid(),
+                    started_at_ms: started.map(Supervisor::epoch_ms),
+                    uptime_ms: started
+                        .and_then(|s| now.duration_since(s).ok())
+                        .map(|d| d.as_millis() as u64),
+                    restarts: m.counters().restarts,
+                    spawns: m.counters().spawns,
+                    failed_starts: m.counters().failed_starts,
+                    last_exit: m.last_exit().map(|s| exit_info(s, u.last_exit_at)),
+                    spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
+                    backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
+                    log_file: u.log.path().display().to_string(),
+                    log_dropped_bytes: u.log.dropped(),
+                    cgroup: u.containment.cgroup_path(),
+                }
+            })
+            .collect();
+        StatusResponse {
+            daemon: DaemonInfo {
+                pid: self.me,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                config: self.config_path.display().to_string(),
+                state_dir: self.config.supervisor.state_dir.display().to_string(),
+                cgroup: match &self.cgroups {
+                    Some(cg) => format!("{:?}", cg.version()).to_lowercase(),
+                    None => "off".to_string(),
+                },
+                started_at_ms: Supervisor::epoch_ms(self.started_at),
+            },
+            services,
+        }
+    }
+}
+
+fn exit_info(status: ExitStatus, at: Option<SystemTime>) -> ExitInfo {
+    let (code, signal, core_dumped) = match status {
+        ExitStatus::Exited(c) => (Some(c), None, false),
+        ExitStatus::Signaled {
+            signal,
+            core_dumped,
+        } => (None, Some(signal.name()), core_dumped),
+    };
+    ExitInfo {
+        description: status.to_string(),
+        code,
+        signal,
+        core_dumped,
+        at_ms: at.map_or(0, Supervisor::epoch_ms),
+    }
+}
+
+/// One unit's outcome in words, judged by what the request wanted.
+fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
+    let m = &u.machine;
+    let pid = m.pid().map(|p| format!(" (pid {p})")).unwrap_or_default();
+    let wants_stop = until == Some(Until::Quiescent);
+    let (ok, message) = match m.state() {
+        State::Running => (!wants_stop, format!("running{pid}")),
+        State::Starting => (!wants_stop, format!("starting{pid}")),
+        State::Stopping => (true, format!("stopping{pid}")),
+        State::Stopped => (wants_stop, "stopped".to_string()),
+        State::Backoff => {
+            let why = m
+                .last_spawn_failure()
+                .map(|f| f.to_string())
+                .or_else(|| m.last_exit().map(|e| format!("ended with {e}")))
+                .unwrap_or_default();
+            let delay = m
+                .backoff_delay()
+                .map(ward_core::duration::format_duration)
+                .unwrap_or_default();
+            (false, format!("{why}; retrying in {delay}"))
+        }
+        State::Exited => (
+            wants_stop,
+            match (m.last_spawn_failure(), m.last_exit()) {
+                (Some(f), _) => f.to_string(),
+                (None, Some(e)) => format!("exited: {e}"),
+                (None, None) => "exited".to_string(),
+            },
+        ),
+        State::Failed => (
+            wants_stop,
+            format!(
+                "failed: start limit reached{}",
+                m.last_spawn_failure()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ),
+        ),
+    };
+    UnitResult {
+        name: u.name.clone(),
+        ok,
+        message,
+    }
+}

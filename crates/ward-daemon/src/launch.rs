@@ -1,0 +1,91 @@
+//! From a unit's config to a [`SpawnSpec`], and from a spawn error to the words the
+//! operator reads.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use ward_core::config::Instance;
+use ward_core::machine::SpawnFailure;
+use ward_sys::limits::Limit;
+use ward_sys::spawn::{ChildStep, ExecErrno, SpawnError, SpawnSpec, exec_errno};
+use ward_sys::tree::UNIT_ENV;
+
+const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment a service starts with: a clean base (PATH, HOME, LANG from ward's own
+/// environment when set), ward's markers, then the service's own `env`, which wins.
+pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![("PATH".into(), BASE_PATH.into())];
+    for key in ["HOME", "LANG", "TZ"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.into(), v));
+        }
+    }
+    env.push((UNIT_ENV.into(), unit.into()));
+    env.push(("WARD_SERVICE".into(), inst.service.name.clone()));
+    env.push(("WARD_INSTANCE".into(), inst.index.to_string()));
+    for (k, v) in &inst.service.env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// The pipes and cgroup a spawn uses; owned by the unit and lent for each spawn.
+pub struct Plumbing {
+    /// Write end of the unit's stdout pipe.
+    pub stdout: OwnedFd,
+    /// Write end of the unit's stderr pipe.
+    pub stderr: OwnedFd,
+    /// `cgroup.procs` to join, if contained by a cgroup.
+    pub cgroup_procs: Option<OwnedFd>,
+}
+
+/// Builds the spec for one spawn.
+pub fn spec(
+    unit: &str,
+    inst: &Instance,
+    plumbing: Plumbing,
+    nofile: Limit,
+) -> io::Result<SpawnSpec> {
+    Ok(SpawnSpec {
+        argv: inst.service.command.clone(),
+        env: environment(unit, inst),
+        cwd: inst.service.cwd.clone(),
+        stdin: ward_sys::spawn::dev_null()?,
+        stdout: plumbing.stdout,
+        stderr: plumbing.stderr,
+        cgroup_procs: plumbing.cgroup_procs.into_iter().collect(),
+        nofile: Some(nofile),
+    })
+}
+
+/// Names what went wrong precisely: which file, which step, which errno.
+pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
+    match err {
+        SpawnError::NotOnPath { .. } => SpawnFailure::NotFound(err.to_string()),
+        SpawnError::Invalid(m) => SpawnFailure::Other(m.clone()),
+        SpawnError::Fork(e) => SpawnFailure::Other(format!("ward could not fork: {e}")),
+        SpawnError::Child {
+            step,
+            error,
+            program,
+            ..
+        } => match step {
+            ChildStep::Chdir => {
+                SpawnFailure::BadCwd(format!("{}: {error}", inst.service.cwd.display()))
+            }
+            ChildStep::Exec => match exec_errno(error) {
+                ExecErrno::NotFound => SpawnFailure::NotFound(format!(
+                    "{program}: no such file (or its #! interpreter is missing)"
+                )),
+                ExecErrno::PermissionDenied => {
+                    SpawnFailure::PermissionDenied(format!("{program}: {error}"))
+                }
+                ExecErrno::BadFormat => SpawnFailure::BadFormat(format!("{program}: {error}")),
+                ExecErrno::Other => SpawnFailure::Other(format!("{program}: {error}")),
+            },
+            other => SpawnFailure::Other(format!("{other:?} step failed: {error}")),
+        },
+    }
+}

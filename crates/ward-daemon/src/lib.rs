@@ -1,0 +1,46 @@
+//! The ward daemon: one task that owns every service, fed by signals, timers and the
+//! control socket.
+//!
+//! `run` takes the lock on the state dir, becomes the subreaper, binds the socket and hands
+//! over to [`supervisor::Supervisor`], which turns each real happening into a
+//! [`ward_core::machine::Event`] and carries out the actions that come back. There is no
+//! shared mutable state: the API server talks to the supervisor through a channel, one
+//! request at a time, each with its own reply.
+#![forbid(unsafe_code)]
+
+mod api;
+mod contain;
+mod handlers;
+mod launch;
+pub mod logs;
+mod reload;
+mod requests;
+mod startup;
+mod supervisor;
+mod unit;
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use ward_core::config::Config;
+
+pub use startup::StartError;
+
+/// What `ward up` hands the daemon.
+#[derive(Debug)]
+pub struct Options {
+    /// The config file, re-read on reload.
+    pub config_path: PathBuf,
+    /// The config already parsed and checked from `config_path`.
+    pub config: Config,
+    /// `ward up -d`: the pipe on which to say `ok` once the socket answers, or why not.
+    pub ready: Option<File>,
+}
+
+/// Runs the daemon until it is told to stop and every service is down.
+///
+/// Errors are the fatal ones only (lock held, socket not bindable, runtime failure); a
+/// service that cannot start is an event, never a reason to stop.
+pub fn run(options: Options) -> Result<(), StartError> {
+    startup::run(options)
+}

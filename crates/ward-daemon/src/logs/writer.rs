@@ -1,0 +1,253 @@
+//! The one thread that writes log files, rotates them by size and reopens them on demand.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+/// How many chunks may wait for the disk before output is dropped.
+const QUEUE: usize = 1024;
+
+enum Msg {
+    Open {
+        unit: Arc<UnitLog>,
+        max_size: u64,
+        keep: u32,
+    },
+    Data {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    Close {
+        id: u64,
+    },
+    Reopen,
+    Sync(SyncSender<()>),
+}
+
+/// Per-unit handle shared by the capture tasks and the status endpoint.
+#[derive(Debug)]
+pub struct UnitLog {
+    id: u64,
+    path: PathBuf,
+    dropped: AtomicU64,
+}
+
+impl UnitLog {
+    /// The unit's log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Bytes dropped because the writer could not keep up (or the disk failed).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// A cloneable handle for sending lines to the writer.
+#[derive(Clone, Debug)]
+pub struct LogSink {
+    tx: SyncSender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+impl LogSink {
+    /// Queues whole lines for `log`; never blocks. Counts what it had to drop.
+    pub fn write(&self, log: &UnitLog, bytes: Vec<u8>) {
+        let len = bytes.len() as u64;
+        match self.tx.try_send(Msg::Data { id: log.id, bytes }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                log.dropped.fetch_add(len, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Owner of the writer thread.
+#[derive(Debug)]
+pub struct LogWriter {
+    sink: LogSink,
+    next_id: u64,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LogWriter {
+    /// Starts the writer thread.
+    pub fn start() -> io::Result<LogWriter> {
+        let (tx, rx) = sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("ward-logs".into())
+            .spawn(move || run(rx))?;
+        Ok(LogWriter {
+            sink: LogSink { tx },
+            next_id: 1,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for capture tasks.
+    pub fn sink(&self) -> LogSink {
+        self.sink.clone()
+    }
+
+    /// Registers a unit's log file (opened lazily by the writer).
+    pub fn open(&mut self, path: PathBuf, max_size: u64, keep: u32) -> Arc<UnitLog> {
+        let id = self.next_id;
+        self.next_id += 1;
+        // Control messages wait for room: they are rare and must not be dropped.
+        let unit = Arc::new(UnitLog {
+            id,
+            path,
+            dropped: AtomicU64::new(0),
+        });
+        let _ = self.sink.tx.send(Msg::Open {
+            unit: unit.clone(),
+            max_size,
+            keep,
+        });
+        unit
+    }
+
+    /// Flushes and forgets a unit's file.
+    pub fn close(&self, log: &UnitLog) {
+        let _ = self.sink.tx.send(Msg::Close { id: log.id });
+    }
+
+    /// Reopens every file, for external rotators that renamed them.
+    pub fn reopen(&self) {
+        let _ = self.sink.tx.send(Msg::Reopen);
+    }
+
+    /// Waits until everything queued so far is written.
+    pub fn sync(&self) {
+        let (tx, rx) = sync_channel(1);
+        if self.sink.tx.send(Msg::Sync(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        // The thread ends when every sender is gone; capture tasks may still hold clones,
+        // so only wait for what is queued now.
+        self.sync();
+        drop(self.thread.take());
+    }
+}
+
+struct OpenLog {
+    unit: Arc<UnitLog>,
+    path: PathBuf,
+    max_size: u64,
+    keep: u32,
+    file: Option<File>,
+    size: u64,
+}
+
+impl OpenLog {
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.size = f.metadata()?.len();
+            self.file = Some(f);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.size > 0 && self.size + bytes.len() as u64 > self.max_size {
+            self.rotate()?;
+        }
+        let f = self.file()?;
+        f.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// `NAME.log` → `NAME.log.1` → … → `NAME.log.<keep>`; the oldest falls off.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file = None;
+        let numbered = |n: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        };
+        if self.keep == 0 {
+            fs::remove_file(&self.path).or_else(ignore_missing)?;
+        } else {
+            fs::remove_file(numbered(self.keep)).or_else(ignore_missing)?;
+            for n in (1..self.keep).rev() {
+                fs::rename(numbered(n), numbered(n + 1)).or_else(ignore_missing)?;
+            }
+            fs::rename(&self.path, numbered(1)).or_else(ignore_missing)?;
+        }
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+fn run(rx: Receiver<Msg>) {
+    let mut logs: HashMap<u64, OpenLog> = HashMap::new();
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Open {
+                unit,
+                max_size,
+                keep,
+            } => {
+                logs.insert(
+                    unit.id,
+                    OpenLog {
+                        path: unit.path.clone(),
+                        unit,
+                        max_size,
+                        keep,
+                        file: None,
+                        size: 0,
+                    },
+                );
+            }
+            Msg::Data { id, bytes } => {
+                if let Some(log) = logs.get_mut(&id)
+                    && let Err(e) = log.write(&bytes)
+                {
+                    tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
+                    log.unit.dropped.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    log.file = None;
+                }
+            }
+            Msg::Close { id } => {
+                logs.remove(&id);
+            }
+            Msg::Reopen => {
+                for log in logs.values_mut() {
+                    log.file = None;
+                }
+            }
+            Msg::Sync(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}

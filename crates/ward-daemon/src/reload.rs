@@ -1,0 +1,191 @@
+//! `ward reload` and SIGHUP: re-read the config and apply only what changed.
+
+use std::collections::BTreeMap;
+
+use ward_api::ReloadResponse;
+use ward_core::config::{Instance, ServiceConfig};
+use ward_core::machine::{Event, Intent, Params};
+
+use crate::requests::ApiError;
+use crate::supervisor::Supervisor;
+
+/// What a new config changes, unit by unit.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Diff {
+    pub added: Vec<Instance>,
+    pub removed: Vec<String>,
+    pub changed: Vec<Instance>,
+    pub unchanged: Vec<String>,
+}
+
+/// Compares the units running now with the units of the new config. Pure, so that what a
+/// reload restarts can be tested without a daemon.
+pub(crate) fn diff(old: &BTreeMap<String, &ServiceConfig>, new: Vec<Instance>) -> Diff {
+    let mut d = Diff::default();
+    for inst in new {
+        match old.get(&inst.name) {
+            None => d.added.push(inst),
+            Some(old) if same_run(old, &inst.service) => d.unchanged.push(inst.name),
+            Some(_) => d.changed.push(inst),
+        }
+    }
+    let kept: Vec<&String> = d
+        .unchanged
+        .iter()
+        .chain(d.changed.iter().map(|i| &i.name))
+        .collect();
+    d.removed = old
+        .keys()
+        .filter(|name| !kept.contains(name))
+        .cloned()
+        .collect();
+    d
+}
+
+/// Whether two configs run a unit the same way. `autostart` only matters at start-up and
+/// `instances` only decides which units exist, so neither restarts a running unit.
+fn same_run(a: &ServiceConfig, b: &ServiceConfig) -> bool {
+    let strip = |c: &ServiceConfig| ServiceConfig {
+        autostart: true,
+        instances: 1,
+        ..c.clone()
+    };
+    strip(a) == strip(b)
+}
+
+impl Supervisor {
+    /// Re-reads the config file; on any problem nothing changes.
+    pub(crate) fn reload(&mut self) -> Result<ReloadResponse, ApiError> {
+        if self.shutdown.is_some() {
+            return Err(ApiError::new(409, "ward is shutting down", None));
+        }
+        let path = self.config_path.clone();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ApiError::new(400, format!("cannot read {}: {e}", path.display()), None)
+        })?;
+        let config = ward_core::config::parse(&path, &text).map_err(|e| {
+            ApiError::new(
+                400,
+                format!("the new config is invalid; nothing changed\n{e}"),
+                Some(format!("fix it, check it with `ward -c {} check`, and reload again", path.display())),
+            )
+        })?;
+
+        let mut warnings = Vec::new();
+        let (old, new) = (&self.config.supervisor, &config.supervisor);
+        for (key, differs) in [
+            ("state_dir", old.state_dir != new.state_dir),
+            ("socket", old.socket != new.socket),
+            ("log_dir", old.log_dir != new.log_dir),
+            ("cgroup", old.cgroup != new.cgroup),
+            ("log_max_size", old.log_max_size != new.log_max_size),
+            ("log_keep", old.log_keep != new.log_keep),
+        ] {
+            if differs {
+                warnings.push(format!(
+                    "[supervisor] {key} changed; it takes effect when the daemon restarts"
+                ));
+            }
+        }
+        let supervisor = self.config.supervisor.clone();
+        self.config = config;
+        self.config.supervisor = supervisor;
+
+        let current: BTreeMap<String, &ServiceConfig> = self
+            .units
+            .iter()
+            .filter(|(_, u)| !u.removing)
+            .map(|(n, u)| (n.clone(), &u.instance.service))
+            .collect();
+        let d = diff(&current, self.config.instances());
+        let mut response = ReloadResponse {
+            removed: d.removed.clone(),
+            unchanged: d.unchanged.clone(),
+            warnings,
+            ..Default::default()
+        };
+        for name in &d.removed {
+            if let Some(u) = self.units.get_mut(name) {
+                u.removing = true;
+            }
+            self.dispatch(name, Event::Stop);
+        }
+        for inst in d.changed {
+            let name = inst.name.clone();
+            let Some(u) = self.units.get_mut(&name) else {
+                continue;
+            };
+            u.machine.set_params(Params::from(&inst.service));
+            u.instance = inst;
+            if u.machine.intent() == Intent::Run {
+                self.dispatch(&name, Event::Restart);
+            }
+            response.changed.push(name);
+        }
+        for inst in d.added {
+            let name = inst.name.clone();
+            let autostart = inst.service.autostart;
+            // A unit being removed under the same name goes first; it comes back fresh.
+            if self.units.get(&name).is_some_and(|u| u.removing) {
+                response
+                    .warnings
+                    .push(format!("{name} is still stopping; reload again to add it back"));
+                continue;
+            }
+            if self.add_unit(inst).is_some() {
+                if autostart {
+                    self.dispatch(&name, Event::Start);
+                }
+                response.added.push(name);
+            } else {
+                response
+                    .warnings
+                    .push(format!("{name} could not be set up; see the daemon's log"));
+            }
+        }
+        tracing::info!(
+            added = response.added.len(),
+            removed = response.removed.len(),
+            changed = response.changed.len(),
+            unchanged = response.unchanged.len(),
+            "config reloaded"
+        );
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn instances(text: &str) -> Vec<Instance> {
+        ward_core::config::parse(Path::new("/x/ward.toml"), text)
+            .expect("valid")
+            .instances()
+    }
+
+    fn names(v: &[Instance]) -> Vec<&str> {
+        v.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    #[test]
+    fn only_what_changed_is_touched() {
+        let before = instances(
+            "[services.a]\ncommand = \"sleep 1\"\n[services.b]\ncommand = \"sleep 2\"\n\
+             [services.c]\ncommand = \"sleep 3\"\n[services.w]\ncommand = \"w\"\ninstances = 3\n",
+        );
+        let old: BTreeMap<String, &ServiceConfig> =
+            before.iter().map(|i| (i.name.clone(), &i.service)).collect();
+        let after = instances(
+            "[services.a]\ncommand = \"sleep 1\"\nautostart = false\n\
+             [services.b]\ncommand = \"sleep 20\"\n[services.d]\ncommand = \"sleep 4\"\n\
+             [services.w]\ncommand = \"w\"\ninstances = 2\n",
+        );
+        let d = diff(&old, after);
+        assert_eq!(names(&d.added), ["d"]);
+        assert_eq!(names(&d.changed), ["b"]);
+        assert_eq!(d.unchanged, ["a", "w.0", "w.1"]);
+        assert_eq!(d.removed, ["c", "w.2"]);
+    }
+}

@@ -1,0 +1,52 @@
+//! What the API asks of the supervisor, and how the answers are built.
+
+use tokio::sync::oneshot;
+use ward_api::{ErrorBody, Selection, SignalRequest};
+
+/// One API call, on its way to the supervisor.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Status,
+    Start(Selection),
+    Stop(Selection),
+    Restart(Selection),
+    Signal(SignalRequest),
+    Reload,
+    Shutdown,
+    ReopenLogs,
+}
+
+/// A command and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub command: Command,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// A JSON body for a 200, or an error with its HTTP status.
+pub(crate) type Reply = Result<serde_json::Value, ApiError>;
+
+/// An answer other than 200.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: u16, error: impl Into<String>, hint: Option<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: error.into(),
+                hint,
+            },
+        }
+    }
+}
+
+/// Serialises an answer; the types here always serialise.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Reply {
+    serde_json::to_value(value)
+        .map_err(|e| ApiError::new(500, format!("cannot encode the answer: {e}"), None))
+}

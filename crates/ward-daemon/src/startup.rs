@@ -1,0 +1,179 @@
+//! Everything before the loop: directories, the lock, subreaper, cgroups, the socket.
+
+use std::fs::{self, DirBuilder, File};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixListener;
+use ward_core::config::CgroupMode;
+use ward_sys::cgroup::{CgroupDriver, Version};
+use ward_sys::lockfile::{LockError, LockedPidFile};
+
+use crate::Options;
+use crate::supervisor::Supervisor;
+
+/// Why the daemon could not start (or run) at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another daemon holds the state dir.
+    #[error("{0}\n  hint: use `ward status` to talk to it, or `ward down` to stop it")]
+    Locked(#[source] LockError),
+    /// A directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The requested cgroup version is not usable here.
+    #[error("cgroup = \"{mode}\" was asked for, but {reason}\n  hint: set cgroup = \"auto\" or \"off\" in [supervisor]")]
+    Cgroup {
+        /// The configured mode.
+        mode: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The control socket could not be bound.
+    #[error("cannot listen on {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else the operating system refused.
+    #[error("{what}: {source}")]
+    Os {
+        /// What ward was doing.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn run(mut options: Options) -> Result<(), StartError> {
+    let result = start_and_supervise(&mut options);
+    if let (Err(e), Some(ready)) = (&result, options.ready.as_mut()) {
+        // `ward up -d` is waiting in the parent: tell it why.
+        let _ = writeln!(ready, "{e}");
+    }
+    result
+}
+
+fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
+    let sup = options.config.supervisor.clone();
+    private_dir(&sup.state_dir)?;
+    private_dir(&sup.log_dir)?;
+    if let Some(parent) = sup.socket.parent() {
+        private_dir(parent)?;
+    }
+    let lock = LockedPidFile::acquire(&sup.state_dir.join("ward.pid")).map_err(StartError::Locked)?;
+
+    ward_sys::become_subreaper().map_err(|source| StartError::Os {
+        what: "cannot become a child subreaper",
+        source,
+    })?;
+    let nofile = ward_sys::limits::raise_nofile();
+    let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| StartError::Os {
+            what: "cannot start the async runtime",
+            source,
+        })?;
+    let result = runtime.block_on(async {
+        let listener = bind(&sup.socket)?;
+        let mut supervisor = Supervisor::new(options, cgroups, nofile).map_err(|source| {
+            StartError::Os {
+                what: "cannot start the log writer",
+                source,
+            }
+        })?;
+        let ready = options.ready.take();
+        supervisor.run(listener, ready).await;
+        Ok(())
+    });
+    let _ = fs::remove_file(&sup.socket);
+    lock.release();
+    result
+}
+
+/// Creates a directory readable by its owner only (the socket and logs live there).
+fn private_dir(path: &Path) -> Result<(), StartError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| StartError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The cgroup driver for `mode`; `auto` falls back from v2 to v1 to none, with a warning.
+fn cgroups(mode: CgroupMode, state_dir: &Path) -> Result<Option<CgroupDriver>, StartError> {
+    let id = state_id(state_dir);
+    let (version, name) = match mode {
+        CgroupMode::Off => return Ok(None),
+        CgroupMode::Auto => (None, "auto"),
+        CgroupMode::V2 => (Some(Version::V2), "v2"),
+        CgroupMode::V1 => (Some(Version::V1), "v1"),
+    };
+    match CgroupDriver::detect(version, &id) {
+        Ok(driver) => {
+            tracing::info!(base = %driver.base().display(), version = ?driver.version(), "services get their own cgroups");
+            Ok(Some(driver))
+        }
+        Err(e) if mode == CgroupMode::Auto => {
+            tracing::warn!(error = %e, "no usable cgroup hierarchy; containing services by process tree");
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Cgroup {
+            mode: name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// A short stable name for the state dir, so that two daemons on different state dirs get
+/// different cgroups. FNV-1a: tiny, stable across releases, no dependency needed.
+fn state_id(state_dir: &Path) -> String {
+    let full = fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in full.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Binds the control socket with mode 0600. A socket file left by a crashed daemon is
+/// removed: holding the lock proves no daemon is using it.
+fn bind(path: &Path) -> Result<UnixListener, StartError> {
+    let err = |source| StartError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(listener)
+}
+
+/// Tells `ward up -d` that the daemon answers now.
+pub(crate) fn report_ready(ready: Option<File>) {
+    if let Some(mut f) = ready {
+        let _ = writeln!(f, "ok");
+    }
+}

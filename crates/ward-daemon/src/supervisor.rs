@@ -1,0 +1,500 @@
+//! The one task that owns every unit: it reaps, fires timers, answers requests and carries
+//! out what the state machines decide.
+//!
+//! Reaping: ward is a child subreaper, so its children are its services' main processes
+//! *and* every orphan of their trees. One `waitpid(-1, WNOHANG)` loop, run after each
+//! SIGCHLD, reaps them all and maps each PID to its unit; nothing else in ward waits for a
+//! child. A main process's exit status can therefore never be taken by someone else, and an
+//! orphan never stays a zombie. The pidfd of each main process is opened right after the
+//! fork, before this loop can run, so signals never reach a reused PID.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, mpsc};
+use ward_core::config::{Config, Instance};
+use ward_core::machine::{Action, Event, Params, ServiceMachine, SignalTarget, SpawnFailure, State};
+use ward_core::{ExitStatus, Signal};
+use ward_sys::cgroup::CgroupDriver;
+use ward_sys::limits::Limit;
+
+use crate::Options;
+use crate::contain::Containment;
+use crate::launch::{self, Plumbing};
+use crate::logs::{self, LogWriter, Stream};
+use crate::requests::{Reply, Request};
+use crate::unit::{MainProcess, Unit};
+
+/// How often a unit that waits for its last processes to go is looked at again.
+const TREE_POLL: Duration = Duration::from_millis(20);
+
+/// At most this many API connections at once; more wait in the listen backlog.
+pub(crate) const MAX_CONNECTIONS: u32 = 64;
+
+/// A request that is answered once its units reach a state.
+pub(crate) struct Waiter {
+    /// The units it waits for.
+    pub names: Vec<String>,
+    /// What it waits for.
+    pub until: Until,
+    /// Where the answer goes.
+    pub reply: tokio::sync::oneshot::Sender<Reply>,
+}
+
+/// What a [`Waiter`] waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// No process of the unit is left (after a stop).
+    Quiescent,
+    /// The stop half of a restart is over.
+    NotStopping,
+}
+
+/// Everything the daemon knows, owned by one task.
+pub(crate) struct Supervisor {
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub units: BTreeMap<String, Unit>,
+    by_pid: HashMap<u32, String>,
+    pub logs: LogWriter,
+    pub cgroups: Option<CgroupDriver>,
+    nofile: Limit,
+    epoch: Instant,
+    pub started_at: SystemTime,
+    pub me: u32,
+    queue: VecDeque<(String, Event)>,
+    pub waiters: Vec<Waiter>,
+    /// Set once a shutdown began, with the `ward down` requests to answer at the end.
+    pub shutdown: Option<Vec<tokio::sync::oneshot::Sender<Reply>>>,
+    seed: u64,
+}
+
+impl Supervisor {
+    pub fn new(
+        options: &Options,
+        cgroups: Option<CgroupDriver>,
+        nofile: Limit,
+    ) -> std::io::Result<Supervisor> {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(ward_sys::own_pid());
+        Ok(Supervisor {
+            config_path: options.config_path.clone(),
+            config: options.config.clone(),
+            units: BTreeMap::new(),
+            by_pid: HashMap::new(),
+            logs: LogWriter::start()?,
+            cgroups,
+            nofile,
+            epoch: Instant::now(),
+            started_at: SystemTime::now(),
+            me: ward_sys::own_pid(),
+            queue: VecDeque::new(),
+            waiters: Vec::new(),
+            shutdown: None,
+            seed,
+        })
+    }
+
+    /// The machines' clock: time since the daemon started.
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Runs until a shutdown has stopped every unit.
+    pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
+        let (tx, mut rx) = mpsc::channel::<Request>(64);
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
+        let server = tokio::spawn(crate::api::serve(listener, tx, connections.clone()));
+        let (mut sigchld, mut sigterm, mut sigint, mut sighup) = match (
+            signal(SignalKind::child()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+            _ => {
+                tracing::error!("cannot install signal handlers");
+                return;
+            }
+        };
+
+        for inst in self.config.instances() {
+            let autostart = inst.service.autostart;
+            let name = inst.name.clone();
+            if self.add_unit(inst).is_some() && autostart {
+                self.dispatch(&name, Event::Start);
+            }
+        }
+        crate::startup::report_ready(ready);
+        tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
+
+        loop {
+            self.reap();
+            self.settle();
+            if self.shutdown.is_some() && self.units.values().all(|u| u.is_down()) {
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                _ = sigchld.recv() => self.reap(),
+                _ = sigterm.recv() => self.begin_shutdown(None),
+                _ = sigint.recv() => {
+                    if self.shutdown.is_some() {
+                        self.force_stop();
+                    } else {
+                        self.begin_shutdown(None);
+                    }
+                }
+                _ = sighup.recv() => {
+                    if let Err(e) = self.reload() {
+                        tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
+                    }
+                }
+                Some(req) = rx.recv() => self.handle(req),
+                _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
+            }
+        }
+
+        for reply in self.shutdown.take().unwrap_or_default() {
+            let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
+        }
+        server.abort();
+        // Let answers already handed to connections be written before the process exits.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            connections.acquire_many(MAX_CONNECTIONS),
+        )
+        .await;
+        self.logs.sync();
+        for unit in self.units.values() {
+            unit.containment.remove();
+        }
+        if let Some(cg) = &self.cgroups {
+            let _ = cg.remove_base();
+        }
+        tracing::info!("ward stopped");
+    }
+
+    /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
+    pub fn add_unit(&mut self, instance: Instance) -> Option<()> {
+        let name = instance.name.clone();
+        match self.build_unit(instance) {
+            Ok(unit) => {
+                self.units.insert(name, unit);
+                Some(())
+            }
+            Err(e) => {
+                tracing::error!(unit = %name, error = %e, "cannot set up the service");
+                None
+            }
+        }
+    }
+
+    fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
+        let name = instance.name.clone();
+        let (out_r, out_w) = ward_sys::spawn::output_pipe()?;
+        let (err_r, err_w) = ward_sys::spawn::output_pipe()?;
+        let sup = &self.config.supervisor;
+        let log = self.logs.open(
+            sup.log_dir.join(format!("{name}.log")),
+            sup.log_max_size,
+            sup.log_keep,
+        );
+        let sink = self.logs.sink();
+        // The capture tasks end by themselves at end of file, once the unit is dropped and
+        // the last of its processes has closed the pipe: nothing written is cut off.
+        tokio::spawn(logs::capture(out_r, Stream::Stdout, log.clone(), sink.clone()));
+        tokio::spawn(logs::capture(err_r, Stream::Stderr, log.clone(), sink));
+        let containment = match &self.cgroups {
+            Some(driver) => match driver.service(&name) {
+                Ok(cg) => Containment::Cgroup(cg),
+                Err(e) => {
+                    tracing::warn!(unit = %name, error = %e, "no cgroup for this service; containing it by process tree");
+                    Containment::Tree
+                }
+            },
+            None => Containment::Tree,
+        };
+        let mut seed = self.seed;
+        for b in name.bytes() {
+            seed = seed.rotate_left(5) ^ u64::from(b);
+        }
+        Ok(Unit {
+            machine: ServiceMachine::new(Params::from(&instance.service), seed),
+            name,
+            instance,
+            main: None,
+            containment,
+            stdout_w: out_w,
+            stderr_w: err_w,
+            log,
+            timer: None,
+            awaiting_tree: false,
+            last_exit_at: None,
+            removing: false,
+        })
+    }
+
+    /// Feeds one event to a unit and carries out everything that follows from it.
+    pub fn dispatch(&mut self, name: &str, event: Event) {
+        self.queue.push_back((name.to_string(), event));
+        while let Some((name, event)) = self.queue.pop_front() {
+            let now = self.now();
+            let Some(unit) = self.units.get_mut(&name) else {
+                continue;
+            };
+            let actions = unit.machine.handle(event, now);
+            for action in actions {
+                self.apply(&name, action);
+            }
+        }
+    }
+
+    fn apply(&mut self, name: &str, action: Action) {
+        if let Action::Spawn = action {
+            let answer = self.spawn(name);
+            // The answer comes before anything else queued: the machine is waiting for it.
+            self.queue.push_front((name.to_string(), answer));
+            return;
+        }
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let roots = unit.roots(self.me);
+        match action {
+            Action::Spawn => {}
+            Action::Transition { from, to } => {
+                tracing::info!(unit = %name, from = from.as_str(), to = to.as_str(), "state");
+                if to == State::Failed {
+                    let limit = unit.instance.service.start_limit;
+                    logs::note(
+                        &self.logs.sink(),
+                        &unit.log,
+                        &format!(
+                            "failed: more than {} failed starts within {}; not restarting until `ward start {}`",
+                            limit.burst,
+                            ward_core::duration::format_duration(limit.interval),
+                            unit.name
+                        ),
+                    );
+                }
+            }
+            Action::Signal { target, signal } => {
+                let result = match (target, &unit.main) {
+                    (SignalTarget::Main, Some(main)) => main.pidfd.send_signal(signal),
+                    (SignalTarget::Main, None) => Ok(()),
+                    (SignalTarget::Tree, _) => unit.containment.signal_all(signal, roots).map(|_| ()),
+                };
+                if let Err(e) = result {
+                    tracing::warn!(unit = %name, signal = %signal.name(), error = %e, "signal not delivered");
+                }
+            }
+            Action::KillTree => {
+                if let Some(main) = &unit.main {
+                    let _ = main.pidfd.send_signal(Signal::KILL);
+                }
+                if let Err(e) = unit.containment.kill_all(roots) {
+                    tracing::warn!(unit = %name, error = %e, "cannot kill the service's processes");
+                }
+            }
+            Action::AwaitTreeEmpty => {
+                if unit.containment.is_empty(roots) {
+                    self.queue.push_front((name.to_string(), Event::TreeEmpty));
+                } else {
+                    unit.awaiting_tree = true;
+                }
+            }
+            Action::SetTimer { token, after } => unit.timer = Some((Instant::now() + after, token)),
+            Action::CancelTimer => unit.timer = None,
+        }
+    }
+
+    /// Starts a unit's main process and says how it went, as the machine's next event.
+    fn spawn(&mut self, name: &str) -> Event {
+        let Some(unit) = self.units.get_mut(name) else {
+            return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
+        };
+        let plumbing = (|| {
+            Ok::<_, std::io::Error>(Plumbing {
+                stdout: unit.stdout_w.try_clone()?,
+                stderr: unit.stderr_w.try_clone()?,
+                cgroup_procs: match &unit.containment {
+                    Containment::Cgroup(cg) => Some(cg.open_procs_for_join()?),
+                    Containment::Tree => None,
+                },
+            })
+        })();
+        let spec = plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile));
+        let sink = self.logs.sink();
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(e) => {
+                let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
+                logs::note(&sink, &unit.log, &failure.to_string());
+                return Event::SpawnFailed(failure);
+            }
+        };
+        match ward_sys::spawn::spawn(spec) {
+            Ok(spawned) => {
+                let pid = spawned.pidfd.pid();
+                self.by_pid.insert(pid, name.to_string());
+                logs::note(&sink, &unit.log, &format!("started pid {pid}"));
+                unit.main = Some(MainProcess {
+                    pidfd: spawned.pidfd,
+                    started: SystemTime::now(),
+                });
+                Event::Spawned { pid }
+            }
+            Err(e) => {
+                let failure = launch::failure(&e, &unit.instance);
+                tracing::warn!(unit = %name, error = %failure, "spawn failed");
+                logs::note(&sink, &unit.log, &failure.to_string());
+                Event::SpawnFailed(failure)
+            }
+        }
+    }
+
+    /// Reaps every exited child: services' main processes become events, orphans vanish.
+    fn reap(&mut self) {
+        loop {
+            match ward_sys::reap::reap_any() {
+                Ok(Some((pid, status))) => {
+                    let Some(name) = self.by_pid.remove(&pid) else {
+                        continue;
+                    };
+                    if let Some(unit) = self.units.get_mut(&name) {
+                        unit.main = None;
+                        unit.last_exit_at = Some(SystemTime::now());
+                        logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
+                        tracing::info!(unit = %name, pid, status = %status, "main process ended");
+                    }
+                    self.dispatch(&name, Event::Exited(status));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "waitpid failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The next time the loop must wake up without any other happening.
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let mut next = now + Duration::from_secs(3600);
+        for unit in self.units.values() {
+            if let Some((at, _)) = unit.timer {
+                next = next.min(at);
+            }
+            if unit.awaiting_tree {
+                next = next.min(now + TREE_POLL);
+            }
+        }
+        next
+    }
+
+    /// Fires due timers and reports trees that have emptied.
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for unit in self.units.values_mut() {
+            if let Some((at, token)) = unit.timer
+                && at <= now
+            {
+                unit.timer = None;
+                due.push((unit.name.clone(), Event::Timer { token }));
+            }
+            if unit.awaiting_tree && unit.containment.is_empty(unit.roots(self.me)) {
+                unit.awaiting_tree = false;
+                due.push((unit.name.clone(), Event::TreeEmpty));
+            }
+        }
+        for (name, event) in due {
+            self.dispatch(&name, event);
+        }
+    }
+
+    /// Answers waiters whose units arrived, and drops removed units once they are down.
+    fn settle(&mut self) {
+        let waiters = std::mem::take(&mut self.waiters);
+        for waiter in waiters {
+            let done = waiter.names.iter().all(|n| match self.units.get(n) {
+                None => true,
+                Some(u) => match waiter.until {
+                    Until::Quiescent => u.is_down(),
+                    Until::NotStopping => u.machine.state() != State::Stopping,
+                },
+            });
+            if done {
+                let answer = self.results(&waiter.names, waiter.until);
+                let _ = waiter.reply.send(answer);
+            } else {
+                self.waiters.push(waiter);
+            }
+        }
+        let gone: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.removing && u.is_down())
+            .map(|u| u.name.clone())
+            .collect();
+        for name in gone {
+            if let Some(unit) = self.units.remove(&name) {
+                self.logs.close(&unit.log);
+                unit.containment.remove();
+                tracing::info!(unit = %name, "removed");
+            }
+        }
+    }
+
+    /// Stops every unit; the loop ends once all are down.
+    pub fn begin_shutdown(&mut self, reply: Option<tokio::sync::oneshot::Sender<Reply>>) {
+        if self.shutdown.is_none() {
+            tracing::info!("stopping every service");
+            self.shutdown = Some(Vec::new());
+            let names: Vec<String> = self.units.keys().cloned().collect();
+            for name in names {
+                self.dispatch(&name, Event::Stop);
+            }
+        }
+        if let (Some(list), Some(reply)) = (self.shutdown.as_mut(), reply) {
+            list.push(reply);
+        }
+    }
+
+    /// A second SIGINT: no more waiting for stop timeouts.
+    fn force_stop(&mut self) {
+        tracing::warn!("forced shutdown: killing every service now");
+        for unit in self.units.values() {
+            if let Some(main) = &unit.main {
+                let _ = main.pidfd.send_signal(Signal::KILL);
+            }
+            let _ = unit.containment.kill_all(unit.roots(self.me));
+        }
+    }
+
+    /// Milliseconds since the Unix epoch, for the API.
+    pub fn epoch_ms(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+impl Unit {
+    /// No process of the unit is left and none is coming.
+    pub fn is_down(&self) -> bool {
+        self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
+    }
+}
+
+/// The line a unit's log gets when its main process ends.
+fn exit_note(status: ExitStatus) -> String {
+    format!("main process ended: {status}")
+}

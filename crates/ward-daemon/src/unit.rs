@@ -1,0 +1,62 @@
+//! One supervised unit at run time: its machine, its process, its pipes, its cgroup.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use ward_core::config::Instance;
+use ward_core::machine::ServiceMachine;
+use ward_sys::Pidfd;
+
+use crate::contain::{Containment, TreeRoots};
+use crate::logs::UnitLog;
+
+/// The live main process of a unit.
+#[derive(Debug)]
+pub struct MainProcess {
+    /// Handle used for every signal to it.
+    pub pidfd: Pidfd,
+    /// Wall-clock start, for status.
+    pub started: SystemTime,
+}
+
+/// A unit and everything the daemon holds for it.
+#[derive(Debug)]
+pub struct Unit {
+    /// `web` or `web.2`.
+    pub name: String,
+    /// Its config.
+    pub instance: Instance,
+    /// Its decisions.
+    pub machine: ServiceMachine,
+    /// The main process while it lives.
+    pub main: Option<MainProcess>,
+    /// Where its processes live.
+    pub containment: Containment,
+    /// Write ends of its stdout and stderr pipes, handed to every spawn. The pipes outlive
+    /// each process so that output of leftovers and of the next run lands in one place.
+    pub stdout_w: OwnedFd,
+    /// See `stdout_w`.
+    pub stderr_w: OwnedFd,
+    /// Its log file.
+    pub log: Arc<UnitLog>,
+    /// The armed timer: deadline and token.
+    pub timer: Option<(Instant, u64)>,
+    /// Waiting for its last processes to go (after [`ward_core::machine::Action::AwaitTreeEmpty`]).
+    pub awaiting_tree: bool,
+    /// Wall-clock time of the last exit.
+    pub last_exit_at: Option<SystemTime>,
+    /// Removed from the config: drop it once it is quiescent.
+    pub removing: bool,
+}
+
+impl Unit {
+    /// What the tree fallback needs to find this unit's processes.
+    pub fn roots(&self, ward: u32) -> TreeRoots<'_> {
+        TreeRoots {
+            unit: &self.name,
+            main: self.main.as_ref().map(|m| m.pidfd.pid()),
+            ward,
+        }
+    }
+}

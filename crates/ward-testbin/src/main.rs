@@ -1,0 +1,125 @@
+//! A misbehaving program for ward's tests: each mode is one way a service can act up.
+//!
+//! ```text
+//! ward-testbin sleep SECS             print "ready", sleep
+//! ward-testbin exit CODE              exit with CODE at once
+//! ward-testbin crash SIGNAL           kill itself with SIGNAL (SEGV, ABRT, KILL, ...)
+//! ward-testbin ignore-term SECS       catch and ignore SIGTERM, sleep
+//! ward-testbin tree SECS              fork a child, a setsid child and a double-forked
+//!                                     grandchild, print their pids, sleep
+//! ward-testbin orphan-then-exit MS    leave a grandchild that exits after MS, exit at once
+//! ward-testbin print-every MS         print a numbered line every MS milliseconds
+//! ward-testbin spew LINES             print LINES numbered lines as fast as possible
+//! ```
+//! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map(String::as_str).unwrap_or("");
+    let n = |i: usize| -> u64 {
+        args.get(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
+    match mode {
+        "sleep" => {
+            say("ready");
+            sleep_secs(n(1));
+        }
+        "exit" => std::process::exit(n(1) as i32),
+        "crash" => {
+            let name = args.get(1).map(String::as_str).unwrap_or("SEGV");
+            let signal = match name.trim_start_matches("SIG") {
+                "SEGV" => rustix::process::Signal::SEGV,
+                "ABRT" => rustix::process::Signal::ABORT,
+                "KILL" => rustix::process::Signal::KILL,
+                "TERM" => rustix::process::Signal::TERM,
+                _ => usage(),
+            };
+            let _ = rustix::process::kill_process(rustix::process::getpid(), signal);
+            sleep_secs(10);
+        }
+        "ignore-term" => {
+            let caught = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGTERM, caught)
+                .expect("cannot install a SIGTERM handler");
+            say("ignoring SIGTERM");
+            sleep_secs(n(1));
+        }
+        "tree" => {
+            let secs = n(1).to_string();
+            let plain = me(&["sleep", &secs]);
+            let session = me(&["setsid-sleep", &secs]);
+            let double = me(&["fork-and-exit", &secs]);
+            say(&format!("child {}", plain.id()));
+            say(&format!("setsid {}", session.id()));
+            say(&format!("intermediate {}", double.id()));
+            // Keep the handles: dropping them does not wait, and the children outlive us.
+            let _keep = (plain, session, double);
+            sleep_secs(n(1));
+        }
+        "setsid-sleep" => {
+            rustix::process::setsid().expect("setsid failed");
+            say(&format!("new session {}", std::process::id()));
+            sleep_secs(n(1));
+        }
+        "fork-and-exit" => {
+            let child = me(&["sleep", &n(1).to_string()]);
+            say(&format!("grandchild {}", child.id()));
+            std::process::exit(0);
+        }
+        "orphan-then-exit" => {
+            let child = Command::new("/bin/sleep")
+                .arg(format!("{}", n(1) as f64 / 1000.0))
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("cannot spawn the grandchild");
+            say(&format!("orphan {}", child.id()));
+            std::process::exit(0);
+        }
+        "print-every" => {
+            let every = Duration::from_millis(n(1));
+            for i in 0u64.. {
+                say(&format!("line {i}"));
+                std::thread::sleep(every);
+            }
+        }
+        "spew" => {
+            let mut out = std::io::stdout().lock();
+            for i in 0..n(1) {
+                let _ = writeln!(out, "spew line {i}");
+            }
+        }
+        _ => usage(),
+    }
+}
+
+fn me(args: &[&str]) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("own path"))
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("cannot spawn a copy of myself")
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn sleep_secs(secs: u64) {
+    std::thread::sleep(Duration::from_secs(secs));
+}
+
+fn usage() -> ! {
+    eprintln!("usage: see the top of crates/ward-testbin/src/main.rs");
+    std::process::exit(64);
+}

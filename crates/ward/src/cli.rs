@@ -1,0 +1,85 @@
+//! The command line, as clap reads it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A process supervisor that knows each process for certain and explains every death.
+#[derive(Debug, Parser)]
+#[command(name = "ward", version, propagate_version = true)]
+pub struct Cli {
+    /// The config file [default: ./ward.toml].
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the daemon and every autostart service.
+    Up {
+        /// Detach: return once the daemon answers on its socket.
+        #[arg(short = 'd', long = "detach")]
+        detach: bool,
+    },
+    /// Check the config file and start nothing.
+    Check,
+    /// Show services: state, pid, uptime, restarts, last exit.
+    Status {
+        /// Services to show [default: all].
+        names: Vec<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start services (a stopped or failed service is started afresh).
+    Start(Targets),
+    /// Stop services; they stay stopped until started again.
+    Stop(Targets),
+    /// Stop, then start services.
+    Restart(Targets),
+    /// Send a signal to the main process of services.
+    Signal {
+        /// The service.
+        name: String,
+        /// A name such as HUP, USR1, SIGTERM, or a number.
+        signal: String,
+    },
+    /// Show service output.
+    Logs {
+        /// Services whose logs to show.
+        names: Vec<String>,
+        /// Keep printing new lines as they are written.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How many lines to show from the end of each log.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: usize,
+        /// Reopen every log file (after an external tool rotated them) and exit.
+        #[arg(long)]
+        reopen: bool,
+    },
+    /// Re-read the config and apply only what changed.
+    Reload {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every service, then the daemon.
+    Down,
+}
+
+/// Which services a start, stop or restart is for.
+#[derive(Debug, Args)]
+pub struct Targets {
+    /// Service names (a service with instances names all of them).
+    pub names: Vec<String>,
+    /// Every service.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,78 @@
+//! Finding the config and talking to the daemon it names.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ward_api::{Client, ClientError};
+use ward_core::config::Config;
+
+use crate::exit::Failure;
+
+/// The config file to use: `-c PATH`, else `ward.toml` in the current directory.
+pub fn config_path(given: Option<&Path>) -> PathBuf {
+    given.map_or_else(|| PathBuf::from("ward.toml"), Path::to_path_buf)
+}
+
+/// Reads and checks the config; every problem is printed with its line and column.
+pub fn load(path: &Path) -> Result<Config, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            "\n  hint: run ward in the directory of your ward.toml, or name it with `ward -c PATH …`"
+        } else {
+            ""
+        };
+        Failure::Usage(format!("cannot read config {}: {e}{hint}", path.display()))
+    })?;
+    ward_core::config::parse(path, &text).map_err(|errors| {
+        let n = errors.errors.len();
+        let plural = if n == 1 { "problem" } else { "problems" };
+        Failure::Usage(format!("{errors}\n{n} {plural} in {}; nothing was started", path.display()))
+    })
+}
+
+/// A blocking call to the daemon on `socket`.
+pub fn call<T: DeserializeOwned>(
+    socket: &Path,
+    method: Method<'_, impl Serialize>,
+) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Failed(format!("cannot start the async runtime: {e}")))?;
+    let client = Client::new(socket);
+    let result = runtime.block_on(async {
+        match method {
+            Method::Get(path) => client.get(path).await,
+            Method::Post(path, body) => client.post(path, &body).await,
+        }
+    });
+    result.map_err(|e| match e {
+        ClientError::Connect { socket, source } => Failure::NotRunning(format!(
+            "no ward daemon answers on {}: {source}\n  hint: start it with `ward up -d`",
+            socket.display()
+        )),
+        ClientError::Api { status, body } => {
+            let hint = body.hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+            let msg = format!("{}{hint}", body.error);
+            if status == 400 || status == 404 {
+                Failure::Usage(msg)
+            } else {
+                Failure::Failed(msg)
+            }
+        }
+        ClientError::Protocol(m) => Failure::Failed(format!("bad answer from the daemon: {m}")),
+    })
+}
+
+/// A request to the API.
+pub enum Method<'a, B> {
+    /// `GET path`.
+    Get(&'a str),
+    /// `POST path` with a JSON body.
+    Post(&'a str, B),
+}
+
+/// The body of requests that take no arguments: `{}`.
+#[derive(Serialize)]
+pub struct Empty {}

@@ -1,0 +1,215 @@
+//! `ward logs NAME… [-f] [-n N] [--reopen]`: read straight from the log files, so logs can
+//! be read while the daemon is down too.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ward_api::Ack;
+use ward_core::config::Config;
+
+use crate::client::{self, Empty, Method};
+use crate::exit::{Failure, OK};
+
+/// How often `-f` looks for new output.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
+pub fn logs(
+    config: &Config,
+    names: &[String],
+    follow: bool,
+    lines: usize,
+    reopen: bool,
+) -> Result<i32, Failure> {
+    if reopen {
+        let _: Ack = client::call(
+            &config.supervisor.socket,
+            Method::Post("/v1/logs/reopen", Empty {}),
+        )?;
+        println!("log files reopened");
+        return Ok(OK);
+    }
+    let units = select(config, names)?;
+    let prefix = units.len() > 1;
+    let width = units.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut out = io::stdout().lock();
+    let mut files: Vec<Followed> = Vec::new();
+    for (name, path) in units {
+        let label = if prefix {
+            format!("{name:width$} | ")
+        } else {
+            String::new()
+        };
+        let tail = tail(&path, lines).unwrap_or_default();
+        if write_lines(&mut out, &label, &tail).is_err() {
+            return Ok(OK);
+        }
+        files.push(Followed::new(label, path));
+    }
+    if !follow {
+        return Ok(OK);
+    }
+    loop {
+        for f in &mut files {
+            let new = f.read_new();
+            if write_lines(&mut out, &f.label, &new).is_err() {
+                // The reader went away (`ward logs -f | head`): that is a normal end.
+                return Ok(OK);
+            }
+        }
+        if out.flush().is_err() {
+            return Ok(OK);
+        }
+        std::thread::sleep(FOLLOW_POLL);
+    }
+}
+
+/// The units named (a service name selects all its instances; none selects all) and
+/// their log files.
+fn select(config: &Config, names: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
+    let all = config.instances();
+    let mut out = Vec::new();
+    for name in names {
+        let before = out.len();
+        for i in &all {
+            if (&i.name == name || &i.service.name == name) && !out.iter().any(|(n, _)| n == &i.name)
+            {
+                out.push((i.name.clone(), log_file(config, &i.name)));
+            }
+        }
+        if out.len() == before {
+            return Err(Failure::Usage(format!(
+                "no service named `{name}` in {}",
+                config.path.display()
+            )));
+        }
+    }
+    if names.is_empty() {
+        out = all
+            .iter()
+            .map(|i| (i.name.clone(), log_file(config, &i.name)))
+            .collect();
+    }
+    Ok(out)
+}
+
+fn log_file(config: &Config, unit: &str) -> PathBuf {
+    config.supervisor.log_dir.join(format!("{unit}.log"))
+}
+
+fn write_lines(out: &mut impl Write, label: &str, bytes: &[u8]) -> io::Result<()> {
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        out.write_all(label.as_bytes())?;
+        out.write_all(line)?;
+    }
+    Ok(())
+}
+
+/// The last `n` whole lines of a file, read backwards in blocks so a large log costs only
+/// what is shown.
+fn tail(path: &PathBuf, n: usize) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    const BLOCK: u64 = 64 * 1024;
+    let mut start = len;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let newlines = buf.iter().filter(|&&b| b == b'\n').count();
+        // One more newline than lines: the one that ends the line before the first shown.
+        if newlines > n || start == 0 {
+            break;
+        }
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut block)?;
+        block.extend_from_slice(&buf);
+        buf = block;
+        start = from;
+    }
+    let ends: Vec<usize> = buf
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    // Drop a last line that has no newline yet; it will come whole with `-f`.
+    let end = ends.last().map_or(0, |&i| i + 1);
+    let skip = if ends.len() > n {
+        ends[ends.len() - n - 1] + 1
+    } else {
+        0
+    };
+    Ok(buf[skip..end].to_vec())
+}
+
+/// A log file being followed across rotations.
+struct Followed {
+    label: String,
+    path: PathBuf,
+    file: Option<File>,
+    inode: u64,
+    offset: u64,
+}
+
+impl Followed {
+    /// Starts at the end of what `tail` showed (the end of the last whole line).
+    fn new(label: String, path: PathBuf) -> Followed {
+        let mut f = Followed {
+            label,
+            path,
+            file: None,
+            inode: 0,
+            offset: 0,
+        };
+        if let Ok(file) = File::open(&f.path)
+            && let Ok(meta) = file.metadata()
+        {
+            let shown = tail(&f.path, usize::MAX).map(|b| b.len() as u64).unwrap_or(0);
+            f.inode = meta.ino();
+            f.offset = shown;
+            f.file = Some(file);
+        }
+        f
+    }
+
+    /// Whole lines added since the last call; follows the file to its new inode when it
+    /// was rotated, after reading what was left in the old one.
+    fn read_new(&mut self) -> Vec<u8> {
+        let mut out = self.read_current();
+        let rotated = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta.ino() != self.inode || meta.len() < self.offset,
+            Err(_) => false,
+        };
+        if rotated || self.file.is_none() {
+            if let Ok(file) = File::open(&self.path)
+                && let Ok(meta) = file.metadata()
+            {
+                self.inode = meta.ino();
+                self.offset = 0;
+                self.file = Some(file);
+                out.extend(self.read_current());
+            }
+        }
+        out
+    }
+
+    fn read_current(&mut self) -> Vec<u8> {
+        let Some(file) = self.file.as_mut() else {
+            return Vec::new();
+        };
+        let mut buf = Vec::new();
+        if file.seek(SeekFrom::Start(self.offset)).is_err() || file.read_to_end(&mut buf).is_err() {
+            return Vec::new();
+        }
+        let whole = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        buf.truncate(whole);
+        self.offset += whole as u64;
+        buf
+    }
+}

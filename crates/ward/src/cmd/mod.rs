@@ -1,0 +1,41 @@
+//! One module per group of subcommands.
+
+mod control;
+mod logs;
+mod status;
+mod up;
+
+use crate::cli::{Cli, Command};
+use crate::client;
+use crate::exit::{Failure, OK};
+
+/// Runs the subcommand and returns the exit code.
+pub fn run(cli: Cli) -> Result<i32, Failure> {
+    let path = client::config_path(cli.config.as_deref());
+    match cli.command {
+        Command::Up { detach } => up::up(&path, detach),
+        Command::Check => {
+            let config = client::load(&path)?;
+            let units = config.instances().len();
+            println!(
+                "{}: ok ({} services, {units} units)",
+                path.display(),
+                config.services.len()
+            );
+            Ok(OK)
+        }
+        Command::Status { names, json } => status::status(&client::load(&path)?, &names, json),
+        Command::Start(t) => control::action(&client::load(&path)?, "start", &t),
+        Command::Stop(t) => control::action(&client::load(&path)?, "stop", &t),
+        Command::Restart(t) => control::action(&client::load(&path)?, "restart", &t),
+        Command::Signal { name, signal } => control::signal(&client::load(&path)?, name, signal),
+        Command::Logs {
+            names,
+            follow,
+            lines,
+            reopen,
+        } => logs::logs(&client::load(&path)?, &names, follow, lines, reopen),
+        Command::Reload { json } => control::reload(&client::load(&path)?, json),
+        Command::Down => control::down(&client::load(&path)?),
+    }
+}

@@ -1,0 +1,80 @@
+//! `ward status [NAME…] [--json]`.
+
+use ward_api::{ServiceStatus, StatusResponse};
+use ward_core::config::Config;
+use ward_core::duration::format_duration;
+
+use crate::client::{self, Method};
+use crate::exit::{Failure, OK};
+use crate::table;
+
+pub fn status(config: &Config, names: &[String], json: bool) -> Result<i32, Failure> {
+    let mut resp: StatusResponse =
+        client::call(&config.supervisor.socket, Method::<()>::Get("/v1/status"))?;
+    if !names.is_empty() {
+        for name in names {
+            if !resp.services.iter().any(|s| &s.name == name || &s.service == name) {
+                return Err(Failure::Usage(format!("no service named `{name}`")));
+            }
+        }
+        resp.services
+            .retain(|s| names.iter().any(|n| n == &s.name || n == &s.service));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&resp).unwrap_or_default());
+        return Ok(OK);
+    }
+    let mut rows = vec![
+        ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "NOTE"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for s in &resp.services {
+        rows.push(vec![
+            s.name.clone(),
+            s.state.clone(),
+            s.pid.map_or("-".into(), |p| p.to_string()),
+            s.uptime_ms.map_or("-".into(), |ms| {
+                format_duration(std::time::Duration::from_millis(ms))
+            }),
+            s.restarts.to_string(),
+            s.last_exit
+                .as_ref()
+                .map_or("-".into(), |e| e.description.clone()),
+            note(s),
+        ]);
+    }
+    print!("{}", table::render(&rows));
+    Ok(OK)
+}
+
+/// What an operator should know beyond the state: why it is not running, what is next.
+fn note(s: &ServiceStatus) -> String {
+    let mut notes = Vec::new();
+    match s.state.as_str() {
+        "stopped" if s.spawns > 0 || s.failed_starts > 0 => {
+            notes.push("stopped by operator".to_string())
+        }
+        "stopped" => notes.push("not started (autostart = false)".to_string()),
+        "failed" => notes.push(format!(
+            "start limit reached; `ward start {}` to try again",
+            s.name
+        )),
+        "backoff" => {
+            if let Some(ms) = s.backoff_ms {
+                notes.push(format!(
+                    "restarting in {}",
+                    format_duration(std::time::Duration::from_millis(ms))
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Some(e) = &s.spawn_error {
+        notes.push(e.clone());
+    }
+    if s.log_dropped_bytes > 0 {
+        notes.push(format!("{} log bytes dropped", s.log_dropped_bytes));
+    }
+    notes.join("; ")
+}

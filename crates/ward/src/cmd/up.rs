@@ -1,0 +1,87 @@
+//! `ward up [-d]`: the daemon, in the foreground or detached.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use ward_daemon::Options;
+use ward_sys::daemonize::{Forked, fork_daemon, redirect_stdio};
+
+use crate::client;
+use crate::exit::{FAILED, Failure, OK};
+
+pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
+    let config = client::load(path)?;
+    let mut ready = None;
+    if detach {
+        let state_dir = &config.supervisor.state_dir;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state_dir)
+            .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", state_dir.display())))?;
+        let log_path = state_dir.join("ward.log");
+        // No thread exists yet: the runtime starts only in the child.
+        match fork_daemon().map_err(|e| Failure::Failed(format!("cannot fork: {e}")))? {
+            Forked::Parent { child, report } => {
+                let mut line = String::new();
+                let _ = BufReader::new(report).read_line(&mut line);
+                return if line.trim() == "ok" {
+                    println!(
+                        "ward is up (pid {child}); socket {}, daemon log {}",
+                        config.supervisor.socket.display(),
+                        log_path.display()
+                    );
+                    Ok(OK)
+                } else if line.trim().is_empty() {
+                    Err(Failure::Failed(format!(
+                        "the daemon exited before it answered; see {}",
+                        log_path.display()
+                    )))
+                } else {
+                    Err(Failure::Failed(line.trim_end().to_string()))
+                };
+            }
+            Forked::Child { report } => {
+                let log = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log_path)
+                    .map_err(|e| {
+                        Failure::Failed(format!("cannot open {}: {e}", log_path.display()))
+                    })?;
+                redirect_stdio(&log)
+                    .map_err(|e| Failure::Failed(format!("cannot detach: {e}")))?;
+                ready = Some(report);
+            }
+        }
+    }
+    init_tracing(!detach);
+    let options = Options {
+        config_path: path.to_path_buf(),
+        config,
+        ready,
+    };
+    match ward_daemon::run(options) {
+        Ok(()) => Ok(OK),
+        Err(e) => {
+            tracing::error!("{e}");
+            if detach {
+                return Ok(FAILED);
+            }
+            Err(Failure::Failed(e.to_string()))
+        }
+    }
+}
+
+/// The daemon's own log: stderr, `WARD_LOG` (tracing's filter syntax) or `info`.
+fn init_tracing(ansi: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

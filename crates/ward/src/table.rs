@@ -1,0 +1,49 @@
+//! Plain-text tables for people: columns padded to their widest cell.
+
+/// Formats rows (the first is the header) with two spaces between columns; the last column
+/// is not padded, so lines carry no trailing blanks.
+pub fn render(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pads_all_but_the_last_column() {
+        let rows = vec![
+            vec!["NAME".to_string(), "STATE".into(), "NOTE".into()],
+            vec!["web".into(), "running".into(), "".into()],
+            vec!["worker.10".into(), "failed".into(), "start limit".into()],
+        ];
+        assert_eq!(
+            render(&rows),
+            "NAME       STATE    NOTE\nweb        running\nworker.10  failed   start limit\n"
+        );
+    }
+}
