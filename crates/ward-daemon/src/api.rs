@@ -81,7 +81,8 @@ async fn answer(
     Ok(match reply {
         Ok(value) => respond(StatusCode::OK, &value),
         Err(e) => {
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             respond(status, &e.body)
         }
     })
@@ -90,7 +91,9 @@ async fn answer(
 async fn forward(command: Command, tx: &mpsc::Sender<Request>) -> Reply {
     let (reply, rx) = oneshot::channel();
     let gone = || ApiError::new(503, "ward is shutting down", None);
-    tx.send(Request { command, reply }).await.map_err(|_| gone())?;
+    tx.send(Request { command, reply })
+        .await
+        .map_err(|_| gone())?;
     rx.await.map_err(|_| gone())?
 }
 
@@ -108,8 +111,11 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, ApiError> {
         ("/v1/reload", true) => Command::Reload,
         ("/v1/shutdown", true) => Command::Shutdown,
         ("/v1/logs/reopen", true) => Command::ReopenLogs,
-        ("/v1/status" | "/v1/start" | "/v1/stop" | "/v1/restart" | "/v1/signal" | "/v1/reload"
-        | "/v1/shutdown" | "/v1/logs/reopen", _) => {
+        (
+            "/v1/status" | "/v1/start" | "/v1/stop" | "/v1/restart" | "/v1/signal" | "/v1/reload"
+            | "/v1/shutdown" | "/v1/logs/reopen",
+            _,
+        ) => {
             return Err(ApiError::new(
                 405,
                 format!("{method} is not allowed on {path}"),

@@ -67,7 +67,10 @@ impl Supervisor {
             ApiError::new(
                 400,
                 format!("the new config is invalid; nothing changed\n{e}"),
-                Some(format!("fix it, check it with `ward -c {} check`, and reload again", path.display())),
+                Some(format!(
+                    "fix it, check it with `ward -c {} check`, and reload again",
+                    path.display()
+                )),
             )
         })?;
 
@@ -127,9 +130,9 @@ impl Supervisor {
             let autostart = inst.service.autostart;
             // A unit being removed under the same name goes first; it comes back fresh.
             if self.units.get(&name).is_some_and(|u| u.removing) {
-                response
-                    .warnings
-                    .push(format!("{name} is still stopping; reload again to add it back"));
+                response.warnings.push(format!(
+                    "{name} is still stopping; reload again to add it back"
+                ));
                 continue;
             }
             if self.add_unit(inst).is_some() {
@@ -175,8 +178,10 @@ mod tests {
             "[services.a]\ncommand = \"sleep 1\"\n[services.b]\ncommand = \"sleep 2\"\n\
              [services.c]\ncommand = \"sleep 3\"\n[services.w]\ncommand = \"w\"\ninstances = 3\n",
         );
-        let old: BTreeMap<String, &ServiceConfig> =
-            before.iter().map(|i| (i.name.clone(), &i.service)).collect();
+        let old: BTreeMap<String, &ServiceConfig> = before
+            .iter()
+            .map(|i| (i.name.clone(), &i.service))
+            .collect();
         let after = instances(
             "[services.a]\ncommand = \"sleep 1\"\nautostart = false\n\
              [services.b]\ncommand = \"sleep 20\"\n[services.d]\ncommand = \"sleep 4\"\n\

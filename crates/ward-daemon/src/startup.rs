@@ -29,7 +29,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The requested cgroup version is not usable here.
-    #[error("cgroup = \"{mode}\" was asked for, but {reason}\n  hint: set cgroup = \"auto\" or \"off\" in [supervisor]")]
+    #[error(
+        "cgroup = \"{mode}\" was asked for, but {reason}\n  hint: set cgroup = \"auto\" or \"off\" in [supervisor]"
+    )]
     Cgroup {
         /// The configured mode.
         mode: &'static str,
@@ -72,7 +74,8 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     if let Some(parent) = sup.socket.parent() {
         private_dir(parent)?;
     }
-    let lock = LockedPidFile::acquire(&sup.state_dir.join("ward.pid")).map_err(StartError::Locked)?;
+    let lock =
+        LockedPidFile::acquire(&sup.state_dir.join("ward.pid")).map_err(StartError::Locked)?;
 
     ward_sys::become_subreaper().map_err(|source| StartError::Os {
         what: "cannot become a child subreaper",
@@ -90,12 +93,11 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
         })?;
     let result = runtime.block_on(async {
         let listener = bind(&sup.socket)?;
-        let mut supervisor = Supervisor::new(options, cgroups, nofile).map_err(|source| {
-            StartError::Os {
+        let mut supervisor =
+            Supervisor::new(options, cgroups, nofile).map_err(|source| StartError::Os {
                 what: "cannot start the log writer",
                 source,
-            }
-        })?;
+            })?;
         let ready = options.ready.take();
         supervisor.run(listener, ready).await;
         Ok(())

@@ -18,7 +18,9 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
 use ward_core::config::{Config, Instance};
-use ward_core::machine::{Action, Event, Params, ServiceMachine, SignalTarget, SpawnFailure, State};
+use ward_core::machine::{
+    Action, Event, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
+};
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
 use ward_sys::limits::Limit;
@@ -210,7 +212,12 @@ impl Supervisor {
         let sink = self.logs.sink();
         // The capture tasks end by themselves at end of file, once the unit is dropped and
         // the last of its processes has closed the pipe: nothing written is cut off.
-        tokio::spawn(logs::capture(out_r, Stream::Stdout, log.clone(), sink.clone()));
+        tokio::spawn(logs::capture(
+            out_r,
+            Stream::Stdout,
+            log.clone(),
+            sink.clone(),
+        ));
         tokio::spawn(logs::capture(err_r, Stream::Stderr, log.clone(), sink));
         let containment = match &self.cgroups {
             Some(driver) => match driver.service(&name) {
@@ -290,7 +297,9 @@ impl Supervisor {
                 let result = match (target, &unit.main) {
                     (SignalTarget::Main, Some(main)) => main.pidfd.send_signal(signal),
                     (SignalTarget::Main, None) => Ok(()),
-                    (SignalTarget::Tree, _) => unit.containment.signal_all(signal, roots).map(|_| ()),
+                    (SignalTarget::Tree, _) => {
+                        unit.containment.signal_all(signal, roots).map(|_| ())
+                    }
                 };
                 if let Err(e) = result {
                     tracing::warn!(unit = %name, signal = %signal.name(), error = %e, "signal not delivered");
@@ -483,7 +492,8 @@ impl Supervisor {
 
     /// Milliseconds since the Unix epoch, for the API.
     pub fn epoch_ms(t: SystemTime) -> u64 {
-        t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
     }
 }
 

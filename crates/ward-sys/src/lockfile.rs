@@ -21,7 +21,9 @@ pub struct LockedPidFile {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another live process holds the lock.
-    #[error("another ward daemon (pid {holder}) already runs on this state dir; its pid file is {path}")]
+    #[error(
+        "another ward daemon (pid {holder}) already runs on this state dir; its pid file is {path}"
+    )]
     Held {
         /// The PID file.
         path: PathBuf,

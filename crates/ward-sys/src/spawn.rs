@@ -192,16 +192,16 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         // SAFETY: we are the freshly forked child; every pointer was built before the fork
         // and stays valid because the child's copy of memory is never freed before exec.
         unsafe {
-            child_after_fork(
-                &cgroup_fds,
-                nofile.as_ref(),
-                &stdio,
-                cwd_c.as_ptr(),
-                program_c.as_ptr(),
-                argv_p.as_ptr(),
-                env_p.as_ptr(),
+            child_after_fork(&ChildPlan {
+                cgroup_fds: &cgroup_fds,
+                nofile: nofile.as_ref(),
+                stdio: &stdio,
+                cwd: cwd_c.as_ptr(),
+                program: program_c.as_ptr(),
+                argv: argv_p.as_ptr(),
+                envp: env_p.as_ptr(),
                 err_fd,
-            )
+            })
         }
     }
     drop(err_write);
@@ -232,23 +232,37 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     Ok(Spawned { pidfd: pidfd? })
 }
 
-/// The child's side. Never returns.
-///
-/// # Safety
-/// Must be called only in the child right after `fork`, with valid NUL-terminated strings
-/// and NULL-terminated pointer arrays.
-unsafe fn child_after_fork(
-    cgroup_fds: &[i32],
-    nofile: Option<&libc::rlimit>,
-    stdio: &[i32; 3],
+/// Everything the child needs, prepared before the fork so the child allocates nothing.
+struct ChildPlan<'a> {
+    cgroup_fds: &'a [i32],
+    nofile: Option<&'a libc::rlimit>,
+    stdio: &'a [i32; 3],
     cwd: *const libc::c_char,
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     err_fd: i32,
-) -> ! {
-    // SAFETY (whole body): only async-signal-safe libc calls on values prepared before the
-    // fork; `fail` writes to a pipe and calls `_exit`.
+}
+
+/// The child's side, in the order the architecture notes give: cgroup, rlimits, new
+/// session, stdio, signal defaults, working directory, exec. Never returns.
+///
+/// # Safety
+/// Must be called only in the child right after `fork`, with valid NUL-terminated strings
+/// and NULL-terminated pointer arrays.
+unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
+    let ChildPlan {
+        cgroup_fds,
+        nofile,
+        stdio,
+        cwd,
+        program,
+        argv,
+        envp,
+        err_fd,
+    } = *plan;
+    // SAFETY: only async-signal-safe libc calls on values prepared before the fork; `fail`
+    // writes to a pipe and calls `_exit`.
     unsafe {
         for &fd in cgroup_fds {
             if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {

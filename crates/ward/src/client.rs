@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ward_api::{Client, ClientError};
-use ward_core::config::Config;
+use ward_core::config::{Config, SupervisorConfig};
 
 use crate::exit::Failure;
 
@@ -16,18 +16,32 @@ pub fn config_path(given: Option<&Path>) -> PathBuf {
 
 /// Reads and checks the config; every problem is printed with its line and column.
 pub fn load(path: &Path) -> Result<Config, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read(path)?;
+    ward_core::config::parse(path, &text).map_err(|errors| {
+        let n = errors.errors.len();
+        let plural = if n == 1 { "problem" } else { "problems" };
+        Failure::Usage(format!(
+            "{errors}\n{n} {plural} in {}; nothing was started",
+            path.display()
+        ))
+    })
+}
+
+/// Where the daemon of this config listens: read leniently, so that a config being edited
+/// still leads to its daemon. Only a missing file is an error.
+pub fn locate(path: &Path) -> Result<SupervisorConfig, Failure> {
+    let text = read(path)?;
+    Ok(ward_core::config::locate(path, &text))
+}
+
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             "\n  hint: run ward in the directory of your ward.toml, or name it with `ward -c PATH …`"
         } else {
             ""
         };
         Failure::Usage(format!("cannot read config {}: {e}{hint}", path.display()))
-    })?;
-    ward_core::config::parse(path, &text).map_err(|errors| {
-        let n = errors.errors.len();
-        let plural = if n == 1 { "problem" } else { "problems" };
-        Failure::Usage(format!("{errors}\n{n} {plural} in {}; nothing was started", path.display()))
     })
 }
 
@@ -53,7 +67,10 @@ pub fn call<T: DeserializeOwned>(
             socket.display()
         )),
         ClientError::Api { status, body } => {
-            let hint = body.hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+            let hint = body
+                .hint
+                .map(|h| format!("\n  hint: {h}"))
+                .unwrap_or_default();
             let msg = format!("{}{hint}", body.error);
             if status == 400 || status == 404 {
                 Failure::Usage(msg)

@@ -14,11 +14,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: &Item, shell: bool) -> Option<Vec<S
             let text = ctx.string("command", item)?;
             if text.trim().is_empty() {
                 let hint = "write the program to run, such as \"/usr/bin/myapp --port 8080\"";
-                ctx.error(
-                    item_at(item),
-                    "`command` is empty",
-                    Some(hint.to_string()),
-                );
+                ctx.error(item_at(item), "`command` is empty", Some(hint.to_string()));
                 return None;
             }
             if shell {
@@ -47,7 +43,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: &Item, shell: bool) -> Option<Vec<S
         }
         Item::Value(Value::Array(array)) => {
             if array.is_empty() {
-                let hint = "name the program to run, such as [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
+                let hint =
+                    "name the program to run, such as [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
                 ctx.error(
                     item_at(item),
                     "`command` must not be empty",

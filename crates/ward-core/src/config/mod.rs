@@ -17,4 +17,4 @@ mod tests;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use parse::parse;
+pub use parse::{locate, parse};

@@ -72,3 +72,17 @@ fn lowercase_first(s: &str) -> String {
         None => String::new(),
     }
 }
+
+/// The `[supervisor]` settings of a file that may be invalid elsewhere, each setting that
+/// cannot be read falling back to its default.
+///
+/// The CLI needs only the socket to reach a running daemon; a typo in a service that is
+/// being edited must not keep `ward status` or `ward reload` (which then reports the typo
+/// from the daemon) from working.
+pub fn locate(path: &Path, text: &str) -> super::SupervisorConfig {
+    let mut ctx = Ctx::new(path, text);
+    match toml_edit::Document::parse(text) {
+        Ok(doc) => supervisor::parse(&mut ctx, doc.as_table().get("supervisor")),
+        Err(_) => supervisor::parse(&mut ctx, None),
+    }
+}

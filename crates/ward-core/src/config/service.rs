@@ -112,7 +112,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 }
             }
             "restart" => restart = ctx.choice("restart", value, RESTART).unwrap_or(restart),
-            "backoff" => backoff = tables::backoff(ctx, value, &format!("in [services.{name}.backoff]")),
+            "backoff" => {
+                backoff = tables::backoff(ctx, value, &format!("in [services.{name}.backoff]"))
+            }
             "min_uptime" => min_uptime = ctx.duration("min_uptime", value).unwrap_or(min_uptime),
             "start_limit" => {
                 start_limit =
@@ -127,7 +129,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 stop_timeout = ctx.duration("stop_timeout", value).unwrap_or(stop_timeout);
             }
             "kill_mode" => {
-                kill_mode = ctx.choice("kill_mode", value, KILL_MODES).unwrap_or(kill_mode);
+                kill_mode = ctx
+                    .choice("kill_mode", value, KILL_MODES)
+                    .unwrap_or(kill_mode);
             }
             other => {
                 // A misspelt `command` is reported once, as the typo it is.
@@ -189,7 +193,11 @@ fn signal(ctx: &mut Ctx<'_>, item: &Item) -> Option<Signal> {
         }
         Ok(s) => Some(s),
         Err(message) => {
-            let upper = item.as_str().unwrap_or_default().trim().to_ascii_uppercase();
+            let upper = item
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_uppercase();
             let full = if upper.starts_with("SIG") {
                 upper
             } else {

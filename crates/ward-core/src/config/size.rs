@@ -38,7 +38,15 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for bad in ["", "MiB", "1.5MiB", "-1K", "10XB", "10 M B", "99999999999999999999"] {
+        for bad in [
+            "",
+            "MiB",
+            "1.5MiB",
+            "-1K",
+            "10XB",
+            "10 M B",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
         assert_eq!(parse_size("99999999999G"), None);

@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn hints() {
-        assert_eq!(hint_for("nevr", &["always", "never"]), "did you mean `never`?");
+        assert_eq!(
+            hint_for("nevr", &["always", "never"]),
+            "did you mean `never`?"
+        );
         assert_eq!(
             hint_for("zzz", &["always", "never"]),
             "expected one of `always`, `never`"

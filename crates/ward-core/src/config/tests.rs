@@ -75,9 +75,15 @@ shell = true
     assert_eq!(s.state_dir, Path::new("/var/lib/ward"));
     assert_eq!(s.log_dir, Path::new("/etc/ward/logs"));
     assert_eq!(s.socket, Path::new("/run/ward.sock"));
-    assert_eq!((s.log_max_size, s.log_keep, s.cgroup), (1 << 20, 3, CgroupMode::V1));
+    assert_eq!(
+        (s.log_max_size, s.log_keep, s.cgroup),
+        (1 << 20, 3, CgroupMode::V1)
+    );
     let w = &c.services["worker"];
-    assert_eq!(w.command, ["python3", "-u", "worker.py", "--queue", "high prio"]);
+    assert_eq!(
+        w.command,
+        ["python3", "-u", "worker.py", "--queue", "high prio"]
+    );
     assert_eq!(w.cwd, Path::new("/srv/app"));
     assert_eq!(w.env["PORT"], "8080");
     assert_eq!(w.env["DEBUG"], "true");
@@ -342,4 +348,15 @@ fn every_problem_is_reported_in_file_order() {
     );
     let places: Vec<(usize, usize)> = errs.iter().map(|e| (e.line, e.column)).collect();
     assert_eq!(places, [(3, 11), (4, 1), (5, 1)], "{errs:?}");
+}
+
+#[test]
+fn locate_reads_the_supervisor_of_an_otherwise_bad_file() {
+    let s = locate(
+        Path::new("/etc/ward/ward.toml"),
+        "[supervisor]\nstate_dir = \"/run/w\"\n[services.x]\ncommand = 5\n",
+    );
+    assert_eq!(s.socket, Path::new("/run/w/ward.sock"));
+    let s = locate(Path::new("/etc/ward/ward.toml"), "[[[");
+    assert_eq!(s.socket, Path::new("/etc/ward/.ward/ward.sock"));
 }

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(split("a \\"), Err(WordsError::TrailingBackslash(2)));
         assert_eq!(split("a | b"), Err(WordsError::NeedsShell(2, '|')));
         assert_eq!(split("a >/dev/null"), Err(WordsError::NeedsShell(2, '>')));
-        assert_eq!(split(r#"echo "$HOME""#), Err(WordsError::NeedsShell(6, '$')));
+        assert_eq!(
+            split(r#"echo "$HOME""#),
+            Err(WordsError::NeedsShell(6, '$'))
+        );
     }
 
     /// Quotes a word so that `split` gives it back unchanged.

@@ -47,7 +47,11 @@ pub fn backoff_delay(b: &Backoff, failures: u32, unit_random: f64) -> Duration {
     // `initial_ns > 0` and `growth >= 1`, so this is positive, possibly +inf, never NaN.
     let base_ns = (initial_ns * growth).min(max_ns);
 
-    let jitter = if b.jitter > 0.0 { b.jitter.min(1.0) } else { 0.0 };
+    let jitter = if b.jitter > 0.0 {
+        b.jitter.min(1.0)
+    } else {
+        0.0
+    };
     let unit = if unit_random.is_nan() {
         0.5
     } else {

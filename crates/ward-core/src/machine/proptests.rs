@@ -131,7 +131,10 @@ impl Harness {
         let m = &self.m;
         if m.pid().is_some() {
             assert!(
-                matches!(m.state(), State::Starting | State::Running | State::Stopping),
+                matches!(
+                    m.state(),
+                    State::Starting | State::Running | State::Stopping
+                ),
                 "a pid in state {:?}",
                 m.state()
             );
@@ -215,7 +218,10 @@ impl Harness {
 /// At most one transition, first; at most one spawn, last.
 fn check_shape(actions: &[Action]) {
     let transitions: Vec<usize> = positions(actions, |a| matches!(a, Action::Transition { .. }));
-    assert!(transitions.len() <= 1 && transitions.iter().all(|&i| i == 0), "{actions:?}");
+    assert!(
+        transitions.len() <= 1 && transitions.iter().all(|&i| i == 0),
+        "{actions:?}"
+    );
     let spawns = positions(actions, |a| matches!(a, Action::Spawn));
     assert!(
         spawns.len() <= 1 && spawns.iter().all(|&i| i + 1 == actions.len()),

@@ -22,8 +22,8 @@
 
 use super::backoff::{backoff_delay, unit_random};
 use super::{
-    Action, AfterStop, Event, ExitStatus, Intent, KillMode, RestartPolicy, ServiceMachine,
-    Signal, SignalTarget, SpawnFailure, State,
+    Action, AfterStop, Event, ExitStatus, Intent, KillMode, RestartPolicy, ServiceMachine, Signal,
+    SignalTarget, SpawnFailure, State,
 };
 use std::time::Duration;
 

@@ -204,7 +204,10 @@ fn start_while_stopping_starts_once_the_stop_completes() {
     assert_eq!(h.ev(Event::Start), vec![]);
     assert_eq!(h.m.after_stop, AfterStop::Start);
     assert_eq!(h.m.intent, Intent::Run);
-    assert_eq!(h.ev(Event::Exited(killed(Signal::TERM))), vec![Action::AwaitTreeEmpty]);
+    assert_eq!(
+        h.ev(Event::Exited(killed(Signal::TERM))),
+        vec![Action::AwaitTreeEmpty]
+    );
     let acts = h.ev(Event::TreeEmpty);
     assert_eq!(
         acts,
@@ -347,7 +350,12 @@ fn jittered_delays_are_reproducible_from_the_seed() {
         let mut m = ServiceMachine::new(jittery, seed);
         m.handle(Event::Start, secs(1));
         m.handle(Event::Spawned { pid: 1 }, secs(1));
-        m.handle(Event::Timer { token: m.timer_token }, secs(2));
+        m.handle(
+            Event::Timer {
+                token: m.timer_token,
+            },
+            secs(2),
+        );
         m.handle(Event::Exited(CRASH), secs(3));
         m.backoff_delay().unwrap()
     };
@@ -585,10 +593,14 @@ fn spawn_failures_count_towards_the_start_limit() {
         ..params()
     });
     h.ev(Event::Start);
-    h.ev(Event::SpawnFailed(SpawnFailure::PermissionDenied("x".into())));
+    h.ev(Event::SpawnFailed(SpawnFailure::PermissionDenied(
+        "x".into(),
+    )));
     assert_eq!(h.m.state, State::Backoff);
     h.fire();
-    let acts = h.ev(Event::SpawnFailed(SpawnFailure::PermissionDenied("x".into())));
+    let acts = h.ev(Event::SpawnFailed(SpawnFailure::PermissionDenied(
+        "x".into(),
+    )));
     assert_eq!(acts, vec![transition(State::Starting, State::Failed)]);
 }
 
@@ -699,7 +711,12 @@ fn stop_while_starting_cancels_min_uptime_by_replacing_the_timer() {
     let min_uptime_token = h.token();
     h.ev(Event::Stop);
     assert_eq!(h.m.state, State::Stopping);
-    assert_eq!(h.ev(Event::Timer { token: min_uptime_token }), vec![]);
+    assert_eq!(
+        h.ev(Event::Timer {
+            token: min_uptime_token
+        }),
+        vec![]
+    );
     assert_eq!(h.m.state, State::Stopping);
 }
 
@@ -910,7 +927,11 @@ fn restart_while_running_stops_then_starts_afresh() {
             Action::Spawn
         ]
     );
-    assert_eq!(h.m.counters().restarts, restarts, "operator restarts are not counted");
+    assert_eq!(
+        h.m.counters().restarts,
+        restarts,
+        "operator restarts are not counted"
+    );
     assert_eq!(h.m.consecutive_failures, 0);
     h.ev(Event::Spawned { pid: 3 });
     assert_eq!(h.m.pid(), Some(3));
@@ -1021,10 +1042,23 @@ fn time_going_backwards_does_not_panic() {
     let mut m = ServiceMachine::new(params(), 1);
     m.handle(Event::Start, secs(100));
     m.handle(Event::Spawned { pid: 1 }, secs(100));
-    m.handle(Event::Timer { token: m.timer_token }, secs(101));
+    m.handle(
+        Event::Timer {
+            token: m.timer_token,
+        },
+        secs(101),
+    );
     m.handle(Event::Exited(CRASH), secs(5));
     assert_eq!(m.state(), State::Backoff);
-    m.handle(Event::Timer { token: m.timer_token }, Duration::ZERO);
-    m.handle(Event::SpawnFailed(SpawnFailure::Other("x".into())), Duration::ZERO);
+    m.handle(
+        Event::Timer {
+            token: m.timer_token,
+        },
+        Duration::ZERO,
+    );
+    m.handle(
+        Event::SpawnFailed(SpawnFailure::Other("x".into())),
+        Duration::ZERO,
+    );
     assert_eq!(m.state(), State::Backoff);
 }

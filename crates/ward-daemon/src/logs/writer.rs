@@ -167,13 +167,33 @@ impl OpenLog {
         Ok(self.file.as_mut().expect("opened above"))
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.size > 0 && self.size + bytes.len() as u64 > self.max_size {
-            self.rotate()?;
+    /// Writes whole lines, rotating between two lines whenever the next ones would not
+    /// fit, so no file grows past `max_size` (unless one line alone is longer).
+    fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        self.file()?;
+        while !bytes.is_empty() {
+            let room = self.max_size.saturating_sub(self.size) as usize;
+            let take = if bytes.len() <= room {
+                bytes.len()
+            } else {
+                match memchr::memrchr(b'\n', &bytes[..room]) {
+                    Some(i) => i + 1,
+                    // Not even one line fits: start a new file, where it may stand alone.
+                    None if self.size > 0 => {
+                        self.rotate()?;
+                        continue;
+                    }
+                    None => memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1),
+                }
+            };
+            let f = self.file()?;
+            f.write_all(&bytes[..take])?;
+            self.size += take as u64;
+            bytes = &bytes[take..];
+            if !bytes.is_empty() {
+                self.rotate()?;
+            }
         }
-        let f = self.file()?;
-        f.write_all(bytes)?;
-        self.size += bytes.len() as u64;
         Ok(())
     }
 
@@ -233,7 +253,9 @@ fn run(rx: Receiver<Msg>) {
                     && let Err(e) = log.write(&bytes)
                 {
                     tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
-                    log.unit.dropped.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    log.unit
+                        .dropped
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     log.file = None;
                 }
             }

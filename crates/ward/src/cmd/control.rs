@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use ward_api::{Ack, ActionResponse, ReloadResponse, Selection, SignalRequest};
-use ward_core::config::Config;
+use ward_core::config::SupervisorConfig;
 
 use crate::cli::Targets;
 use crate::client::{self, Empty, Method};
@@ -12,7 +12,7 @@ use crate::exit::{FAILED, Failure, OK};
 /// How long `ward down` waits for the daemon process to be gone after it answered.
 const DOWN_GRACE: Duration = Duration::from_secs(10);
 
-pub fn action(config: &Config, verb: &str, targets: &Targets) -> Result<i32, Failure> {
+pub fn action(sup: &SupervisorConfig, verb: &str, targets: &Targets) -> Result<i32, Failure> {
     if targets.names.is_empty() && !targets.all {
         return Err(Failure::Usage(format!(
             "name the services to {verb}, or use --all"
@@ -22,14 +22,12 @@ pub fn action(config: &Config, verb: &str, targets: &Targets) -> Result<i32, Fai
         names: targets.names.clone(),
         all: targets.all,
     };
-    let resp: ActionResponse = client::call(
-        &config.supervisor.socket,
-        Method::Post(&format!("/v1/{verb}"), body),
-    )?;
+    let resp: ActionResponse =
+        client::call(&sup.socket, Method::Post(&format!("/v1/{verb}"), body))?;
     print_results(&resp, targets.json)
 }
 
-pub fn signal(config: &Config, name: String, signal: String) -> Result<i32, Failure> {
+pub fn signal(sup: &SupervisorConfig, name: String, signal: String) -> Result<i32, Failure> {
     let body = SignalRequest {
         selection: Selection {
             names: vec![name],
@@ -37,8 +35,7 @@ pub fn signal(config: &Config, name: String, signal: String) -> Result<i32, Fail
         },
         signal,
     };
-    let resp: ActionResponse =
-        client::call(&config.supervisor.socket, Method::Post("/v1/signal", body))?;
+    let resp: ActionResponse = client::call(&sup.socket, Method::Post("/v1/signal", body))?;
     print_results(&resp, false)
 }
 
@@ -57,11 +54,13 @@ fn print_results(resp: &ActionResponse, json: bool) -> Result<i32, Failure> {
     })
 }
 
-pub fn reload(config: &Config, json: bool) -> Result<i32, Failure> {
-    let resp: ReloadResponse =
-        client::call(&config.supervisor.socket, Method::Post("/v1/reload", Empty {}))?;
+pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
+    let resp: ReloadResponse = client::call(&sup.socket, Method::Post("/v1/reload", Empty {}))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&resp).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resp).unwrap_or_default()
+        );
         return Ok(OK);
     }
     for (label, names) in [
@@ -82,9 +81,9 @@ pub fn reload(config: &Config, json: bool) -> Result<i32, Failure> {
 
 /// Stops everything, then waits until the daemon has released its state dir, so that a
 /// `ward up` right after cannot find it still locked.
-pub fn down(config: &Config) -> Result<i32, Failure> {
-    let _: Ack = client::call(&config.supervisor.socket, Method::Post("/v1/shutdown", Empty {}))?;
-    let pid_file = config.supervisor.state_dir.join("ward.pid");
+pub fn down(sup: &SupervisorConfig) -> Result<i32, Failure> {
+    let _: Ack = client::call(&sup.socket, Method::Post("/v1/shutdown", Empty {}))?;
+    let pid_file = sup.state_dir.join("ward.pid");
     let deadline = Instant::now() + DOWN_GRACE;
     while pid_file.exists() {
         if Instant::now() > deadline {

@@ -74,7 +74,8 @@ fn select(config: &Config, names: &[String]) -> Result<Vec<(String, PathBuf)>, F
     for name in names {
         let before = out.len();
         for i in &all {
-            if (&i.name == name || &i.service.name == name) && !out.iter().any(|(n, _)| n == &i.name)
+            if (&i.name == name || &i.service.name == name)
+                && !out.iter().any(|(n, _)| n == &i.name)
             {
                 out.push((i.name.clone(), log_file(config, &i.name)));
             }
@@ -167,12 +168,17 @@ impl Followed {
             inode: 0,
             offset: 0,
         };
-        if let Ok(file) = File::open(&f.path)
+        if let Ok(mut file) = File::open(&f.path)
             && let Ok(meta) = file.metadata()
         {
-            let shown = tail(&f.path, usize::MAX).map(|b| b.len() as u64).unwrap_or(0);
+            // Everything up to the last newline has been shown; a partial line follows.
+            let mut text = Vec::new();
+            let _ = file.read_to_end(&mut text);
+            f.offset = text
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i as u64 + 1);
             f.inode = meta.ino();
-            f.offset = shown;
             f.file = Some(file);
         }
         f
@@ -186,15 +192,14 @@ impl Followed {
             Ok(meta) => meta.ino() != self.inode || meta.len() < self.offset,
             Err(_) => false,
         };
-        if rotated || self.file.is_none() {
-            if let Ok(file) = File::open(&self.path)
-                && let Ok(meta) = file.metadata()
-            {
-                self.inode = meta.ino();
-                self.offset = 0;
-                self.file = Some(file);
-                out.extend(self.read_current());
-            }
+        if (rotated || self.file.is_none())
+            && let Ok(file) = File::open(&self.path)
+            && let Ok(meta) = file.metadata()
+        {
+            self.inode = meta.ino();
+            self.offset = 0;
+            self.file = Some(file);
+            out.extend(self.read_current());
         }
         out
     }

@@ -24,18 +24,18 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             );
             Ok(OK)
         }
-        Command::Status { names, json } => status::status(&client::load(&path)?, &names, json),
-        Command::Start(t) => control::action(&client::load(&path)?, "start", &t),
-        Command::Stop(t) => control::action(&client::load(&path)?, "stop", &t),
-        Command::Restart(t) => control::action(&client::load(&path)?, "restart", &t),
-        Command::Signal { name, signal } => control::signal(&client::load(&path)?, name, signal),
+        Command::Status { names, json } => status::status(&client::locate(&path)?, &names, json),
+        Command::Start(t) => control::action(&client::locate(&path)?, "start", &t),
+        Command::Stop(t) => control::action(&client::locate(&path)?, "stop", &t),
+        Command::Restart(t) => control::action(&client::locate(&path)?, "restart", &t),
+        Command::Signal { name, signal } => control::signal(&client::locate(&path)?, name, signal),
         Command::Logs {
             names,
             follow,
             lines,
             reopen,
         } => logs::logs(&client::load(&path)?, &names, follow, lines, reopen),
-        Command::Reload { json } => control::reload(&client::load(&path)?, json),
-        Command::Down => control::down(&client::load(&path)?),
+        Command::Reload { json } => control::reload(&client::locate(&path)?, json),
+        Command::Down => control::down(&client::locate(&path)?),
     }
 }

@@ -1,19 +1,22 @@
 //! `ward status [NAME…] [--json]`.
 
 use ward_api::{ServiceStatus, StatusResponse};
-use ward_core::config::Config;
+use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
 use crate::client::{self, Method};
 use crate::exit::{Failure, OK};
 use crate::table;
 
-pub fn status(config: &Config, names: &[String], json: bool) -> Result<i32, Failure> {
-    let mut resp: StatusResponse =
-        client::call(&config.supervisor.socket, Method::<()>::Get("/v1/status"))?;
+pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i32, Failure> {
+    let mut resp: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
     if !names.is_empty() {
         for name in names {
-            if !resp.services.iter().any(|s| &s.name == name || &s.service == name) {
+            if !resp
+                .services
+                .iter()
+                .any(|s| &s.name == name || &s.service == name)
+            {
                 return Err(Failure::Usage(format!("no service named `{name}`")));
             }
         }
@@ -21,13 +24,24 @@ pub fn status(config: &Config, names: &[String], json: bool) -> Result<i32, Fail
             .retain(|s| names.iter().any(|n| n == &s.name || n == &s.service));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&resp).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resp).unwrap_or_default()
+        );
         return Ok(OK);
     }
     let mut rows = vec![
-        ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "NOTE"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME",
+            "STATE",
+            "PID",
+            "UPTIME",
+            "RESTARTS",
+            "LAST EXIT",
+            "NOTE",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for s in &resp.services {
         rows.push(vec![

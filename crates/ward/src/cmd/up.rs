@@ -51,8 +51,7 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
                     .map_err(|e| {
                         Failure::Failed(format!("cannot open {}: {e}", log_path.display()))
                     })?;
-                redirect_stdio(&log)
-                    .map_err(|e| Failure::Failed(format!("cannot detach: {e}")))?;
+                redirect_stdio(&log).map_err(|e| Failure::Failed(format!("cannot detach: {e}")))?;
                 ready = Some(report);
             }
         }

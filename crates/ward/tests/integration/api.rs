@@ -1,0 +1,122 @@
+//! The control socket: who may connect, and what bad requests get.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+
+use crate::fixture::{Ward, testbin};
+
+/// Sends raw bytes and returns the status line and body of the answer.
+fn raw(w: &Ward, request: &[u8]) -> (u16, String) {
+    let mut s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
+    // The daemon may answer (413) and close before it has read a large body.
+    let _ = s.write_all(request);
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let code = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: ward\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let (code, body) = raw(&w, &post("/v1/start", "{not json"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("malformed JSON"), "{body}");
+
+    let (code, _) = raw(&w, &post("/v1/start", "{\"names\": 5}"));
+    assert_eq!(code, 400);
+
+    let (code, body) = raw(&w, &post("/v1/start", "{\"names\": [\"nope\"]}"));
+    assert_eq!(code, 404);
+    assert!(body.contains("no service named `nope`") && body.contains("known services: s"));
+
+    let (code, _) = raw(&w, &post("/v1/frobnicate", "{}"));
+    assert_eq!(code, 404);
+
+    let (code, _) = raw(
+        &w,
+        b"GET /v1/stop HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 405);
+
+    let big = "x".repeat(2 << 20);
+    let (code, _) = raw(&w, &post("/v1/start", &big));
+    assert_eq!(code, 413);
+
+    // A body larger than the limit that does not declare its length.
+    let mut chunked = b"POST /v1/stop HTTP/1.1\r\nhost: ward\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..40 {
+        chunked.extend_from_slice(
+            format!("{:x}\r\n{}\r\n", 64 * 1024, "y".repeat(64 * 1024)).as_bytes(),
+        );
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (code, _) = raw(&w, &chunked);
+    assert_eq!(code, 413);
+
+    let (code, _) = raw(&w, b"this is not http\r\n\r\n");
+    assert!(code == 0 || (400..500).contains(&code));
+
+    let (code, body) = raw(
+        &w,
+        &post(
+            "/v1/signal",
+            "{\"names\": [\"s\"], \"signal\": \"SIGNOPE\"}",
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+
+    // Still alive and well.
+    assert_eq!(w.wait_state("s", "running").state, "running");
+}
+
+#[test]
+fn the_socket_is_private() {
+    let w = Ward::up("");
+    let sock = w.dir.path().join(".ward/ward.sock");
+    let mode = std::fs::metadata(&sock)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir = std::fs::metadata(w.dir.path().join(".ward"))
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir & 0o777, 0o700);
+}
+
+#[test]
+fn signal_reaches_the_main_process() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n"
+    ));
+    let pid = w.wait_state("s", "running").pid.expect("pid");
+    let out = w.ok(&["signal", "s", "USR1"]);
+    assert!(out.contains(&format!("sent SIGUSR1 to pid {pid}")), "{out}");
+    let s = w.wait_state("s", "exited");
+    assert_eq!(s.last_exit.expect("exit").description, "killed by SIGUSR1");
+    let out = w.cli(&["signal", "s", "HUP"]);
+    assert_eq!(out.status.code(), Some(1), "not running: nothing to signal");
+}

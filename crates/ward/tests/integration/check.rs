@@ -1,0 +1,125 @@
+//! `ward check` and `ward up` on bad config files: every error names file, line and column.
+
+use crate::fixture::Ward;
+
+/// A bad file and the `line:col: message` its first error must show.
+const BAD: &[(&str, &str)] = &[
+    (
+        "[services.web]\ncomand = [\"/bin/true\"]\n",
+        "2:1: unknown key `comand` in [services.web]",
+    ),
+    (
+        "[service.web]\ncommand = \"x\"\n",
+        "1:2: unknown key `service` at the top level",
+    ),
+    (
+        "[supervisor]\nsocket_path = \"x\"\n",
+        "2:1: unknown key `socket_path` in [supervisor]",
+    ),
+    (
+        "[services.web]\nrestart = \"always\"\n",
+        "1:1: [services.web] has no `command`",
+    ),
+    (
+        "[services.web]\ncommand = []\n",
+        "2:11: `command` must not be empty",
+    ),
+    (
+        "[services.web]\ncommand = 7\n",
+        "2:11: `command` must be an array of strings or a string",
+    ),
+    (
+        "[services.web]\ncommand = [\"/bin/sleep\", 5]\n",
+        "2:26: `command` arguments must be strings",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nstop_timeout = \"ten seconds\"\n",
+        "3:16: invalid duration \"ten seconds\"",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nmin_uptime = 3\n",
+        "3:14: `min_uptime` must be a duration string",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nrestart = \"on_failure\"\n",
+        "3:11: invalid value \"on_failure\" for `restart`",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\ninstances = -1\n",
+        "3:13: `instances` must be between 1 and 1024",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nstop_signal = \"SIGFOO\"\n",
+        "3:15: unknown signal \"SIGFOO\"",
+    ),
+    (
+        "[services.\"a b\"]\ncommand = \"x\"\n",
+        "1:11: invalid service name `a b`",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\n[services.web]\ncommand = \"y\"\n",
+        "3:11: invalid TOML",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nbackoff = { initial = \"2m\", max = \"1m\" }\n",
+        "3:23: `backoff.initial` (2m) is longer than `backoff.max` (1m)",
+    ),
+    (
+        "[services.web]\ncommand = \"x\"\nkill_mode = \"group\"\n",
+        "3:13: invalid value \"group\" for `kill_mode`",
+    ),
+    (
+        "[supervisor]\nlog_keep = \"five\"\n",
+        "2:12: `log_keep` must be an integer",
+    ),
+    ("[services.web\n", "1:14: invalid TOML"),
+];
+
+#[test]
+fn bad_configs_are_rejected_with_file_line_and_column() {
+    assert!(BAD.len() >= 15);
+    for (toml, expected) in BAD {
+        let w = Ward::new(toml);
+        let out = w.cli(&["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}\n{stderr}");
+        let want = format!("{}:{expected}", w.config.display());
+        assert!(
+            stderr.contains(&want),
+            "for\n{toml}\nexpected `{want}` in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn typos_get_a_suggestion_and_every_problem_is_listed() {
+    let w = Ward::new(
+        "[services.web]\ncomand = \"x\"\nrestart = \"allways\"\n[services.db]\ncommand = \"y\"\nstop_timout = \"1s\"\n",
+    );
+    let out = w.cli(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hint: did you mean `command`?"), "{stderr}");
+    assert!(stderr.contains("hint: did you mean `always`?"), "{stderr}");
+    assert!(
+        stderr.contains("hint: did you mean `stop_timeout`?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 problems in"), "{stderr}");
+}
+
+#[test]
+fn up_refuses_an_invalid_config_and_starts_nothing() {
+    let w = Ward::new("[services.web]\ncommand = \"/bin/sleep 100\"\nrestart = \"sometimes\"\n");
+    let out = w.cli(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was started"));
+    assert!(!w.dir.path().join(".ward/ward.sock").exists());
+    assert!(w.processes_here().is_empty());
+}
+
+#[test]
+fn a_good_config_checks_ok() {
+    let w = Ward::new("[services.web]\ncommand = \"/bin/sleep 100\"\ninstances = 3\n");
+    let out = w.ok(&["check"]);
+    assert!(out.contains("ok (1 services, 3 units)"), "{out}");
+}

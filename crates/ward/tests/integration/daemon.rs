@@ -1,0 +1,121 @@
+//! The daemon itself: one per state dir, signals, detaching, shutting down.
+
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use crate::fixture::{Ward, alive, kill, testbin, wait_for};
+
+#[test]
+fn a_second_daemon_on_the_same_state_dir_is_refused() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let pid = w.wait_state("s", "running").pid;
+    let out = w.cli(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("another ward daemon (pid {})", w.daemon_pid())),
+        "{err}"
+    );
+    assert!(err.contains("already runs on this state dir"), "{err}");
+    // The first daemon is untouched.
+    assert_eq!(w.unit("s").pid, pid);
+}
+
+#[test]
+fn sigterm_stops_every_service_and_exits_zero() {
+    let bin = testbin();
+    let mut toml = String::new();
+    for i in 0..5 {
+        toml.push_str(&format!(
+            "[services.s{i}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+        ));
+    }
+    let mut w = Ward::up(&toml);
+    let pids: Vec<u32> = (0..5)
+        .map(|i| w.wait_state(&format!("s{i}"), "running").pid.expect("pid"))
+        .collect();
+    kill(w.daemon_pid(), Signal::TERM);
+    assert_eq!(w.wait_daemon_exit(), 0, "{}", w.daemon_log());
+    for pid in pids {
+        assert!(!alive(pid), "{pid} outlived the daemon");
+    }
+    assert!(!w.dir.path().join(".ward/ward.sock").exists());
+    assert!(!w.dir.path().join(".ward/ward.pid").exists());
+}
+
+#[test]
+fn a_second_sigint_forces_the_shutdown() {
+    let bin = testbin();
+    let mut w = Ward::up(&format!(
+        "[services.stubborn]\ncommand = [\"{bin}\", \"ignore-term\", \"300\"]\nstop_timeout = \"5m\"\n"
+    ));
+    let pid = w.wait_state("stubborn", "running").pid.expect("pid");
+    wait_for("the SIGTERM handler", || {
+        w.log("stubborn").contains("ignoring SIGTERM").then_some(())
+    });
+    kill(w.daemon_pid(), Signal::INT);
+    w.wait_state("stubborn", "stopping");
+    kill(w.daemon_pid(), Signal::INT);
+    assert_eq!(w.wait_daemon_exit(), 0);
+    assert!(!alive(pid));
+}
+
+#[test]
+fn up_detached_returns_once_the_socket_answers_and_down_leaves_nothing() {
+    let bin = testbin();
+    let w = Ward::new(&format!(
+        "[services.a]\ncommand = [\"{bin}\", \"tree\", \"300\"]\n\
+         [services.b]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ninstances = 2\n"
+    ));
+    let out = w.ok(&["up", "-d"]);
+    assert!(out.contains("ward is up (pid"), "{out}");
+    // Answering right away, without any wait: that is what -d promises.
+    let st = w.status();
+    assert_eq!(st.services.len(), 3);
+    let daemon = st.daemon.pid;
+    w.wait_state("b.1", "running");
+    w.logged_pid("a", "grandchild");
+    assert!(!w.processes_here().is_empty());
+    let out = w.ok(&["down"]);
+    assert!(out.contains("ward is down"), "{out}");
+    assert!(w.processes_here().is_empty(), "{:?}", w.processes_here());
+    wait_for("the detached daemon to exit", || {
+        (!alive(daemon)).then_some(())
+    });
+    let out = w.cli(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "no daemon: exit code 3");
+}
+
+#[test]
+fn a_stop_does_not_hold_up_status() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.slow]\ncommand = [\"{bin}\", \"ignore-term\", \"300\"]\nstop_timeout = \"2s\"\n\
+         [services.fast]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("slow", "running");
+    wait_for("the SIGTERM handler", || {
+        w.log("slow").contains("ignoring SIGTERM").then_some(())
+    });
+    let stopper = std::process::Command::new(crate::fixture::ward_bin())
+        .arg("-c")
+        .arg(&w.config)
+        .args(["stop", "slow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn stop");
+    w.wait_state("slow", "stopping");
+    let t = Instant::now();
+    assert_eq!(w.unit("fast").state, "running");
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "status waited for the stop"
+    );
+    let mut stopper = stopper;
+    assert!(stopper.wait().expect("wait").success());
+    assert_eq!(w.unit("slow").state, "stopped");
+}

@@ -1,0 +1,291 @@
+//! A real `ward up` in its own temp dir, driven through the real CLI, and cleaned up on
+//! drop: the daemon is stopped and every process that ran in the temp dir is killed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use ward_api::{ServiceStatus, StatusResponse};
+
+/// How long any awaited condition may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The `ward` binary under test.
+pub fn ward_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ward")
+}
+
+/// The misbehaving test program, built beside `ward`.
+///
+/// Cargo builds a binary for an integration test only when it belongs to the same
+/// package, so `ward-testbin` is built here, by the cargo that built the tests, into the
+/// same target directory. Up to date, this is a no-op of a fraction of a second; parallel
+/// test processes wait for each other on cargo's own lock.
+pub fn testbin() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let ward = Path::new(ward_bin());
+            let profile_dir = ward.parent().expect("profile dir");
+            let target_dir = profile_dir.parent().expect("target dir");
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .args([
+                    "build",
+                    "--quiet",
+                    "--package",
+                    "ward-testbin",
+                    "--manifest-path",
+                ])
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(target_dir);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cargo.arg("--release");
+            }
+            let out = cargo.output().expect("run cargo to build ward-testbin");
+            assert!(
+                out.status.success(),
+                "building ward-testbin failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ward.with_file_name("ward-testbin").display().to_string()
+        })
+        .clone()
+}
+
+/// Polls `check` until it returns `Some`, or fails the test naming `what`.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True while a process with this PID exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let after = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
+            !after.starts_with('Z')
+        }
+        Err(_) => false,
+    }
+}
+
+/// True once no `/proc` entry exists for the PID: it ended *and* was reaped.
+pub fn reaped(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+pub fn kill(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// One daemon and its files.
+pub struct Ward {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    daemon: Option<Child>,
+}
+
+impl Ward {
+    /// Writes `toml` as the config in a fresh temp dir; nothing runs yet.
+    pub fn new(toml: &str) -> Ward {
+        let dir = tempfile::Builder::new()
+            .prefix("ward-test-")
+            .tempdir()
+            .expect("temp dir");
+        let config = dir.path().join("ward.toml");
+        fs::write(&config, toml).expect("write config");
+        Ward {
+            dir,
+            config,
+            daemon: None,
+        }
+    }
+
+    /// Starts `ward up` in the foreground and waits until its socket answers.
+    pub fn up(toml: &str) -> Ward {
+        let mut w = Ward::new(toml);
+        w.start_daemon();
+        w
+    }
+
+    pub fn start_daemon(&mut self) {
+        let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
+        let child = Command::new(ward_bin())
+            .arg("-c")
+            .arg(&self.config)
+            .arg("up")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn ward up");
+        self.daemon = Some(child);
+        wait_for("the daemon to answer", || {
+            if let Some(code) = self.daemon_exit() {
+                panic!("ward up exited with {code}:\n{}", self.daemon_log());
+            }
+            self.try_status()
+        });
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().expect("daemon running").id()
+    }
+
+    /// The daemon's exit code once it has exited.
+    pub fn daemon_exit(&mut self) -> Option<i32> {
+        let child = self.daemon.as_mut()?;
+        child
+            .try_wait()
+            .expect("try_wait")
+            .map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// Waits for the daemon process to end and returns its exit code.
+    pub fn wait_daemon_exit(&mut self) -> i32 {
+        wait_for("the daemon to exit", || self.daemon_exit())
+    }
+
+    pub fn daemon_log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(ward_bin())
+            .arg("-c")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ward")
+    }
+
+    /// Runs the CLI and fails the test unless it exits 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "ward {args:?} failed ({:?}):\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn try_status(&self) -> Option<StatusResponse> {
+        let out = self.cli(&["status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    pub fn status(&self) -> StatusResponse {
+        let out = self.ok(&["status", "--json"]);
+        serde_json::from_str(&out).expect("status JSON")
+    }
+
+    pub fn unit(&self, name: &str) -> ServiceStatus {
+        self.status()
+            .services
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no unit {name} in status"))
+    }
+
+    /// Waits until `check` holds for unit `name`, and returns its status then.
+    pub fn wait_unit(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&ServiceStatus) -> bool,
+    ) -> ServiceStatus {
+        wait_for(&format!("{name}: {what}"), || {
+            let s = self.unit(name);
+            check(&s).then_some(s)
+        })
+    }
+
+    pub fn wait_state(&self, name: &str, state: &str) -> ServiceStatus {
+        self.wait_unit(name, &format!("state {state}"), |s| s.state == state)
+    }
+
+    /// The unit's log file, as written so far.
+    pub fn log(&self, unit: &str) -> String {
+        fs::read_to_string(
+            self.dir
+                .path()
+                .join(".ward/logs")
+                .join(format!("{unit}.log")),
+        )
+        .unwrap_or_default()
+    }
+
+    /// Waits for a line of the unit's log that ends with `prefix` followed by a PID, and
+    /// returns that PID.
+    pub fn logged_pid(&self, unit: &str, prefix: &str) -> u32 {
+        wait_for(&format!("{unit} to log `{prefix} PID`"), || {
+            self.log(unit).lines().find_map(|l| {
+                let rest = l.split_once(&format!(" out {prefix} "))?.1;
+                rest.trim().parse().ok()
+            })
+        })
+    }
+
+    /// Every process whose working directory is inside this test's temp dir.
+    pub fn processes_here(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(cwd) = fs::read_link(format!("/proc/{pid}/cwd"))
+                && cwd.starts_with(self.dir.path())
+                && alive(pid)
+            {
+                out.push(pid);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Ward {
+    fn drop(&mut self) {
+        if let Some(child) = self.daemon.as_mut() {
+            if child.try_wait().ok().flatten().is_none() {
+                kill(child.id(), rustix::process::Signal::TERM);
+                let deadline = Instant::now() + DEADLINE;
+                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for pid in self.processes_here() {
+            kill(pid, rustix::process::Signal::KILL);
+        }
+    }
+}

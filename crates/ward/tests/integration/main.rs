@@ -1,0 +1,13 @@
+//! ward's integration tests: the real binary, real processes, real signals and sockets.
+//! Each test has its own temp dir and daemon and may run in parallel with the others.
+
+mod api;
+mod check;
+mod daemon;
+mod fixture;
+mod logs;
+mod reap;
+mod reload;
+mod restart;
+mod scale;
+mod stop;
