@@ -6,6 +6,7 @@ mod check;
 mod daemon;
 mod fixture;
 mod logs;
+mod quickstart;
 mod reap;
 mod reload;
 mod restart;

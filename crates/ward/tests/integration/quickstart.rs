@@ -1,0 +1,38 @@
+//! The README's promise: the bundled example runs, a killed service comes back, and
+//! `ward down` leaves nothing behind.
+
+use rustix::process::Signal;
+
+use crate::fixture::{Ward, alive, kill, wait_for};
+
+#[test]
+fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/quickstart.toml");
+    let toml = std::fs::read_to_string(example).expect("examples/quickstart.toml");
+    let w = Ward::up(&toml);
+    let names = ["clock", "web.0", "web.1", "worker"];
+    let status = wait_for("every example service running", || {
+        let st = w.status();
+        st.services
+            .iter()
+            .all(|s| s.state == "running")
+            .then_some(st)
+    });
+    let listed: Vec<&str> = status.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(listed, names);
+
+    let clock = w.unit("clock").pid.expect("pid");
+    kill(clock, Signal::KILL);
+    let back = w.wait_unit("clock", "back with a new pid", |s| {
+        s.state == "running" && s.pid.is_some_and(|p| p != clock)
+    });
+    assert_eq!(back.last_exit.expect("exit").description, "killed by SIGKILL");
+
+    // web forks a helper into its own session; it must be found and stopped too.
+    let before = w.processes_here();
+    assert!(before.len() >= 6, "{before:?}");
+    let out = w.ok(&["down"]);
+    assert!(out.contains("ward is down"), "{out}");
+    assert!(before.iter().all(|&p| !alive(p)));
+    assert!(w.processes_here().is_empty(), "{:?}", w.processes_here());
+}
