@@ -7,7 +7,10 @@ use crate::fixture::{Ward, alive, kill, wait_for};
 
 #[test]
 fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/quickstart.toml");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/quickstart.toml"
+    );
     let toml = std::fs::read_to_string(example).expect("examples/quickstart.toml");
     let w = Ward::up(&toml);
     let names = ["clock", "web.0", "web.1", "worker"];
@@ -26,7 +29,10 @@ fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
     let back = w.wait_unit("clock", "back with a new pid", |s| {
         s.state == "running" && s.pid.is_some_and(|p| p != clock)
     });
-    assert_eq!(back.last_exit.expect("exit").description, "killed by SIGKILL");
+    assert_eq!(
+        back.last_exit.expect("exit").description,
+        "killed by SIGKILL"
+    );
 
     // web forks a helper into its own session; it must be found and stopped too.
     let before = w.processes_here();
