@@ -4,10 +4,14 @@ use super::fields::{Ctx, entries, item_at, key_at};
 use super::model::{Backoff, StartLimit};
 use crate::duration::format_duration;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use toml_edit::{Item, Value};
 
 const BACKOFF_KEYS: &[&str] = &["initial", "max", "factor", "jitter", "reset_after"];
 const START_LIMIT_KEYS: &[&str] = &["burst", "interval"];
+
+/// The shortest restart delay: a crash loop never restarts more than 100 times a second.
+const MIN_INITIAL: Duration = Duration::from_millis(10);
 
 /// `env = { NAME = "value" }`. Integers and booleans are accepted and written out in
 /// decimal and as `true`/`false`; anything else must be quoted.
@@ -66,12 +70,23 @@ pub(crate) fn backoff(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Backoff {
     let (mut initial_at, mut max_at) = (None, None);
     for (key, value) in entries(table) {
         match key.get() {
-            "initial" => {
-                if let Some(d) = ctx.duration("backoff.initial", value) {
+            "initial" => match ctx.duration("backoff.initial", value) {
+                Some(d) if d < MIN_INITIAL => {
+                    let message = format!(
+                        "`backoff.initial` must be at least {}, found {}",
+                        format_duration(MIN_INITIAL),
+                        ctx.source(value)
+                    );
+                    let hint = "a zero delay would let a crash loop spin; the start limit \
+                                still stops it after `burst` failed starts";
+                    ctx.error(item_at(value), message, Some(hint.to_string()));
+                }
+                Some(d) => {
                     b.initial = d;
                     initial_at = Some(item_at(value));
                 }
-            }
+                None => {}
+            },
             "max" => {
                 if let Some(d) = ctx.duration("backoff.max", value) {
                     b.max = d;

@@ -257,6 +257,13 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "`backoff.initial` (1m) is longer than `backoff.max` (10s)",
     ),
     (
+        "zero backoff",
+        "[services.web]\ncommand = \"/bin/true\"\nbackoff = { initial = \"0s\" }\n",
+        3,
+        23,
+        "`backoff.initial` must be at least 10ms, found \"0s\"",
+    ),
+    (
         "unknown backoff key",
         "[services.web]\ncommand = \"/bin/true\"\nbackoff = { inital = \"1s\" }\n",
         3,
