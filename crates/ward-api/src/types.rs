@@ -127,11 +127,13 @@ pub struct ReloadResponse {
     pub added: Vec<String>,
     /// Units that are gone and were stopped.
     pub removed: Vec<String>,
-    /// Units whose config changed and were restarted.
+    /// Units whose config changed; restarted if they were meant to run, otherwise the new
+    /// config applies at their next start.
     pub changed: Vec<String>,
     /// Units left as they were.
     pub unchanged: Vec<String>,
-    /// Changes that need a daemon restart to take effect (state dir, socket, cgroup mode).
+    /// What did not take effect: `[supervisor]` settings that need a daemon restart, and
+    /// units that could not be added yet.
     pub warnings: Vec<String>,
 }
 

@@ -23,7 +23,8 @@ use ward_api::{ErrorBody, MAX_BODY};
 
 use crate::requests::{ApiError, Command, Reply, Request};
 
-/// A client that opened a connection must send its request headers within this time.
+/// A client that opened a connection must send its request headers, and then its body,
+/// within this time each.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections until the task is aborted.
@@ -83,7 +84,19 @@ async fn answer(
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            respond(status, &e.body)
+            let mut resp = respond(status, &e.body);
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                let allow = if e.body.error.ends_with("/v1/status") {
+                    "GET"
+                } else {
+                    "POST"
+                };
+                resp.headers_mut().insert(
+                    hyper::header::ALLOW,
+                    hyper::header::HeaderValue::from_static(allow),
+                );
+            }
+            resp
         }
     })
 }
@@ -150,9 +163,10 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    let bytes = Limited::new(req.into_body(), MAX_BODY)
-        .collect()
+    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
+    let bytes = tokio::time::timeout(HEADER_TIMEOUT, collect)
         .await
+        .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
         .map_err(|_| too_large())?
         .to_bytes();
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -114,6 +114,7 @@ impl Supervisor {
                 }
             }
         }
+        out.sort();
         Ok(out)
     }
 
@@ -189,7 +190,7 @@ impl Supervisor {
             .values()
             .map(|u| {
                 let m = &u.machine;
-                let started = u.main.as_ref().map(|p| p.started);
+                let running_since = u.main.as_ref().map(|p| p.started);
                 ServiceStatus {
                     name: u.name.clone(),
                     service: u.instance.service.name.clone(),
@@ -200,8 +201,8 @@ impl Supervisor {
                     }
                     .to_string(),
                     pid: m.pid(),
-                    started_at_ms: started.map(Supervisor::epoch_ms),
-                    uptime_ms: started
+                    started_at_ms: u.last_started.map(Supervisor::epoch_ms),
+                    uptime_ms: running_since
                         .and_then(|s| now.duration_since(s).ok())
                         .map(|d| d.as_millis() as u64),
                     restarts: m.counters().restarts,

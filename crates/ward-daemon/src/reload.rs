@@ -61,7 +61,7 @@ impl Supervisor {
         }
         let path = self.config_path.clone();
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            ApiError::new(400, format!("cannot read {}: {e}", path.display()), None)
+            ApiError::new(500, format!("cannot read {}: {e}", path.display()), None)
         })?;
         let config = ward_core::config::parse(&path, &text).map_err(|e| {
             ApiError::new(

@@ -2,7 +2,7 @@
 
 use std::fs::{self, DirBuilder, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
@@ -69,6 +69,9 @@ pub(crate) fn run(mut options: Options) -> Result<(), StartError> {
 
 fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     let sup = options.config.supervisor.clone();
+    // Everything the daemon creates (socket, logs, PID file) is for its own user only;
+    // services get the usual 022 back when they are spawned.
+    ward_sys::private_umask();
     private_dir(&sup.state_dir)?;
     private_dir(&sup.log_dir)?;
     if let Some(parent) = sup.socket.parent() {
@@ -107,16 +110,19 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     result
 }
 
-/// Creates a directory readable by its owner only (the socket and logs live there).
+/// Creates a directory readable by its owner only (the socket and logs live there), and
+/// narrows an existing one to that.
 fn private_dir(path: &Path) -> Result<(), StartError> {
+    let err = |source| StartError::Dir {
+        path: path.to_path_buf(),
+        source,
+    };
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| StartError::Dir {
-            path: path.to_path_buf(),
-            source,
-        })
+        .map_err(err)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(err)
 }
 
 /// The cgroup driver for `mode`; `auto` falls back from v2 to v1 to none, with a warning.
@@ -163,8 +169,14 @@ fn bind(path: &Path) -> Result<UnixListener, StartError> {
         path: path.to_path_buf(),
         source,
     };
-    match fs::remove_file(path) {
-        Ok(()) => {}
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => fs::remove_file(path).map_err(err)?,
+        Ok(_) => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way; move it or choose another `socket`",
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }

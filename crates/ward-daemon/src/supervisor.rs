@@ -244,6 +244,7 @@ impl Supervisor {
             log,
             timer: None,
             awaiting_tree: false,
+            last_started: None,
             last_exit_at: None,
             removing: false,
         })
@@ -355,9 +356,11 @@ impl Supervisor {
                 let pid = spawned.pidfd.pid();
                 self.by_pid.insert(pid, name.to_string());
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
+                let started = SystemTime::now();
+                unit.last_started = Some(started);
                 unit.main = Some(MainProcess {
                     pidfd: spawned.pidfd,
-                    started: SystemTime::now(),
+                    started,
                 });
                 Event::Spawned { pid }
             }

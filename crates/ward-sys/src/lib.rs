@@ -41,3 +41,8 @@ pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
     let cred = rustix::net::sockopt::socket_peercred(socket)?;
     Ok(cred.uid.as_raw())
 }
+
+/// Sets the file creation mask to 077: files and sockets the daemon creates are its own.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}

@@ -294,6 +294,8 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
                 libc::signal(sig, libc::SIG_DFL);
             }
         }
+        // The daemon creates its own files private (umask 077); services get the usual.
+        libc::umask(0o022);
         if libc::chdir(cwd) < 0 {
             fail(err_fd, ChildStep::Chdir);
         }

@@ -62,6 +62,15 @@ pub fn call<T: DeserializeOwned>(
         }
     });
     result.map_err(|e| match e {
+        ClientError::Connect { socket, source }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            Failure::Failed(format!(
+                "not allowed to talk to the daemon on {}: {source}\n  hint: the socket belongs to \
+                 the user who started ward; run the command as that user or as root",
+                socket.display()
+            ))
+        }
         ClientError::Connect { socket, source } => Failure::NotRunning(format!(
             "no ward daemon answers on {}: {source}\n  hint: start it with `ward up -d`",
             socket.display()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ward_api::Ack;
-use ward_core::config::Config;
+use ward_core::config::{Config, SupervisorConfig};
 
 use crate::client::{self, Empty, Method};
 use crate::exit::{Failure, OK};
@@ -16,21 +16,14 @@ use crate::exit::{Failure, OK};
 /// How often `-f` looks for new output.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
-pub fn logs(
-    config: &Config,
-    names: &[String],
-    follow: bool,
-    lines: usize,
-    reopen: bool,
-) -> Result<i32, Failure> {
-    if reopen {
-        let _: Ack = client::call(
-            &config.supervisor.socket,
-            Method::Post("/v1/logs/reopen", Empty {}),
-        )?;
-        println!("log files reopened");
-        return Ok(OK);
-    }
+/// `ward logs --reopen`: needs only the socket.
+pub fn reopen(sup: &SupervisorConfig) -> Result<i32, Failure> {
+    let _: Ack = client::call(&sup.socket, Method::Post("/v1/logs/reopen", Empty {}))?;
+    println!("log files reopened");
+    Ok(OK)
+}
+
+pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Result<i32, Failure> {
     let units = select(config, names)?;
     let prefix = units.len() > 1;
     let width = units.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

@@ -29,12 +29,13 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Stop(t) => control::action(&client::locate(&path)?, "stop", &t),
         Command::Restart(t) => control::action(&client::locate(&path)?, "restart", &t),
         Command::Signal { name, signal } => control::signal(&client::locate(&path)?, name, signal),
+        Command::Logs { reopen: true, .. } => logs::reopen(&client::locate(&path)?),
         Command::Logs {
             names,
             follow,
             lines,
-            reopen,
-        } => logs::logs(&client::load(&path)?, &names, follow, lines, reopen),
+            ..
+        } => logs::logs(&client::load(&path)?, &names, follow, lines),
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
     }
