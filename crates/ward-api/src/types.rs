@@ -70,6 +70,10 @@ pub struct ServiceStatus {
     pub intent: String,
     /// The main process, if one exists.
     pub pid: Option<u32>,
+    /// What the kernel says the main process is doing: `running`, `sleeping`, `disk sleep`,
+    /// `stopped`, `traced`, `zombie`, `dead`, `not found`; absent without a main process.
+    #[serde(default)]
+    pub process_state: Option<String>,
     /// When the current or last process started, ms since the Unix epoch.
     pub started_at_ms: Option<u64>,
     /// How long the current process has been up.

@@ -28,7 +28,8 @@ pub struct TreeRoots<'a> {
 }
 
 impl Containment {
-    fn tree_pids(roots: TreeRoots<'_>) -> Vec<u32> {
+    /// The unit's processes as (pid, start time), read from one snapshot of `/proc`.
+    fn tree_pids(roots: TreeRoots<'_>) -> Vec<(u32, u64)> {
         let table = ProcessTable::scan();
         let mut starts = table.marked_children(roots.ward, roots.unit);
         if let Some(m) = roots.main {
@@ -38,7 +39,9 @@ impl Containment {
         pids.sort_unstable();
         pids.dedup();
         pids.retain(|&p| p != roots.ward);
-        pids
+        pids.into_iter()
+            .filter_map(|p| Some((p, table.start_time(p)?)))
+            .collect()
     }
 
     /// Sends `signal` to every process of the unit.
@@ -47,8 +50,10 @@ impl Containment {
             Containment::Cgroup(cg) => cg.signal_all(signal),
             Containment::Tree => {
                 let mut n = 0;
-                for pid in Self::tree_pids(roots) {
-                    if let Ok(fd) = ward_sys::Pidfd::open(pid)
+                // Each through a pidfd whose process is checked to be the one seen in the
+                // snapshot: a PID reused since then is never signalled.
+                for (pid, start_time) in Self::tree_pids(roots) {
+                    if let Ok(fd) = ward_sys::Pidfd::open_identified(pid, start_time)
                         && fd.send_signal(signal).is_ok()
                     {
                         n += 1;

@@ -201,6 +201,11 @@ impl Supervisor {
                     }
                     .to_string(),
                     pid: m.pid(),
+                    process_state: u.main.as_ref().map(|p| {
+                        ward_sys::identity::ProcState::of(p.pidfd.pid())
+                            .as_str()
+                            .to_string()
+                    }),
                     started_at_ms: u.last_started.map(Supervisor::epoch_ms),
                     uptime_ms: running_since
                         .and_then(|s| now.duration_since(s).ok())

@@ -67,6 +67,69 @@ pub fn read_stat(pid: u32) -> io::Result<Stat> {
     })
 }
 
+/// What `/proc/PID/stat` says a process is doing, shown beside ward's own state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProcState {
+    /// `R`: on a CPU or ready to run.
+    Running,
+    /// `S`: waiting for an event.
+    Sleeping,
+    /// `D`: in uninterruptible sleep, usually I/O; even SIGKILL waits for it.
+    DiskSleep,
+    /// `T`: stopped by a signal (SIGSTOP, SIGTSTP).
+    Stopped,
+    /// `t`: stopped by a debugger.
+    Traced,
+    /// `Z`: exited, not yet reaped by its parent.
+    Zombie,
+    /// `X`: being torn down.
+    Dead,
+    /// `I`: an idle kernel thread.
+    Idle,
+    /// No process with this PID.
+    NotFound,
+}
+
+impl ProcState {
+    /// Reads the state of `pid` now.
+    pub fn of(pid: u32) -> ProcState {
+        match read_stat(pid) {
+            Ok(stat) => ProcState::from_letter(stat.state),
+            Err(_) => ProcState::NotFound,
+        }
+    }
+
+    /// Maps the letter of field 3; letters of old kernels map to their modern meaning.
+    pub fn from_letter(c: char) -> ProcState {
+        match c {
+            'R' => ProcState::Running,
+            'S' | 'W' | 'P' => ProcState::Sleeping,
+            'D' => ProcState::DiskSleep,
+            'T' => ProcState::Stopped,
+            't' => ProcState::Traced,
+            'Z' => ProcState::Zombie,
+            'X' | 'x' => ProcState::Dead,
+            'I' => ProcState::Idle,
+            _ => ProcState::Sleeping,
+        }
+    }
+
+    /// The word `ward status` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcState::Running => "running",
+            ProcState::Sleeping => "sleeping",
+            ProcState::DiskSleep => "disk sleep",
+            ProcState::Stopped => "stopped",
+            ProcState::Traced => "traced",
+            ProcState::Zombie => "zombie",
+            ProcState::Dead => "dead",
+            ProcState::Idle => "idle",
+            ProcState::NotFound => "not found",
+        }
+    }
+}
+
 /// The id of the running boot.
 pub fn boot_id() -> io::Result<String> {
     Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
@@ -115,6 +178,53 @@ mod tests {
         assert_eq!(parse_stat("12 (a) S 1 2"), None);
         assert_eq!(parse_stat(""), None);
         assert_eq!(parse_stat("12 )a( S"), None);
+    }
+
+    #[test]
+    fn process_states() {
+        // The test harness's main thread, which /proc/PID/stat describes, is waiting.
+        assert_ne!(ProcState::of(std::process::id()), ProcState::NotFound);
+        assert_eq!(ProcState::of(u32::MAX), ProcState::NotFound);
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ProcState::of(pid) != ProcState::Sleeping {
+            assert!(std::time::Instant::now() < deadline, "sleep never slept");
+            std::thread::yield_now();
+        }
+        let pidfd = crate::Pidfd::open(pid).unwrap();
+        pidfd
+            .send_signal(ward_core::Signal::from_number(19).unwrap())
+            .unwrap();
+        while ProcState::of(pid) != ProcState::Stopped {
+            assert!(std::time::Instant::now() < deadline, "never stopped");
+            std::thread::yield_now();
+        }
+        child.kill().unwrap();
+        while ProcState::of(pid) != ProcState::Zombie {
+            assert!(std::time::Instant::now() < deadline, "never a zombie");
+            std::thread::yield_now();
+        }
+        child.wait().unwrap();
+        assert_eq!(ProcState::of(pid), ProcState::NotFound);
+    }
+
+    #[test]
+    fn a_reused_pid_is_refused() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let me = ProcessIdentity::of(child.id()).unwrap();
+        assert!(crate::Pidfd::open_identified(me.pid, me.start_time).is_ok());
+        // The same PID with another start time is what a reused PID looks like.
+        let err = crate::Pidfd::open_identified(me.pid, me.start_time + 1).unwrap_err();
+        assert!(err.to_string().contains("another process"), "{err}");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

@@ -22,6 +22,21 @@ impl Pidfd {
         Ok(Pidfd { fd, pid })
     }
 
+    /// Opens a pidfd for the process that had `pid` with `start_time` when it was seen, or
+    /// fails if that PID now names another process. The check comes after the open, and
+    /// the pidfd pins the process it was opened for, so a match cannot be undone.
+    pub fn open_identified(pid: u32, start_time: u64) -> io::Result<Pidfd> {
+        let fd = Pidfd::open(pid)?;
+        match crate::identity::read_stat(pid) {
+            Ok(stat) if stat.start_time == start_time => Ok(fd),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("pid {pid} now belongs to another process (its start time differs)"),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The PID this handle names.
     pub fn pid(&self) -> u32 {
         self.pid

@@ -14,12 +14,15 @@ pub const UNIT_ENV: &str = "WARD_UNIT";
 #[derive(Debug, Default)]
 pub struct ProcessTable {
     children: HashMap<u32, Vec<u32>>,
+    /// Start time of every process seen, to verify identity when a pidfd is opened later.
+    starts: HashMap<u32, u64>,
 }
 
 impl ProcessTable {
     /// Reads every `/proc/PID/stat`. Processes that vanish during the scan are skipped.
     pub fn scan() -> ProcessTable {
         let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut starts = HashMap::new();
         if let Ok(dir) = fs::read_dir("/proc") {
             for entry in dir.flatten() {
                 let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
@@ -29,10 +32,16 @@ impl ProcessTable {
                     && stat.state != 'Z'
                 {
                     children.entry(stat.ppid).or_default().push(pid);
+                    starts.insert(pid, stat.start_time);
                 }
             }
         }
-        ProcessTable { children }
+        ProcessTable { children, starts }
+    }
+
+    /// The start time the process had when the table was read.
+    pub fn start_time(&self, pid: u32) -> Option<u64> {
+        self.starts.get(&pid).copied()
     }
 
     /// `roots` and all their descendants.

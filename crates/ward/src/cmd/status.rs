@@ -35,6 +35,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             "NAME",
             "STATE",
             "PID",
+            "PROC",
             "UPTIME",
             "RESTARTS",
             "LAST EXIT",
@@ -48,6 +49,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             s.name.clone(),
             s.state.clone(),
             s.pid.map_or("-".into(), |p| p.to_string()),
+            s.process_state.clone().unwrap_or_else(|| "-".into()),
             s.uptime_ms.map_or("-".into(), |ms| {
                 format_duration(std::time::Duration::from_millis(ms))
             }),

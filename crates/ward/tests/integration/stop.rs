@@ -130,3 +130,23 @@ fn restart_gives_a_new_process() {
         "an operator's restart is not a crash restart"
     );
 }
+
+#[test]
+fn status_shows_what_the_kernel_says_the_process_does() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let s = w.wait_unit("s", "sleeping", |s| {
+        s.process_state.as_deref() == Some("sleeping")
+    });
+    crate::fixture::kill(s.pid.expect("pid"), rustix::process::Signal::STOP);
+    w.wait_unit("s", "stopped by SIGSTOP", |s| {
+        s.process_state.as_deref() == Some("stopped") && s.state == "running"
+    });
+    let table = w.ok(&["status"]);
+    assert!(table.contains("PROC"), "{table}");
+    // A stop reaches a stopped process too: SIGCONT follows the stop signal.
+    w.ok(&["stop", "s"]);
+    assert_eq!(w.unit("s").process_state, None);
+}
