@@ -58,6 +58,9 @@ pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     // Two units at most, the smaller one left out when it is zero: `1m`, not `1m0s`.
     let (big, big_unit, small, small_unit) = match s {
+        0..10 if ms % 1000 != 0 => {
+            return format!("{}.{}s", s, (ms % 1000) / 100);
+        }
         0..60 => return format!("{s}s"),
         60..3600 => (s / 60, "m", s % 60, "s"),
         3600..86400 => (s / 3600, "h", (s % 3600) / 60, "m"),
@@ -96,6 +99,8 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(format_duration(Duration::from_secs(184)), "3m4s");
         assert_eq!(format_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(format_duration(Duration::from_millis(1600)), "1.6s");
+        assert_eq!(format_duration(Duration::from_millis(12_600)), "12s");
         assert_eq!(format_duration(Duration::from_secs(7260)), "2h1m");
         assert_eq!(format_duration(Duration::from_secs(86400)), "1d");
     }

@@ -60,7 +60,7 @@ pub enum SpawnFailure {
     BadFormat(String),
     /// The working directory is missing or unusable.
     BadCwd(String),
-    /// Anything else, with its description.
+    /// A failure before exec (fork, cgroup, pipes), or an exec error of another kind.
     Other(String),
 }
 
@@ -71,7 +71,7 @@ impl std::fmt::Display for SpawnFailure {
             SpawnFailure::PermissionDenied(m) => write!(f, "exec failed: permission denied: {m}"),
             SpawnFailure::BadFormat(m) => write!(f, "exec failed: bad executable format: {m}"),
             SpawnFailure::BadCwd(m) => write!(f, "exec failed: working directory: {m}"),
-            SpawnFailure::Other(m) => write!(f, "exec failed: {m}"),
+            SpawnFailure::Other(m) => write!(f, "start failed: {m}"),
         }
     }
 }

@@ -47,6 +47,9 @@ const TABLE: &[(i32, &str)] = &[
 /// The lowest and highest real-time signal numbers glibc leaves to applications.
 const RT_MIN: i32 = 34;
 const RT_MAX: i32 = 64;
+/// The two real-time signals glibc keeps for itself; a process can still die of them, so
+/// they must be representable (as `SIG32`, `SIG33`).
+const GLIBC_RESERVED: [i32; 2] = [32, 33];
 
 impl Signal {
     /// Hang-up: by convention "reload your configuration".
@@ -62,7 +65,10 @@ impl Signal {
 
     /// The signal with this number, if Linux has one.
     pub fn from_number(n: i32) -> Option<Signal> {
-        if TABLE.iter().any(|&(num, _)| num == n) || (RT_MIN..=RT_MAX).contains(&n) {
+        if TABLE.iter().any(|&(num, _)| num == n)
+            || GLIBC_RESERVED.contains(&n)
+            || (RT_MIN..=RT_MAX).contains(&n)
+        {
             Some(Signal(n))
         } else {
             None
@@ -78,6 +84,7 @@ impl Signal {
     pub fn name(self) -> String {
         match TABLE.iter().find(|&&(num, _)| num == self.0) {
             Some(&(_, name)) => name.to_string(),
+            None if GLIBC_RESERVED.contains(&self.0) => format!("SIG{}", self.0),
             None if self.0 == RT_MIN => "SIGRTMIN".to_string(),
             None => format!("SIGRTMIN+{}", self.0 - RT_MIN),
         }
@@ -97,6 +104,9 @@ impl Signal {
         };
         if let Some(&(num, _)) = TABLE.iter().find(|&&(_, name)| name == full) {
             return Ok(Signal(num));
+        }
+        if let Some(&n) = GLIBC_RESERVED.iter().find(|&&n| full == format!("SIG{n}")) {
+            return Ok(Signal(n));
         }
         if full == "SIGRTMIN" {
             return Ok(Signal(RT_MIN));
@@ -149,5 +159,18 @@ mod tests {
                 assert_eq!(Signal::parse(&sig.name()), Ok(sig));
             }
         }
+    }
+
+    #[test]
+    fn every_number_a_process_can_die_of_is_a_signal() {
+        for n in 1..=64 {
+            assert!(Signal::from_number(n).is_some(), "{n}");
+        }
+        assert_eq!(
+            Signal::from_number(32).map(Signal::name).as_deref(),
+            Some("SIG32")
+        );
+        assert_eq!(Signal::from_number(0), None);
+        assert_eq!(Signal::from_number(65), None);
     }
 }

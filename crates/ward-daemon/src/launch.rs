@@ -12,8 +12,9 @@ use ward_sys::tree::UNIT_ENV;
 
 const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The environment a service starts with: a clean base (PATH, HOME, LANG from ward's own
-/// environment when set), ward's markers, then the service's own `env`, which wins.
+/// The environment a service starts with: a fixed `PATH`, `HOME`, `LANG` and `TZ` from
+/// ward's own environment when set, ward's markers, then the service's own `env`, which
+/// wins (it may not override the markers; the config check refuses that).
 pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![("PATH".into(), BASE_PATH.into())];
     for key in ["HOME", "LANG", "TZ"] {

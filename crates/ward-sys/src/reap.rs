@@ -18,7 +18,8 @@ pub fn reap_any() -> io::Result<Option<(u32, ExitStatus)>> {
             let pid = pid.as_raw_nonzero().get() as u32;
             match decode(status.as_raw()) {
                 Some(s) => Ok(Some((pid, s))),
-                // Not an exit (cannot happen without WUNTRACED/WCONTINUED); look again.
+                // Only a stop or continue report decodes to nothing, and those come only
+                // with WUNTRACED/WCONTINUED, which are not asked for: look again.
                 None => reap_any(),
             }
         }

@@ -20,10 +20,7 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
     ward_core::config::parse(path, &text).map_err(|errors| {
         let n = errors.errors.len();
         let plural = if n == 1 { "problem" } else { "problems" };
-        Failure::Usage(format!(
-            "{errors}\n{n} {plural} in {}; nothing was started",
-            path.display()
-        ))
+        Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
     })
 }
 

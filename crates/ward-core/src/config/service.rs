@@ -191,6 +191,16 @@ fn signal(ctx: &mut Ctx<'_>, item: &Item) -> Option<Signal> {
             );
             None
         }
+        Ok(s) if s.number() == 19 => {
+            let hint = "SIGSTOP only pauses a process (ward follows every stop signal with \
+                        SIGCONT); use TERM, INT, QUIT or HUP";
+            ctx.error(
+                item_at(item),
+                "`stop_signal` must not be STOP",
+                Some(hint.to_string()),
+            );
+            None
+        }
         Ok(s) => Some(s),
         Err(message) => {
             let upper = item

@@ -29,6 +29,12 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
             ctx.error(key_at(key), message, Some(hint.to_string()));
             continue;
         }
+        if ["WARD_UNIT", "WARD_SERVICE", "WARD_INSTANCE"].contains(&name) {
+            let message = format!("`{name}` is set by ward and cannot be overridden in `env`");
+            let hint = "ward uses it to find the service's processes; choose another name";
+            ctx.error(key_at(key), message, Some(hint.to_string()));
+            continue;
+        }
         let label = format!("env.{name}");
         let text = match value {
             Item::Value(Value::Integer(n)) => Some(n.value().to_string()),

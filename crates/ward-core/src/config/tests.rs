@@ -313,6 +313,20 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "`stop_signal` must not be KILL",
     ),
     (
+        "stop as stop signal",
+        "[services.web]\ncommand = \"/bin/true\"\nstop_signal = 19\n",
+        3,
+        15,
+        "`stop_signal` must not be STOP",
+    ),
+    (
+        "ward's own variable in env",
+        "[services.web]\ncommand = \"/bin/true\"\nenv = { WARD_UNIT = \"x\" }\n",
+        3,
+        9,
+        "`WARD_UNIT` is set by ward and cannot be overridden in `env`",
+    ),
+    (
         "broken TOML",
         "[services.web\ncommand = \"/bin/true\"\n",
         1,

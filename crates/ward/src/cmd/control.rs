@@ -66,7 +66,7 @@ pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
     for (label, names) in [
         ("added", &resp.added),
         ("removed", &resp.removed),
-        ("restarted", &resp.changed),
+        ("changed", &resp.changed),
         ("unchanged", &resp.unchanged),
     ] {
         if !names.is_empty() {

@@ -12,7 +12,10 @@ use crate::client;
 use crate::exit::{FAILED, Failure, OK};
 
 pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
-    let config = client::load(path)?;
+    let config = client::load(path).map_err(|failure| match failure {
+        Failure::Usage(m) => Failure::Usage(format!("{m}; nothing was started")),
+        other => other,
+    })?;
     let mut ready = None;
     if detach {
         let state_dir = &config.supervisor.state_dir;
