@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tokio::net::UnixListener;
 use ward_core::config::CgroupMode;
 use ward_sys::cgroup::{CgroupDriver, Version};
-use ward_sys::lockfile::{LockError, LockedPidFile};
+use ward_sys::pidfile::{HeldPidFile, PidFileError, PidRecord};
 
 use crate::Options;
 use crate::supervisor::Supervisor;
@@ -17,8 +17,19 @@ use crate::supervisor::Supervisor;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// Another daemon holds the state dir.
-    #[error("{0}\n  hint: use `ward status` to talk to it, or `ward down` to stop it")]
-    Locked(#[source] LockError),
+    #[error(
+        "another ward daemon (pid {holder}) already runs on this state dir; its pid file is {}\n  hint: use `ward status` to talk to it, or `ward down` to stop it",
+        path.display()
+    )]
+    Locked {
+        /// The daemon's PID file.
+        path: PathBuf,
+        /// The PID it names.
+        holder: String,
+    },
+    /// The daemon's PID file could not be written.
+    #[error("{0}")]
+    PidFile(#[source] PidFileError),
     /// A directory could not be created.
     #[error("cannot create {path}: {source}")]
     Dir {
@@ -77,8 +88,16 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     if let Some(parent) = sup.socket.parent() {
         private_dir(parent)?;
     }
-    let lock =
-        LockedPidFile::acquire(&sup.state_dir.join("ward.pid")).map_err(StartError::Locked)?;
+    let argv: Vec<String> = std::env::args().collect();
+    let me =
+        PidRecord::of(ward_sys::own_pid(), "ward", &argv).map_err(|source| StartError::Os {
+            what: "cannot read this process's identity",
+            source,
+        })?;
+    let lock = HeldPidFile::create(&sup.state_dir.join("ward.pid"), &me).map_err(|e| match e {
+        PidFileError::Held { path, holder } => StartError::Locked { path, holder },
+        other => StartError::PidFile(other),
+    })?;
 
     ward_sys::become_subreaper().map_err(|source| StartError::Os {
         what: "cannot become a child subreaper",

@@ -1,0 +1,522 @@
+//! PID files that tell the truth: written atomically, locked by their owner for its whole
+//! life, and read with a verdict on whether the process they name is still the one.
+//!
+//! Format (one JSON object): `pid`, `start_time` (field 22 of `/proc/PID/stat`),
+//! `boot_id`, `service`, `command`, `created_ms`. Plain files holding one number, as other
+//! programs write them, are read too, with the weaker checks a bare PID allows.
+//!
+//! Ownership is an exclusive `flock` on the file. A new owner locks the file at the path,
+//! checks that it is still the file at the path (another owner may have replaced it), then
+//! writes the record to a locked temporary file, syncs it, renames it over the path and
+//! syncs the directory. So exactly one of two racing writers wins, a reader never sees a
+//! half-written file, and a file whose owner died is unlocked and can be taken over.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FlockOperation, flock};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{ProcessIdentity, boot_id, read_stat};
+
+/// What a ward PID file records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidRecord {
+    /// The process.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot.
+    pub start_time: u64,
+    /// The boot it ran in.
+    pub boot_id: String,
+    /// The ward unit (or `ward` for the daemon itself).
+    pub service: String,
+    /// Its argv.
+    pub command: Vec<String>,
+    /// When the file was written, ms since the Unix epoch.
+    pub created_ms: u64,
+}
+
+impl PidRecord {
+    /// A record for a live process, read from `/proc` now.
+    pub fn of(pid: u32, service: &str, command: &[String]) -> io::Result<PidRecord> {
+        let id = ProcessIdentity::of(pid)?;
+        let created_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Ok(PidRecord {
+            pid,
+            start_time: id.start_time,
+            boot_id: id.boot_id,
+            service: service.to_string(),
+            command: command.to_vec(),
+            created_ms,
+        })
+    }
+}
+
+/// Why a PID file could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PidFileError {
+    /// A live owner holds it.
+    #[error("{path} is held by a running process (pid {holder})")]
+    Held {
+        /// The file.
+        path: PathBuf,
+        /// The PID its content names, or `unknown`.
+        holder: String,
+    },
+    /// The file or its directory could not be used.
+    #[error("cannot write pid file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A PID file this process owns: locked until [`HeldPidFile::release`] or process exit.
+#[derive(Debug)]
+pub struct HeldPidFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl HeldPidFile {
+    /// Takes `path` for `record`, or fails with [`PidFileError::Held`] if a live owner has it.
+    pub fn create(path: &Path, record: &PidRecord) -> Result<HeldPidFile, PidFileError> {
+        let io_err = |source| PidFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Lock the file at the path, and make sure it still is the file at the path.
+        let claimed = loop {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o644)
+                .open(path)
+                .map_err(io_err)?;
+            match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    let mut text = String::new();
+                    let _ = f.read_to_string(&mut text);
+                    return Err(PidFileError::Held {
+                        path: path.to_path_buf(),
+                        holder: holder_pid(&text).unwrap_or_else(|| "unknown".into()),
+                    });
+                }
+                Err(e) => return Err(io_err(e.into())),
+            }
+            if same_file(&f, path) {
+                break f;
+            }
+        };
+        let file = write_atomically(path, record).map_err(io_err)?;
+        drop(claimed);
+        Ok(HeldPidFile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the file and gives up the lock, on a clean end of the owner.
+    pub fn release(self) {
+        let _ = fs::remove_file(&self.path);
+        drop(self.file);
+    }
+}
+
+/// Writes `record` to a locked temporary file beside `path` and renames it into place;
+/// returns the new file, still locked.
+fn write_atomically(path: &Path, record: &PidRecord) -> io::Result<File> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)?;
+    flock(&f, FlockOperation::NonBlockingLockExclusive)?;
+    let mut body = serde_json::to_vec(record).map_err(io::Error::other)?;
+    body.push(b'\n');
+    let written = f.write_all(&body).and_then(|()| f.sync_all());
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    File::open(&dir)?.sync_all()?;
+    Ok(f)
+}
+
+fn same_file(f: &File, path: &Path) -> bool {
+    match (f.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// The PID a file's content names, for messages.
+fn holder_pid(text: &str) -> Option<String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<u32>() {
+        return Some(n.to_string());
+    }
+    serde_json::from_str::<PidRecord>(t)
+        .ok()
+        .map(|r| r.pid.to_string())
+}
+
+/// What reading a PID file concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// It names a running process, and that process is the one it was written for.
+    Valid,
+    /// It names a process that is gone, or no longer the one it was written for.
+    Stale(StaleReason),
+    /// Its content is not a PID file.
+    Corrupted(String),
+    /// An owner holds it but its content is not readable yet (being written).
+    Locked,
+    /// It cannot be read by this user.
+    PermissionDenied,
+    /// There is no such file.
+    NotFound,
+}
+
+/// Why a PID file is stale.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StaleReason {
+    /// No process has that PID now.
+    NotRunning,
+    /// A process has that PID, but it started at another time: the PID was reused.
+    PidReused,
+    /// The file was written in an earlier boot.
+    EarlierBoot,
+    /// The process runs, but the owner's lock is gone: the file was abandoned.
+    LockReleased,
+}
+
+impl StaleReason {
+    /// The reason in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaleReason::NotRunning => "not running",
+            StaleReason::PidReused => "pid reused (start time differs)",
+            StaleReason::EarlierBoot => "written in an earlier boot",
+            StaleReason::LockReleased => "owner's lock released",
+        }
+    }
+}
+
+impl Class {
+    /// One word for scripts: `valid`, `stale`, `corrupted`, `locked`,
+    /// `permission-denied`, `not-found`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Class::Valid => "valid",
+            Class::Stale(_) => "stale",
+            Class::Corrupted(_) => "corrupted",
+            Class::Locked => "locked",
+            Class::PermissionDenied => "permission-denied",
+            Class::NotFound => "not-found",
+        }
+    }
+}
+
+/// The file's format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// ward's JSON record: identity can be checked.
+    Ward,
+    /// One number, as other programs write: a reused PID cannot be told apart.
+    Plain,
+}
+
+/// The verdict on one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// What it is.
+    pub class: Class,
+    /// How it was written, when that could be told.
+    pub format: Option<Format>,
+    /// The PID it names, when it names one.
+    pub pid: Option<u32>,
+    /// The ward record, for ward's format.
+    pub record: Option<PidRecord>,
+}
+
+/// Reads and judges a PID file. Never changes it.
+pub fn check(path: &Path) -> Verdict {
+    let verdict = |class, format, pid, record| Verdict {
+        class,
+        format,
+        pid,
+        record,
+    };
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let class = match e.kind() {
+                io::ErrorKind::NotFound => Class::NotFound,
+                io::ErrorKind::PermissionDenied => Class::PermissionDenied,
+                _ => Class::Corrupted(e.to_string()),
+            };
+            return verdict(class, None, None, None);
+        }
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        return verdict(Class::Corrupted(e.to_string()), None, None, None);
+    }
+    let held = is_held(&file);
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        let class = if held {
+            Class::Locked
+        } else {
+            Class::Corrupted("the file is empty".into())
+        };
+        return verdict(class, None, None, None);
+    }
+    if let Ok(pid) = text.parse::<u32>() {
+        if pid == 0 {
+            return verdict(
+                Class::Corrupted("pid 0".into()),
+                Some(Format::Plain),
+                None,
+                None,
+            );
+        }
+        let class = match read_stat(pid) {
+            Ok(stat) if stat.state != 'Z' => Class::Valid,
+            _ => Class::Stale(StaleReason::NotRunning),
+        };
+        return verdict(class, Some(Format::Plain), Some(pid), None);
+    }
+    let record: PidRecord = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(_) if held => return verdict(Class::Locked, None, None, None),
+        Err(e) => return verdict(Class::Corrupted(e.to_string()), None, None, None),
+    };
+    let pid = Some(record.pid);
+    let class = if boot_id().is_ok_and(|b| b != record.boot_id) {
+        Class::Stale(StaleReason::EarlierBoot)
+    } else {
+        match read_stat(record.pid) {
+            Err(_) => Class::Stale(StaleReason::NotRunning),
+            Ok(stat) if stat.start_time != record.start_time => {
+                Class::Stale(StaleReason::PidReused)
+            }
+            Ok(stat) if stat.state == 'Z' => Class::Stale(StaleReason::NotRunning),
+            Ok(_) if !held => Class::Stale(StaleReason::LockReleased),
+            Ok(_) => Class::Valid,
+        }
+    };
+    verdict(class, Some(Format::Ward), pid, Some(record))
+}
+
+/// Whether an owner holds the lock. The probe takes a shared lock for an instant when it
+/// is free; an owner racing to take the file in that instant retries like any other.
+fn is_held(file: &File) -> bool {
+    match flock(file, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = flock(file, FlockOperation::Unlock);
+            false
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => true,
+        Err(_) => false,
+    }
+}
+
+/// Removes `path` if, judged again under its lock, it is stale. Returns the verdict that
+/// decided; the file is removed only for [`Class::Stale`].
+pub fn remove_if_stale(path: &Path) -> io::Result<Verdict> {
+    let before = check(path);
+    if !matches!(before.class, Class::Stale(_)) {
+        return Ok(before);
+    }
+    let file = File::open(path)?;
+    // Holding the lock keeps a new owner from taking the file while it is judged again.
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(check(path)),
+        Err(e) => return Err(e.into()),
+    }
+    if !same_file(&file, path) {
+        return Ok(check(path));
+    }
+    let now = check(path);
+    let still_stale = match before.class {
+        // Under our own lock the file reads as held; it is still abandoned if it is
+        // unchanged, since nobody else could take the lock first.
+        Class::Stale(StaleReason::LockReleased) => now.record == before.record,
+        _ => matches!(now.class, Class::Stale(_)),
+    };
+    if !still_stale {
+        return Ok(now);
+    }
+    fs::remove_file(path)?;
+    Ok(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> PidRecord {
+        PidRecord::of(std::process::id(), "test", &["test".into()]).unwrap()
+    }
+
+    #[test]
+    fn a_held_file_is_valid_and_cannot_be_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pid");
+        let held = HeldPidFile::create(&path, &me()).unwrap();
+        assert_eq!(check(&path).class, Class::Valid);
+        assert_eq!(check(&path).format, Some(Format::Ward));
+        // flock locks belong to the open file description: a second open in the same
+        // process conflicts just as another process would.
+        match HeldPidFile::create(&path, &me()) {
+            Err(PidFileError::Held { holder, .. }) => {
+                assert_eq!(holder, std::process::id().to_string())
+            }
+            other => panic!("expected Held, got {other:?}"),
+        }
+        held.release();
+        assert_eq!(check(&path).class, Class::NotFound);
+    }
+
+    #[test]
+    fn every_stale_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, r: &PidRecord| {
+            let p = dir.path().join(name);
+            fs::write(&p, serde_json::to_string(r).unwrap()).unwrap();
+            p
+        };
+        let live = me();
+        let unlocked = write("unlocked.pid", &live);
+        assert_eq!(
+            check(&unlocked).class,
+            Class::Stale(StaleReason::LockReleased)
+        );
+        let reused = write(
+            "reused.pid",
+            &PidRecord {
+                start_time: live.start_time + 1,
+                ..live.clone()
+            },
+        );
+        assert_eq!(check(&reused).class, Class::Stale(StaleReason::PidReused));
+        let boot = write(
+            "boot.pid",
+            &PidRecord {
+                boot_id: "00000000-0000-0000-0000-000000000000".into(),
+                ..live.clone()
+            },
+        );
+        assert_eq!(check(&boot).class, Class::Stale(StaleReason::EarlierBoot));
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let gone = PidRecord::of(child.id(), "x", &[]).unwrap();
+        child.wait().unwrap();
+        let gone = write("gone.pid", &gone);
+        assert_eq!(check(&gone).class, Class::Stale(StaleReason::NotRunning));
+    }
+
+    #[test]
+    fn corrupted_plain_missing_and_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        fs::write(&p, "{\"pid\": ").unwrap();
+        assert!(matches!(check(&p).class, Class::Corrupted(_)));
+        fs::write(&p, "").unwrap();
+        assert!(matches!(check(&p).class, Class::Corrupted(_)));
+        fs::write(&p, format!("{}\n", std::process::id())).unwrap();
+        let v = check(&p);
+        assert_eq!((v.class, v.format), (Class::Valid, Some(Format::Plain)));
+        fs::write(&p, "4194304999\n").unwrap();
+        assert!(matches!(
+            check(&p).class,
+            Class::Corrupted(_) | Class::Stale(_)
+        ));
+        assert_eq!(check(&dir.path().join("none.pid")).class, Class::NotFound);
+    }
+
+    #[test]
+    fn an_empty_file_being_written_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.pid");
+        let f = File::create(&p).unwrap();
+        flock(&f, FlockOperation::NonBlockingLockExclusive).unwrap();
+        assert_eq!(check(&p).class, Class::Locked);
+    }
+
+    #[test]
+    fn racing_writers_exactly_one_wins() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("race.pid");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        HeldPidFile::create(&path, &me()).ok()
+                    })
+                })
+                .collect();
+            let winners: Vec<HeldPidFile> = handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect();
+            assert_eq!(winners.len(), 1);
+            assert_eq!(check(&path).class, Class::Valid);
+        }
+    }
+
+    #[test]
+    fn clean_removes_only_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let held_path = dir.path().join("held.pid");
+        let _held = HeldPidFile::create(&held_path, &me()).unwrap();
+        let stale = dir.path().join("stale.pid");
+        fs::write(&stale, "4194303\n").unwrap();
+        let abandoned = dir.path().join("abandoned.pid");
+        fs::write(&abandoned, serde_json::to_string(&me()).unwrap()).unwrap();
+        assert!(matches!(
+            remove_if_stale(&abandoned).unwrap().class,
+            Class::Stale(StaleReason::LockReleased)
+        ));
+        assert!(!abandoned.exists());
+        assert_eq!(remove_if_stale(&held_path).unwrap().class, Class::Valid);
+        assert!(held_path.exists());
+        assert!(matches!(
+            remove_if_stale(&stale).unwrap().class,
+            Class::Stale(StaleReason::NotRunning)
+        ));
+        assert!(!stale.exists());
+    }
+}
