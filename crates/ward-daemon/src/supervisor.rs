@@ -244,6 +244,7 @@ impl Supervisor {
             log,
             timer: None,
             awaiting_tree: false,
+            pidfile: None,
             last_started: None,
             last_exit_at: None,
             removing: false,
@@ -358,6 +359,15 @@ impl Supervisor {
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 let started = SystemTime::now();
                 unit.last_started = Some(started);
+                if let Some(path) = unit.instance.pidfile() {
+                    unit.pidfile =
+                        write_pidfile(&path, pid, &unit.name, &unit.instance.service.command)
+                            .map_err(|e| {
+                                tracing::warn!(unit = %name, error = %e, "no pid file");
+                                logs::note(&sink, &unit.log, &format!("no pid file: {e}"));
+                            })
+                            .ok();
+                }
                 unit.main = Some(MainProcess {
                     pidfd: spawned.pidfd,
                     started,
@@ -383,6 +393,9 @@ impl Supervisor {
                     };
                     if let Some(unit) = self.units.get_mut(&name) {
                         unit.main = None;
+                        if let Some(file) = unit.pidfile.take() {
+                            file.release();
+                        }
                         unit.last_exit_at = Some(SystemTime::now());
                         logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
                         tracing::info!(unit = %name, pid, status = %status, "main process ended");
@@ -505,6 +518,22 @@ impl Unit {
     pub fn is_down(&self) -> bool {
         self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
     }
+}
+
+/// Writes the PID file of a new main process (its directory is created if missing).
+fn write_pidfile(
+    path: &std::path::Path,
+    pid: u32,
+    unit: &str,
+    command: &[String],
+) -> Result<ward_sys::pidfile::HeldPidFile, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let record = ward_sys::pidfile::PidRecord::of(pid, unit, command)
+        .map_err(|e| format!("cannot read the identity of pid {pid}: {e}"))?;
+    ward_sys::pidfile::HeldPidFile::create(path, &record).map_err(|e| e.to_string())
 }
 
 /// The line a unit's log gets when its main process ends.

@@ -44,6 +44,8 @@ pub struct Unit {
     pub timer: Option<(Instant, u64)>,
     /// Waiting for its last processes to go (after [`ward_core::machine::Action::AwaitTreeEmpty`]).
     pub awaiting_tree: bool,
+    /// The PID file of the main process, held while it runs (`pidfile = …`).
+    pub pidfile: Option<ward_sys::pidfile::HeldPidFile>,
     /// Wall-clock time of the last successful spawn.
     pub last_started: Option<SystemTime>,
     /// Wall-clock time of the last exit.

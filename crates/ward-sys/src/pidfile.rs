@@ -158,6 +158,8 @@ fn write_atomically(path: &Path, record: &PidRecord) -> io::Result<File> {
         .mode(0o644)
         .open(&tmp)?;
     flock(&f, FlockOperation::NonBlockingLockExclusive)?;
+    // Readable by other tools whatever the writer's umask: finding the process is its use.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     let mut body = serde_json::to_vec(record).map_err(io::Error::other)?;
     body.push(b'\n');
     let written = f.write_all(&body).and_then(|()| f.sync_all());

@@ -69,6 +69,34 @@ pub enum Command {
     },
     /// Stop every service, then the daemon.
     Down,
+    /// Inspect and clean PID files (ward's own and other programs').
+    #[command(subcommand)]
+    Pid(PidCommand),
+}
+
+/// `ward pid …`: works on files, without a daemon or a config.
+#[derive(Debug, Subcommand)]
+pub enum PidCommand {
+    /// Say for each file whether it names the process it was written for.
+    Check {
+        /// PID files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the stale PID files (`*.pid`) of a directory, saying why for each.
+    Clean {
+        /// The directory.
+        dir: PathBuf,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which services a start, stop or restart is for.

@@ -81,6 +81,9 @@ pub struct ServiceConfig {
     pub stop_timeout: Duration,
     /// Which processes a stop reaches. Default `tree`.
     pub kill_mode: KillMode,
+    /// A PID file ward keeps for the main process, so other tools can find it. With
+    /// several instances, instance N uses `STEM.N.EXT`. Default none.
+    pub pidfile: Option<PathBuf>,
 }
 
 /// `restart = "always" | "on-failure" | "never"`.
@@ -157,6 +160,25 @@ pub struct Instance {
     pub index: u32,
     /// The service it belongs to.
     pub service: ServiceConfig,
+}
+
+impl Instance {
+    /// The PID file of this unit, if its service asks for one.
+    pub fn pidfile(&self) -> Option<PathBuf> {
+        let path = self.service.pidfile.as_ref()?;
+        if self.service.instances == 1 {
+            return Some(path.clone());
+        }
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = match path.extension() {
+            Some(ext) => format!("{stem}.{}.{}", self.index, ext.to_string_lossy()),
+            None => format!("{stem}.{}", self.index),
+        };
+        Some(path.with_file_name(name))
+    }
 }
 
 impl Config {

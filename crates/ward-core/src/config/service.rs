@@ -23,6 +23,7 @@ const KEYS: &[&str] = &[
     "stop_signal",
     "stop_timeout",
     "kill_mode",
+    "pidfile",
 ];
 
 const RESTART: &[(&str, RestartPolicy)] = &[
@@ -95,6 +96,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut stop_signal = Signal::TERM;
     let mut stop_timeout = Duration::from_secs(10);
     let mut kill_mode = KillMode::Tree;
+    let mut pidfile = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -133,6 +135,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                     .choice("kill_mode", value, KILL_MODES)
                     .unwrap_or(kill_mode);
             }
+            "pidfile" => pidfile = ctx.path("pidfile", value),
             other => {
                 // A misspelt `command` is reported once, as the typo it is.
                 saw_command |= super::suggest::did_you_mean(other, ["command"]).is_some();
@@ -164,6 +167,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         stop_signal,
         stop_timeout,
         kill_mode,
+        pidfile,
     })
 }
 

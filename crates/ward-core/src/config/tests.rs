@@ -66,6 +66,7 @@ start_limit = { burst = 2, interval = "30s" }
 stop_signal = "INT"
 stop_timeout = "1m30s"
 kill_mode = "main"
+pidfile = "run/worker.pid"
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -99,6 +100,16 @@ shell = true
     assert_eq!(w.stop_signal, Signal::INT);
     assert_eq!(w.stop_timeout, Duration::from_secs(90));
     assert_eq!(w.kill_mode, KillMode::Main);
+    let inst = c
+        .instances()
+        .into_iter()
+        .find(|i| i.name == "worker.2")
+        .unwrap();
+    assert_eq!(
+        inst.pidfile().unwrap(),
+        Path::new("/etc/ward/run/worker.2.pid")
+    );
+    assert_eq!(c.services["sh"].pidfile, None);
     let names: Vec<String> = c.instances().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);
     assert_eq!(

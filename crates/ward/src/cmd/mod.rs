@@ -2,6 +2,7 @@
 
 mod control;
 mod logs;
+mod pid;
 mod status;
 mod up;
 
@@ -38,5 +39,6 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         } => logs::logs(&client::load(&path)?, &names, follow, lines),
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
+        Command::Pid(cmd) => pid::run(cmd),
     }
 }

@@ -6,6 +6,7 @@ mod check;
 mod daemon;
 mod fixture;
 mod logs;
+mod pid;
 mod quickstart;
 mod reap;
 mod reload;

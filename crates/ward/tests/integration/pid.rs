@@ -1,0 +1,172 @@
+//! `ward pid check|clean` on real files, and a service's `pidfile`.
+
+use std::fs;
+
+use crate::fixture::{Ward, testbin};
+
+fn record(pid: u32, start_time: u64, boot_id: &str) -> String {
+    format!(
+        "{{\"pid\":{pid},\"start_time\":{start_time},\"boot_id\":\"{boot_id}\",\"service\":\"x\",\"command\":[\"x\"],\"created_ms\":1}}\n"
+    )
+}
+
+fn own_start_time() -> u64 {
+    let stat = fs::read_to_string("/proc/self/stat").expect("stat");
+    let after = stat.rsplit_once(')').expect("comm").1;
+    after
+        .split_whitespace()
+        .nth(19)
+        .expect("field 22")
+        .parse()
+        .expect("number")
+}
+
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("boot id")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_services_pidfile_is_valid_while_it_runs_and_gone_after() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"run/web.pid\"\n"
+    ));
+    let pid = w.wait_state("web", "running").pid.expect("pid");
+    let file = w.dir.path().join("run/web.pid");
+    let out = w.ok(&["pid", "check", file.to_str().expect("utf-8")]);
+    assert!(
+        out.contains(&format!("valid (pid {pid}, service web)")),
+        "{out}"
+    );
+    let mode = fs::metadata(&file).expect("pidfile").permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o644
+    );
+    w.ok(&["stop", "web"]);
+    assert!(!file.exists(), "the pid file outlived its process");
+}
+
+#[test]
+fn check_gives_each_class_with_exit_codes() {
+    let w = Ward::new("");
+    let d = w.dir.path();
+    let me = std::process::id();
+    let start = own_start_time();
+    let files = [
+        (
+            "abandoned.pid",
+            record(me, start, &boot_id()),
+            "stale: owner's lock released",
+        ),
+        (
+            "reused.pid",
+            record(me, start + 7, &boot_id()),
+            "stale: pid reused (start time differs)",
+        ),
+        (
+            "oldboot.pid",
+            record(me, start, "00000000-0000-0000-0000-000000000000"),
+            "stale: written in an earlier boot",
+        ),
+        (
+            "gone.pid",
+            record(4_194_303, 1, &boot_id()),
+            "stale: not running",
+        ),
+        ("garbage.pid", "{\"pid\": oops".to_string(), "corrupted: "),
+        ("plain.pid", format!("{me}\n"), "valid (pid"),
+    ];
+    for (name, content, _) in &files {
+        fs::write(d.join(name), content).expect("write");
+    }
+    for (name, _, expected) in &files {
+        let path = d.join(name);
+        let out = w.cli(&["pid", "check", path.to_str().expect("utf-8")]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(expected), "{name}: {text}");
+        let code = if expected.starts_with("valid") { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(code), "{name}");
+    }
+    let plain = w.ok(&["pid", "check", d.join("plain.pid").to_str().expect("utf-8")]);
+    assert!(
+        plain.contains("a reused PID cannot be told apart"),
+        "{plain}"
+    );
+    let out = w.cli(&[
+        "pid",
+        "check",
+        d.join("missing.pid").to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["verdict"], "not-found");
+
+    // dry run changes nothing; a real clean removes exactly the stale ones.
+    let before: Vec<_> = fs::read_dir(d)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let out = w.ok(&["pid", "clean", d.to_str().expect("utf-8"), "--dry-run"]);
+    assert!(out.contains("would remove"), "{out}");
+    let after: Vec<_> = fs::read_dir(d)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(before.len(), after.len());
+    for (name, content, _) in &files {
+        assert_eq!(&fs::read_to_string(d.join(name)).expect("kept"), content);
+    }
+    let out = w.ok(&["pid", "clean", d.to_str().expect("utf-8")]);
+    for name in ["abandoned.pid", "reused.pid", "oldboot.pid", "gone.pid"] {
+        assert!(!d.join(name).exists(), "{name} not removed:\n{out}");
+        assert!(
+            out.contains(&format!("removed {}", d.join(name).display())),
+            "{out}"
+        );
+    }
+    for name in ["garbage.pid", "plain.pid"] {
+        assert!(d.join(name).exists(), "{name} removed");
+    }
+}
+
+#[test]
+fn two_writers_race_for_one_pidfile_and_exactly_one_wins() {
+    // Two daemons on the same state dir race for ward.pid: one runs, one is refused.
+    let w = Ward::new("");
+    let spawn = || {
+        std::process::Command::new(crate::fixture::ward_bin())
+            .arg("-c")
+            .arg(&w.config)
+            .arg("up")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    let first = crate::fixture::wait_for("one daemon to give up", || {
+        if let Some(s) = a.try_wait().expect("wait") {
+            return Some((s, 0));
+        }
+        b.try_wait().expect("wait").map(|s| (s, 1))
+    });
+    assert_eq!(first.0.code(), Some(1), "the loser is refused");
+    let winner = if first.1 == 0 { &mut b } else { &mut a };
+    assert!(
+        winner.try_wait().expect("wait").is_none(),
+        "the winner runs"
+    );
+    crate::fixture::wait_for("the winner to answer", || {
+        w.cli(&["status"]).status.success().then_some(())
+    });
+    w.ok(&["down"]);
+    let status = winner.wait().expect("wait");
+    assert!(status.success());
+}
