@@ -15,6 +15,10 @@ pub enum ExitStatus {
         /// Whether the kernel wrote a core dump.
         core_dumped: bool,
     },
+    /// The process ended while ward was not running, and the kernel kept no status for
+    /// ward to read (its new parent reaped it before ward could ask, or the kernel is
+    /// older than 6.15).
+    Unknown,
 }
 
 impl ExitStatus {
@@ -34,6 +38,7 @@ impl fmt::Display for ExitStatus {
                 core_dumped: true,
             } => write!(f, "killed by {signal} (core dumped)"),
             ExitStatus::Signaled { signal, .. } => write!(f, "killed by {signal}"),
+            ExitStatus::Unknown => f.write_str("exited, status unknown"),
         }
     }
 }
@@ -62,5 +67,7 @@ mod tests {
             .to_string(),
             "killed by SIGKILL"
         );
+        assert_eq!(ExitStatus::Unknown.to_string(), "exited, status unknown");
+        assert!(!ExitStatus::Unknown.is_clean());
     }
 }

@@ -94,6 +94,12 @@ pub enum Event {
     SpawnFailed(SpawnFailure),
     /// The main process was reaped.
     Exited(ExitStatus),
+    /// A new daemon found the unit's main process still running, started by an earlier
+    /// daemon, and watches it from now on.
+    Adopted {
+        /// The main process.
+        pid: u32,
+    },
     /// After [`Action::AwaitTreeEmpty`]: no process of the service is left.
     TreeEmpty,
     /// A timer set by [`Action::SetTimer`] fired. Stale tokens are ignored.

@@ -246,6 +246,7 @@ fn exit_info(status: ExitStatus, at: Option<SystemTime>) -> ExitInfo {
             signal,
             core_dumped,
         } => (None, Some(signal.name()), core_dumped),
+        ExitStatus::Unknown => (None, None, false),
     };
     ExitInfo {
         description: status.to_string(),

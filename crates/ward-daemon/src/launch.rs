@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use ward_core::config::Instance;
+use ward_core::config::{DaemonExit, Instance};
 use ward_core::machine::SpawnFailure;
 use ward_sys::limits::Limit;
 use ward_sys::spawn::{ChildStep, ExecErrno, SpawnError, SpawnSpec, exec_errno};
@@ -58,6 +58,8 @@ pub fn spec(
         stderr: plumbing.stderr,
         cgroup_procs: plumbing.cgroup_procs.into_iter().collect(),
         nofile: Some(nofile),
+        parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
+            .then_some(ward_core::Signal::KILL),
     })
 }
 

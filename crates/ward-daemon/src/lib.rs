@@ -8,11 +8,13 @@
 //! request at a time, each with its own reply.
 #![forbid(unsafe_code)]
 
+mod adopt;
 mod api;
 mod contain;
 mod handlers;
 mod launch;
 pub mod logs;
+mod persist;
 mod reload;
 mod requests;
 mod startup;

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
-use ward_core::config::{Config, Instance};
+use ward_core::config::{Config, DaemonExit, Instance};
 use ward_core::machine::{
-    Action, Event, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
+    Action, Event, Intent, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
 };
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
@@ -29,6 +29,7 @@ use crate::Options;
 use crate::contain::Containment;
 use crate::launch::{self, Plumbing};
 use crate::logs::{self, LogWriter, Stream};
+use crate::persist;
 use crate::requests::{Reply, Request};
 use crate::unit::{MainProcess, Unit};
 
@@ -73,6 +74,12 @@ pub(crate) struct Supervisor {
     pub waiters: Vec<Waiter>,
     /// Set once a shutdown began, with the `ward down` requests to answer at the end.
     pub shutdown: Option<Vec<tokio::sync::oneshot::Sender<Reply>>>,
+    /// `SIGQUIT`: exit, leaving `on_daemon_exit = "keep"` services running for the next
+    /// daemon.
+    detaching: bool,
+    /// Exits of adopted main processes (not ward's children), from their watcher tasks.
+    pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
+    adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
     seed: u64,
 }
 
@@ -86,6 +93,7 @@ impl Supervisor {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(ward_sys::own_pid());
+        let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path: options.config_path.clone(),
             config: options.config.clone(),
@@ -100,6 +108,9 @@ impl Supervisor {
             queue: VecDeque::new(),
             waiters: Vec::new(),
             shutdown: None,
+            detaching: false,
+            adopted_tx,
+            adopted_rx: Some(adopted_rx),
             seed,
         })
     }
@@ -114,38 +125,38 @@ impl Supervisor {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
         let server = tokio::spawn(crate::api::serve(listener, tx, connections.clone()));
-        let (mut sigchld, mut sigterm, mut sigint, mut sighup) = match (
+        let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::hangup()),
+            signal(SignalKind::quit()),
         ) {
-            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+            (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
             _ => {
                 tracing::error!("cannot install signal handlers");
                 return;
             }
         };
+        let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
 
-        for inst in self.config.instances() {
-            let autostart = inst.service.autostart;
-            let name = inst.name.clone();
-            if self.add_unit(inst).is_some() && autostart {
-                self.dispatch(&name, Event::Start);
-            }
-        }
+        self.restore();
         crate::startup::report_ready(ready);
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
 
         loop {
             self.reap();
             self.settle();
-            if self.shutdown.is_some() && self.units.values().all(|u| u.is_down()) {
+            if self.finished() {
                 break;
             }
             let deadline = self.next_deadline();
             tokio::select! {
                 _ = sigchld.recv() => self.reap(),
+                Some((name, pid, status)) = adopted_rx.recv() => {
+                    self.adopted_exited(&name, pid, status);
+                }
+                _ = sigquit.recv() => self.detach(),
                 _ = sigterm.recv() => self.begin_shutdown(None),
                 _ = sigint.recv() => {
                     if self.shutdown.is_some() {
@@ -174,14 +185,60 @@ impl Supervisor {
             connections.acquire_many(MAX_CONNECTIONS),
         )
         .await;
+        // The last lines in the pipes reach the logs before the writer is flushed.
+        let mut captures = Vec::new();
+        for unit in self.units.values_mut() {
+            let _ = unit.stop_capture.send(true);
+            captures.append(&mut unit.captures);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            for c in captures {
+                let _ = c.await;
+            }
+        })
+        .await;
         self.logs.sync();
+        // The unit records stay: the next daemon adopts what still runs and keeps what the
+        // operator stopped stopped.
         for unit in self.units.values() {
-            unit.containment.remove();
+            if unit.is_down() {
+                unit.containment.remove();
+            }
         }
         if let Some(cg) = &self.cgroups {
             let _ = cg.remove_base();
         }
         tracing::info!("ward stopped");
+    }
+
+    /// The loop ends once a shutdown has stopped every unit (but those a `SIGQUIT` keeps).
+    fn finished(&self) -> bool {
+        self.shutdown.is_some()
+            && self
+                .units
+                .values()
+                .all(|u| u.is_down() || (self.detaching && u.kept_on_detach()))
+    }
+
+    /// `SIGQUIT`: stop the services that must not outlive the daemon, and leave.
+    fn detach(&mut self) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        tracing::info!(
+            "detaching: services with on_daemon_exit = \"keep\" stay up for the next daemon"
+        );
+        self.detaching = true;
+        self.shutdown = Some(Vec::new());
+        let names: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| !u.kept_on_detach())
+            .map(|u| u.name.clone())
+            .collect();
+        for name in names {
+            self.dispatch(&name, Event::Stop);
+        }
     }
 
     /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
@@ -201,24 +258,44 @@ impl Supervisor {
 
     fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
         let name = instance.name.clone();
-        let (out_r, out_w) = ward_sys::spawn::output_pipe()?;
-        let (err_r, err_w) = ward_sys::spawn::output_pipe()?;
         let sup = &self.config.supervisor;
+        let io_dir = sup.state_dir.join("io");
+        std::fs::create_dir_all(&io_dir)?;
+        let (out_path, err_path) = (
+            io_dir.join(format!("{name}.out")),
+            io_dir.join(format!("{name}.err")),
+        );
+        let (out_r, out_w) = (
+            ward_sys::fifo::open_reader(&out_path)?,
+            ward_sys::fifo::open_writer(&out_path)?,
+        );
+        let (err_r, err_w) = (
+            ward_sys::fifo::open_reader(&err_path)?,
+            ward_sys::fifo::open_writer(&err_path)?,
+        );
         let log = self.logs.open(
             sup.log_dir.join(format!("{name}.log")),
             sup.log_max_size,
             sup.log_keep,
         );
         let sink = self.logs.sink();
-        // The capture tasks end by themselves at end of file, once the unit is dropped and
-        // the last of its processes has closed the pipe: nothing written is cut off.
-        tokio::spawn(logs::capture(
-            out_r,
-            Stream::Stdout,
-            log.clone(),
-            sink.clone(),
-        ));
-        tokio::spawn(logs::capture(err_r, Stream::Stderr, log.clone(), sink));
+        let (stop_capture, stop) = tokio::sync::watch::channel(false);
+        let captures = vec![
+            tokio::spawn(logs::capture(
+                out_r,
+                Stream::Stdout,
+                log.clone(),
+                sink.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(logs::capture(
+                err_r,
+                Stream::Stderr,
+                log.clone(),
+                sink,
+                stop,
+            )),
+        ];
         let containment = match &self.cgroups {
             Some(driver) => match driver.service(&name) {
                 Ok(cg) => Containment::Cgroup(cg),
@@ -245,6 +322,9 @@ impl Supervisor {
             timer: None,
             awaiting_tree: false,
             pidfile: None,
+            stop_capture,
+            captures,
+            persisted: None,
             last_started: None,
             last_exit_at: None,
             removing: false,
@@ -263,6 +343,42 @@ impl Supervisor {
             for action in actions {
                 self.apply(&name, action);
             }
+        }
+        self.persist(name);
+    }
+
+    /// Writes the unit's record if its intent or main process changed. A shutdown's stops
+    /// are not the operator's: the intent recorded before the shutdown stays.
+    fn persist(&mut self, name: &str) {
+        let shutting_down = self.shutdown.is_some();
+        let state_dir = self.config.supervisor.state_dir.clone();
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let mut intent = unit.machine.intent();
+        if shutting_down && let Some((before, _)) = unit.persisted {
+            intent = before;
+        }
+        let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
+        if unit.persisted == Some(now) {
+            return;
+        }
+        let record = persist::UnitRecord {
+            intent: match intent {
+                Intent::Run => "run",
+                Intent::Stop => "stop",
+            }
+            .to_string(),
+            main: unit.main.as_ref().map(|m| persist::MainRecord {
+                pid: m.identity.pid,
+                start_time: m.identity.start_time,
+                boot_id: m.identity.boot_id.clone(),
+                started_ms: Supervisor::epoch_ms(m.started),
+            }),
+        };
+        match persist::save(&state_dir, name, &record) {
+            Ok(()) => unit.persisted = Some(now),
+            Err(e) => tracing::warn!(unit = %name, error = %e, "cannot write the unit's record"),
         }
     }
 
@@ -359,6 +475,15 @@ impl Supervisor {
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 let started = SystemTime::now();
                 unit.last_started = Some(started);
+                // Read while the child cannot have been reaped: it is ours, and only this
+                // thread reaps.
+                let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
+                    ward_sys::ProcessIdentity {
+                        pid,
+                        start_time: 0,
+                        boot_id: String::new(),
+                    }
+                });
                 if let Some(path) = unit.instance.pidfile() {
                     unit.pidfile =
                         write_pidfile(&path, pid, &unit.name, &unit.instance.service.command)
@@ -370,6 +495,7 @@ impl Supervisor {
                 }
                 unit.main = Some(MainProcess {
                     pidfd: spawned.pidfd,
+                    identity,
                     started,
                 });
                 Event::Spawned { pid }
@@ -472,9 +598,27 @@ impl Supervisor {
             .map(|u| u.name.clone())
             .collect();
         for name in gone {
-            if let Some(unit) = self.units.remove(&name) {
-                self.logs.close(&unit.log);
+            if let Some(mut unit) = self.units.remove(&name) {
+                // The capture tasks read what is left, then end; the log closes after them.
+                let _ = unit.stop_capture.send(true);
+                let (captures, sink, log) = (
+                    std::mem::take(&mut unit.captures),
+                    self.logs.sink(),
+                    unit.log.clone(),
+                );
+                tokio::spawn(async move {
+                    for c in captures {
+                        let _ = c.await;
+                    }
+                    sink.close(&log);
+                });
                 unit.containment.remove();
+                let state_dir = &self.config.supervisor.state_dir;
+                persist::remove(state_dir, &name);
+                for ext in ["out", "err"] {
+                    let _ =
+                        std::fs::remove_file(state_dir.join("io").join(format!("{name}.{ext}")));
+                }
                 tracing::info!(unit = %name, "removed");
             }
         }
@@ -514,6 +658,11 @@ impl Supervisor {
 }
 
 impl Unit {
+    /// Whether a `SIGQUIT` leaves this unit running.
+    pub fn kept_on_detach(&self) -> bool {
+        self.instance.service.on_daemon_exit == DaemonExit::Keep
+    }
+
     /// No process of the unit is left and none is coming.
     pub fn is_down(&self) -> bool {
         self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
@@ -521,7 +670,7 @@ impl Unit {
 }
 
 /// Writes the PID file of a new main process (its directory is created if missing).
-fn write_pidfile(
+pub(crate) fn write_pidfile(
     path: &std::path::Path,
     pid: u32,
     unit: &str,

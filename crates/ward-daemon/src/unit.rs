@@ -16,6 +16,8 @@ use crate::logs::UnitLog;
 pub struct MainProcess {
     /// Handle used for every signal to it.
     pub pidfd: Pidfd,
+    /// Who it is, for the record the next daemon reads.
+    pub identity: ward_sys::ProcessIdentity,
     /// Wall-clock start, for status.
     pub started: SystemTime,
 }
@@ -33,8 +35,9 @@ pub struct Unit {
     pub main: Option<MainProcess>,
     /// Where its processes live.
     pub containment: Containment,
-    /// Write ends of its stdout and stderr pipes, handed to every spawn. The pipes outlive
-    /// each process so that output of leftovers and of the next run lands in one place.
+    /// The service's ends of its stdout and stderr FIFOs, handed to every spawn. The FIFOs
+    /// outlive each process, and the daemon too, so output of leftovers, of the next run and
+    /// of the time ward was away lands in one place.
     pub stdout_w: OwnedFd,
     /// See `stdout_w`.
     pub stderr_w: OwnedFd,
@@ -52,6 +55,12 @@ pub struct Unit {
     pub last_exit_at: Option<SystemTime>,
     /// Removed from the config: drop it once it is quiescent.
     pub removing: bool,
+    /// Set to stop the capture tasks (they read what is left in the pipes first).
+    pub stop_capture: tokio::sync::watch::Sender<bool>,
+    /// The capture tasks, awaited at shutdown so their last lines reach the log.
+    pub captures: Vec<tokio::task::JoinHandle<()>>,
+    /// What was last written to the unit's record: intent and main PID.
+    pub persisted: Option<(ward_core::machine::Intent, Option<u32>)>,
 }
 
 impl Unit {

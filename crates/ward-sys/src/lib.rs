@@ -7,6 +7,7 @@
 
 pub mod cgroup;
 pub mod daemonize;
+pub mod fifo;
 pub mod identity;
 pub mod limits;
 pub mod pidfd;

@@ -42,6 +42,9 @@ pub struct SpawnSpec {
     /// The open-file limit to give the child (ward raises its own; children get the
     /// customary one back).
     pub nofile: Option<crate::limits::Limit>,
+    /// Sent to the process when ward dies (`PR_SET_PDEATHSIG`), for services that must
+    /// not outlive their supervisor.
+    pub parent_death_signal: Option<ward_core::Signal>,
 }
 
 /// The step of the child's preparation that failed.
@@ -60,6 +63,8 @@ pub enum ChildStep {
     Chdir = 4,
     /// `execve` itself.
     Exec = 5,
+    /// `prctl(PR_SET_PDEATHSIG)`, or ward was already gone.
+    ParentDeath = 7,
 }
 
 impl ChildStep {
@@ -70,6 +75,7 @@ impl ChildStep {
             3 => ChildStep::Stdio,
             4 => ChildStep::Chdir,
             6 => ChildStep::Rlimit,
+            7 => ChildStep::ParentDeath,
             _ => ChildStep::Exec,
         }
     }
@@ -173,6 +179,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     ];
 
     let to_rlim = |v: Option<u64>| v.map_or(libc::RLIM_INFINITY, |v| v as libc::rlim_t);
+    let parent = libc::pid_t::try_from(crate::own_pid()).unwrap_or(0);
+    let death_signal = spec.parent_death_signal.map(|s| s.number());
     let nofile = spec.nofile.map(|l| libc::rlimit {
         rlim_cur: to_rlim(l.soft),
         rlim_max: to_rlim(l.hard),
@@ -195,6 +203,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
             child_after_fork(&ChildPlan {
                 cgroup_fds: &cgroup_fds,
                 nofile: nofile.as_ref(),
+                death_signal,
+                parent,
                 stdio: &stdio,
                 cwd: cwd_c.as_ptr(),
                 program: program_c.as_ptr(),
@@ -236,6 +246,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
 struct ChildPlan<'a> {
     cgroup_fds: &'a [i32],
     nofile: Option<&'a libc::rlimit>,
+    death_signal: Option<i32>,
+    parent: libc::pid_t,
     stdio: &'a [i32; 3],
     cwd: *const libc::c_char,
     program: *const libc::c_char,
@@ -254,6 +266,8 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
         cgroup_fds,
         nofile,
+        death_signal,
+        parent,
         stdio,
         cwd,
         program,
@@ -276,6 +290,14 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
         }
         if libc::setsid() < 0 {
             fail(err_fd, ChildStep::NewSession);
+        }
+        if let Some(sig) = death_signal {
+            // If ward died between fork and here, the signal would never come: check.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0
+                || libc::getppid() != parent
+            {
+                fail(err_fd, ChildStep::ParentDeath);
+            }
         }
         for (target, &fd) in stdio.iter().enumerate() {
             // dup2 onto itself would keep CLOEXEC; the source fds are never 0..2 here
@@ -322,13 +344,6 @@ unsafe fn fail(err_fd: i32, step: ChildStep) -> ! {
 /// Opens `/dev/null` for a child's stdin.
 pub fn dev_null() -> io::Result<OwnedFd> {
     Ok(std::fs::File::open("/dev/null")?.into())
-}
-
-/// A pipe for a child's output: (read end for ward, write end for the child).
-/// Both ends are close-on-exec in ward; `dup2` in the child clears the flag on fd 1/2.
-pub fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    Ok((r, w))
 }
 
 /// What an exec errno means to the operator.

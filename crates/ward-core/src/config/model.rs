@@ -84,6 +84,19 @@ pub struct ServiceConfig {
     /// A PID file ward keeps for the main process, so other tools can find it. With
     /// several instances, instance N uses `STEM.N.EXT`. Default none.
     pub pidfile: Option<PathBuf>,
+    /// What happens to the service when the daemon ends without stopping it (killed,
+    /// crashed, or `SIGQUIT` for an upgrade). Default `keep`.
+    pub on_daemon_exit: DaemonExit,
+}
+
+/// `on_daemon_exit = "keep" | "stop"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DaemonExit {
+    /// Keep running; the next daemon on the same state dir adopts it.
+    Keep,
+    /// Die with the daemon (SIGKILL by the kernel when the daemon goes); stopped first on
+    /// `SIGQUIT`.
+    Stop,
 }
 
 /// `restart = "always" | "on-failure" | "never"`.

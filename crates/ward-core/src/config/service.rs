@@ -2,7 +2,7 @@
 
 use super::command;
 use super::fields::{Ctx, entries, item_at, key_at};
-use super::model::{Backoff, KillMode, RestartPolicy, ServiceConfig, StartLimit};
+use super::model::{Backoff, DaemonExit, KillMode, RestartPolicy, ServiceConfig, StartLimit};
 use super::tables;
 use crate::Signal;
 use std::collections::BTreeMap;
@@ -24,7 +24,11 @@ const KEYS: &[&str] = &[
     "stop_timeout",
     "kill_mode",
     "pidfile",
+    "on_daemon_exit",
 ];
+
+const DAEMON_EXIT: &[(&str, DaemonExit)] =
+    &[("keep", DaemonExit::Keep), ("stop", DaemonExit::Stop)];
 
 const RESTART: &[(&str, RestartPolicy)] = &[
     ("always", RestartPolicy::Always),
@@ -97,6 +101,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut stop_timeout = Duration::from_secs(10);
     let mut kill_mode = KillMode::Tree;
     let mut pidfile = None;
+    let mut on_daemon_exit = DaemonExit::Keep;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -136,6 +141,11 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                     .unwrap_or(kill_mode);
             }
             "pidfile" => pidfile = ctx.path("pidfile", value),
+            "on_daemon_exit" => {
+                on_daemon_exit = ctx
+                    .choice("on_daemon_exit", value, DAEMON_EXIT)
+                    .unwrap_or(on_daemon_exit);
+            }
             other => {
                 // A misspelt `command` is reported once, as the typo it is.
                 saw_command |= super::suggest::did_you_mean(other, ["command"]).is_some();
@@ -168,6 +178,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         stop_timeout,
         kill_mode,
         pidfile,
+        on_daemon_exit,
     })
 }
 

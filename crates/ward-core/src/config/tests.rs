@@ -67,6 +67,7 @@ stop_signal = "INT"
 stop_timeout = "1m30s"
 kill_mode = "main"
 pidfile = "run/worker.pid"
+on_daemon_exit = "stop"
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -110,6 +111,8 @@ shell = true
         Path::new("/etc/ward/run/worker.2.pid")
     );
     assert_eq!(c.services["sh"].pidfile, None);
+    assert_eq!(w.on_daemon_exit, DaemonExit::Stop);
+    assert_eq!(c.services["sh"].on_daemon_exit, DaemonExit::Keep);
     let names: Vec<String> = c.instances().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);
     assert_eq!(

@@ -63,6 +63,8 @@ enum Step {
     Wait(u32),
     /// A stray event the daemon's contract rules out.
     StraySpawned(u32),
+    /// A daemon restart found a process (only legal on a fresh machine).
+    Adopt(u32),
 }
 
 fn any_step() -> impl Strategy<Value = Step> {
@@ -76,6 +78,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         1 => any::<u64>().prop_map(Step::StaleTimer),
         3 => (0u32..120_000).prop_map(Step::Wait),
         1 => any::<u32>().prop_map(Step::StraySpawned),
+        1 => any::<u32>().prop_map(Step::Adopt),
     ]
 }
 
@@ -183,6 +186,14 @@ impl Harness {
                 }
             }
             Step::Wait(ms) => self.now += Duration::from_millis(u64::from(ms)),
+            Step::Adopt(pid) => {
+                let fresh = self.m.state() == State::Stopped && self.m.pid().is_none();
+                let state = self.m.state();
+                self.feed(Event::Adopted { pid });
+                if !fresh {
+                    assert_eq!(state, self.m.state(), "adoption changed a busy machine");
+                }
+            }
             Step::StraySpawned(pid) => {
                 if !(self.m.state() == State::Starting && self.m.pid().is_none()) {
                     let state = self.m.state();

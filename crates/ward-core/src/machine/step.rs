@@ -44,6 +44,7 @@ impl ServiceMachine {
             Event::Spawned { pid } => self.on_spawned(pid, now, &mut out),
             Event::SpawnFailed(failure) => self.on_spawn_failed(failure, now, &mut out),
             Event::Exited(status) => self.on_exited(status, now, &mut out),
+            Event::Adopted { pid } => self.on_adopted(pid, now),
             Event::TreeEmpty => self.on_tree_empty(&mut out),
             Event::Timer { token } => self.on_timer(token, &mut out),
         }
@@ -129,6 +130,18 @@ impl ServiceMachine {
         } else {
             self.arm(self.params.min_uptime, out);
         }
+    }
+
+    /// Only a fresh machine adopts: `running` at once, since the process has been up
+    /// since before this daemon started.
+    fn on_adopted(&mut self, pid: u32, now: Duration) {
+        if self.state != State::Stopped || self.pid.is_some() {
+            return;
+        }
+        self.pid = Some(pid);
+        self.started_at = Some(now);
+        self.intent = Intent::Run;
+        self.state = State::Running;
     }
 
     fn on_spawn_failed(&mut self, failure: SpawnFailure, now: Duration, out: &mut Vec<Action>) {

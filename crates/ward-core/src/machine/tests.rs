@@ -1062,3 +1062,22 @@ fn time_going_backwards_does_not_panic() {
     );
     assert_eq!(m.state(), State::Backoff);
 }
+
+#[test]
+fn adoption_makes_a_fresh_machine_running_and_is_ignored_otherwise() {
+    let mut m = ServiceMachine::new(params(), 1);
+    let actions = m.handle(Event::Adopted { pid: 42 }, secs(0));
+    assert_eq!(
+        actions,
+        [Action::Transition {
+            from: State::Stopped,
+            to: State::Running
+        }]
+    );
+    assert_eq!((m.pid(), m.intent()), (Some(42), Intent::Run));
+    assert!(m.handle(Event::Adopted { pid: 43 }, secs(1)).is_empty());
+    // An exit while ward was away goes by the restart policy like any other.
+    let actions = m.handle(Event::Exited(ExitStatus::Unknown), secs(2));
+    assert_eq!(m.state(), State::Backoff, "{actions:?}");
+    assert_eq!(m.last_exit(), Some(ExitStatus::Unknown));
+}

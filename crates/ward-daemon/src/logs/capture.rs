@@ -33,50 +33,96 @@ impl Stream {
 const MAX_LINE: usize = 64 * 1024;
 const READ_SIZE: usize = 64 * 1024;
 
-/// Copies `fd` (a pipe's read end) into the unit's log until end of file. Each line gets
-/// the time at which ward read it; a partial last line is completed with a newline.
-pub async fn capture(fd: OwnedFd, stream: Stream, log: Arc<UnitLog>, sink: LogSink) {
-    let rx = match pipe::Receiver::from_owned_fd(fd) {
+/// Copies `fd` (a pipe's or FIFO's read end) into the unit's log until end of file, or
+/// until `stop` is set or dropped: then whatever the pipe holds at that moment is read and
+/// written too. Each line gets the time at which ward read it; a partial last line is
+/// completed with a newline.
+pub async fn capture(
+    fd: OwnedFd,
+    stream: Stream,
+    log: Arc<UnitLog>,
+    sink: LogSink,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut rx = match pipe::Receiver::from_owned_fd(fd) {
         Ok(rx) => rx,
         Err(e) => {
             tracing::error!(error = %e, path = %log.path().display(), "cannot watch output pipe");
             return;
         }
     };
-    let mut rx = rx;
     let mut buf = vec![0u8; READ_SIZE];
-    let mut partial: Vec<u8> = Vec::new();
-    let mut ts = [0u8; timestamp::LEN];
+    let mut lines = Lines::new(stream);
     loop {
-        let n = match rx.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = tokio::select! {
+            r = rx.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = stop.changed() => {
+                while let Ok(n @ 1..) = rx.try_read(&mut buf) {
+                    write(&sink, &log, lines.feed(&buf[..n]));
+                }
+                break;
+            }
         };
-        timestamp::format(SystemTime::now(), &mut ts);
-        let chunk = &buf[..n];
+        write(&sink, &log, lines.feed(&buf[..n]));
+    }
+    write(&sink, &log, lines.finish());
+}
+
+fn write(sink: &LogSink, log: &UnitLog, out: Vec<u8>) {
+    if !out.is_empty() {
+        sink.write(log, out);
+    }
+}
+
+/// Cuts a byte stream into timestamped lines.
+struct Lines {
+    stream: Stream,
+    partial: Vec<u8>,
+    ts: [u8; timestamp::LEN],
+}
+
+impl Lines {
+    fn new(stream: Stream) -> Lines {
+        Lines {
+            stream,
+            partial: Vec::new(),
+            ts: [0u8; timestamp::LEN],
+        }
+    }
+
+    /// The whole lines completed by `chunk`, each stamped with the time of this read.
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        timestamp::format(SystemTime::now(), &mut self.ts);
+        let n = chunk.len();
         let mut out = Vec::with_capacity(n + (n / 32 + 2) * (timestamp::LEN + 6));
         let mut start = 0;
         while let Some(pos) = memchr::memchr(b'\n', &chunk[start..]) {
             let line = &chunk[start..start + pos];
-            push_line(&mut out, &ts, stream, &partial, line);
-            partial.clear();
+            push_line(&mut out, &self.ts, self.stream, &self.partial, line);
+            self.partial.clear();
             start += pos + 1;
         }
-        partial.extend_from_slice(&chunk[start..]);
-        while partial.len() >= MAX_LINE {
-            let rest = partial.split_off(MAX_LINE);
-            push_line(&mut out, &ts, stream, &partial, &[]);
-            partial = rest;
+        self.partial.extend_from_slice(&chunk[start..]);
+        while self.partial.len() >= MAX_LINE {
+            let rest = self.partial.split_off(MAX_LINE);
+            push_line(&mut out, &self.ts, self.stream, &self.partial, &[]);
+            self.partial = rest;
         }
-        if !out.is_empty() {
-            sink.write(&log, out);
-        }
+        out
     }
-    if !partial.is_empty() {
+
+    /// The unfinished last line, completed.
+    fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        timestamp::format(SystemTime::now(), &mut ts);
-        push_line(&mut out, &ts, stream, &partial, &[]);
-        sink.write(&log, out);
+        if !self.partial.is_empty() {
+            timestamp::format(SystemTime::now(), &mut self.ts);
+            push_line(&mut out, &self.ts, self.stream, &self.partial, &[]);
+            self.partial.clear();
+        }
+        out
     }
 }
 

@@ -60,6 +60,11 @@ impl std::fmt::Debug for Msg {
 }
 
 impl LogSink {
+    /// Flushes and forgets a unit's file, after everything queued before.
+    pub fn close(&self, log: &UnitLog) {
+        let _ = self.tx.send(Msg::Close { id: log.id });
+    }
+
     /// Queues whole lines for `log`; never blocks. Counts what it had to drop.
     pub fn write(&self, log: &UnitLog, bytes: Vec<u8>) {
         let len = bytes.len() as u64;

@@ -1,0 +1,173 @@
+//! A new daemon on a state dir an earlier daemon left: services that still run are adopted,
+//! not started again; what the operator asked for is kept.
+//!
+//! The earlier daemon left a record per unit (`persist`). A recorded main process is
+//! adopted only if its identity still matches (same boot, same start time), checked after
+//! its pidfd is opened, so a PID reused meanwhile is never taken for it. An adopted process
+//! is not ward's child: its exit comes from its pidfd becoming readable, and its status
+//! from the kernel (`PIDFD_INFO_EXIT`) once its new parent has reaped it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ward_core::ExitStatus;
+use ward_core::machine::Event;
+use ward_sys::Pidfd;
+use ward_sys::identity::{ProcState, boot_id};
+
+use crate::logs;
+use crate::persist::{self, MainRecord};
+use crate::supervisor::Supervisor;
+use crate::unit::MainProcess;
+
+/// How long an adopted process's exit status is waited for after its exit: its new parent
+/// (init, usually) reaps it within moments; without a reaper the status stays unknown.
+const STATUS_WAIT: Duration = Duration::from_secs(1);
+const STATUS_POLL: Duration = Duration::from_millis(20);
+
+impl Supervisor {
+    /// Sets up every unit of the config, adopting what an earlier daemon left running and
+    /// starting the rest as their records and `autostart` say.
+    pub(crate) fn restore(&mut self) {
+        let state_dir = self.config.supervisor.state_dir.clone();
+        let boot = boot_id().ok();
+        for inst in self.config.instances() {
+            let name = inst.name.clone();
+            let autostart = inst.service.autostart;
+            if self.add_unit(inst).is_none() {
+                continue;
+            }
+            let Some(record) = persist::load(&state_dir, &name) else {
+                if autostart {
+                    self.dispatch(&name, Event::Start);
+                }
+                continue;
+            };
+            let wants_run = record.intent == "run";
+            match record.main {
+                Some(main) => match self.adopt(&name, &main, boot.as_deref()) {
+                    Ok(()) if wants_run => {}
+                    Ok(()) => self.dispatch(&name, Event::Stop),
+                    Err(status) => {
+                        self.note(
+                            &name,
+                            &format!(
+                                "main process (pid {}) ended while ward was away: {status}",
+                                main.pid
+                            ),
+                        );
+                        if wants_run {
+                            // Through the machine, so the restart policy decides.
+                            self.dispatch(&name, Event::Adopted { pid: main.pid });
+                            self.dispatch(&name, Event::Exited(status));
+                        }
+                    }
+                },
+                None if wants_run => self.dispatch(&name, Event::Start),
+                // The operator stopped it: it stays stopped, autostart or not.
+                None => {}
+            }
+        }
+    }
+
+    /// Adopts the recorded main process if it is still the same process; otherwise says
+    /// how it ended, as far as can be known.
+    fn adopt(
+        &mut self,
+        name: &str,
+        main: &MainRecord,
+        boot: Option<&str>,
+    ) -> Result<(), ExitStatus> {
+        if boot != Some(main.boot_id.as_str()) {
+            return Err(ExitStatus::Unknown);
+        }
+        let pidfd =
+            Pidfd::open_identified(main.pid, main.start_time).map_err(|_| ExitStatus::Unknown)?;
+        if ProcState::of(main.pid) == ProcState::Zombie {
+            return Err(pidfd.exit_status().unwrap_or(ExitStatus::Unknown));
+        }
+        let watcher = pidfd.try_clone().map_err(|_| ExitStatus::Unknown)?;
+        let started = UNIX_EPOCH + Duration::from_millis(main.started_ms);
+        let identity = ward_sys::ProcessIdentity {
+            pid: main.pid,
+            start_time: main.start_time,
+            boot_id: main.boot_id.clone(),
+        };
+        let Some(unit) = self.units.get_mut(name) else {
+            return Err(ExitStatus::Unknown);
+        };
+        unit.main = Some(MainProcess {
+            pidfd,
+            identity,
+            started,
+        });
+        unit.last_started = Some(started);
+        if let Some(path) = unit.instance.pidfile() {
+            unit.pidfile = crate::supervisor::write_pidfile(
+                &path,
+                main.pid,
+                &unit.name,
+                &unit.instance.service.command,
+            )
+            .map_err(|e| tracing::warn!(unit = %name, error = %e, "no pid file"))
+            .ok();
+        }
+        tokio::spawn(watch(name.to_string(), watcher, self.adopted_tx.clone()));
+        self.dispatch(name, Event::Adopted { pid: main.pid });
+        self.note(
+            name,
+            &format!("adopted pid {} from an earlier daemon", main.pid),
+        );
+        tracing::info!(unit = %name, pid = main.pid, "adopted");
+        Ok(())
+    }
+
+    /// An adopted main process ended.
+    pub(crate) fn adopted_exited(&mut self, name: &str, pid: u32, status: Option<ExitStatus>) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        if unit.main.as_ref().map(|m| m.pidfd.pid()) != Some(pid) {
+            return;
+        }
+        unit.main = None;
+        unit.last_exit_at = Some(SystemTime::now());
+        if let Some(file) = unit.pidfile.take() {
+            file.release();
+        }
+        let status = status.unwrap_or(ExitStatus::Unknown);
+        self.note(name, &format!("main process ended: {status}"));
+        tracing::info!(unit = %name, pid, status = %status, "adopted main process ended");
+        self.dispatch(name, Event::Exited(status));
+    }
+
+    /// A line of ward's own in the unit's log.
+    fn note(&self, name: &str, text: &str) {
+        if let Some(unit) = self.units.get(name) {
+            logs::note(&self.logs.sink(), &unit.log, text);
+        }
+    }
+}
+
+/// Waits for an adopted process to exit and reports it with its status, if the kernel
+/// gives one.
+async fn watch(
+    name: String,
+    pidfd: Pidfd,
+    tx: tokio::sync::mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
+) {
+    let pid = pidfd.pid();
+    let pidfd = match pidfd.exited().await {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::error!(unit = %name, error = %e, "cannot watch the adopted process");
+            return;
+        }
+    };
+    let mut status = pidfd.exit_status();
+    let deadline = tokio::time::Instant::now() + STATUS_WAIT;
+    while status.is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(STATUS_POLL).await;
+        status = pidfd.exit_status();
+    }
+    let _ = tx.send((name, pid, status));
+}

@@ -1,0 +1,94 @@
+//! What a daemon leaves for the next one: per unit, the operator's intent and the identity
+//! of the main process, in `<state_dir>/units/NAME.json`.
+//!
+//! Written whenever either changes, by rename over the old file, so a daemon killed at any
+//! instant leaves the previous or the new record, never a torn one. No fsync: the records
+//! must survive the daemon's death, which leaves the page cache intact; after a power cut
+//! no process is left to adopt anyway.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One unit's record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UnitRecord {
+    /// `run` or `stop`: what the operator (or autostart) last asked for.
+    pub intent: String,
+    /// The main process, while one runs.
+    pub main: Option<MainRecord>,
+}
+
+/// A main process, named for certain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MainRecord {
+    pub pid: u32,
+    pub start_time: u64,
+    pub boot_id: String,
+    /// When it was spawned, ms since the Unix epoch.
+    pub started_ms: u64,
+}
+
+fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("units")
+}
+
+fn file(state_dir: &Path, unit: &str) -> PathBuf {
+    dir(state_dir).join(format!("{unit}.json"))
+}
+
+/// Writes a unit's record atomically.
+pub(crate) fn save(state_dir: &Path, unit: &str, record: &UnitRecord) -> io::Result<()> {
+    fs::create_dir_all(dir(state_dir))?;
+    let path = file(state_dir, unit);
+    let tmp = dir(state_dir).join(format!(".{unit}.json.tmp"));
+    fs::write(&tmp, serde_json::to_vec(record).map_err(io::Error::other)?)?;
+    fs::rename(&tmp, &path)
+}
+
+/// The record a previous daemon left, if any. An unreadable record is reported and
+/// treated as none: the unit then starts as its config says.
+pub(crate) fn load(state_dir: &Path, unit: &str) -> Option<UnitRecord> {
+    let path = file(state_dir, unit);
+    let bytes = fs::read(&path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable unit record");
+            None
+        }
+    }
+}
+
+/// Forgets a unit that left the config.
+pub(crate) fn remove(state_dir: &Path, unit: &str) {
+    let _ = fs::remove_file(file(state_dir, unit));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path(), "web"), None);
+        let rec = UnitRecord {
+            intent: "run".into(),
+            main: Some(MainRecord {
+                pid: 7,
+                start_time: 9,
+                boot_id: "b".into(),
+                started_ms: 1,
+            }),
+        };
+        save(dir.path(), "web", &rec).unwrap();
+        assert_eq!(load(dir.path(), "web"), Some(rec));
+        fs::write(dir.path().join("units/web.json"), "{").unwrap();
+        assert_eq!(load(dir.path(), "web"), None);
+        remove(dir.path(), "web");
+        assert!(!dir.path().join("units/web.json").exists());
+    }
+}
