@@ -7,7 +7,7 @@
 //! is not ward's child: its exit comes from its pidfd becoming readable, and its status
 //! from the kernel (`PIDFD_INFO_EXIT`) once its new parent has reaped it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use ward_core::ExitStatus;
 use ward_core::machine::Event;
@@ -112,6 +112,14 @@ impl Supervisor {
             .ok();
         }
         tokio::spawn(watch(name.to_string(), watcher, self.adopted_tx.clone()));
+        self.journal.record(ward_store::Record::RunStarted {
+            unit: name.to_string(),
+            pid: main.pid,
+            start_time: main.start_time,
+            boot_id: main.boot_id.clone(),
+            at_ms: main.started_ms as i64,
+            adopted: true,
+        });
         self.dispatch(name, Event::Adopted { pid: main.pid });
         self.note(
             name,
@@ -123,21 +131,13 @@ impl Supervisor {
 
     /// An adopted main process ended.
     pub(crate) fn adopted_exited(&mut self, name: &str, pid: u32, status: Option<ExitStatus>) {
-        let Some(unit) = self.units.get_mut(name) else {
+        let Some(unit) = self.units.get(name) else {
             return;
         };
         if unit.main.as_ref().map(|m| m.pidfd.pid()) != Some(pid) {
             return;
         }
-        unit.main = None;
-        unit.last_exit_at = Some(SystemTime::now());
-        if let Some(file) = unit.pidfile.take() {
-            file.release();
-        }
-        let status = status.unwrap_or(ExitStatus::Unknown);
-        self.note(name, &format!("main process ended: {status}"));
-        tracing::info!(unit = %name, pid, status = %status, "adopted main process ended");
-        self.dispatch(name, Event::Exited(status));
+        self.main_ended(name, status.unwrap_or(ExitStatus::Unknown));
     }
 
     /// A line of ward's own in the unit's log.

@@ -44,8 +44,8 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        match ward_sys::peer_uid(&stream) {
-            Ok(uid) if uid == me || uid == 0 => {}
+        let uid = match ward_sys::peer_uid(&stream) {
+            Ok(uid) if uid == me || uid == 0 => uid,
             Ok(uid) => {
                 tracing::warn!(uid, "refused a connection from another user");
                 continue;
@@ -54,14 +54,15 @@ pub(crate) async fn serve(
                 tracing::warn!(error = %e, "cannot identify the peer; connection refused");
                 continue;
             }
-        }
+        };
         let Ok(permit) = connections.clone().acquire_owned().await else {
             return;
         };
         let tx = tx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| answer(req, tx.clone()));
+            let who = format!("uid {uid}");
+            let service = service_fn(move |req| answer(req, tx.clone(), who.clone()));
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -74,9 +75,10 @@ pub(crate) async fn serve(
 async fn answer(
     req: HttpRequest<Incoming>,
     tx: mpsc::Sender<Request>,
+    who: String,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match route(req).await {
-        Ok(command) => forward(command, &tx).await,
+        Ok(command) => forward(command, &tx, who).await,
         Err(e) => Err(e),
     };
     Ok(match reply {
@@ -101,12 +103,16 @@ async fn answer(
     })
 }
 
-async fn forward(command: Command, tx: &mpsc::Sender<Request>) -> Reply {
+async fn forward(command: Command, tx: &mpsc::Sender<Request>, who: String) -> Reply {
     let (reply, rx) = oneshot::channel();
     let gone = || ApiError::new(503, "ward is shutting down", None);
-    tx.send(Request { command, reply })
-        .await
-        .map_err(|_| gone())?;
+    tx.send(Request {
+        command,
+        reply,
+        who,
+    })
+    .await
+    .map_err(|_| gone())?;
     rx.await.map_err(|_| gone())?
 }
 

@@ -15,41 +15,74 @@ use crate::unit::Unit;
 
 impl Supervisor {
     /// Carries out one API request; answers now or registers a waiter.
+    ///
+    /// Every request but `status` is journaled with who asked and what came of it, and
+    /// answered only once that record is committed.
     pub(crate) fn handle(&mut self, request: Request) {
-        let Request { command, reply } = request;
-        let answer = match command {
-            Command::Status => json(&self.status()),
-            Command::Start(sel) => self.start(&sel),
+        let Request {
+            command,
+            reply,
+            who,
+        } = request;
+        let (what, targets, answer) = match command {
+            Command::Status => {
+                let _ = reply.send(json(&self.status()));
+                return;
+            }
+            Command::Start(sel) => ("start", targets(&sel), self.start(&sel)),
             Command::Stop(sel) => match self.select(&sel) {
                 Ok(names) => {
                     for name in &names {
                         self.dispatch(name, Event::Stop);
                     }
-                    return self.wait(names, Until::Quiescent, reply);
+                    return self.wait(names, Until::Quiescent, reply, who, "stop");
                 }
-                Err(e) => Err(e),
+                Err(e) => ("stop", targets(&sel), Err(e)),
             },
-            Command::Restart(sel) => match self.refuse_while_shutting_down() {
-                Err(e) => Err(e),
-                Ok(()) => match self.select(&sel) {
+            Command::Restart(sel) => {
+                match self
+                    .refuse_while_shutting_down()
+                    .and_then(|()| self.select(&sel))
+                {
                     Ok(names) => {
                         for name in &names {
                             self.dispatch(name, Event::Restart);
                         }
-                        return self.wait(names, Until::NotStopping, reply);
+                        return self.wait(names, Until::NotStopping, reply, who, "restart");
                     }
-                    Err(e) => Err(e),
-                },
-            },
-            Command::Signal(req) => self.signal(&req),
-            Command::Reload => self.reload().and_then(|r| json(&r)),
-            Command::Shutdown => return self.begin_shutdown(Some(reply)),
+                    Err(e) => ("restart", targets(&sel), Err(e)),
+                }
+            }
+            Command::Signal(req) => ("signal", targets(&req.selection), self.signal(&req)),
+            Command::Reload => ("reload", Vec::new(), self.reload().and_then(|r| json(&r))),
+            Command::Shutdown => {
+                let ack = json(&Ack { ok: true });
+                let record = crate::journal::action(&who, "shutdown", &[], &ack);
+                self.journal.record(record);
+                return self.begin_shutdown(Some(reply));
+            }
             Command::ReopenLogs => {
                 self.logs.reopen();
-                json(&Ack { ok: true })
+                ("reopen logs", Vec::new(), json(&Ack { ok: true }))
             }
         };
-        let _ = reply.send(answer);
+        self.answer_recorded(reply, answer, &who, what, &targets);
+    }
+
+    /// Journals the request and its outcome; the answer goes out once that is committed,
+    /// or once it is known that it could not be (queue full, disk failing).
+    pub(crate) fn answer_recorded(
+        &self,
+        reply: tokio::sync::oneshot::Sender<Reply>,
+        answer: Reply,
+        who: &str,
+        what: &str,
+        targets: &[String],
+    ) {
+        let record = crate::journal::action(who, what, targets, &answer);
+        self.journal.record_then(record, move |_committed| {
+            let _ = reply.send(answer);
+        });
     }
 
     fn wait(
@@ -57,11 +90,15 @@ impl Supervisor {
         names: Vec<String>,
         until: Until,
         reply: tokio::sync::oneshot::Sender<Reply>,
+        who: String,
+        what: &'static str,
     ) {
         self.waiters.push(Waiter {
             names,
             until,
             reply,
+            who,
+            what,
         });
     }
 
@@ -236,6 +273,15 @@ impl Supervisor {
             },
             services,
         }
+    }
+}
+
+/// The names a selection was given with, for the journal.
+fn targets(sel: &Selection) -> Vec<String> {
+    if sel.all {
+        vec!["all".to_string()]
+    } else {
+        sel.names.clone()
     }
 }
 

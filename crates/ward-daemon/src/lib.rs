@@ -12,6 +12,7 @@ mod adopt;
 mod api;
 mod contain;
 mod handlers;
+mod journal;
 mod launch;
 pub mod logs;
 mod persist;

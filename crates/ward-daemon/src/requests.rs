@@ -21,6 +21,8 @@ pub(crate) enum Command {
 pub(crate) struct Request {
     pub command: Command,
     pub reply: oneshot::Sender<Reply>,
+    /// Who asked, for the journal: `uid 1000`.
+    pub who: String,
 }
 
 /// A JSON body for a 200, or an error with its HTTP status.

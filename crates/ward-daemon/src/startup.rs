@@ -58,6 +58,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The journal could not be opened (damaged, too new, not writable).
+    #[error("{0}")]
+    Journal(#[source] ward_store::StoreError),
     /// Anything else the operating system refused.
     #[error("{what}: {source}")]
     Os {
@@ -99,6 +102,9 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
         other => StartError::PidFile(other),
     })?;
 
+    let journal = ward_store::Journal::open(&sup.state_dir.join("journal.db"))
+        .map_err(StartError::Journal)?;
+
     ward_sys::become_subreaper().map_err(|source| StartError::Os {
         what: "cannot become a child subreaper",
         source,
@@ -116,9 +122,11 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     let result = runtime.block_on(async {
         let listener = bind(&sup.socket)?;
         let mut supervisor =
-            Supervisor::new(options, cgroups, nofile).map_err(|source| StartError::Os {
-                what: "cannot start the log writer",
-                source,
+            Supervisor::new(options, cgroups, nofile, journal).map_err(|source| {
+                StartError::Os {
+                    what: "cannot start the log writer",
+                    source,
+                }
             })?;
         let ready = options.ready.take();
         supervisor.run(listener, ready).await;

@@ -47,6 +47,10 @@ pub(crate) struct Waiter {
     pub until: Until,
     /// Where the answer goes.
     pub reply: tokio::sync::oneshot::Sender<Reply>,
+    /// Who asked, for the journal.
+    pub who: String,
+    /// The request, for the journal.
+    pub what: &'static str,
 }
 
 /// What a [`Waiter`] waits for.
@@ -77,6 +81,8 @@ pub(crate) struct Supervisor {
     /// `SIGQUIT`: exit, leaving `on_daemon_exit = "keep"` services running for the next
     /// daemon.
     detaching: bool,
+    /// The history of every unit, written by its own thread.
+    pub journal: ward_store::Journal,
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
@@ -88,6 +94,7 @@ impl Supervisor {
         options: &Options,
         cgroups: Option<CgroupDriver>,
         nofile: Limit,
+        journal: ward_store::Journal,
     ) -> std::io::Result<Supervisor> {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -109,6 +116,7 @@ impl Supervisor {
             waiters: Vec::new(),
             shutdown: None,
             detaching: false,
+            journal,
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             seed,
@@ -140,6 +148,11 @@ impl Supervisor {
         };
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
 
+        self.journal.record(ward_store::Record::Daemon {
+            at_ms: ward_store::now_ms(),
+            what: "daemon started".into(),
+            detail: format!("pid {}, ward {}", self.me, env!("CARGO_PKG_VERSION")),
+        });
         self.restore();
         crate::startup::report_ready(ready);
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
@@ -166,15 +179,29 @@ impl Supervisor {
                     }
                 }
                 _ = sighup.recv() => {
-                    if let Err(e) = self.reload() {
+                    let outcome = self.reload();
+                    if let Err(e) = &outcome {
                         tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
                     }
+                    let answer = outcome.and_then(|r| crate::requests::json(&r));
+                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &[], &answer));
                 }
                 Some(req) = rx.recv() => self.handle(req),
                 _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
             }
         }
 
+        self.journal.record(ward_store::Record::Daemon {
+            at_ms: ward_store::now_ms(),
+            what: "daemon stopped".into(),
+            detail: if self.detaching {
+                "detached: services with on_daemon_exit = \"keep\" left running".into()
+            } else {
+                "every service stopped".into()
+            },
+        });
+        // `ward down` is answered once everything is in the journal.
+        self.journal.sync();
         for reply in self.shutdown.take().unwrap_or_default() {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
@@ -244,6 +271,10 @@ impl Supervisor {
     /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
     pub fn add_unit(&mut self, instance: Instance) -> Option<()> {
         let name = instance.name.clone();
+        self.journal.record(ward_store::Record::Unit {
+            unit: name.clone(),
+            service: instance.service.name.clone(),
+        });
         match self.build_unit(instance) {
             Ok(unit) => {
                 self.units.insert(name, unit);
@@ -397,6 +428,11 @@ impl Supervisor {
             Action::Spawn => {}
             Action::Transition { from, to } => {
                 tracing::info!(unit = %name, from = from.as_str(), to = to.as_str(), "state");
+                for record in
+                    crate::journal::transition(name, from, to, unit.machine.backoff_delay())
+                {
+                    self.journal.record(record);
+                }
                 if to == State::Failed {
                     let limit = unit.instance.service.start_limit;
                     logs::note(
@@ -493,6 +529,14 @@ impl Supervisor {
                             })
                             .ok();
                 }
+                self.journal.record(ward_store::Record::RunStarted {
+                    unit: name.to_string(),
+                    pid,
+                    start_time: identity.start_time,
+                    boot_id: identity.boot_id.clone(),
+                    at_ms: ward_store::now_ms(),
+                    adopted: false,
+                });
                 unit.main = Some(MainProcess {
                     pidfd: spawned.pidfd,
                     identity,
@@ -503,6 +547,8 @@ impl Supervisor {
             Err(e) => {
                 let failure = launch::failure(&e, &unit.instance);
                 tracing::warn!(unit = %name, error = %failure, "spawn failed");
+                self.journal
+                    .record(crate::journal::exec_failure(name, &failure));
                 logs::note(&sink, &unit.log, &failure.to_string());
                 Event::SpawnFailed(failure)
             }
@@ -517,16 +563,7 @@ impl Supervisor {
                     let Some(name) = self.by_pid.remove(&pid) else {
                         continue;
                     };
-                    if let Some(unit) = self.units.get_mut(&name) {
-                        unit.main = None;
-                        if let Some(file) = unit.pidfile.take() {
-                            file.release();
-                        }
-                        unit.last_exit_at = Some(SystemTime::now());
-                        logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
-                        tracing::info!(unit = %name, pid, status = %status, "main process ended");
-                    }
-                    self.dispatch(&name, Event::Exited(status));
+                    self.main_ended(&name, status);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -535,6 +572,36 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// A unit's main process ended (reaped, or an adopted one seen to exit): note it in the
+    /// log and the journal, then tell the machine.
+    pub(crate) fn main_ended(&mut self, name: &str, status: ExitStatus) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let Some(main) = unit.main.take() else {
+            return;
+        };
+        if let Some(file) = unit.pidfile.take() {
+            file.release();
+        }
+        unit.last_exit_at = Some(SystemTime::now());
+        logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
+        tracing::info!(unit = %name, pid = main.identity.pid, status = %status, "main process ended");
+        let id = &main.identity;
+        self.journal.record(ward_store::Record::RunEnded {
+            unit: name.to_string(),
+            pid: id.pid,
+            start_time: id.start_time,
+            boot_id: id.boot_id.clone(),
+            at_ms: ward_store::now_ms(),
+            exit: crate::journal::exit_record(status),
+        });
+        if let Some(crash) = crate::journal::crash(name, id.pid, status, unit.machine.state()) {
+            self.journal.record(crash);
+        }
+        self.dispatch(name, Event::Exited(status));
     }
 
     /// The next time the loop must wake up without any other happening.
@@ -586,7 +653,13 @@ impl Supervisor {
             });
             if done {
                 let answer = self.results(&waiter.names, waiter.until);
-                let _ = waiter.reply.send(answer);
+                self.answer_recorded(
+                    waiter.reply,
+                    answer,
+                    &waiter.who,
+                    waiter.what,
+                    &waiter.names,
+                );
             } else {
                 self.waiters.push(waiter);
             }

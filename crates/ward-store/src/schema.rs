@@ -1,0 +1,251 @@
+//! The journal's schema, its migrations, and the checks made on every open.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::StoreError;
+
+/// The schema this ward writes. `PRAGMA user_version` holds a file's version.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Migration `i` takes a file from version `i` to `i + 1`. Append only: a released
+/// migration never changes.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the first schema.
+    r#"
+    CREATE TABLE services (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        service       TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id               INTEGER PRIMARY KEY,
+        service_id       INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        pid              INTEGER NOT NULL,
+        start_time       INTEGER NOT NULL,
+        boot_id          TEXT NOT NULL,
+        started_ms       INTEGER NOT NULL,
+        adopted          INTEGER NOT NULL DEFAULT 0,
+        ended_ms         INTEGER,
+        exit_description TEXT,
+        exit_code        INTEGER,
+        exit_signal      TEXT,
+        core_dumped      INTEGER,
+        UNIQUE (boot_id, pid, start_time)
+    );
+    CREATE TABLE crashes (
+        id         INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        run_id     INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        at_ms      INTEGER NOT NULL,
+        class      TEXT NOT NULL,
+        severity   TEXT NOT NULL,
+        evidence   TEXT NOT NULL
+    );
+    CREATE TABLE recoveries (
+        id         INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        crash_id   INTEGER REFERENCES crashes(id) ON DELETE SET NULL,
+        at_ms      INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        delay_ms   INTEGER
+    );
+    CREATE TABLE health (
+        id         INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        at_ms      INTEGER NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state   TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE actions (
+        id      INTEGER PRIMARY KEY,
+        at_ms   INTEGER NOT NULL,
+        who     TEXT NOT NULL,
+        what    TEXT NOT NULL,
+        targets TEXT NOT NULL,
+        result  TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_service ON runs (service_id, started_ms);
+    CREATE INDEX crashes_by_service ON crashes (service_id, at_ms);
+    "#,
+    // 1 -> 2: state transitions and the daemon's own events, for `ward events`.
+    r#"
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        at_ms      INTEGER NOT NULL,
+        service_id INTEGER REFERENCES services(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        detail     TEXT NOT NULL
+    );
+    CREATE INDEX events_by_time ON events (at_ms);
+    CREATE INDEX events_by_service ON events (service_id, at_ms);
+    CREATE INDEX recoveries_by_service ON recoveries (service_id, at_ms);
+    CREATE INDEX actions_by_time ON actions (at_ms);
+    "#,
+];
+
+fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Opens (creating if needed) the journal for writing: quick integrity check, WAL, foreign
+/// keys, migrations to [`SCHEMA_VERSION`] with a backup of the file before each one.
+///
+/// A damaged file is an error, never silently replaced: the caller repairs it (which
+/// keeps the damaged file) or refuses to start.
+pub fn open_checked(path: &Path) -> Result<Connection, StoreError> {
+    let err = sqlite(path);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    )
+    .map_err(&err)?;
+    quick_check(&conn, path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(&err)?;
+    // FULL: each commit is on disk before it is acknowledged, so a power cut loses at
+    // most the batch being written.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&err)?;
+    migrate(&conn, path, SCHEMA_VERSION)?;
+    Ok(conn)
+}
+
+/// `PRAGMA quick_check`: fails with [`StoreError::Damaged`] unless it says `ok`.
+pub(crate) fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let result: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+    match result {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+        Ok(lines) => Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail: lines.join("; "),
+        }),
+        Err(e) => Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// The file's schema version.
+pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Applies the migrations from the file's version up to `target`, each in a transaction,
+/// each after a backup of the file as it was (`journal.db.pre-vN`).
+pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(), StoreError> {
+    let err = sqlite(path);
+    let mut current = version(conn).map_err(&err)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while current < target {
+        if current > 0 {
+            let backup = pre_migration_path(path, current + 1);
+            conn.backup(
+                rusqlite::MAIN_DB,
+                &backup,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .map_err(&err)?;
+            tracing::info!(backup = %backup.display(), from = current, to = current + 1, "journal backed up before a migration");
+        }
+        let tx = conn.unchecked_transaction().map_err(&err)?;
+        tx.execute_batch(MIGRATIONS[current as usize])
+            .map_err(&err)?;
+        tx.pragma_update(None, "user_version", current + 1)
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        current += 1;
+    }
+    Ok(())
+}
+
+/// Where the backup before the migration to `version` goes.
+pub fn pre_migration_path(path: &Path, version: i64) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(format!(".pre-v{version}"));
+    PathBuf::from(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_the_whole_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let conn = open_checked(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        // No backup for a file that had nothing in it.
+        assert!(!pre_migration_path(&path, 1).exists());
+    }
+
+    #[test]
+    fn a_file_of_the_previous_version_is_migrated_after_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, &path, 1).unwrap();
+            conn.execute(
+                "INSERT INTO services (name, service, first_seen_ms) VALUES ('web', 'web', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let conn = open_checked(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), 2);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM services", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "rows survive the migration");
+        conn.execute(
+            "INSERT INTO events (at_ms, kind, detail) VALUES (1, 'x', 'y')",
+            [],
+        )
+        .unwrap();
+        let backup = Connection::open(pre_migration_path(&path, 2)).unwrap();
+        assert_eq!(version(&backup).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_newer_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(matches!(
+            open_checked(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}

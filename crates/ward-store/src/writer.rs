@@ -1,0 +1,433 @@
+//! The one writer: a thread that owns the writing connection and commits in batches.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::record::Record;
+use crate::{StoreError, now_ms, schema};
+
+/// Records that may wait for the disk; one more is dropped and counted.
+pub const QUEUE: usize = 16_384;
+
+/// The most records one transaction takes. What is queued while a batch commits forms
+/// the next batch, so batches grow with the load and there is no waiting on an idle queue.
+pub const BATCH_MAX: usize = 4_096;
+
+type Done = Box<dyn FnOnce(bool) + Send>;
+
+enum Msg {
+    Record(Record, Option<Done>),
+    /// Answered once everything queued before it is committed (or failed).
+    Sync(SyncSender<()>),
+}
+
+/// The daemon's handle on the journal.
+pub struct Journal {
+    path: PathBuf,
+    tx: Option<SyncSender<Msg>>,
+    dropped: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Opens (checking and migrating) the journal and starts its writer.
+    pub fn open(path: &Path) -> Result<Journal, StoreError> {
+        let conn = schema::open_checked(path)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (failed, file) = (failed.clone(), path.to_path_buf());
+            std::thread::Builder::new()
+                .name("ward-journal".into())
+                .spawn(move || run(conn, rx, failed, file))
+                .map_err(|source| StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+        };
+        Ok(Journal {
+            path: path.to_path_buf(),
+            tx: Some(tx),
+            dropped,
+            failed,
+            thread: Some(thread),
+        })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a record; never blocks. A full queue drops it and counts it.
+    pub fn record(&self, record: Record) {
+        self.send(record, None);
+    }
+
+    /// Queues a record and calls `done(true)` once it is committed, `done(false)` if it
+    /// was dropped or its transaction failed.
+    pub fn record_then(&self, record: Record, done: impl FnOnce(bool) + Send + 'static) {
+        self.send(record, Some(Box::new(done)));
+    }
+
+    fn send(&self, record: Record, done: Option<Done>) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(Msg::Record(record, done)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Msg::Record(_, done)))
+            | Err(TrySendError::Disconnected(Msg::Record(_, done))) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Some(done) = done {
+                    done(false);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Records dropped because the queue was full (the disk could not keep up).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records lost because their transaction failed (disk full, I/O error).
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Waits until everything queued so far is committed or has failed.
+    pub fn sync(&self) {
+        let Some(tx) = &self.tx else { return };
+        let (done_tx, done_rx) = sync_channel(1);
+        if tx.send(Msg::Sync(done_tx)).is_ok() {
+            let _ = done_rx.recv();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer commit what is left and end.
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Msg>, failed: Arc<AtomicU64>, path: PathBuf) {
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut last_error_logged = None::<std::time::Instant>;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let records = batch
+            .iter()
+            .filter(|m| matches!(m, Msg::Record(..)))
+            .count();
+        let ok = match write_batch(&mut conn, &mut ids, &batch) {
+            Ok(()) => true,
+            Err(e) => {
+                failed.fetch_add(records as u64, Ordering::Relaxed);
+                // The ids cached in the failed transaction may not exist.
+                ids.clear();
+                // One message a second at most: a full disk must not flood the daemon log.
+                if last_error_logged.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                    tracing::error!(journal = %path.display(), error = %e, lost = records, "journal write failed; supervising goes on");
+                    last_error_logged = Some(std::time::Instant::now());
+                }
+                false
+            }
+        };
+        for msg in batch {
+            match msg {
+                Msg::Record(_, Some(done)) => done(ok),
+                Msg::Record(_, None) => {}
+                Msg::Sync(tx) => {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    ids: &mut HashMap<String, i64>,
+    batch: &[Msg],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for msg in batch {
+        if let Msg::Record(record, _) = msg {
+            apply(&tx, ids, record)?;
+        }
+    }
+    tx.commit()
+}
+
+/// The row id of a unit, creating its row on first sight.
+fn service_id(
+    tx: &Transaction<'_>,
+    ids: &mut HashMap<String, i64>,
+    unit: &str,
+    service: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(&id) = ids.get(unit) {
+        return Ok(id);
+    }
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO services (name, service, first_seen_ms) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![unit, service, now_ms()])?;
+    let id = tx
+        .prepare_cached("SELECT id FROM services WHERE name = ?1")?
+        .query_row([unit], |r| r.get(0))?;
+    ids.insert(unit.to_string(), id);
+    Ok(id)
+}
+
+/// The service a unit name belongs to, for units the journal meets before their
+/// `Record::Unit`: `web.2` belongs to `web`.
+fn service_of(unit: &str) -> &str {
+    match unit.rsplit_once('.') {
+        Some((svc, idx)) if idx.chars().all(|c| c.is_ascii_digit()) => svc,
+        _ => unit,
+    }
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    ids: &mut HashMap<String, i64>,
+    record: &Record,
+) -> rusqlite::Result<()> {
+    let mut sid = |unit: &str| service_id(tx, ids, unit, service_of(unit));
+    match record {
+        Record::Unit { unit, service } => {
+            service_id(tx, ids, unit, service)?;
+        }
+        Record::RunStarted {
+            unit,
+            pid,
+            start_time,
+            boot_id,
+            at_ms,
+            adopted,
+        } => {
+            let id = sid(unit)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO runs (service_id, pid, start_time, boot_id, started_ms, adopted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![id, pid, *start_time as i64, boot_id, at_ms, adopted])?;
+        }
+        Record::RunEnded {
+            unit,
+            pid,
+            start_time,
+            boot_id,
+            at_ms,
+            exit,
+        } => {
+            let id = sid(unit)?;
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE runs SET ended_ms = ?1, exit_description = ?2, exit_code = ?3,
+                     exit_signal = ?4, core_dumped = ?5
+                     WHERE boot_id = ?6 AND pid = ?7 AND start_time = ?8",
+                )?
+                .execute(params![
+                    at_ms,
+                    exit.description,
+                    exit.code,
+                    exit.signal,
+                    exit.core_dumped,
+                    boot_id,
+                    pid,
+                    *start_time as i64
+                ])?;
+            if updated == 0 {
+                // Its start was not journaled (dropped, or before the journal existed).
+                tx.prepare_cached(
+                    "INSERT INTO runs (service_id, pid, start_time, boot_id, started_ms, ended_ms,
+                     exit_description, exit_code, exit_signal, core_dumped)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    id,
+                    pid,
+                    *start_time as i64,
+                    boot_id,
+                    at_ms,
+                    exit.description,
+                    exit.code,
+                    exit.signal,
+                    exit.core_dumped
+                ])?;
+            }
+        }
+        Record::Crash {
+            unit,
+            pid,
+            at_ms,
+            class,
+            severity,
+            evidence,
+        } => {
+            let id = sid(unit)?;
+            let run: Option<i64> = match pid {
+                Some(pid) => tx
+                    .prepare_cached(
+                        "SELECT id FROM runs WHERE service_id = ?1 AND pid = ?2 ORDER BY id DESC LIMIT 1",
+                    )?
+                    .query_row(params![id, pid], |r| r.get(0))
+                    .optional()?,
+                None => None,
+            };
+            tx.prepare_cached(
+                "INSERT INTO crashes (service_id, run_id, at_ms, class, severity, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![id, run, at_ms, class, severity, evidence])?;
+        }
+        Record::Recovery {
+            unit,
+            at_ms,
+            action,
+            delay_ms,
+        } => {
+            let id = sid(unit)?;
+            tx.prepare_cached(
+                "INSERT INTO recoveries (service_id, crash_id, at_ms, action, delay_ms)
+                 VALUES (?1, (SELECT max(id) FROM crashes WHERE service_id = ?1), ?2, ?3, ?4)",
+            )?
+            .execute(params![id, at_ms, action, delay_ms.map(|d| d as i64)])?;
+        }
+        Record::Transition {
+            unit,
+            at_ms,
+            from,
+            to,
+        } => {
+            let id = sid(unit)?;
+            tx.prepare_cached(
+                "INSERT INTO events (at_ms, service_id, kind, detail) VALUES (?1, ?2, 'state', ?3)",
+            )?
+            .execute(params![at_ms, id, format!("{from} -> {to}")])?;
+        }
+        Record::Action {
+            at_ms,
+            who,
+            what,
+            targets,
+            result,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO actions (at_ms, who, what, targets, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![at_ms, who, what, targets, result])?;
+        }
+        Record::Daemon {
+            at_ms,
+            what,
+            detail,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO events (at_ms, service_id, kind, detail) VALUES (?1, NULL, ?2, ?3)",
+            )?
+            .execute(params![at_ms, what, detail])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExitRecord;
+
+    #[test]
+    fn records_are_committed_and_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let j = Journal::open(&path).unwrap();
+        j.record(Record::Unit {
+            unit: "web.0".into(),
+            service: "web".into(),
+        });
+        j.record(Record::RunStarted {
+            unit: "web.0".into(),
+            pid: 10,
+            start_time: 5,
+            boot_id: "b".into(),
+            at_ms: 1,
+            adopted: false,
+        });
+        j.record(Record::RunEnded {
+            unit: "web.0".into(),
+            pid: 10,
+            start_time: 5,
+            boot_id: "b".into(),
+            at_ms: 2,
+            exit: ExitRecord {
+                description: "exit 3".into(),
+                code: Some(3),
+                signal: None,
+                core_dumped: false,
+            },
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        j.record_then(
+            Record::Action {
+                at_ms: 3,
+                who: "uid 0".into(),
+                what: "start".into(),
+                targets: "web.0".into(),
+                result: "ok".into(),
+            },
+            move |ok| tx.send(ok).unwrap(),
+        );
+        assert!(rx.recv().unwrap());
+        drop(j);
+        let conn = Connection::open(&path).unwrap();
+        let (desc, ended): (String, i64) = conn
+            .query_row("SELECT exit_description, ended_ms FROM runs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((desc.as_str(), ended), ("exit 3", 2));
+        let svc: String = conn
+            .query_row(
+                "SELECT service FROM services WHERE name = 'web.0'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(svc, "web");
+    }
+
+    #[test]
+    fn instance_names_map_to_their_service() {
+        assert_eq!(service_of("web.2"), "web");
+        assert_eq!(service_of("web"), "web");
+        assert_eq!(service_of("a.b"), "a.b");
+    }
+}
