@@ -71,7 +71,8 @@ pub struct ServiceStatus {
     /// The main process, if one exists.
     pub pid: Option<u32>,
     /// What the kernel says the main process is doing: `running`, `sleeping`, `disk sleep`,
-    /// `stopped`, `traced`, `zombie`, `dead`, `not found`; absent without a main process.
+    /// `stopped`, `traced`, `zombie`, `dead`, `idle`, `not found`; null without a main
+    /// process.
     #[serde(default)]
     pub process_state: Option<String>,
     /// When the current or last process started, ms since the Unix epoch.
@@ -113,6 +114,15 @@ pub struct DaemonInfo {
     pub cgroup: String,
     /// When the daemon started, ms since the Unix epoch.
     pub started_at_ms: u64,
+    /// The journal file.
+    #[serde(default)]
+    pub journal: String,
+    /// Journal records dropped because the disk could not keep up (the queue was full).
+    #[serde(default)]
+    pub journal_dropped: u64,
+    /// Journal records lost because their transaction failed (disk full, I/O error).
+    #[serde(default)]
+    pub journal_failed: u64,
 }
 
 /// `GET /v1/status`.

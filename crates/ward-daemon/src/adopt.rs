@@ -48,6 +48,10 @@ impl Supervisor {
                     Ok(()) if wants_run => {}
                     Ok(()) => self.dispatch(&name, Event::Stop),
                     Err(status) => {
+                        // When exactly is not known; now is the first moment ward knows.
+                        if let Some(u) = self.units.get_mut(&name) {
+                            u.last_exit_at = Some(std::time::SystemTime::now());
+                        }
                         self.note(
                             &name,
                             &format!(

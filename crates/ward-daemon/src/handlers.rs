@@ -270,6 +270,9 @@ impl Supervisor {
                     None => "off".to_string(),
                 },
                 started_at_ms: Supervisor::epoch_ms(self.started_at),
+                journal: self.journal.path().display().to_string(),
+                journal_dropped: self.journal.dropped(),
+                journal_failed: self.journal.failed(),
             },
             services,
         }

@@ -88,7 +88,19 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
                 ExecErrno::BadFormat => SpawnFailure::BadFormat(format!("{program}: {error}")),
                 ExecErrno::Other => SpawnFailure::Other(format!("{program}: {error}")),
             },
-            other => SpawnFailure::Other(format!("{other:?} step failed: {error}")),
+            ChildStep::ParentDeath => {
+                SpawnFailure::Other(format!("cannot tie the process to ward's life: {error}"))
+            }
+            ChildStep::JoinCgroup => {
+                SpawnFailure::Other(format!("cannot join the cgroup: {error}"))
+            }
+            ChildStep::NewSession => {
+                SpawnFailure::Other(format!("cannot start a session: {error}"))
+            }
+            ChildStep::Rlimit => {
+                SpawnFailure::Other(format!("cannot set the open-file limit: {error}"))
+            }
+            ChildStep::Stdio => SpawnFailure::Other(format!("cannot connect its output: {error}")),
         },
     }
 }

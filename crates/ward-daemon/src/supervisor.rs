@@ -387,8 +387,13 @@ impl Supervisor {
             return;
         };
         let mut intent = unit.machine.intent();
-        if shutting_down && let Some((before, _)) = unit.persisted {
-            intent = before;
+        if shutting_down {
+            match unit.persisted {
+                Some((before, _)) => intent = before,
+                // Never started and never stopped by anyone: nothing to remember.
+                None if unit.main.is_none() => return,
+                None => {}
+            }
         }
         let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
         if unit.persisted == Some(now) {
@@ -749,9 +754,14 @@ pub(crate) fn write_pidfile(
     unit: &str,
     command: &[String],
 ) -> Result<ward_sys::pidfile::HeldPidFile, String> {
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // Other tools must be able to reach the file: not the daemon's private umask.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
     }
     let record = ward_sys::pidfile::PidRecord::of(pid, unit, command)
         .map_err(|e| format!("cannot read the identity of pid {pid}: {e}"))?;

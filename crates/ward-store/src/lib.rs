@@ -19,7 +19,7 @@ mod writer;
 
 pub use query::{Entry, Reader};
 pub use record::{ExitRecord, Record};
-pub use schema::{SCHEMA_VERSION, open_checked};
+pub use schema::{SCHEMA_VERSION, integrity_check, open_checked};
 pub use writer::{BATCH_MAX, Journal, QUEUE};
 
 use std::path::PathBuf;
@@ -75,3 +75,6 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// What a failed query reports.
+pub use rusqlite::Error as QueryError;

@@ -139,6 +139,19 @@ pub(crate) fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreErr
     }
 }
 
+/// `PRAGMA integrity_check` of a file, opened read-only: `["ok"]` when it is sound.
+pub fn integrity_check(path: &Path) -> Result<Vec<String>, StoreError> {
+    let err = sqlite(path);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&err)?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(&err)?;
+    let lines = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(&err)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(&err)?;
+    Ok(lines)
+}
+
 /// The file's schema version.
 pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))

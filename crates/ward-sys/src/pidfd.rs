@@ -127,7 +127,7 @@ impl Pidfd {
 pub(crate) fn to_rustix(signal: Signal) -> rustix::process::Signal {
     match rustix::process::Signal::from_named_raw(signal.number()) {
         Some(s) => s,
-        // SAFETY: `Signal` only holds numbers Linux defines (1..=31 named, 34..=64 real-time),
+        // SAFETY: `Signal` only holds numbers Linux defines (1..=64),
         // and rustix requires only that the number be a valid signal for the platform.
         None => unsafe { rustix::process::Signal::from_raw_unchecked(signal.number()) },
     }

@@ -353,21 +353,22 @@ fn is_held(file: &File) -> bool {
 }
 
 /// Removes `path` if, judged again under its lock, it is stale. Returns the verdict that
-/// decided; the file is removed only for [`Class::Stale`].
-pub fn remove_if_stale(path: &Path) -> io::Result<Verdict> {
+/// decided and whether the file was removed (a stale file whose lock someone holds, or
+/// that was replaced meanwhile, is kept).
+pub fn remove_if_stale(path: &Path) -> io::Result<(Verdict, bool)> {
     let before = check(path);
     if !matches!(before.class, Class::Stale(_)) {
-        return Ok(before);
+        return Ok((before, false));
     }
     let file = File::open(path)?;
     // Holding the lock keeps a new owner from taking the file while it is judged again.
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(check(path)),
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok((check(path), false)),
         Err(e) => return Err(e.into()),
     }
     if !same_file(&file, path) {
-        return Ok(check(path));
+        return Ok((check(path), false));
     }
     let now = check(path);
     let still_stale = match before.class {
@@ -377,10 +378,10 @@ pub fn remove_if_stale(path: &Path) -> io::Result<Verdict> {
         _ => matches!(now.class, Class::Stale(_)),
     };
     if !still_stale {
-        return Ok(now);
+        return Ok((now, false));
     }
     fs::remove_file(path)?;
-    Ok(before)
+    Ok((before, true))
 }
 
 #[cfg(test)]
@@ -509,14 +510,14 @@ mod tests {
         let abandoned = dir.path().join("abandoned.pid");
         fs::write(&abandoned, serde_json::to_string(&me()).unwrap()).unwrap();
         assert!(matches!(
-            remove_if_stale(&abandoned).unwrap().class,
+            remove_if_stale(&abandoned).unwrap().0.class,
             Class::Stale(StaleReason::LockReleased)
         ));
         assert!(!abandoned.exists());
-        assert_eq!(remove_if_stale(&held_path).unwrap().class, Class::Valid);
+        assert_eq!(remove_if_stale(&held_path).unwrap().0.class, Class::Valid);
         assert!(held_path.exists());
         assert!(matches!(
-            remove_if_stale(&stale).unwrap().class,
+            remove_if_stale(&stale).unwrap().0.class,
             Class::Stale(StaleReason::NotRunning)
         ));
         assert!(!stale.exists());

@@ -293,9 +293,11 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
         }
         if let Some(sig) = death_signal {
             // If ward died between fork and here, the signal would never come: check.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0
-                || libc::getppid() != parent
-            {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0 {
+                fail(err_fd, ChildStep::ParentDeath);
+            }
+            if libc::getppid() != parent {
+                *libc::__errno_location() = libc::ESRCH;
                 fail(err_fd, ChildStep::ParentDeath);
             }
         }

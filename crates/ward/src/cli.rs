@@ -69,6 +69,26 @@ pub enum Command {
     },
     /// Stop every service, then the daemon.
     Down,
+    /// What happened to a service: runs, exits, crashes, recoveries, actions.
+    History {
+        /// The service (a service with instances shows all of them).
+        name: String,
+        /// Only what happened in this time before now, such as `1h` or `30m`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything the journal holds, for all services, in time order.
+    Events {
+        /// Only what happened in this time before now [default: 1h].
+        #[arg(long, default_value = "1h")]
+        since: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect and clean PID files (ward's own and other programs').
     #[command(subcommand)]
     Pid(PidCommand),

@@ -1,6 +1,7 @@
 //! One module per group of subcommands.
 
 mod control;
+mod history;
 mod logs;
 mod pid;
 mod status;
@@ -40,5 +41,9 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),
+        Command::History { name, since, json } => {
+            history::history(&client::locate(&path)?, &name, since.as_deref(), json)
+        }
+        Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
     }
 }

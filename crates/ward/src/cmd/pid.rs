@@ -52,22 +52,23 @@ fn clean(dir: &Path, dry_run: bool, json: bool) -> Result<i32, Failure> {
     files.sort();
     let mut reports = Vec::new();
     let mut failed = false;
+    let mut seen = 0;
     for file in files {
         let verdict = if dry_run {
-            Ok(pidfile::check(&file))
+            let v = pidfile::check(&file);
+            let stale = matches!(v.class, Class::Stale(_));
+            Ok((v, stale))
         } else {
             pidfile::remove_if_stale(&file)
         };
         match verdict {
-            Ok(v) => {
-                let stale = matches!(v.class, Class::Stale(_));
-                reports.push(report(&file, &v, Some(stale)));
-            }
+            Ok((v, removed)) => reports.push(report(&file, &v, Some(removed))),
             Err(e) => {
                 failed = true;
                 eprintln!("ward: cannot remove {}: {e}", file.display());
             }
         }
+        seen += 1;
     }
     if json {
         print(&reports, true);
@@ -80,7 +81,7 @@ fn clean(dir: &Path, dry_run: bool, json: bool) -> Result<i32, Failure> {
             };
             println!("{action} {}: {}", r.file, words(r));
         }
-        if reports.is_empty() {
+        if seen == 0 {
             println!("no .pid files in {}", dir.display());
         }
     }

@@ -68,10 +68,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
 fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
     match s.state.as_str() {
-        "stopped" if s.spawns > 0 || s.failed_starts > 0 => {
-            notes.push("stopped by operator".to_string())
-        }
-        "stopped" => notes.push("not started (autostart = false)".to_string()),
+        "stopped" => notes.push(format!("stays stopped until `ward start {}`", s.name)),
         "failed" => notes.push(format!(
             "start limit reached; `ward start {}` to try again",
             s.name

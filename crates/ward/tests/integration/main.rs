@@ -6,6 +6,7 @@ mod api;
 mod check;
 mod daemon;
 mod fixture;
+mod journal;
 mod logs;
 mod pid;
 mod quickstart;

@@ -106,7 +106,10 @@ fn an_operator_stop_stays_stopped_and_is_not_a_crash() {
         ("stopped", 0, 0)
     );
     let table = w.ok(&["status", "web"]);
-    assert!(table.contains("stopped by operator"), "{table}");
+    assert!(
+        table.contains("stays stopped until `ward start web`"),
+        "{table}"
+    );
     let out = w.ok(&["start", "web"]);
     assert!(out.contains("web: starting (pid"), "{out}");
     w.wait_state("web", "running");
