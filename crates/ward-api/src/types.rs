@@ -123,6 +123,16 @@ pub struct DaemonInfo {
     /// Journal records lost because their transaction failed (disk full, I/O error).
     #[serde(default)]
     pub journal_failed: u64,
+    /// What the repair of a damaged journal did at start-up, if one was needed.
+    #[serde(default)]
+    pub journal_repair: Option<String>,
+}
+
+/// `POST /v1/backup`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackupResponse {
+    /// The new backup file, verified.
+    pub file: String,
 }
 
 /// `GET /v1/status`.

@@ -61,6 +61,20 @@ impl Supervisor {
                 self.journal.record(record);
                 return self.begin_shutdown(Some(reply));
             }
+            Command::Backup => {
+                let (path, keep) = (
+                    self.journal.path().to_path_buf(),
+                    self.config.supervisor.journal_backups as usize,
+                );
+                tokio::spawn(crate::backups::on_demand(
+                    path,
+                    keep,
+                    self.journal.handle(),
+                    reply,
+                    who,
+                ));
+                return;
+            }
             Command::ReopenLogs => {
                 self.logs.reopen();
                 ("reopen logs", Vec::new(), json(&Ack { ok: true }))
@@ -273,6 +287,7 @@ impl Supervisor {
                 journal: self.journal.path().display().to_string(),
                 journal_dropped: self.journal.dropped(),
                 journal_failed: self.journal.failed(),
+                journal_repair: self.journal_repair.clone(),
             },
             services,
         }

@@ -10,6 +10,7 @@
 
 mod adopt;
 mod api;
+mod backups;
 mod contain;
 mod handlers;
 mod journal;

@@ -14,6 +14,7 @@ pub(crate) enum Command {
     Reload,
     Shutdown,
     ReopenLogs,
+    Backup,
 }
 
 /// A command and where its answer goes.

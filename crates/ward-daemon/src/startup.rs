@@ -102,8 +102,7 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
         other => StartError::PidFile(other),
     })?;
 
-    let journal = ward_store::Journal::open(&sup.state_dir.join("journal.db"))
-        .map_err(StartError::Journal)?;
+    let (journal, repaired) = open_journal(&sup)?;
 
     ward_sys::become_subreaper().map_err(|source| StartError::Os {
         what: "cannot become a child subreaper",
@@ -119,22 +118,62 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
             what: "cannot start the async runtime",
             source,
         })?;
-    let result = runtime.block_on(async {
-        let listener = bind(&sup.socket)?;
-        let mut supervisor =
-            Supervisor::new(options, cgroups, nofile, journal).map_err(|source| {
-                StartError::Os {
+    let result =
+        runtime.block_on(async {
+            let listener = bind(&sup.socket)?;
+            let mut supervisor = Supervisor::new(options, cgroups, nofile, journal, repaired)
+                .map_err(|source| StartError::Os {
                     what: "cannot start the log writer",
                     source,
-                }
-            })?;
-        let ready = options.ready.take();
-        supervisor.run(listener, ready).await;
-        Ok(())
-    });
+                })?;
+            let ready = options.ready.take();
+            supervisor.run(listener, ready).await;
+            Ok(())
+        });
     let _ = fs::remove_file(&sup.socket);
     lock.release();
     result
+}
+
+/// Opens the journal; a damaged one, or one that vanished while backups remain, is
+/// repaired first, and the repair is reported, never silent.
+fn open_journal(
+    sup: &ward_core::config::SupervisorConfig,
+) -> Result<(ward_store::Journal, Option<ward_store::RepairReport>), StartError> {
+    let path = sup.state_dir.join("journal.db");
+    let retention = ward_store::Retention {
+        keep_days: sup.journal_keep_days,
+        keep_rows: sup.journal_keep_rows,
+    };
+    let mut repaired = None;
+    if !path.exists() && !ward_store::backups(&path).is_empty() {
+        let report = ward_store::repair(&path, "journal.db was missing while backups exist")
+            .map_err(StartError::Journal)?;
+        repaired = Some(report);
+    }
+    let journal = match ward_store::Journal::open_with(&path, retention) {
+        Ok(j) => j,
+        Err(ward_store::StoreError::Damaged { detail, .. }) => {
+            let report =
+                ward_store::repair(&path, &format!("the integrity check failed: {detail}"))
+                    .map_err(StartError::Journal)?;
+            repaired = Some(report);
+            ward_store::Journal::open_with(&path, retention).map_err(StartError::Journal)?
+        }
+        Err(e) => return Err(StartError::Journal(e)),
+    };
+    if let Some(report) = &repaired {
+        tracing::error!("journal repaired: {report}");
+        if report.is_empty() {
+            tracing::error!("the repaired journal is empty: the history before this start is lost");
+        }
+        journal.record(ward_store::Record::Daemon {
+            at_ms: ward_store::now_ms(),
+            what: "journal repaired".into(),
+            detail: report.to_string(),
+        });
+    }
+    Ok((journal, repaired))
 }
 
 /// Creates a directory readable by its owner only (the socket and logs live there), and

@@ -83,6 +83,8 @@ pub(crate) struct Supervisor {
     detaching: bool,
     /// The history of every unit, written by its own thread.
     pub journal: ward_store::Journal,
+    /// What the repair at start-up did, if the journal needed one.
+    pub journal_repair: Option<String>,
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
@@ -95,6 +97,7 @@ impl Supervisor {
         cgroups: Option<CgroupDriver>,
         nofile: Limit,
         journal: ward_store::Journal,
+        repaired: Option<ward_store::RepairReport>,
     ) -> std::io::Result<Supervisor> {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -117,6 +120,7 @@ impl Supervisor {
             shutdown: None,
             detaching: false,
             journal,
+            journal_repair: repaired.map(|r| r.to_string()),
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             seed,
@@ -154,6 +158,15 @@ impl Supervisor {
             detail: format!("pid {}, ward {}", self.me, env!("CARGO_PKG_VERSION")),
         });
         self.restore();
+        let interval = self.config.supervisor.journal_backup_interval;
+        if !interval.is_zero() {
+            tokio::spawn(crate::backups::periodic(
+                self.journal.path().to_path_buf(),
+                self.config.supervisor.journal_backups as usize,
+                interval,
+                self.journal.handle(),
+            ));
+        }
         crate::startup::report_ready(ready);
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
 

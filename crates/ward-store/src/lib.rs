@@ -12,15 +12,22 @@
 //! own; WAL mode lets them read while the daemon writes.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod query;
 mod record;
+mod repair;
+mod retention;
 mod schema;
 mod writer;
+
+pub use backup::{backup, backup_dir, list as backups, restore};
+pub use repair::{RepairReport, repair};
+pub use retention::Retention;
 
 pub use query::{Entry, Reader};
 pub use record::{ExitRecord, Record};
 pub use schema::{SCHEMA_VERSION, integrity_check, open_checked};
-pub use writer::{BATCH_MAX, Journal, QUEUE};
+pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE};
 
 use std::path::PathBuf;
 

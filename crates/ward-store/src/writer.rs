@@ -4,13 +4,20 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::record::Record;
+use crate::retention::{self, Retention};
 use crate::{StoreError, now_ms, schema};
+
+/// How often the writer prunes old history.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Records that may wait for the disk; one more is dropped and counted.
 pub const QUEUE: usize = 16_384;
@@ -25,54 +32,27 @@ enum Msg {
     Record(Record, Option<Done>),
     /// Answered once everything queued before it is committed (or failed).
     Sync(SyncSender<()>),
+    /// Commit what came before, then end, whoever still holds a handle.
+    Stop,
 }
 
-/// The daemon's handle on the journal.
+/// The daemon's handle on the journal; dropping it commits what is queued and ends the
+/// writer.
 pub struct Journal {
     path: PathBuf,
-    tx: Option<SyncSender<Msg>>,
-    dropped: Arc<AtomicU64>,
+    handle: Option<JournalHandle>,
     failed: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for Journal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
-    }
+/// A cheap clone of the journal's queue, for tasks that record from elsewhere.
+#[derive(Clone)]
+pub struct JournalHandle {
+    tx: SyncSender<Msg>,
+    dropped: Arc<AtomicU64>,
 }
 
-impl Journal {
-    /// Opens (checking and migrating) the journal and starts its writer.
-    pub fn open(path: &Path) -> Result<Journal, StoreError> {
-        let conn = schema::open_checked(path)?;
-        let (tx, rx) = sync_channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let thread = {
-            let (failed, file) = (failed.clone(), path.to_path_buf());
-            std::thread::Builder::new()
-                .name("ward-journal".into())
-                .spawn(move || run(conn, rx, failed, file))
-                .map_err(|source| StoreError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?
-        };
-        Ok(Journal {
-            path: path.to_path_buf(),
-            tx: Some(tx),
-            dropped,
-            failed,
-            thread: Some(thread),
-        })
-    }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
+impl JournalHandle {
     /// Queues a record; never blocks. A full queue drops it and counts it.
     pub fn record(&self, record: Record) {
         self.send(record, None);
@@ -85,8 +65,7 @@ impl Journal {
     }
 
     fn send(&self, record: Record, done: Option<Done>) {
-        let Some(tx) = &self.tx else { return };
-        match tx.try_send(Msg::Record(record, done)) {
+        match self.tx.try_send(Msg::Record(record, done)) {
             Ok(()) => {}
             Err(TrySendError::Full(Msg::Record(_, done)))
             | Err(TrySendError::Disconnected(Msg::Record(_, done))) => {
@@ -98,10 +77,76 @@ impl Journal {
             Err(_) => {}
         }
     }
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Opens (checking and migrating) the journal and starts its writer, with the default
+    /// retention.
+    pub fn open(path: &Path) -> Result<Journal, StoreError> {
+        Journal::open_with(path, Retention::default())
+    }
+
+    /// Opens the journal and starts its writer, which prunes to `retention` at start and
+    /// every [`PRUNE_EVERY`] after.
+    pub fn open_with(path: &Path, retention: Retention) -> Result<Journal, StoreError> {
+        let conn = schema::open_checked(path)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (failed, file) = (failed.clone(), path.to_path_buf());
+            std::thread::Builder::new()
+                .name("ward-journal".into())
+                .spawn(move || run(conn, rx, failed, file, retention))
+                .map_err(|source| StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+        };
+        Ok(Journal {
+            path: path.to_path_buf(),
+            handle: Some(JournalHandle { tx, dropped }),
+            failed,
+            thread: Some(thread),
+        })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle for recording from other tasks.
+    pub fn handle(&self) -> JournalHandle {
+        self.handle.clone().expect("open until dropped")
+    }
+
+    /// Queues a record; never blocks. A full queue drops it and counts it.
+    pub fn record(&self, record: Record) {
+        if let Some(h) = &self.handle {
+            h.record(record);
+        }
+    }
+
+    /// Queues a record and calls `done(true)` once it is committed, `done(false)` if it
+    /// was dropped or its transaction failed.
+    pub fn record_then(&self, record: Record, done: impl FnOnce(bool) + Send + 'static) {
+        if let Some(h) = &self.handle {
+            h.record_then(record, done);
+        }
+    }
 
     /// Records dropped because the queue was full (the disk could not keep up).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.handle
+            .as_ref()
+            .map_or(0, |h| h.dropped.load(Ordering::Relaxed))
     }
 
     /// Records lost because their transaction failed (disk full, I/O error).
@@ -111,7 +156,9 @@ impl Journal {
 
     /// Waits until everything queued so far is committed or has failed.
     pub fn sync(&self) {
-        let Some(tx) = &self.tx else { return };
+        let Some(JournalHandle { tx, .. }) = &self.handle else {
+            return;
+        };
         let (done_tx, done_rx) = sync_channel(1);
         if tx.send(Msg::Sync(done_tx)).is_ok() {
             let _ = done_rx.recv();
@@ -121,18 +168,43 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        // Closing the queue lets the writer commit what is left and end.
-        drop(self.tx.take());
+        // The writer commits what is queued before the stop, then ends: handles that tasks
+        // still hold cannot keep it alive.
+        if let Some(h) = self.handle.take() {
+            let _ = h.tx.send(Msg::Stop);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Msg>, failed: Arc<AtomicU64>, path: PathBuf) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Msg>,
+    failed: Arc<AtomicU64>,
+    path: PathBuf,
+    retention: Retention,
+) {
     let mut ids: HashMap<String, i64> = HashMap::new();
     let mut last_error_logged = None::<std::time::Instant>;
-    while let Ok(first) = rx.recv() {
+    let mut next_prune = Instant::now();
+    loop {
+        if Instant::now() >= next_prune {
+            match retention::prune(&conn, retention) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "journal pruned"),
+                Err(e) => tracing::warn!(error = %e, "journal pruning failed"),
+            }
+            // Pruned rows may have been the cached services' only trace: look them up again.
+            ids.clear();
+            next_prune = Instant::now() + PRUNE_EVERY;
+        }
+        let first = match rx.recv_timeout(next_prune.saturating_duration_since(Instant::now())) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
             match rx.try_recv() {
@@ -158,6 +230,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, failed: Arc<AtomicU64>, path: Pa
                 false
             }
         };
+        let mut stop = false;
         for msg in batch {
             match msg {
                 Msg::Record(_, Some(done)) => done(ok),
@@ -165,7 +238,11 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, failed: Arc<AtomicU64>, path: Pa
                 Msg::Sync(tx) => {
                     let _ = tx.send(());
                 }
+                Msg::Stop => stop = true,
             }
+        }
+        if stop {
+            break;
         }
     }
 }

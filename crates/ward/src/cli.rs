@@ -89,6 +89,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Back the journal up now (verified; the newest `journal_backups` are kept).
+    Backup,
+    /// Put a journal backup in place of the journal (the daemon must be stopped).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Check the state dir, daemon, socket, journal, backups and PID files.
+    Doctor {
+        /// Fix what can be fixed: stale PID file and socket, a damaged journal.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Inspect and clean PID files (ward's own and other programs').
     #[command(subcommand)]
     Pid(PidCommand),

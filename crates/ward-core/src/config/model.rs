@@ -35,6 +35,14 @@ pub struct SupervisorConfig {
     pub log_keep: u32,
     /// Which cgroup mechanism contains services. Default `auto`.
     pub cgroup: CgroupMode,
+    /// Journal rows older than this many days are pruned. Default 30.
+    pub journal_keep_days: u32,
+    /// At most this many journal rows of each kind per service. Default 100000.
+    pub journal_keep_rows: u32,
+    /// How often the journal is backed up; zero turns periodic backups off. Default 1h.
+    pub journal_backup_interval: std::time::Duration,
+    /// How many journal backups to keep. Default 5.
+    pub journal_backups: u32,
 }
 
 /// How ward contains a service's processes.

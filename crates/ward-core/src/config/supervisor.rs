@@ -12,6 +12,10 @@ const KEYS: &[&str] = &[
     "log_max_size",
     "log_keep",
     "cgroup",
+    "journal_keep_days",
+    "journal_keep_rows",
+    "journal_backup_interval",
+    "journal_backups",
 ];
 
 /// Default `log_max_size`: 10 MiB.
@@ -37,6 +41,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut log_max_size = DEFAULT_LOG_MAX_SIZE;
     let mut log_keep = DEFAULT_LOG_KEEP;
     let mut cgroup = CgroupMode::Auto;
+    let mut journal_keep_days = 30;
+    let mut journal_keep_rows = 100_000;
+    let mut journal_backup_interval = std::time::Duration::from_secs(3600);
+    let mut journal_backups = 5;
 
     if let Some(table) = item.and_then(|item| ctx.table("supervisor", item)) {
         for (key, value) in entries(table) {
@@ -55,6 +63,26 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                 "cgroup" => {
                     cgroup = ctx.choice("cgroup", value, CGROUP_MODES).unwrap_or(cgroup);
                 }
+                "journal_keep_days" => {
+                    if let Some(n) = ctx.integer("journal_keep_days", value, 1, 36_500) {
+                        journal_keep_days = n as u32;
+                    }
+                }
+                "journal_keep_rows" => {
+                    if let Some(n) = ctx.integer("journal_keep_rows", value, 100, 100_000_000) {
+                        journal_keep_rows = n as u32;
+                    }
+                }
+                "journal_backup_interval" => {
+                    journal_backup_interval = ctx
+                        .duration("journal_backup_interval", value)
+                        .unwrap_or(journal_backup_interval);
+                }
+                "journal_backups" => {
+                    if let Some(n) = ctx.integer("journal_backups", value, 1, 1000) {
+                        journal_backups = n as u32;
+                    }
+                }
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
         }
@@ -68,6 +96,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         log_max_size,
         log_keep,
         cgroup,
+        journal_keep_days,
+        journal_keep_rows,
+        journal_backup_interval,
+        journal_backups,
     }
 }
 

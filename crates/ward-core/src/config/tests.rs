@@ -28,6 +28,11 @@ fn minimal_config_gets_every_default() {
     assert_eq!(c.supervisor.log_max_size, 10 << 20);
     assert_eq!(c.supervisor.log_keep, 5);
     assert_eq!(c.supervisor.cgroup, CgroupMode::Auto);
+    assert_eq!(c.supervisor.journal_keep_days, 30);
+    assert_eq!(
+        c.supervisor.journal_backup_interval,
+        Duration::from_secs(3600)
+    );
     let web = &c.services["web"];
     assert_eq!(web.command, ["/bin/sleep", "100"]);
     assert_eq!(web.cwd, Path::new("/etc/ward"));
@@ -52,6 +57,10 @@ socket = "/run/ward.sock"
 log_max_size = "1MiB"
 log_keep = 3
 cgroup = "v1"
+journal_keep_days = 7
+journal_keep_rows = 500
+journal_backup_interval = "15m"
+journal_backups = 2
 
 [services.worker]
 command = "python3 -u worker.py --queue 'high prio'"
@@ -81,6 +90,11 @@ shell = true
         (s.log_max_size, s.log_keep, s.cgroup),
         (1 << 20, 3, CgroupMode::V1)
     );
+    assert_eq!(
+        (s.journal_keep_days, s.journal_keep_rows, s.journal_backups),
+        (7, 500, 2)
+    );
+    assert_eq!(s.journal_backup_interval, Duration::from_secs(900));
     let w = &c.services["worker"];
     assert_eq!(
         w.command,

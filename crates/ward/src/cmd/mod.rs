@@ -1,6 +1,8 @@
 //! One module per group of subcommands.
 
+mod backup;
 mod control;
+mod doctor;
 mod history;
 mod logs;
 mod pid;
@@ -41,6 +43,9 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),
+        Command::Backup => backup::backup(&client::locate(&path)?),
+        Command::Restore { file } => backup::restore(&client::locate(&path)?, &file),
+        Command::Doctor { repair } => doctor::doctor(&path, &client::locate(&path)?, repair),
         Command::History { name, since, json } => {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
