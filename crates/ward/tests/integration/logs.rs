@@ -115,12 +115,26 @@ fn reopen_follows_an_external_rotation() {
     let new = std::fs::read_to_string(&log).expect("new");
     let last_old: u32 = old
         .lines()
-        .filter_map(|l| l.split(" out line ").nth(1)?.parse().ok())
+        .filter_map(|l| {
+            l.split(" out line ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .max()
         .expect("lines");
     let first_new: u32 = new
         .lines()
-        .filter_map(|l| l.split(" out line ").nth(1)?.parse().ok())
+        .filter_map(|l| {
+            l.split(" out line ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .min()
         .expect("lines");
     assert_eq!(first_new, last_old + 1, "a line was lost across the reopen");
@@ -155,7 +169,8 @@ fn follow_prints_new_lines_as_they_come() {
         let line = rx
             .recv_timeout(crate::fixture::DEADLINE)
             .expect("a followed line in time");
-        if let Some(n) = line.split(" out line ").nth(1) {
+        if let Some(rest) = line.split(" out line ").nth(1) {
+            let n = rest.split(' ').next().expect("number");
             numbers.push(n.parse::<u32>().expect("number"));
         }
     }
