@@ -59,6 +59,22 @@ impl Supervisor {
                                 main.pid
                             ),
                         );
+                        self.journal.record(ward_store::Record::RunEnded {
+                            unit: name.clone(),
+                            pid: main.pid,
+                            start_time: main.start_time,
+                            boot_id: main.boot_id.clone(),
+                            at_ms: ward_store::now_ms(),
+                            exit: crate::journal::exit_record(status),
+                        });
+                        if let Some(crash) = crate::journal::crash(
+                            &name,
+                            main.pid,
+                            status,
+                            ward_core::machine::State::Running,
+                        ) {
+                            self.journal.record(crash);
+                        }
                         if wants_run {
                             // Through the machine, so the restart policy decides.
                             self.dispatch(&name, Event::Adopted { pid: main.pid });

@@ -29,7 +29,7 @@ impl Supervisor {
                 let _ = reply.send(json(&self.status()));
                 return;
             }
-            Command::Start(sel) => ("start", targets(&sel), self.start(&sel)),
+            Command::Start(sel) => ("start", self.targets(&sel), self.start(&sel)),
             Command::Stop(sel) => match self.select(&sel) {
                 Ok(names) => {
                     for name in &names {
@@ -37,7 +37,7 @@ impl Supervisor {
                     }
                     return self.wait(names, Until::Quiescent, reply, who, "stop");
                 }
-                Err(e) => ("stop", targets(&sel), Err(e)),
+                Err(e) => ("stop", self.targets(&sel), Err(e)),
             },
             Command::Restart(sel) => {
                 match self
@@ -50,10 +50,10 @@ impl Supervisor {
                         }
                         return self.wait(names, Until::NotStopping, reply, who, "restart");
                     }
-                    Err(e) => ("restart", targets(&sel), Err(e)),
+                    Err(e) => ("restart", self.targets(&sel), Err(e)),
                 }
             }
-            Command::Signal(req) => ("signal", targets(&req.selection), self.signal(&req)),
+            Command::Signal(req) => ("signal", self.targets(&req.selection), self.signal(&req)),
             Command::Reload => ("reload", Vec::new(), self.reload().and_then(|r| json(&r))),
             Command::Shutdown => {
                 let ack = json(&Ack { ok: true });
@@ -114,6 +114,12 @@ impl Supervisor {
             who,
             what,
         });
+    }
+
+    /// The units a request was for, for the journal: resolved where the names are known,
+    /// as given where they are not.
+    fn targets(&self, sel: &Selection) -> Vec<String> {
+        self.select(sel).unwrap_or_else(|_| sel.names.clone())
     }
 
     fn refuse_while_shutting_down(&self) -> Result<(), ApiError> {
@@ -291,15 +297,6 @@ impl Supervisor {
             },
             services,
         }
-    }
-}
-
-/// The names a selection was given with, for the journal.
-fn targets(sel: &Selection) -> Vec<String> {
-    if sel.all {
-        vec!["all".to_string()]
-    } else {
-        sel.names.clone()
     }
 }
 

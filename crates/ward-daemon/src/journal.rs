@@ -37,8 +37,8 @@ pub(crate) fn crash(unit: &str, pid: u32, status: ExitStatus, before: State) -> 
             core_dumped: true, ..
         } => ("core dump", "critical"),
         ExitStatus::Signaled { .. } => ("signal", "error"),
-        ExitStatus::Exited(_) => ("exit code", "warning"),
-        ExitStatus::Unknown => ("unknown", "warning"),
+        ExitStatus::Exited(_) => ("exit code", "error"),
+        ExitStatus::Unknown => ("unknown", "error"),
     };
     let mut evidence = status.to_string();
     if failed_start {

@@ -83,6 +83,22 @@ impl Supervisor {
             ("cgroup", old.cgroup != new.cgroup),
             ("log_max_size", old.log_max_size != new.log_max_size),
             ("log_keep", old.log_keep != new.log_keep),
+            (
+                "journal_keep_days",
+                old.journal_keep_days != new.journal_keep_days,
+            ),
+            (
+                "journal_keep_rows",
+                old.journal_keep_rows != new.journal_keep_rows,
+            ),
+            (
+                "journal_backup_interval",
+                old.journal_backup_interval != new.journal_backup_interval,
+            ),
+            (
+                "journal_backups",
+                old.journal_backups != new.journal_backups,
+            ),
         ] {
             if differs {
                 warnings.push(format!(

@@ -153,10 +153,9 @@ fn open_journal(
     }
     let journal = match ward_store::Journal::open_with(&path, retention) {
         Ok(j) => j,
-        Err(ward_store::StoreError::Damaged { detail, .. }) => {
-            let report =
-                ward_store::repair(&path, &format!("the integrity check failed: {detail}"))
-                    .map_err(StartError::Journal)?;
+        Err(e) if ward_store::is_damage(&e) => {
+            let report = ward_store::repair(&path, &format!("it failed its check: {e}"))
+                .map_err(StartError::Journal)?;
             repaired = Some(report);
             ward_store::Journal::open_with(&path, retention).map_err(StartError::Journal)?
         }

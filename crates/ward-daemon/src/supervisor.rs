@@ -519,6 +519,8 @@ impl Supervisor {
             Err(e) => {
                 let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
                 logs::note(&sink, &unit.log, &failure.to_string());
+                self.journal
+                    .record(crate::journal::exec_failure(name, &failure));
                 return Event::SpawnFailed(failure);
             }
         };

@@ -139,6 +139,19 @@ pub fn restore(journal: &Path, file: &Path) -> Result<Option<PathBuf>, StoreErro
             detail: check.join("; "),
         });
     }
+    let version = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| schema::version(&c))
+        .map_err(|source| StoreError::Sqlite {
+            path: file.to_path_buf(),
+            source,
+        })?;
+    if version > schema::SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: file.to_path_buf(),
+            found: version,
+            supported: schema::SCHEMA_VERSION,
+        });
+    }
     let aside = move_aside(journal, "replaced")?;
     fs::copy(file, journal).map_err(|source| StoreError::Io {
         path: journal.to_path_buf(),

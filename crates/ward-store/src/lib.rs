@@ -26,7 +26,7 @@ pub use retention::Retention;
 
 pub use query::{Entry, Reader};
 pub use record::{ExitRecord, Record};
-pub use schema::{SCHEMA_VERSION, integrity_check, open_checked};
+pub use schema::{SCHEMA_VERSION, integrity_check, is_damage, open_checked};
 pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE};
 
 use std::path::PathBuf;

@@ -30,24 +30,25 @@ pub struct Reader {
 const ALL: &str = "
     SELECT r.started_ms AS at_ms, s.name AS unit, s.service AS service, 'start' AS kind,
            'pid ' || r.pid || CASE WHEN r.adopted THEN ' (adopted from an earlier daemon)' ELSE '' END AS detail,
-           1 AS ord
+           1 AS ord, NULL AS targets
       FROM runs r JOIN services s ON s.id = r.service_id WHERE r.started_ms >= ?1
     UNION ALL
-    SELECT r.ended_ms, s.name, s.service, 'exit', 'pid ' || r.pid || ': ' || r.exit_description, 2
+    SELECT r.ended_ms, s.name, s.service, 'exit', 'pid ' || r.pid || ': ' || r.exit_description, 2, NULL
       FROM runs r JOIN services s ON s.id = r.service_id
      WHERE r.ended_ms IS NOT NULL AND r.ended_ms >= ?1
     UNION ALL
-    SELECT c.at_ms, s.name, s.service, 'crash', c.class || ' (' || c.severity || '): ' || c.evidence, 3
+    SELECT c.at_ms, s.name, s.service, 'crash', c.class || ' (' || c.severity || '): ' || c.evidence, 3, NULL
       FROM crashes c JOIN services s ON s.id = c.service_id WHERE c.at_ms >= ?1
     UNION ALL
     SELECT v.at_ms, s.name, s.service, 'recovery',
-           v.action || CASE WHEN v.delay_ms IS NULL THEN '' ELSE ' after ' || v.delay_ms || 'ms' END, 4
+           v.action || CASE WHEN v.delay_ms IS NULL THEN '' ELSE ' after ' || v.delay_ms || 'ms' END, 4, NULL
       FROM recoveries v JOIN services s ON s.id = v.service_id WHERE v.at_ms >= ?1
     UNION ALL
-    SELECT e.at_ms, s.name, s.service, e.kind, e.detail, 5
+    SELECT e.at_ms, s.name, s.service, e.kind, e.detail, 5, NULL
       FROM events e LEFT JOIN services s ON s.id = e.service_id WHERE e.at_ms >= ?1
     UNION ALL
-    SELECT a.at_ms, NULL, NULL, 'action', a.what || ' ' || a.targets || ' by ' || a.who || ': ' || a.result, 6
+    SELECT a.at_ms, NULL, NULL, 'action', a.what || ' ' || a.targets || ' by ' || a.who || ': ' || a.result, 6,
+           ',' || a.targets || ','
       FROM actions a WHERE a.at_ms >= ?1
 ";
 
@@ -84,7 +85,9 @@ impl Reader {
         let sql = format!(
             "SELECT at_ms, unit, kind, detail FROM ({ALL})
               WHERE unit = ?2 OR service = ?2
-                 OR (kind = 'action' AND (',' || replace(detail, ' ', ',') || ',') LIKE '%,' || ?2 || ',%')
+                 -- an action names units: `web`, or `web.0` of service `web`
+                 OR instr(targets, ',' || ?2 || ',') > 0
+                 OR instr(targets, ',' || ?2 || '.') > 0
               ORDER BY at_ms, ord"
         );
         self.run(&sql, params![since_ms, name])

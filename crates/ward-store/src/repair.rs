@@ -127,10 +127,20 @@ fn salvage(old: &Path, conn: &Connection, report: &mut RepairReport) -> rusqlite
     };
     // Rows arrive table by table; references are checked once all are in.
     conn.pragma_update(None, "foreign_keys", false)?;
+    let rows = |t: &str| -> rusqlite::Result<u64> {
+        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n as u64)
+    };
     for table in TABLES {
+        let before = rows(table)?;
         match salvage_table(&src, conn, table) {
-            Ok((copied, errors)) => {
-                report.recovered.push((table.to_string(), copied));
+            Ok((_, errors)) => {
+                // New rows only; rows the backup had were refreshed in place.
+                report
+                    .recovered
+                    .push((table.to_string(), rows(table)?.saturating_sub(before)));
                 if errors > 0 {
                     report
                         .lost
@@ -167,7 +177,9 @@ fn salvage_table(src: &Connection, dst: &Connection, table: &str) -> rusqlite::R
     let list = columns.join(", ");
     let marks = vec!["?"; columns.len()].join(", ");
     let select = format!("SELECT rowid, {list} FROM {table} WHERE rowid > ?1 ORDER BY rowid");
-    let insert = format!("INSERT OR IGNORE INTO {table} ({list}) VALUES ({marks})");
+    // The damaged file is newer than the backup: where both have a row, its version wins
+    // (a run that ended after the backup keeps its end).
+    let insert = format!("INSERT OR REPLACE INTO {table} ({list}) VALUES ({marks})");
     let tx = dst.unchecked_transaction()?;
     let (mut copied, mut errors, mut last, mut skip) = (0u64, 0u32, 0i64, 1i64);
     loop {

@@ -10,7 +10,8 @@ use crate::now_ms;
 pub struct Retention {
     /// Rows older than this many days go.
     pub keep_days: u32,
-    /// Per service and per kind (runs, crashes, …), at most this many rows stay.
+    /// Per unit (`web.0` and `web.1` count apart) and per kind (runs, crashes, …), at most
+    /// this many rows stay.
     pub keep_rows: u32,
 }
 

@@ -139,6 +139,22 @@ pub(crate) fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreErr
     }
 }
 
+/// Whether an error means the file is damaged (as opposed to unreadable for another reason,
+/// such as permissions), so that a repair is the right answer.
+pub fn is_damage(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e {
+        StoreError::Damaged { .. } => true,
+        StoreError::Sqlite { source, .. } => {
+            matches!(
+                source.sqlite_error_code(),
+                Some(DatabaseCorrupt | NotADatabase)
+            )
+        }
+        _ => false,
+    }
+}
+
 /// `PRAGMA integrity_check` of a file, opened read-only: `["ok"]` when it is sound.
 pub fn integrity_check(path: &Path) -> Result<Vec<String>, StoreError> {
     let err = sqlite(path);

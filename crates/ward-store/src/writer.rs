@@ -50,6 +50,8 @@ pub struct Journal {
 pub struct JournalHandle {
     tx: SyncSender<Msg>,
     dropped: Arc<AtomicU64>,
+    /// How many of the dropped records a `journal overflow` event already accounts for.
+    reported: Arc<AtomicU64>,
 }
 
 impl JournalHandle {
@@ -66,7 +68,24 @@ impl JournalHandle {
 
     fn send(&self, record: Record, done: Option<Done>) {
         match self.tx.try_send(Msg::Record(record, done)) {
-            Ok(()) => {}
+            Ok(()) => {
+                // The queue has room again: say in the journal itself what it missed.
+                let dropped = self.dropped.load(Ordering::Relaxed);
+                let reported = self.reported.swap(dropped, Ordering::Relaxed);
+                if dropped > reported {
+                    let overflow = Record::Daemon {
+                        at_ms: now_ms(),
+                        what: "journal overflow".into(),
+                        detail: format!(
+                            "{} records dropped because the disk could not keep up",
+                            dropped - reported
+                        ),
+                    };
+                    if self.tx.try_send(Msg::Record(overflow, None)).is_err() {
+                        self.reported.store(reported, Ordering::Relaxed);
+                    }
+                }
+            }
             Err(TrySendError::Full(Msg::Record(_, done)))
             | Err(TrySendError::Disconnected(Msg::Record(_, done))) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -111,7 +130,11 @@ impl Journal {
         };
         Ok(Journal {
             path: path.to_path_buf(),
-            handle: Some(JournalHandle { tx, dropped }),
+            handle: Some(JournalHandle {
+                tx,
+                dropped,
+                reported: Arc::new(AtomicU64::new(0)),
+            }),
             failed,
             thread: Some(thread),
         })
@@ -394,7 +417,8 @@ fn apply(
             let id = sid(unit)?;
             tx.prepare_cached(
                 "INSERT INTO recoveries (service_id, crash_id, at_ms, action, delay_ms)
-                 VALUES (?1, (SELECT max(id) FROM crashes WHERE service_id = ?1), ?2, ?3, ?4)",
+                 VALUES (?1, (SELECT max(id) FROM crashes WHERE service_id = ?1 AND at_ms >= ?2 - 1000),
+                         ?2, ?3, ?4)",
             )?
             .execute(params![id, at_ms, action, delay_ms.map(|d| d as i64)])?;
         }

@@ -23,7 +23,7 @@ pub struct Config {
 /// The `[supervisor]` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SupervisorConfig {
-    /// Where the socket, PID file and (later) the journal live. Default: `.ward` beside the config.
+    /// Where the socket, PID file, journal, unit records and output FIFOs live. Default: `.ward` beside the config.
     pub state_dir: PathBuf,
     /// Where service logs are written. Default: `<state_dir>/logs`.
     pub log_dir: PathBuf,

@@ -188,6 +188,10 @@ fn journal(sup: &SupervisorConfig, repair: bool, running: bool, findings: &mut V
                 "journal {} passes its integrity check",
                 journal.display()
             ))),
+            Err(e) if !ward_store::is_damage(&e) => findings.push(problem(
+                format!("cannot check the journal {}: {e}", journal.display()),
+                "check its owner and permissions; run ward doctor as the daemon's user",
+            )),
             result => {
                 let detail = match result {
                     Ok(lines) => lines.join("; "),
@@ -218,9 +222,8 @@ fn journal(sup: &SupervisorConfig, repair: bool, running: bool, findings: &mut V
         }
     }
     match backups.first() {
-        None => findings.push(problem(
-            "no journal backups yet",
-            "ward backup makes one now; the daemon makes one every journal_backup_interval",
+        None => findings.push(ok(
+            "no journal backups yet (the daemon makes one every journal_backup_interval; ward backup makes one now)",
         )),
         Some(newest) => match ward_store::integrity_check(newest) {
             Ok(lines) if lines == ["ok"] => findings.push(ok(format!(
