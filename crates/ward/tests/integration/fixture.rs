@@ -218,8 +218,13 @@ impl Ward {
         what: &str,
         check: impl Fn(&ServiceStatus) -> bool,
     ) -> ServiceStatus {
+        // A unit may not exist yet (a reload in flight adds it): keep waiting.
         wait_for(&format!("{name}: {what}"), || {
-            let s = self.unit(name);
+            let s = self
+                .status()
+                .services
+                .into_iter()
+                .find(|s| s.name == name)?;
             check(&s).then_some(s)
         })
     }
