@@ -22,6 +22,33 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The exit code, when the process called `exit`.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The signal that ended the process, if one did.
+    pub fn signal(self) -> Option<Signal> {
+        match self {
+            ExitStatus::Signaled { signal, .. } => Some(signal),
+            _ => None,
+        }
+    }
+
+    /// Whether the kernel wrote a core dump.
+    pub fn core_dumped(self) -> bool {
+        matches!(
+            self,
+            ExitStatus::Signaled {
+                core_dumped: true,
+                ..
+            }
+        )
+    }
+
     /// True only for `exit 0`: the one outcome that `restart = "on-failure"` leaves alone.
     pub fn is_clean(self) -> bool {
         matches!(self, ExitStatus::Exited(0))

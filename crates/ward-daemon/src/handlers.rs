@@ -301,19 +301,11 @@ impl Supervisor {
 }
 
 fn exit_info(status: ExitStatus, at: Option<SystemTime>) -> ExitInfo {
-    let (code, signal, core_dumped) = match status {
-        ExitStatus::Exited(c) => (Some(c), None, false),
-        ExitStatus::Signaled {
-            signal,
-            core_dumped,
-        } => (None, Some(signal.name()), core_dumped),
-        ExitStatus::Unknown => (None, None, false),
-    };
     ExitInfo {
         description: status.to_string(),
-        code,
-        signal,
-        core_dumped,
+        code: status.code(),
+        signal: status.signal().map(|s| s.name()),
+        core_dumped: status.core_dumped(),
         at_ms: at.map_or(0, Supervisor::epoch_ms),
     }
 }

@@ -8,19 +8,11 @@ use crate::requests::Reply;
 
 /// The journal's view of an exit status.
 pub(crate) fn exit_record(status: ExitStatus) -> ExitRecord {
-    let (code, signal, core_dumped) = match status {
-        ExitStatus::Exited(c) => (Some(c), None, false),
-        ExitStatus::Signaled {
-            signal,
-            core_dumped,
-        } => (None, Some(signal.name()), core_dumped),
-        ExitStatus::Unknown => (None, None, false),
-    };
     ExitRecord {
         description: status.to_string(),
-        code,
-        signal,
-        core_dumped,
+        code: status.code(),
+        signal: status.signal().map(|s| s.name()),
+        core_dumped: status.core_dumped(),
     }
 }
 

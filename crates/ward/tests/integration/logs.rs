@@ -94,6 +94,18 @@ fn logs_shows_the_last_lines_of_each_service() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The N of every `line N at T` line of a log.
+fn line_numbers(log: &str) -> impl Iterator<Item = u32> + '_ {
+    log.lines().filter_map(|l| {
+        l.split(" out line ")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
 #[test]
 fn reopen_follows_an_external_rotation() {
     let bin = testbin();
@@ -113,30 +125,8 @@ fn reopen_follows_an_external_rotation() {
     });
     let old = std::fs::read_to_string(&moved).expect("old");
     let new = std::fs::read_to_string(&log).expect("new");
-    let last_old: u32 = old
-        .lines()
-        .filter_map(|l| {
-            l.split(" out line ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .max()
-        .expect("lines");
-    let first_new: u32 = new
-        .lines()
-        .filter_map(|l| {
-            l.split(" out line ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .min()
-        .expect("lines");
+    let last_old = line_numbers(&old).max().expect("lines");
+    let first_new = line_numbers(&new).min().expect("lines");
     assert_eq!(first_new, last_old + 1, "a line was lost across the reopen");
 }
 
