@@ -87,6 +87,9 @@ pub struct ServiceStatus {
     pub failed_starts: u64,
     /// How the last process ended.
     pub last_exit: Option<ExitInfo>,
+    /// Why the last run ended, as ward's classifier judged it.
+    #[serde(default)]
+    pub verdict: Option<VerdictInfo>,
     /// Why the last spawn failed (cleared by a successful spawn).
     pub spawn_error: Option<String>,
     /// The delay of the backoff in progress.
@@ -97,6 +100,21 @@ pub struct ServiceStatus {
     pub log_dropped_bytes: u64,
     /// The unit's cgroup directory, when cgroups contain it.
     pub cgroup: Option<String>,
+}
+
+/// The classifier's verdict on a run's end.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerdictInfo {
+    /// Stable class name: `segfault`, `oom_kill`, `error_exit`, …
+    pub class: String,
+    /// `low`, `medium`, `high`, `critical`.
+    pub severity: String,
+    /// One sentence for people.
+    pub summary: String,
+    /// The facts the class rests on.
+    pub evidence: Vec<String>,
+    /// When ward judged it, ms since the Unix epoch.
+    pub at_ms: u64,
 }
 
 /// Facts about the daemon itself.

@@ -306,6 +306,11 @@ impl ServiceMachine {
     pub fn set_params(&mut self, params: Params) {
         self.params = params;
     }
+    /// Failed starts in the current start-limit window.
+    pub fn failed_starts_in_window(&self) -> u32 {
+        self.failed_start_times.len() as u32
+    }
+
     /// True when no process of the service can exist: the daemon may drop it or exit.
     pub fn is_quiescent(&self) -> bool {
         matches!(

@@ -67,14 +67,19 @@ impl Supervisor {
                             at_ms: ward_store::now_ms(),
                             exit: crate::journal::exit_record(status),
                         });
-                        if let Some(crash) = crate::journal::crash(
-                            &name,
-                            main.pid,
-                            status,
-                            ward_core::machine::State::Running,
-                        ) {
-                            self.journal.record(crash);
-                        }
+                        let report = ward_core::classify::ExitReport {
+                            earlier_boot: boot.as_deref() != Some(main.boot_id.as_str()),
+                            supervisor_crashed: self.previous_crashed,
+                            ..ward_core::classify::ExitReport::of(
+                                status,
+                                std::time::SystemTime::now()
+                                    .duration_since(
+                                        UNIX_EPOCH + Duration::from_millis(main.started_ms),
+                                    )
+                                    .unwrap_or_default(),
+                            )
+                        };
+                        self.judge(&name, Some(main.pid), &report);
                         if wants_run {
                             // Through the machine, so the restart policy decides.
                             self.dispatch(&name, Event::Adopted { pid: main.pid });

@@ -271,6 +271,13 @@ impl Supervisor {
                     spawns: m.counters().spawns,
                     failed_starts: m.counters().failed_starts,
                     last_exit: m.last_exit().map(|s| exit_info(s, u.last_exit_at)),
+                    verdict: u.verdict.as_ref().map(|(v, at)| ward_api::VerdictInfo {
+                        class: v.class.as_str().to_string(),
+                        severity: v.severity.as_str().to_string(),
+                        summary: v.summary.clone(),
+                        evidence: v.evidence.clone(),
+                        at_ms: Supervisor::epoch_ms(*at),
+                    }),
                     spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
                     backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
                     log_file: u.log.path().display().to_string(),

@@ -1,7 +1,8 @@
 //! What the supervisor tells the journal, and how a crash is named for it.
 
 use ward_core::ExitStatus;
-use ward_core::machine::{SpawnFailure, State};
+use ward_core::classify::Verdict;
+use ward_core::machine::State;
 use ward_store::{ExitRecord, Record, now_ms};
 
 use crate::requests::Reply;
@@ -16,45 +17,15 @@ pub(crate) fn exit_record(status: ExitStatus) -> ExitRecord {
     }
 }
 
-/// The crash record for a main process that ended while the unit was meant to run
-/// (`before` is the state it was in), or `None` for an end nobody need explain: a clean
-/// exit after a good run, or any end during a stop.
-pub(crate) fn crash(unit: &str, pid: u32, status: ExitStatus, before: State) -> Option<Record> {
-    let failed_start = before == State::Starting;
-    if !matches!(before, State::Running | State::Starting) || (status.is_clean() && !failed_start) {
-        return None;
-    }
-    let (class, severity) = match status {
-        ExitStatus::Signaled {
-            core_dumped: true, ..
-        } => ("core dump", "critical"),
-        ExitStatus::Signaled { .. } => ("signal", "error"),
-        ExitStatus::Exited(_) => ("exit code", "error"),
-        ExitStatus::Unknown => ("unknown", "error"),
-    };
-    let mut evidence = status.to_string();
-    if failed_start {
-        evidence.push_str(", before min_uptime (a failed start)");
-    }
-    Some(Record::Crash {
-        unit: unit.to_string(),
-        pid: Some(pid),
-        at_ms: now_ms(),
-        class: class.to_string(),
-        severity: severity.to_string(),
-        evidence,
-    })
-}
-
-/// The crash record for a spawn that produced no process.
-pub(crate) fn exec_failure(unit: &str, failure: &SpawnFailure) -> Record {
+/// The crash record of a verdict.
+pub(crate) fn crash(unit: &str, pid: Option<u32>, verdict: &Verdict) -> Record {
     Record::Crash {
         unit: unit.to_string(),
-        pid: None,
+        pid,
         at_ms: now_ms(),
-        class: "exec failure".to_string(),
-        severity: "error".to_string(),
-        evidence: failure.to_string(),
+        class: verdict.class.as_str().to_string(),
+        severity: verdict.severity.as_str().to_string(),
+        evidence: verdict.evidence.join("; "),
     }
 }
 
@@ -120,27 +91,9 @@ pub(crate) fn action(who: &str, what: &str, targets: &[String], answer: &Reply) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ward_core::Signal;
 
     #[test]
-    fn what_counts_as_a_crash() {
-        let segv = ExitStatus::Signaled {
-            signal: Signal::from_number(11).unwrap(),
-            core_dumped: true,
-        };
-        let Some(Record::Crash {
-            class, severity, ..
-        }) = crash("w", 1, segv, State::Running)
-        else {
-            panic!("a segfault is a crash");
-        };
-        assert_eq!(
-            (class.as_str(), severity.as_str()),
-            ("core dump", "critical")
-        );
-        assert!(crash("w", 1, ExitStatus::Exited(0), State::Running).is_none());
-        assert!(crash("w", 1, ExitStatus::Exited(0), State::Starting).is_some());
-        assert!(crash("w", 1, ExitStatus::Exited(1), State::Stopping).is_none());
+    fn recoveries_follow_transitions() {
         let recs = transition(
             "w",
             State::Running,

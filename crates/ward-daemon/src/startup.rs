@@ -97,6 +97,12 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
             what: "cannot read this process's identity",
             source,
         })?;
+    // A PID file left behind names a daemon that did not exit cleanly.
+    let pid_path = sup.state_dir.join("ward.pid");
+    let previous_crashed = matches!(
+        ward_sys::pidfile::check(&pid_path).class,
+        ward_sys::pidfile::Class::Stale(_)
+    );
     let lock = HeldPidFile::create(&sup.state_dir.join("ward.pid"), &me).map_err(|e| match e {
         PidFileError::Held { path, holder } => StartError::Locked { path, holder },
         other => StartError::PidFile(other),
@@ -118,18 +124,24 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
             what: "cannot start the async runtime",
             source,
         })?;
-    let result =
-        runtime.block_on(async {
-            let listener = bind(&sup.socket)?;
-            let mut supervisor = Supervisor::new(options, cgroups, nofile, journal, repaired)
-                .map_err(|source| StartError::Os {
-                    what: "cannot start the log writer",
-                    source,
-                })?;
-            let ready = options.ready.take();
-            supervisor.run(listener, ready).await;
-            Ok(())
-        });
+    let result = runtime.block_on(async {
+        let listener = bind(&sup.socket)?;
+        let mut supervisor = Supervisor::new(
+            options,
+            cgroups,
+            nofile,
+            journal,
+            repaired,
+            previous_crashed,
+        )
+        .map_err(|source| StartError::Os {
+            what: "cannot start the log writer",
+            source,
+        })?;
+        let ready = options.ready.take();
+        supervisor.run(listener, ready).await;
+        Ok(())
+    });
     let _ = fs::remove_file(&sup.socket);
     lock.release();
     result

@@ -85,6 +85,8 @@ pub(crate) struct Supervisor {
     pub journal: ward_store::Journal,
     /// What the repair at start-up did, if the journal needed one.
     pub journal_repair: Option<String>,
+    /// The daemon before this one did not exit cleanly (it left its PID file).
+    pub previous_crashed: bool,
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
@@ -98,6 +100,7 @@ impl Supervisor {
         nofile: Limit,
         journal: ward_store::Journal,
         repaired: Option<ward_store::RepairReport>,
+        previous_crashed: bool,
     ) -> std::io::Result<Supervisor> {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -121,6 +124,7 @@ impl Supervisor {
             detaching: false,
             journal,
             journal_repair: repaired.map(|r| r.to_string()),
+            previous_crashed,
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             seed,
@@ -366,6 +370,8 @@ impl Supervisor {
             timer: None,
             awaiting_tree: false,
             pidfile: None,
+            stop_escalated: false,
+            verdict: None,
             stop_capture,
             captures,
             persisted: None,
@@ -441,6 +447,18 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
+        // SIGKILL during a stop means the stop signal was not honoured: evidence of a hang.
+        let kills = matches!(
+            action,
+            Action::KillTree
+                | Action::Signal {
+                    signal: Signal::KILL,
+                    ..
+                }
+        );
+        if kills && unit.machine.state() == State::Stopping {
+            unit.stop_escalated = true;
+        }
         let roots = unit.roots(self.me);
         match action {
             Action::Spawn => {}
@@ -519,8 +537,7 @@ impl Supervisor {
             Err(e) => {
                 let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
                 logs::note(&sink, &unit.log, &failure.to_string());
-                self.journal
-                    .record(crate::journal::exec_failure(name, &failure));
+                self.judge_exec_failure(name, &failure);
                 return Event::SpawnFailed(failure);
             }
         };
@@ -531,6 +548,7 @@ impl Supervisor {
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 let started = SystemTime::now();
                 unit.last_started = Some(started);
+                unit.stop_escalated = false;
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
                 let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
@@ -567,9 +585,8 @@ impl Supervisor {
             Err(e) => {
                 let failure = launch::failure(&e, &unit.instance);
                 tracing::warn!(unit = %name, error = %failure, "spawn failed");
-                self.journal
-                    .record(crate::journal::exec_failure(name, &failure));
                 logs::note(&sink, &unit.log, &failure.to_string());
+                self.judge_exec_failure(name, &failure);
                 Event::SpawnFailed(failure)
             }
         }
@@ -618,10 +635,68 @@ impl Supervisor {
             at_ms: ward_store::now_ms(),
             exit: crate::journal::exit_record(status),
         });
-        if let Some(crash) = crate::journal::crash(name, id.pid, status, unit.machine.state()) {
-            self.journal.record(crash);
-        }
+        let before = unit.machine.state();
+        let run_time = main.started.elapsed().unwrap_or_default();
+        let pid = id.pid;
+        let params = unit.machine.params();
+        // Judged before the machine acts on it, so the journal reads exit, crash, then what
+        // ward did about it; an exit while starting is one more failed start in the window.
+        let failed_start = u32::from(before == State::Starting);
+        let report = ward_core::classify::ExitReport {
+            status: Some(status),
+            exec_failure: None,
+            requested_stop: before == State::Stopping,
+            stop_escalated: unit.stop_escalated,
+            run_time,
+            min_uptime: params.min_uptime,
+            failed_starts: unit.machine.failed_starts_in_window() + failed_start,
+            burst: params.start_limit.burst,
+            oom: ward_core::classify::OomEvidence::None,
+            earlier_boot: false,
+            supervisor_crashed: false,
+        };
+        self.judge(name, Some(pid), &report);
         self.dispatch(name, Event::Exited(status));
+    }
+
+    /// An exec failure is judged before the machine counts it: one more failed start.
+    fn judge_exec_failure(&mut self, name: &str, failure: &SpawnFailure) {
+        let Some(unit) = self.units.get(name) else {
+            return;
+        };
+        let params = unit.machine.params();
+        let report = ward_core::classify::ExitReport {
+            status: None,
+            exec_failure: Some(failure.to_string()),
+            requested_stop: false,
+            stop_escalated: false,
+            run_time: Duration::ZERO,
+            min_uptime: params.min_uptime,
+            failed_starts: unit.machine.failed_starts_in_window() + 1,
+            burst: params.start_limit.burst,
+            oom: ward_core::classify::OomEvidence::None,
+            earlier_boot: false,
+            supervisor_crashed: false,
+        };
+        self.judge(name, None, &report);
+    }
+
+    /// Classifies an ended run, keeps the verdict for `ward why`, and journals it if it is
+    /// a crash.
+    pub(crate) fn judge(
+        &mut self,
+        name: &str,
+        pid: Option<u32>,
+        report: &ward_core::classify::ExitReport,
+    ) {
+        let verdict = ward_core::classify::classify(report);
+        if verdict.class.is_crash() {
+            self.journal
+                .record(crate::journal::crash(name, pid, &verdict));
+        }
+        if let Some(unit) = self.units.get_mut(name) {
+            unit.verdict = Some((verdict, SystemTime::now()));
+        }
     }
 
     /// The next time the loop must wake up without any other happening.

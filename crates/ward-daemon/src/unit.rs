@@ -49,6 +49,10 @@ pub struct Unit {
     pub awaiting_tree: bool,
     /// The PID file of the main process, held while it runs (`pidfile = …`).
     pub pidfile: Option<ward_sys::pidfile::HeldPidFile>,
+    /// The current stop needed SIGKILL: the process did not honour its stop signal.
+    pub stop_escalated: bool,
+    /// Why the last run ended, as the classifier saw it.
+    pub verdict: Option<(ward_core::classify::Verdict, SystemTime)>,
     /// Wall-clock time of the last successful spawn.
     pub last_started: Option<SystemTime>,
     /// Wall-clock time of the last exit.

@@ -69,6 +69,14 @@ pub enum Command {
     },
     /// Stop every service, then the daemon.
     Down,
+    /// Why a service's last run ended: class, severity, evidence, what ward does next.
+    Why {
+        /// The unit (`web`, or `web.2` for an instance).
+        name: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// What happened to a service: runs, exits, crashes, recoveries, actions.
     History {
         /// The service (a service with instances shows all of them).

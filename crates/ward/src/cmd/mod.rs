@@ -8,6 +8,7 @@ mod logs;
 mod pid;
 mod status;
 mod up;
+mod why;
 
 use crate::cli::{Cli, Command};
 use crate::client;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),
+        Command::Why { name, json } => why::why(&client::locate(&path)?, &name, json),
         Command::Backup => backup::backup(&client::locate(&path)?),
         Command::Restore { file } => backup::restore(&client::locate(&path)?, &file),
         Command::Doctor { repair } => doctor::doctor(&path, &client::locate(&path)?, repair),

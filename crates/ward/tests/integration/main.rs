@@ -15,3 +15,4 @@ mod reload;
 mod restart;
 mod scale;
 mod stop;
+mod why;

@@ -1,0 +1,216 @@
+//! Why a run ended: a pure function from what was observed to a verdict with its evidence.
+//!
+//! The daemon gathers the facts (the wait status, whether ward itself asked for the stop
+//! and had to escalate to SIGKILL, how long the run lasted, evidence of an OOM kill, the
+//! failures in the start-limit window) into an [`ExitReport`]; [`classify`] names the class,
+//! rates the severity and says in words what the verdict rests on. No I/O, no clock: every
+//! class is tested without a process.
+
+use std::time::Duration;
+
+use crate::duration::format_duration;
+use crate::{ExitStatus, Signal};
+
+mod class;
+#[cfg(test)]
+mod tests;
+
+pub use class::{CrashClass, Severity};
+
+/// How sure ward is that the kernel's OOM killer ended the process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OomEvidence {
+    /// Nothing points to an OOM kill.
+    None,
+    /// A system-wide sign only (the `oom_kill` counter of `/proc/vmstat` rose during the run):
+    /// another process may have been the victim.
+    Weak(String),
+    /// The service's own cgroup counted an OOM kill, or the kernel log names its PID.
+    Strong(String),
+}
+
+/// Everything known about how a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExitReport {
+    /// How it ended; `None` when exec failed and no program ever ran.
+    pub status: Option<ExitStatus>,
+    /// The exec failure, in words, when there was one.
+    pub exec_failure: Option<String>,
+    /// Ward stopped it on request (operator, reload, shutdown).
+    pub requested_stop: bool,
+    /// The stop needed SIGKILL after `stop_timeout`: the program did not honour its stop signal.
+    pub stop_escalated: bool,
+    /// How long it ran.
+    pub run_time: Duration,
+    /// Runs shorter than this are failed starts.
+    pub min_uptime: Duration,
+    /// Failed starts in the current start-limit window, this one included.
+    pub failed_starts: u32,
+    /// The start limit's `burst`: more failed starts than this is a crash loop.
+    pub burst: u32,
+    /// OOM evidence gathered over the settling window.
+    pub oom: OomEvidence,
+    /// The run belonged to an earlier boot: the machine went down under it.
+    pub earlier_boot: bool,
+    /// The run ended while no daemon ran, after a daemon that did not exit cleanly.
+    pub supervisor_crashed: bool,
+}
+
+impl ExitReport {
+    /// A report with nothing remarkable but the status, for building in tests and code.
+    pub fn of(status: ExitStatus, run_time: Duration) -> ExitReport {
+        ExitReport {
+            status: Some(status),
+            exec_failure: None,
+            requested_stop: false,
+            stop_escalated: false,
+            run_time,
+            min_uptime: Duration::from_secs(1),
+            failed_starts: 0,
+            burst: 5,
+            oom: OomEvidence::None,
+            earlier_boot: false,
+            supervisor_crashed: false,
+        }
+    }
+}
+
+/// What ward concludes about one ended run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The class, with a name that is stable in the API.
+    pub class: CrashClass,
+    /// How bad it is.
+    pub severity: Severity,
+    /// What the class rests on, one fact a line.
+    pub evidence: Vec<String>,
+    /// The verdict in one sentence for people.
+    pub summary: String,
+}
+
+/// Classifies one ended run. Total: every report gets exactly one class.
+///
+/// The order of the checks is the order of precedence: the machine going down explains
+/// everything that died with it; a stop ward asked for is never a crash; an exec failure
+/// had no run at all; a crash loop outranks the single failure that completed it; an OOM
+/// kill outranks the SIGKILL it shows up as.
+pub fn classify(r: &ExitReport) -> Verdict {
+    let mut evidence = Vec::new();
+    if let Some(status) = r.status {
+        evidence.push(format!("{status} after {}", format_duration(r.run_time)));
+    }
+    let class = decide(r, &mut evidence);
+    let severity = class::severity(class, r.failed_starts, r.burst);
+    let summary = summary(class, r);
+    Verdict {
+        class,
+        severity,
+        evidence,
+        summary,
+    }
+}
+
+fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
+    if r.earlier_boot {
+        evidence.push("the run belongs to an earlier boot of this machine".into());
+        return CrashClass::SystemShutdown;
+    }
+    if r.supervisor_crashed {
+        evidence.push("the daemon that ran it ended without a clean exit".into());
+        return CrashClass::SupervisorCrash;
+    }
+    if r.requested_stop {
+        if r.stop_escalated {
+            evidence.push("it ignored its stop signal and was killed after stop_timeout".into());
+            return CrashClass::Hung;
+        }
+        evidence.push("ward stopped it on request".into());
+        return CrashClass::Stopped;
+    }
+    let failed_start = r.exec_failure.is_some() || r.run_time < r.min_uptime;
+    if failed_start && r.failed_starts > r.burst {
+        evidence.push(format!(
+            "{} failed starts in the start-limit window (burst {})",
+            r.failed_starts, r.burst
+        ));
+        return CrashClass::CrashLoop;
+    }
+    if let Some(failure) = &r.exec_failure {
+        evidence.push(failure.clone());
+        return CrashClass::ExecFailed;
+    }
+    let Some(status) = r.status else {
+        evidence.push("no exit status and no exec failure were reported".into());
+        return CrashClass::Killed;
+    };
+    match &r.oom {
+        OomEvidence::Strong(why) => {
+            evidence.push(why.clone());
+            return CrashClass::OomKill;
+        }
+        OomEvidence::Weak(why) if status.signal() == Some(Signal::KILL) => {
+            evidence.push(format!("{why} (a system-wide sign only: weak evidence)"));
+            return CrashClass::OomKill;
+        }
+        _ => {}
+    }
+    let class = match status {
+        ExitStatus::Exited(0) => CrashClass::CleanExit,
+        ExitStatus::Exited(code) => {
+            evidence.push(format!("the program chose to exit with code {code}"));
+            CrashClass::ErrorExit
+        }
+        ExitStatus::Unknown => {
+            evidence.push("it ended while ward was away and the kernel kept no status".into());
+            CrashClass::Killed
+        }
+        ExitStatus::Signaled {
+            signal,
+            core_dumped,
+        } => {
+            let class = class::of_signal(signal);
+            evidence.push(class::signal_evidence(class, signal, core_dumped));
+            class
+        }
+    };
+    if failed_start && class != CrashClass::CleanExit {
+        evidence.push(format!(
+            "it ran {} of min_uptime {}",
+            format_duration(r.run_time),
+            format_duration(r.min_uptime)
+        ));
+    }
+    if failed_start && matches!(class, CrashClass::CleanExit | CrashClass::ErrorExit) {
+        return CrashClass::EarlyExit;
+    }
+    class
+}
+
+fn summary(class: CrashClass, r: &ExitReport) -> String {
+    let status = r.status.map(|s| s.to_string()).unwrap_or_default();
+    match class {
+        CrashClass::CleanExit => "it exited cleanly (exit 0)".into(),
+        CrashClass::ErrorExit => format!("it exited with an error ({status})"),
+        CrashClass::Segfault => "it crashed on a bad memory access (SIGSEGV)".into(),
+        CrashClass::Abort => "it aborted itself (SIGABRT): an assertion or a panic".into(),
+        CrashClass::BusError => "it crashed on a misaligned or unmapped access (SIGBUS)".into(),
+        CrashClass::IllegalInstruction => "it executed an illegal instruction (SIGILL)".into(),
+        CrashClass::FpError => "it crashed on an arithmetic error (SIGFPE)".into(),
+        CrashClass::OomKill => match r.oom {
+            OomEvidence::Strong(_) => "the kernel's OOM killer ended it".into(),
+            _ => "probably the kernel's OOM killer ended it (weak evidence)".into(),
+        },
+        CrashClass::Killed => format!("something outside ward ended it ({status})"),
+        CrashClass::Stopped => "ward stopped it on request; not a crash".into(),
+        CrashClass::Hung => "it did not stop when asked and had to be killed".into(),
+        CrashClass::ResourceLimit => format!("it exceeded a resource limit ({status})"),
+        CrashClass::ExecFailed => "it could not be started: exec failed".into(),
+        CrashClass::EarlyExit => format!(
+            "it ended before min_uptime ({}): a failed start",
+            format_duration(r.min_uptime)
+        ),
+        CrashClass::CrashLoop => "it keeps failing to start: a crash loop".into(),
+        CrashClass::SystemShutdown => "the machine went down while it ran".into(),
+        CrashClass::SupervisorCrash => "it ended while ward itself was down after a crash".into(),
+    }
+}

@@ -1,0 +1,193 @@
+//! One test per class, and properties of the whole function.
+
+use super::*;
+use proptest::prelude::*;
+
+fn sig(n: i32, core: bool) -> ExitStatus {
+    ExitStatus::Signaled {
+        signal: Signal::from_number(n).unwrap(),
+        core_dumped: core,
+    }
+}
+
+fn long(status: ExitStatus) -> ExitReport {
+    ExitReport::of(status, Duration::from_secs(60))
+}
+
+fn class_of(r: &ExitReport) -> &'static str {
+    classify(r).class.as_str()
+}
+
+#[test]
+fn exits() {
+    assert_eq!(class_of(&long(ExitStatus::Exited(0))), "clean_exit");
+    let v = classify(&long(ExitStatus::Exited(3)));
+    assert_eq!(
+        (v.class.as_str(), v.severity),
+        ("error_exit", Severity::Medium)
+    );
+    assert!(v.evidence.iter().any(|e| e.contains("code 3")), "{v:?}");
+}
+
+#[test]
+fn signals_name_their_class_and_the_core() {
+    for (n, class) in [
+        (11, "segfault"),
+        (6, "abort"),
+        (7, "bus_error"),
+        (4, "illegal_instruction"),
+        (8, "fp_error"),
+        (24, "resource_limit"),
+        (25, "resource_limit"),
+        (9, "killed"),
+        (15, "killed"),
+    ] {
+        let v = classify(&long(sig(n, true)));
+        assert_eq!(v.class.as_str(), class, "signal {n}");
+        assert!(
+            v.evidence.iter().any(|e| e.contains("a core was dumped")),
+            "{v:?}"
+        );
+    }
+    let v = classify(&long(sig(24, false)));
+    assert!(
+        v.evidence.iter().any(|e| e.contains("CPU-time limit")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn oom_evidence_decides_and_says_how_strong() {
+    let mut r = long(sig(9, false));
+    r.oom = OomEvidence::Strong("memory.events: oom_kill 0 -> 1".into());
+    let v = classify(&r);
+    assert_eq!((v.class, v.severity), (CrashClass::OomKill, Severity::High));
+    assert_eq!(v.summary, "the kernel's OOM killer ended it");
+    r.oom = OomEvidence::Weak("/proc/vmstat oom_kill rose by 1".into());
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::OomKill);
+    assert!(v.summary.contains("weak evidence"));
+    // Weak evidence does not turn a segfault into an OOM kill.
+    let mut r = long(sig(11, false));
+    r.oom = OomEvidence::Weak("/proc/vmstat oom_kill rose by 1".into());
+    assert_eq!(classify(&r).class, CrashClass::Segfault);
+}
+
+#[test]
+fn a_requested_stop_is_not_a_crash_unless_it_hung() {
+    let mut r = long(sig(15, false));
+    r.requested_stop = true;
+    let v = classify(&r);
+    assert_eq!((v.class, v.severity), (CrashClass::Stopped, Severity::Low));
+    assert!(!v.class.is_crash());
+    r.stop_escalated = true;
+    r.status = Some(sig(9, false));
+    assert_eq!(classify(&r).class, CrashClass::Hung);
+}
+
+#[test]
+fn failed_starts_and_crash_loops() {
+    let mut r = ExitReport::of(ExitStatus::Exited(1), Duration::from_millis(20));
+    r.failed_starts = 1;
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::EarlyExit);
+    assert!(
+        v.evidence.iter().any(|e| e.contains("of min_uptime")),
+        "{v:?}"
+    );
+    r.failed_starts = 6;
+    assert_eq!(classify(&r).class, CrashClass::CrashLoop);
+    assert_eq!(classify(&r).severity, Severity::Critical);
+    // A segfault at start stays a segfault: the signal says more than the timing.
+    let mut r = ExitReport::of(sig(11, false), Duration::from_millis(20));
+    r.failed_starts = 1;
+    assert_eq!(classify(&r).class, CrashClass::Segfault);
+    let mut r = ExitReport::of(ExitStatus::Exited(0), Duration::ZERO);
+    r.status = None;
+    r.exec_failure = Some("exec failed: not found: /nope".into());
+    r.failed_starts = 1;
+    let v = classify(&r);
+    assert_eq!(
+        (v.class, v.severity),
+        (CrashClass::ExecFailed, Severity::Critical)
+    );
+    assert_eq!(v.evidence, ["exec failed: not found: /nope"]);
+}
+
+#[test]
+fn the_machine_and_the_supervisor() {
+    let mut r = long(ExitStatus::Unknown);
+    r.earlier_boot = true;
+    assert_eq!(classify(&r).class, CrashClass::SystemShutdown);
+    let mut r = long(ExitStatus::Unknown);
+    r.supervisor_crashed = true;
+    assert_eq!(classify(&r).class, CrashClass::SupervisorCrash);
+    assert_eq!(class_of(&long(ExitStatus::Unknown)), "killed");
+}
+
+#[test]
+fn recurring_failures_raise_the_severity() {
+    let mut r = long(sig(11, false));
+    assert_eq!(classify(&r).severity, Severity::High);
+    r.failed_starts = 4;
+    assert_eq!(classify(&r).severity, Severity::Critical);
+}
+
+#[test]
+fn names_are_unique_and_stable() {
+    let names: std::collections::HashSet<&str> =
+        CrashClass::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(names.len(), 17);
+}
+
+fn any_status() -> impl Strategy<Value = Option<ExitStatus>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(ExitStatus::Unknown)),
+        (0i32..256).prop_map(|c| Some(ExitStatus::Exited(c))),
+        (1i32..65, any::<bool>()).prop_map(|(n, core)| Some(sig(n, core))),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_report_gets_one_class_with_evidence(
+        status in any_status(),
+        exec in proptest::option::of("[a-z ]{1,20}"),
+        requested_stop in any::<bool>(),
+        stop_escalated in any::<bool>(),
+        run_ms in 0u64..100_000,
+        min_ms in 0u64..5_000,
+        failed_starts in 0u32..20,
+        burst in 0u32..10,
+        oom in 0u8..3,
+        earlier_boot in any::<bool>(),
+        supervisor_crashed in any::<bool>(),
+    ) {
+        let r = ExitReport {
+            status,
+            exec_failure: exec,
+            requested_stop,
+            stop_escalated,
+            run_time: Duration::from_millis(run_ms),
+            min_uptime: Duration::from_millis(min_ms),
+            failed_starts,
+            burst,
+            oom: match oom {
+                0 => OomEvidence::None,
+                1 => OomEvidence::Weak("vmstat".into()),
+                _ => OomEvidence::Strong("memory.events".into()),
+            },
+            earlier_boot,
+            supervisor_crashed,
+        };
+        let v = classify(&r);
+        prop_assert!(!v.evidence.is_empty());
+        prop_assert!(!v.summary.is_empty());
+        if requested_stop && !stop_escalated && !earlier_boot && !supervisor_crashed {
+            prop_assert_eq!(v.class, CrashClass::Stopped);
+        }
+        // Deterministic: the same facts give the same verdict.
+        prop_assert_eq!(classify(&r), v);
+    }
+}

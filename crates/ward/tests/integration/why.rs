@@ -1,0 +1,106 @@
+//! `ward why`: one real process per crash class, judged by the daemon.
+
+use rustix::process::Signal;
+
+use crate::fixture::{Ward, alive, kill, testbin, wait_for};
+
+/// Waits for the unit's verdict of `class` and returns `ward why --json` for it.
+fn why(w: &Ward, unit: &str, class: &str) -> serde_json::Value {
+    w.wait_unit(unit, &format!("a {class} verdict"), |s| {
+        s.verdict.as_ref().is_some_and(|v| v.class == class)
+    });
+    let out = w.cli(&["why", unit, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["class"], class, "{v}");
+    v
+}
+
+#[test]
+fn real_crashes_get_their_class_severity_and_evidence() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.segv]\ncommand = [\"{bin}\", \"crash\", \"SEGV\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         [services.abrt]\ncommand = [\"{bin}\", \"crash\", \"ABRT\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         [services.three]\ncommand = [\"{bin}\", \"exit\", \"3\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         [services.early]\ncommand = [\"/bin/sh\", \"-c\", \"echo cannot open config >&2; exit 2\"]\nrestart = \"never\"\n\
+         [services.missing]\ncommand = \"/no/such/binary\"\nrestart = \"never\"\n\
+         [services.victim]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n"
+    ));
+    let v = why(&w, "segv", "segfault");
+    assert_eq!(v["severity"], "high");
+    assert!(v["evidence"].to_string().contains("SIGSEGV"), "{v}");
+    why(&w, "abrt", "abort");
+    let v = why(&w, "three", "error_exit");
+    assert!(v["evidence"].to_string().contains("code 3"), "{v}");
+    let v = why(&w, "early", "early_exit");
+    assert!(v["evidence"].to_string().contains("of min_uptime"), "{v}");
+    assert_eq!(v["stderr"][0], "cannot open config", "{v}");
+    let v = why(&w, "missing", "exec_failed");
+    assert_eq!(v["severity"], "critical");
+    assert!(v["evidence"].to_string().contains("/no/such/binary"), "{v}");
+    let pid = w.wait_state("victim", "running").pid.expect("pid");
+    kill(pid, Signal::KILL);
+    let v = why(&w, "victim", "killed");
+    assert!(
+        v["evidence"]
+            .to_string()
+            .contains("which ward did not send"),
+        "{v}"
+    );
+    // The text form, for people.
+    let out = w.cli(&["why", "segv"]);
+    assert_eq!(out.status.code(), Some(1), "a crash is not a success");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("class     segfault (high)"), "{text}");
+    // The journal keeps the class too.
+    let history = w.ok(&["history", "segv"]);
+    assert!(history.contains("segfault (high)"), "{history}");
+}
+
+#[test]
+fn loops_hangs_and_requested_stops() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.loop]\ncommand = [\"{bin}\", \"exit\", \"1\"]\nbackoff = {{ initial = \"20ms\" }}\n\
+         start_limit = {{ burst = 2 }}\n\
+         [services.stubborn]\ncommand = [\"{bin}\", \"ignore-term\", \"300\"]\nstop_timeout = \"300ms\"\n\
+         [services.calm]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let v = why(&w, "loop", "crash_loop");
+    assert_eq!(v["severity"], "critical");
+    assert!(v["next"].as_str().unwrap_or("").contains("gave up"), "{v}");
+    w.wait_state("stubborn", "running");
+    wait_for("the SIGTERM handler", || {
+        w.log("stubborn").contains("ignoring SIGTERM").then_some(())
+    });
+    w.ok(&["stop", "stubborn", "calm"]);
+    let v = why(&w, "stubborn", "hung");
+    assert!(v["evidence"].to_string().contains("stop_timeout"), "{v}");
+    why(&w, "calm", "stopped");
+    assert_eq!(w.cli(&["why", "calm"]).status.code(), Some(0));
+}
+
+#[test]
+fn ends_while_ward_was_away_name_the_cause() {
+    let bin = testbin();
+    let mut w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nrestart = \"never\"\n\
+         [services.t]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nrestart = \"never\"\n"
+    ));
+    let s = w.wait_state("s", "running").pid.expect("pid");
+    w.wait_state("t", "running");
+    kill(w.daemon_pid(), Signal::KILL);
+    w.wait_daemon_exit();
+    kill(s, Signal::KILL);
+    wait_for("s to die", || (!alive(s)).then_some(()));
+    // As if the machine had rebooted under t: its record names another boot.
+    let record = w.dir.path().join(".ward/units/t.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
+    v["main"]["boot_id"] = "00000000-0000-0000-0000-000000000000".into();
+    std::fs::write(&record, v.to_string()).expect("write");
+    w.start_daemon();
+    why(&w, "s", "supervisor_crash");
+    let v = why(&w, "t", "system_shutdown");
+    assert_eq!(v["severity"], "low");
+}
