@@ -58,6 +58,15 @@ pub fn spec(
         stderr: plumbing.stderr,
         cgroup_procs: plumbing.cgroup_procs.into_iter().collect(),
         nofile: Some(nofile),
+        rlimits: {
+            let r = inst.service.rlimits;
+            ward_sys::limits::Rlimits {
+                cpu: r.cpu,
+                fsize: r.fsize,
+                nofile: r.nofile,
+                core: r.core,
+            }
+        },
         parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
             .then_some(ward_core::Signal::KILL),
     })
@@ -97,9 +106,7 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
             ChildStep::NewSession => {
                 SpawnFailure::Other(format!("cannot start a session: {error}"))
             }
-            ChildStep::Rlimit => {
-                SpawnFailure::Other(format!("cannot set the open-file limit: {error}"))
-            }
+            ChildStep::Rlimit => SpawnFailure::Other(format!("cannot set its rlimits: {error}")),
             ChildStep::Stdio => SpawnFailure::Other(format!("cannot connect its output: {error}")),
         },
     }

@@ -42,6 +42,9 @@ pub struct SpawnSpec {
     /// The open-file limit to give the child (ward raises its own; children get the
     /// customary one back).
     pub nofile: Option<crate::limits::Limit>,
+    /// Limits the service asks for (`rlimits = { … }`), each set as soft and hard limit;
+    /// a `nofile` here replaces the one above.
+    pub rlimits: crate::limits::Rlimits,
     /// Sent to the process when ward dies (`PR_SET_PDEATHSIG`), for services that must
     /// not outlive their supervisor.
     pub parent_death_signal: Option<ward_core::Signal>,
@@ -185,6 +188,32 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         rlim_cur: to_rlim(l.soft),
         rlim_max: to_rlim(l.hard),
     });
+    let both = |v: u64| libc::rlimit {
+        rlim_cur: v as libc::rlim_t,
+        rlim_max: v as libc::rlim_t,
+    };
+    let r = spec.rlimits;
+    // Built before the fork: the child only walks the array.
+    let mut limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = Vec::new();
+    match (r.nofile, nofile) {
+        (Some(v), _) => limits.push((libc::RLIMIT_NOFILE, both(v))),
+        (None, Some(l)) => limits.push((libc::RLIMIT_NOFILE, l)),
+        (None, None) => {}
+    }
+    // At the soft CPU limit the kernel sends SIGXCPU, at the hard one SIGKILL: a second
+    // of grace between them, so the death names its cause.
+    if let Some(v) = r.cpu {
+        let lim = libc::rlimit {
+            rlim_cur: v as libc::rlim_t,
+            rlim_max: v.saturating_add(1) as libc::rlim_t,
+        };
+        limits.push((libc::RLIMIT_CPU, lim));
+    }
+    for (resource, value) in [(libc::RLIMIT_FSIZE, r.fsize), (libc::RLIMIT_CORE, r.core)] {
+        if let Some(v) = value {
+            limits.push((resource, both(v)));
+        }
+    }
 
     let (err_read, err_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| SpawnError::Fork(e.into()))?;
@@ -202,7 +231,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         unsafe {
             child_after_fork(&ChildPlan {
                 cgroup_fds: &cgroup_fds,
-                nofile: nofile.as_ref(),
+                limits: &limits,
                 death_signal,
                 parent,
                 stdio: &stdio,
@@ -245,7 +274,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
 /// Everything the child needs, prepared before the fork so the child allocates nothing.
 struct ChildPlan<'a> {
     cgroup_fds: &'a [i32],
-    nofile: Option<&'a libc::rlimit>,
+    limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
     death_signal: Option<i32>,
     parent: libc::pid_t,
     stdio: &'a [i32; 3],
@@ -265,7 +294,7 @@ struct ChildPlan<'a> {
 unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
         cgroup_fds,
-        nofile,
+        limits,
         death_signal,
         parent,
         stdio,
@@ -283,10 +312,10 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
                 fail(err_fd, ChildStep::JoinCgroup);
             }
         }
-        if let Some(lim) = nofile
-            && libc::setrlimit(libc::RLIMIT_NOFILE, lim) < 0
-        {
-            fail(err_fd, ChildStep::Rlimit);
+        for (resource, lim) in limits {
+            if libc::setrlimit(*resource, lim) < 0 {
+                fail(err_fd, ChildStep::Rlimit);
+            }
         }
         if libc::setsid() < 0 {
             fail(err_fd, ChildStep::NewSession);

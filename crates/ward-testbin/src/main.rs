@@ -11,6 +11,8 @@
 //! ward-testbin print-every MS         print `line N at T` every MS milliseconds (T: ms
 //!                                     since the Unix epoch)
 //! ward-testbin spew LINES             print LINES numbered lines as fast as possible
+//! ward-testbin spin                   burn CPU until killed (for rlimits.cpu)
+//! ward-testbin grow-file BYTES        write a file `grown` of BYTES bytes (for rlimits.fsize)
 //! ```
 //! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
 #![forbid(unsafe_code)]
@@ -99,6 +101,24 @@ fn main() {
                 say(&format!("line {i} at {now}"));
                 std::thread::sleep(every);
             }
+        }
+        "spin" => {
+            say("spinning");
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        "grow-file" => {
+            let mut f = std::fs::File::create("grown").expect("create");
+            let chunk = vec![0u8; 64 * 1024];
+            let mut left = n(1);
+            while left > 0 {
+                let k = left.min(chunk.len() as u64) as usize;
+                f.write_all(&chunk[..k]).expect("write");
+                left -= k as u64;
+            }
+            say("grown");
         }
         "spew" => {
             let mut out = std::io::stdout().lock();

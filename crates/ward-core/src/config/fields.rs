@@ -212,6 +212,33 @@ impl<'t> Ctx<'t> {
         None
     }
 
+    /// A byte size: an integer number of bytes, or a string with a unit (`"10MiB"`).
+    pub fn size(&mut self, name: &str, item: &Item) -> Option<u64> {
+        if let Some(n) = item.as_integer() {
+            return match u64::try_from(n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    let message = format!("`{name}` must not be negative, found {n}");
+                    self.error(item_at(item), message, None);
+                    None
+                }
+            };
+        }
+        let Some(text) = item.as_str() else {
+            let hint = "write bytes as an integer, or a string such as \"10MiB\"".to_string();
+            self.wrong_type(name, "a size", item, Some(hint));
+            return None;
+        };
+        let bytes = super::size::parse_size(text);
+        if bytes.is_none() {
+            let message = format!("invalid size \"{text}\" for `{name}`");
+            let hint = "write a number of bytes, or a number with a unit such as \"512KiB\", \
+                        \"10MiB\" or \"1GiB\" (K, M and G all count in 1024s)";
+            self.error(item_at(item), message, Some(hint.to_string()));
+        }
+        bytes
+    }
+
     /// A table, written either as `[header]` or `{ inline }`.
     pub fn table<'i>(&mut self, name: &str, item: &'i Item) -> Option<&'i dyn TableLike> {
         let t = item.as_table_like();

@@ -95,6 +95,21 @@ pub struct ServiceConfig {
     /// What happens to the service when the daemon ends without stopping it (killed,
     /// crashed, or `SIGQUIT` for an upgrade). Default `keep`.
     pub on_daemon_exit: DaemonExit,
+    /// Kernel limits set in the new process before exec. Default: none (inherited).
+    pub rlimits: Rlimits,
+}
+
+/// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rlimits {
+    /// CPU seconds; past them the kernel sends SIGXCPU.
+    pub cpu: Option<u64>,
+    /// Largest file the process may write, in bytes; past it, SIGXFSZ.
+    pub fsize: Option<u64>,
+    /// Open file descriptors.
+    pub nofile: Option<u64>,
+    /// Largest core dump, in bytes; 0 turns core dumps off.
+    pub core: Option<u64>,
 }
 
 /// `on_daemon_exit = "keep" | "stop"`.

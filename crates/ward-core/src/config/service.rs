@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "kill_mode",
     "pidfile",
     "on_daemon_exit",
+    "rlimits",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -102,6 +103,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut kill_mode = KillMode::Tree;
     let mut pidfile = None;
     let mut on_daemon_exit = DaemonExit::Keep;
+    let mut rlimits = super::model::Rlimits::default();
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -141,6 +143,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                     .unwrap_or(kill_mode);
             }
             "pidfile" => pidfile = ctx.path("pidfile", value),
+            "rlimits" => {
+                rlimits = tables::rlimits(ctx, value, &format!("in [services.{name}.rlimits]"))
+            }
             "on_daemon_exit" => {
                 on_daemon_exit = ctx
                     .choice("on_daemon_exit", value, DAEMON_EXIT)
@@ -179,6 +184,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         kill_mode,
         pidfile,
         on_daemon_exit,
+        rlimits,
     })
 }
 

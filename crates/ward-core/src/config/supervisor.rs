@@ -2,7 +2,6 @@
 
 use super::fields::{Ctx, entries, item_at};
 use super::model::{CgroupMode, SupervisorConfig};
-use super::size::parse_size;
 use toml_edit::Item;
 
 const KEYS: &[&str] = &[
@@ -103,25 +102,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     }
 }
 
-/// `log_max_size`: an integer number of bytes or a string with a unit.
+/// `log_max_size`: a size of at least one page.
 fn size(ctx: &mut Ctx<'_>, item: &Item) -> Option<u64> {
-    let bytes = if let Some(n) = item.as_integer() {
-        // Negative numbers fall through to the "at least" check below as 0.
-        u64::try_from(n).unwrap_or(0)
-    } else if let Some(text) = item.as_str() {
-        let Some(bytes) = parse_size(text) else {
-            let message = format!("invalid size \"{text}\" for `log_max_size`");
-            let hint = "write a number of bytes, or a number with a unit such as \"512KiB\", \
-                        \"10MiB\" or \"1GiB\" (K, M and G all count in 1024s)";
-            ctx.error(item_at(item), message, Some(hint.to_string()));
-            return None;
-        };
-        bytes
-    } else {
-        let hint = "write bytes as an integer, or a string such as \"10MiB\"".to_string();
-        ctx.wrong_type("log_max_size", "a size", item, Some(hint));
-        return None;
-    };
+    let bytes = ctx.size("log_max_size", item)?;
     if bytes < MIN_LOG_MAX_SIZE {
         let message = format!(
             "`log_max_size` must be at least {MIN_LOG_MAX_SIZE} bytes, found {}",

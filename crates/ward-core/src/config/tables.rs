@@ -1,7 +1,7 @@
 //! A service's sub-tables: `env`, `backoff` and `start_limit`.
 
 use super::fields::{Ctx, entries, item_at, key_at};
-use super::model::{Backoff, StartLimit};
+use super::model::{Backoff, Rlimits, StartLimit};
 use crate::duration::format_duration;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use toml_edit::{Item, Value};
 
 const BACKOFF_KEYS: &[&str] = &["initial", "max", "factor", "jitter", "reset_after"];
 const START_LIMIT_KEYS: &[&str] = &["burst", "interval"];
+const RLIMIT_KEYS: &[&str] = &["cpu", "fsize", "nofile", "core"];
 
 /// The shortest restart delay: a crash loop never restarts more than 100 times a second.
 const MIN_INITIAL: Duration = Duration::from_millis(10);
@@ -169,6 +170,36 @@ pub(crate) fn start_limit(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> StartL
         }
     }
     limit
+}
+
+/// `rlimits = { cpu = "30s", fsize = "1GiB", nofile = 4096, core = 0 }`.
+pub(crate) fn rlimits(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Rlimits {
+    let mut r = Rlimits::default();
+    let Some(table) = ctx.table("rlimits", item) else {
+        return r;
+    };
+    for (key, value) in entries(table) {
+        match key.get() {
+            "cpu" => match ctx.duration("rlimits.cpu", value) {
+                Some(d) if d.is_zero() => {
+                    let message = "`rlimits.cpu` must be at least 1s";
+                    ctx.error(item_at(value), message, None);
+                }
+                // The kernel counts whole seconds: round up, never below what was asked.
+                Some(d) => r.cpu = Some(d.as_secs() + u64::from(d.subsec_nanos() > 0)),
+                None => {}
+            },
+            "fsize" => r.fsize = ctx.size("rlimits.fsize", value),
+            "core" => r.core = ctx.size("rlimits.core", value),
+            "nofile" => {
+                if let Some(n) = ctx.integer("rlimits.nofile", value, 8, 1 << 20) {
+                    r.nofile = Some(n as u64);
+                }
+            }
+            _ => ctx.unknown_key(key, place, RLIMIT_KEYS),
+        }
+    }
+    r
 }
 
 #[cfg(test)]

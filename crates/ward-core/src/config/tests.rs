@@ -77,6 +77,7 @@ stop_timeout = "1m30s"
 kill_mode = "main"
 pidfile = "run/worker.pid"
 on_daemon_exit = "stop"
+rlimits = { cpu = "1.5s", fsize = "1MiB", nofile = 256, core = 0 }
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -126,6 +127,15 @@ shell = true
     );
     assert_eq!(c.services["sh"].pidfile, None);
     assert_eq!(w.on_daemon_exit, DaemonExit::Stop);
+    assert_eq!(
+        w.rlimits,
+        Rlimits {
+            cpu: Some(2),
+            fsize: Some(1 << 20),
+            nofile: Some(256),
+            core: Some(0)
+        }
+    );
     assert_eq!(c.services["sh"].on_daemon_exit, DaemonExit::Keep);
     let names: Vec<String> = c.instances().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);

@@ -104,3 +104,27 @@ fn ends_while_ward_was_away_name_the_cause() {
     let v = why(&w, "t", "system_shutdown");
     assert_eq!(v["severity"], "low");
 }
+
+#[test]
+fn rlimits_make_resource_limit_deaths() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.cpu]\ncommand = [\"{bin}\", \"spin\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         rlimits = {{ cpu = \"1s\", core = 0 }}\n\
+         [services.fsize]\ncommand = [\"{bin}\", \"grow-file\", \"1048576\"]\nrestart = \"never\"\n\
+         min_uptime = \"0s\"\nrlimits = {{ fsize = \"64KiB\", core = 0 }}\n\
+         [services.files]\ncommand = [\"/bin/sh\", \"-c\", \"ulimit -n; exec sleep 300\"]\n\
+         rlimits = {{ nofile = 77 }}\n"
+    ));
+    let v = why(&w, "cpu", "resource_limit");
+    assert!(v["evidence"].to_string().contains("CPU-time limit"), "{v}");
+    assert!(
+        v["evidence"].to_string().contains("no core was dumped"),
+        "{v}"
+    );
+    let v = why(&w, "fsize", "resource_limit");
+    assert!(v["evidence"].to_string().contains("file-size limit"), "{v}");
+    wait_for("the nofile limit in the service's output", || {
+        w.log("files").contains(" out 77").then_some(())
+    });
+}
