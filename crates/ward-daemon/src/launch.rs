@@ -38,8 +38,9 @@ pub struct Plumbing {
     pub stdout: OwnedFd,
     /// Write end of the unit's stderr pipe.
     pub stderr: OwnedFd,
-    /// `cgroup.procs` to join, if contained by a cgroup.
-    pub cgroup_procs: Option<OwnedFd>,
+    /// `cgroup.procs` files to join: the containing cgroup's, and those of the resource
+    /// controllers that enforce the unit's limits.
+    pub cgroup_procs: Vec<OwnedFd>,
 }
 
 /// Builds the spec for one spawn.
@@ -56,7 +57,7 @@ pub fn spec(
         stdin: ward_sys::spawn::dev_null()?,
         stdout: plumbing.stdout,
         stderr: plumbing.stderr,
-        cgroup_procs: plumbing.cgroup_procs.into_iter().collect(),
+        cgroup_procs: plumbing.cgroup_procs,
         nofile: Some(nofile),
         rlimits: {
             let r = inst.service.rlimits;

@@ -229,7 +229,7 @@ fn cgroups(mode: CgroupMode, state_dir: &Path) -> Result<Option<CgroupDriver>, S
 
 /// A short stable name for the state dir, so that two daemons on different state dirs get
 /// different cgroups. FNV-1a: tiny, stable across releases, no dependency needed.
-fn state_id(state_dir: &Path) -> String {
+pub(crate) fn state_id(state_dir: &Path) -> String {
     let full = fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in full.as_os_str().as_encoded_bytes() {

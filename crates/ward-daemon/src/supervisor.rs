@@ -39,6 +39,26 @@ const TREE_POLL: Duration = Duration::from_millis(20);
 /// At most this many API connections at once; more wait in the listen backlog.
 pub(crate) const MAX_CONNECTIONS: u32 = 64;
 
+/// How long after a SIGKILL death ward keeps looking for OOM evidence: the kernel may
+/// report the death before its OOM counters move.
+const OOM_SETTLE: Duration = Duration::from_millis(100);
+
+/// A verdict held back until OOM evidence has had time to appear.
+pub(crate) struct PendingVerdict {
+    due: Instant,
+    unit: String,
+    pid: u32,
+    report: ward_core::classify::ExitReport,
+    baseline: OomBaseline,
+}
+
+/// OOM counters when a run started: the unit's cgroup's and the machine's.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct OomBaseline {
+    pub cgroup: Option<u64>,
+    pub machine: Option<u64>,
+}
+
 /// A request that is answered once its units reach a state.
 pub(crate) struct Waiter {
     /// The units it waits for.
@@ -70,6 +90,10 @@ pub(crate) struct Supervisor {
     by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
     pub cgroups: Option<CgroupDriver>,
+    /// Memory and pids controllers, for limits and OOM evidence.
+    pub controllers: ward_sys::controllers::Controllers,
+    /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
+    pending: Vec<PendingVerdict>,
     nofile: Limit,
     epoch: Instant,
     pub started_at: SystemTime,
@@ -113,6 +137,13 @@ impl Supervisor {
             units: BTreeMap::new(),
             by_pid: HashMap::new(),
             logs: LogWriter::start()?,
+            controllers: match &cgroups {
+                Some(_) => ward_sys::controllers::Controllers::detect(&crate::startup::state_id(
+                    &options.config.supervisor.state_dir,
+                )),
+                None => ward_sys::controllers::Controllers::default(),
+            },
+            pending: Vec::new(),
             cgroups,
             nofile,
             epoch: Instant::now(),
@@ -247,11 +278,13 @@ impl Supervisor {
         for unit in self.units.values() {
             if unit.is_down() {
                 unit.containment.remove();
+                unit.controllers.remove();
             }
         }
         if let Some(cg) = &self.cgroups {
             let _ = cg.remove_base();
         }
+        self.controllers.remove_base();
         tracing::info!("ward stopped");
     }
 
@@ -354,6 +387,11 @@ impl Supervisor {
             },
             None => Containment::Tree,
         };
+        let controllers = self.controllers.unit(&name).unwrap_or_else(|e| {
+            tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
+            ward_sys::controllers::UnitControllers::default()
+        });
+        apply_limits(&name, &instance, &self.controllers, &controllers);
         let mut seed = self.seed;
         for b in name.bytes() {
             seed = seed.rotate_left(5) ^ u64::from(b);
@@ -370,6 +408,8 @@ impl Supervisor {
             timer: None,
             awaiting_tree: false,
             pidfile: None,
+            controllers,
+            oom_baseline: OomBaseline::default(),
             stop_escalated: false,
             verdict: None,
             stop_capture,
@@ -524,9 +564,13 @@ impl Supervisor {
             Ok::<_, std::io::Error>(Plumbing {
                 stdout: unit.stdout_w.try_clone()?,
                 stderr: unit.stderr_w.try_clone()?,
-                cgroup_procs: match &unit.containment {
-                    Containment::Cgroup(cg) => Some(cg.open_procs_for_join()?),
-                    Containment::Tree => None,
+                cgroup_procs: {
+                    let mut files = match &unit.containment {
+                        Containment::Cgroup(cg) => vec![cg.open_procs_for_join()?],
+                        Containment::Tree => Vec::new(),
+                    };
+                    files.extend(unit.controllers.join_files()?);
+                    files
                 },
             })
         })();
@@ -549,6 +593,10 @@ impl Supervisor {
                 let started = SystemTime::now();
                 unit.last_started = Some(started);
                 unit.stop_escalated = false;
+                unit.oom_baseline = OomBaseline {
+                    cgroup: unit.controllers.oom_kills(),
+                    machine: ward_sys::controllers::vmstat_oom_kills(),
+                };
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
                 let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
@@ -651,12 +699,40 @@ impl Supervisor {
             min_uptime: params.min_uptime,
             failed_starts: unit.machine.failed_starts_in_window() + failed_start,
             burst: params.start_limit.burst,
-            oom: ward_core::classify::OomEvidence::None,
+            oom: oom_evidence(&unit.controllers, unit.oom_baseline),
             earlier_boot: false,
             supervisor_crashed: false,
         };
-        self.judge(name, Some(pid), &report);
+        let settle = status.signal() == Some(Signal::KILL)
+            && !matches!(report.oom, ward_core::classify::OomEvidence::Strong(_));
+        if settle {
+            self.pending.push(PendingVerdict {
+                due: Instant::now() + OOM_SETTLE,
+                unit: name.to_string(),
+                pid,
+                report,
+                baseline: unit.oom_baseline,
+            });
+        } else {
+            self.judge(name, Some(pid), &report);
+        }
         self.dispatch(name, Event::Exited(status));
+    }
+
+    /// Judges the verdicts whose settling window is over, with the evidence there is now.
+    fn settle_verdicts(&mut self) {
+        let now = Instant::now();
+        let (due, waiting): (Vec<PendingVerdict>, Vec<PendingVerdict>) =
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| p.due <= now);
+        self.pending = waiting;
+        for mut p in due {
+            if let Some(unit) = self.units.get(&p.unit) {
+                p.report.oom = oom_evidence(&unit.controllers, p.baseline);
+            }
+            self.judge(&p.unit, Some(p.pid), &p.report);
+        }
     }
 
     /// An exec failure is judged before the machine counts it: one more failed start.
@@ -711,11 +787,15 @@ impl Supervisor {
                 next = next.min(now + TREE_POLL);
             }
         }
+        for p in &self.pending {
+            next = next.min(p.due);
+        }
         next
     }
 
     /// Fires due timers and reports trees that have emptied.
     fn fire_timers(&mut self) {
+        self.settle_verdicts();
         let now = Instant::now();
         let mut due = Vec::new();
         for unit in self.units.values_mut() {
@@ -781,6 +861,7 @@ impl Supervisor {
                     sink.close(&log);
                 });
                 unit.containment.remove();
+                unit.controllers.remove();
                 let state_dir = &self.config.supervisor.state_dir;
                 persist::remove(state_dir, &name);
                 for ext in ["out", "err"] {
@@ -856,6 +937,63 @@ pub(crate) fn write_pidfile(
     let record = ward_sys::pidfile::PidRecord::of(pid, unit, command)
         .map_err(|e| format!("cannot read the identity of pid {pid}: {e}"))?;
     ward_sys::pidfile::HeldPidFile::create(path, &record).map_err(|e| e.to_string())
+}
+
+/// Sets the unit's cgroup limits, and says where one cannot be enforced.
+pub(crate) fn apply_limits(
+    name: &str,
+    instance: &Instance,
+    available: &ward_sys::controllers::Controllers,
+    unit: &ward_sys::controllers::UnitControllers,
+) {
+    let svc = &instance.service;
+    if svc.memory_max.is_some() && !available.has_memory() {
+        tracing::warn!(unit = %name, "memory_max cannot be enforced: no memory controller here");
+    }
+    if svc.pids_max.is_some() && !available.has_pids() {
+        tracing::warn!(unit = %name, "pids_max cannot be enforced: no pids controller here");
+    }
+    if let Err(e) = unit.set_memory_max(svc.memory_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set memory_max");
+    }
+    if let Err(e) = unit.set_pids_max(svc.pids_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set pids_max");
+    }
+}
+
+/// What points to an OOM kill since the run began: the unit's own memory cgroup counting
+/// one (strong), else the machine-wide counter rising (weak).
+fn oom_evidence(
+    unit: &ward_sys::controllers::UnitControllers,
+    baseline: OomBaseline,
+) -> ward_core::classify::OomEvidence {
+    use ward_core::classify::OomEvidence;
+    let peak = match (unit.peak_memory(), unit.memory_limit()) {
+        (Some(p), Some(l)) => format!(
+            "; peak memory {:.1} MiB of a {:.1} MiB limit",
+            p as f64 / 1048576.0,
+            l as f64 / 1048576.0
+        ),
+        (Some(p), None) => format!("; peak memory {:.1} MiB", p as f64 / 1048576.0),
+        _ => String::new(),
+    };
+    if let (Some(before), Some(now)) = (baseline.cgroup, unit.oom_kills())
+        && now > before
+    {
+        return OomEvidence::Strong(format!(
+            "the service's memory cgroup counted {} OOM kill(s) during the run{peak}",
+            now - before
+        ));
+    }
+    if let (Some(before), Some(now)) = (baseline.machine, ward_sys::controllers::vmstat_oom_kills())
+        && now > before
+    {
+        return OomEvidence::Weak(format!(
+            "the machine's OOM-kill count (/proc/vmstat) rose by {} during the run{peak}",
+            now - before
+        ));
+    }
+    OomEvidence::None
 }
 
 /// The line a unit's log gets when its main process ends.

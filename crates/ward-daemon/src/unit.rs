@@ -49,6 +49,10 @@ pub struct Unit {
     pub awaiting_tree: bool,
     /// The PID file of the main process, held while it runs (`pidfile = …`).
     pub pidfile: Option<ward_sys::pidfile::HeldPidFile>,
+    /// The unit's directories in the memory and pids controllers.
+    pub controllers: ward_sys::controllers::UnitControllers,
+    /// OOM counters when the current run started.
+    pub oom_baseline: crate::supervisor::OomBaseline,
     /// The current stop needed SIGKILL: the process did not honour its stop signal.
     pub stop_escalated: bool,
     /// Why the last run ended, as the classifier saw it.

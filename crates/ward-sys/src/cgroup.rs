@@ -56,13 +56,13 @@ pub enum CgroupError {
 
 /// A mount from `/proc/self/mountinfo` that matters to cgroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct CgroupMount {
-    mount_point: PathBuf,
+pub(crate) struct CgroupMount {
+    pub(crate) mount_point: PathBuf,
     /// `None` for cgroup2; the controller options for v1.
-    v1_options: Option<Vec<String>>,
+    pub(crate) v1_options: Option<Vec<String>>,
 }
 
-fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     let mut out = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
@@ -100,7 +100,7 @@ fn unescape_mount(s: &str) -> String {
 }
 
 /// Our own cgroup path in the v2 hierarchy (`0::/path`) or a v1 one naming `controller`.
-fn own_cgroup(text: &str, controller: Option<&str>) -> Option<String> {
+pub(crate) fn own_cgroup(text: &str, controller: Option<&str>) -> Option<String> {
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_id, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);

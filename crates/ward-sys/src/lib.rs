@@ -6,6 +6,7 @@
 //! statuses as [`ward_core::ExitStatus`], errors as values that say which step failed.
 
 pub mod cgroup;
+pub mod controllers;
 pub mod daemonize;
 pub mod fifo;
 pub mod identity;

@@ -12,6 +12,8 @@
 //!                                     since the Unix epoch)
 //! ward-testbin spew LINES             print LINES numbered lines as fast as possible
 //! ward-testbin spin                   burn CPU until killed (for rlimits.cpu)
+//! ward-testbin hog MIB                allocate and touch MIB MiB, 1 MiB at a time, then
+//!                                     sleep (for memory_max and the OOM killer)
 //! ward-testbin grow-file BYTES        write a file `grown` of BYTES bytes (for rlimits.fsize)
 //! ```
 //! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
@@ -101,6 +103,15 @@ fn main() {
                 say(&format!("line {i} at {now}"));
                 std::thread::sleep(every);
             }
+        }
+        "hog" => {
+            let mut kept: Vec<Vec<u8>> = Vec::new();
+            for i in 0..n(1) {
+                // Touched, not just reserved: only written pages count against the limit.
+                kept.push(vec![(i % 251) as u8 + 1; 1 << 20]);
+            }
+            say(&format!("holding {} MiB", kept.len()));
+            sleep_secs(300);
         }
         "spin" => {
             say("spinning");

@@ -97,6 +97,10 @@ pub struct ServiceConfig {
     pub on_daemon_exit: DaemonExit,
     /// Kernel limits set in the new process before exec. Default: none (inherited).
     pub rlimits: Rlimits,
+    /// Memory limit of the service's cgroup, in bytes; the kernel's OOM killer acts past it.
+    pub memory_max: Option<u64>,
+    /// Most processes (and threads) the service's cgroup may hold.
+    pub pids_max: Option<u64>,
 }
 
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.

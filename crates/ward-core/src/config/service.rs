@@ -26,6 +26,8 @@ const KEYS: &[&str] = &[
     "pidfile",
     "on_daemon_exit",
     "rlimits",
+    "memory_max",
+    "pids_max",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -104,6 +106,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut pidfile = None;
     let mut on_daemon_exit = DaemonExit::Keep;
     let mut rlimits = super::model::Rlimits::default();
+    let mut memory_max = None;
+    let mut pids_max = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -143,6 +147,21 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                     .unwrap_or(kill_mode);
             }
             "pidfile" => pidfile = ctx.path("pidfile", value),
+            "memory_max" => match ctx.size("memory_max", value) {
+                Some(b) if b < 1 << 20 => {
+                    let message = format!(
+                        "`memory_max` must be at least 1MiB, found {}",
+                        ctx.source(value)
+                    );
+                    ctx.error(item_at(value), message, None);
+                }
+                b => memory_max = b,
+            },
+            "pids_max" => {
+                pids_max = ctx
+                    .integer("pids_max", value, 1, 4_194_304)
+                    .map(|n| n as u64);
+            }
             "rlimits" => {
                 rlimits = tables::rlimits(ctx, value, &format!("in [services.{name}.rlimits]"))
             }
@@ -185,6 +204,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         pidfile,
         on_daemon_exit,
         rlimits,
+        memory_max,
+        pids_max,
     })
 }
 

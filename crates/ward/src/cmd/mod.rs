@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Check => {
             let config = client::load(&path)?;
             let units = config.instances().len();
+            limit_warnings(&config);
             println!(
                 "{}: ok ({} services, {units} units)",
                 path.display(),
@@ -52,5 +53,40 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
         Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+    }
+}
+
+/// `ward check` says which limits this machine cannot enforce: the config is valid, but a
+/// limit that does nothing must not pass in silence.
+fn limit_warnings(config: &ward_core::config::Config) {
+    use ward_core::config::CgroupMode;
+    let (memory, pids) = if config.supervisor.cgroup == CgroupMode::Off {
+        (false, false)
+    } else {
+        ward_sys::controllers::Controllers::probe()
+    };
+    for svc in config.services.values() {
+        if svc.memory_max.is_some() && !memory {
+            eprintln!(
+                "warning: [services.{}] memory_max cannot be enforced on this machine (no memory cgroup controller{})",
+                svc.name,
+                if config.supervisor.cgroup == CgroupMode::Off {
+                    ", cgroup = \"off\""
+                } else {
+                    ""
+                }
+            );
+        }
+        if svc.pids_max.is_some() && !pids {
+            eprintln!(
+                "warning: [services.{}] pids_max cannot be enforced on this machine (no pids cgroup controller{})",
+                svc.name,
+                if config.supervisor.cgroup == CgroupMode::Off {
+                    ", cgroup = \"off\""
+                } else {
+                    ""
+                }
+            );
+        }
     }
 }

@@ -123,3 +123,41 @@ fn a_good_config_checks_ok() {
     let out = w.ok(&["check"]);
     assert!(out.contains("ok (1 services, 3 units)"), "{out}");
 }
+
+#[test]
+fn check_warns_when_a_limit_cannot_be_enforced() {
+    let w = Ward::new(
+        "[supervisor]\ncgroup = \"off\"\n[services.web]\ncommand = \"/bin/sleep 100\"\nmemory_max = \"64MiB\"\npids_max = 10\n",
+    );
+    let out = w.cli(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "a valid config with a warning");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory_max cannot be enforced"), "{err}");
+    assert!(err.contains("pids_max cannot be enforced"), "{err}");
+    // This machine has both controllers: no warning with cgroups on.
+    let w = Ward::new("[services.web]\ncommand = \"/bin/sleep 100\"\nmemory_max = \"64MiB\"\n");
+    let out = w.ok(&["check"]);
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn pids_max_is_set_in_the_services_cgroup() {
+    let bin = crate::fixture::testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npids_max = 7\n"
+    ));
+    let pid = w.wait_state("s", "running").pid.expect("pid");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let line = cgroups
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "pids"))
+        })
+        .expect("a pids hierarchy");
+    let rel = line.splitn(3, ':').nth(2).expect("path");
+    let max =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids{rel}/pids.max")).expect("pids.max");
+    assert_eq!(max.trim(), "7");
+}

@@ -128,3 +128,17 @@ fn rlimits_make_resource_limit_deaths() {
         w.log("files").contains(" out 77").then_some(())
     });
 }
+
+#[test]
+fn a_real_oom_kill_in_a_memory_limited_cgroup() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.hog]\ncommand = [\"{bin}\", \"hog\", \"256\"]\nrestart = \"never\"\n\
+         min_uptime = \"0s\"\nmemory_max = \"32MiB\"\n"
+    ));
+    let v = why(&w, "hog", "oom_kill");
+    assert_eq!(v["summary"], "the kernel's OOM killer ended it", "{v}");
+    let evidence = v["evidence"].to_string();
+    assert!(evidence.contains("memory cgroup counted 1 OOM kill"), "{v}");
+    assert!(evidence.contains("of a 32.0 MiB limit"), "{v}");
+}

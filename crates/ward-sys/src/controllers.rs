@@ -1,0 +1,266 @@
+//! Resource controllers for limits and counters: `memory` and `pids`, wherever this
+//! machine has them.
+//!
+//! Containment uses one hierarchy (v2 first). Limits need controllers, which a hybrid
+//! machine may only offer in its v1 hierarchies (the unified one then has none): so each
+//! controller is looked for on its own, v2 first (enabled for ward's subtree if it can be),
+//! else the v1 hierarchy that carries it. A unit gets a directory in each, which its
+//! process joins before exec.
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use crate::cgroup::{Version, own_cgroup, parse_mountinfo};
+
+/// Where one controller lives for this daemon.
+#[derive(Clone, Debug)]
+struct Controller {
+    version: Version,
+    /// `<mount>/<own cgroup>/ward-<id>`.
+    base: PathBuf,
+}
+
+/// The controllers this daemon can use.
+#[derive(Clone, Debug, Default)]
+pub struct Controllers {
+    memory: Option<Controller>,
+    pids: Option<Controller>,
+}
+
+/// A unit's directories in the controllers' hierarchies.
+#[derive(Clone, Debug, Default)]
+pub struct UnitControllers {
+    memory: Option<(Version, PathBuf)>,
+    pids: Option<(Version, PathBuf)>,
+}
+
+impl Controllers {
+    /// Finds `memory` and `pids`, creating `ward-<id>` where needed. What cannot be found
+    /// or written is simply absent: the caller says which limits cannot be enforced.
+    pub fn detect(id: &str) -> Controllers {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mounts = parse_mountinfo(&mountinfo);
+        let find = |name: &str| -> Option<Controller> {
+            if let Some(m) = mounts.iter().find(|m| m.v1_options.is_none()) {
+                let rel = own_cgroup(&own, None).unwrap_or_else(|| "/".into());
+                let parent = m.mount_point.join(rel.trim_start_matches('/'));
+                let base = parent.join(format!("ward-{id}"));
+                if v2_enable(&parent, &base, name) {
+                    return Some(Controller {
+                        version: Version::V2,
+                        base,
+                    });
+                }
+            }
+            let m = mounts.iter().find(|m| {
+                m.v1_options
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|x| x == name))
+            })?;
+            let rel = own_cgroup(&own, Some(name)).unwrap_or_else(|| "/".into());
+            let base = m
+                .mount_point
+                .join(rel.trim_start_matches('/'))
+                .join(format!("ward-{id}"));
+            match fs::create_dir(&base) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(_) => return None,
+            }
+            Some(Controller {
+                version: Version::V1,
+                base,
+            })
+        };
+        Controllers {
+            memory: find("memory"),
+            pids: find("pids"),
+        }
+    }
+
+    /// Which controllers this machine offers, without creating anything: (memory, pids).
+    pub fn probe() -> (bool, bool) {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mounts = parse_mountinfo(&mountinfo);
+        let has = |name: &str| {
+            let v2 = mounts
+                .iter()
+                .find(|m| m.v1_options.is_none())
+                .is_some_and(|m| {
+                    let rel = own_cgroup(&own, None).unwrap_or_else(|| "/".into());
+                    fs::read_to_string(
+                        m.mount_point
+                            .join(rel.trim_start_matches('/'))
+                            .join("cgroup.controllers"),
+                    )
+                    .is_ok_and(|t| t.split_whitespace().any(|c| c == name))
+                });
+            v2 || mounts.iter().any(|m| {
+                m.v1_options
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|x| x == name))
+            })
+        };
+        (has("memory"), has("pids"))
+    }
+
+    /// `memory_max` can be enforced.
+    pub fn has_memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// `pids_max` can be enforced.
+    pub fn has_pids(&self) -> bool {
+        self.pids.is_some()
+    }
+
+    /// Creates (or reuses) the unit's directories.
+    pub fn unit(&self, name: &str) -> io::Result<UnitControllers> {
+        let make = |c: &Option<Controller>| -> io::Result<Option<(Version, PathBuf)>> {
+            let Some(c) = c else { return Ok(None) };
+            let path = c.base.join(name);
+            match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            Ok(Some((c.version, path)))
+        };
+        Ok(UnitControllers {
+            memory: make(&self.memory)?,
+            pids: make(&self.pids)?,
+        })
+    }
+
+    /// Removes ward's directories once they are empty.
+    pub fn remove_base(&self) {
+        for c in [&self.memory, &self.pids].into_iter().flatten() {
+            let _ = fs::remove_dir(&c.base);
+        }
+    }
+}
+
+/// Enables `name` for ward's subtree of the unified hierarchy, if the machine lets it.
+fn v2_enable(parent: &Path, base: &Path, name: &str) -> bool {
+    let has = |dir: &Path| {
+        fs::read_to_string(dir.join("cgroup.controllers"))
+            .is_ok_and(|t| t.split_whitespace().any(|c| c == name))
+    };
+    if !has(parent) {
+        return false;
+    }
+    let _ = fs::create_dir(base);
+    let on = |dir: &Path| {
+        fs::read_to_string(dir.join("cgroup.subtree_control"))
+            .is_ok_and(|t| t.split_whitespace().any(|c| c == name))
+    };
+    if !on(parent) {
+        // Fails while the parent holds processes (ward itself): then v1 it is.
+        let _ = fs::write(parent.join("cgroup.subtree_control"), format!("+{name}"));
+    }
+    if !on(base) {
+        let _ = fs::write(base.join("cgroup.subtree_control"), format!("+{name}"));
+    }
+    has(base) && on(base)
+}
+
+impl UnitControllers {
+    /// Sets the memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`); `None` lifts it.
+    pub fn set_memory_max(&self, bytes: Option<u64>) -> io::Result<()> {
+        let Some((version, dir)) = &self.memory else {
+            return Ok(());
+        };
+        let (file, value) = match (version, bytes) {
+            (Version::V2, Some(b)) => ("memory.max", b.to_string()),
+            (Version::V2, None) => ("memory.max", "max".to_string()),
+            (Version::V1, Some(b)) => ("memory.limit_in_bytes", b.to_string()),
+            (Version::V1, None) => ("memory.limit_in_bytes", "-1".to_string()),
+        };
+        fs::write(dir.join(file), value)
+    }
+
+    /// Sets the process-count limit (`pids.max`); `None` lifts it.
+    pub fn set_pids_max(&self, n: Option<u64>) -> io::Result<()> {
+        let Some((_, dir)) = &self.pids else {
+            return Ok(());
+        };
+        fs::write(
+            dir.join("pids.max"),
+            n.map_or("max".to_string(), |n| n.to_string()),
+        )
+    }
+
+    /// `cgroup.procs` of each directory, opened for the child to join.
+    pub fn join_files(&self) -> io::Result<Vec<OwnedFd>> {
+        let mut out = Vec::new();
+        for (_, dir) in [&self.memory, &self.pids].into_iter().flatten() {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))?;
+            out.push(f.into());
+        }
+        Ok(out)
+    }
+
+    /// How many times the kernel's OOM killer has killed in the unit's memory cgroup
+    /// (v2 `memory.events`, v1 `memory.oom_control`), if the kernel counts it.
+    pub fn oom_kills(&self) -> Option<u64> {
+        let (version, dir) = self.memory.as_ref()?;
+        let file = match version {
+            Version::V2 => "memory.events",
+            Version::V1 => "memory.oom_control",
+        };
+        let text = fs::read_to_string(dir.join(file)).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+    }
+
+    /// The highest memory use the unit's cgroup has seen, in bytes.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let (version, dir) = self.memory.as_ref()?;
+        let file = match version {
+            Version::V2 => "memory.peak",
+            Version::V1 => "memory.max_usage_in_bytes",
+        };
+        fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+    }
+
+    /// The memory limit in force, in bytes, if any.
+    pub fn memory_limit(&self) -> Option<u64> {
+        let (version, dir) = self.memory.as_ref()?;
+        let file = match version {
+            Version::V2 => "memory.max",
+            Version::V1 => "memory.limit_in_bytes",
+        };
+        let v: u64 = fs::read_to_string(dir.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        // v1 reports "no limit" as a huge page-aligned number.
+        (v < (1 << 62)).then_some(v)
+    }
+
+    /// The memory cgroup directory, for status.
+    pub fn memory_dir(&self) -> Option<&Path> {
+        self.memory.as_ref().map(|(_, d)| d.as_path())
+    }
+
+    /// Removes the directories (fails quietly while processes remain).
+    pub fn remove(&self) {
+        for (_, dir) in [&self.memory, &self.pids].into_iter().flatten() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The machine-wide count of OOM kills (`oom_kill` in `/proc/vmstat`).
+pub fn vmstat_oom_kills() -> Option<u64> {
+    let text = fs::read_to_string("/proc/vmstat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+}
