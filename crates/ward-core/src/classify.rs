@@ -12,10 +12,12 @@ use crate::duration::format_duration;
 use crate::{ExitStatus, Signal};
 
 mod class;
+mod confidence;
 #[cfg(test)]
 mod tests;
 
 pub use class::{CrashClass, Severity};
+pub use confidence::{Confidence, Outcomes, PRIOR_WEIGHT, confidence};
 
 /// How sure ward is that the kernel's OOM killer ended the process.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -99,6 +99,47 @@ impl Reader {
         self.run(&sql, params![since_ms])
     }
 
+    /// Outcomes of recoveries from crashes of `class`: for each such crash of `unit` (or of
+    /// every unit, with `None`), whether the next run lasted `min_uptime_ms` (held), fell
+    /// short (did not), or cannot be judged yet (no next run, or one still younger than
+    /// `min_uptime_ms`). Returns (held, judged).
+    pub fn recovery_outcomes(
+        &self,
+        unit: Option<&str>,
+        class: &str,
+        min_uptime_ms: i64,
+        now_ms: i64,
+    ) -> rusqlite::Result<(u32, u32)> {
+        let mut stmt = self.conn.prepare(
+            "SELECT (SELECT r.started_ms FROM runs r
+                      WHERE r.service_id = c.service_id AND r.started_ms >= c.at_ms
+                      ORDER BY r.started_ms LIMIT 1),
+                    (SELECT r.ended_ms FROM runs r
+                      WHERE r.service_id = c.service_id AND r.started_ms >= c.at_ms
+                      ORDER BY r.started_ms LIMIT 1)
+               FROM crashes c JOIN services s ON s.id = c.service_id
+              WHERE c.class = ?1 AND (?2 IS NULL OR s.name = ?2)",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![class, unit], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?;
+        let (mut held, mut judged) = (0, 0);
+        for row in rows {
+            match row? {
+                (Some(start), Some(end)) => {
+                    judged += 1;
+                    held += u32::from(end - start >= min_uptime_ms);
+                }
+                (Some(start), None) if now_ms - start >= min_uptime_ms => {
+                    judged += 1;
+                    held += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok((held, judged))
+    }
+
     /// Whether the journal has ever seen a unit of this name.
     pub fn knows(&self, name: &str) -> rusqlite::Result<bool> {
         self.conn.query_row(

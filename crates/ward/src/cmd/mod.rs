@@ -45,7 +45,19 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),
-        Command::Why { name, json } => why::why(&client::locate(&path)?, &name, json),
+        Command::Why { name, json } => {
+            // min_uptime decides whether a recovery held; the config may be mid-edit.
+            let min_uptime = client::load(&path)
+                .ok()
+                .and_then(|c| {
+                    c.instances()
+                        .into_iter()
+                        .find(|i| i.name == name)
+                        .map(|i| i.service.min_uptime)
+                })
+                .unwrap_or(std::time::Duration::from_secs(1));
+            why::why(&client::locate(&path)?, min_uptime, &name, json)
+        }
         Command::Backup => backup::backup(&client::locate(&path)?),
         Command::Restore { file } => backup::restore(&client::locate(&path)?, &file),
         Command::Doctor { repair } => doctor::doctor(&path, &client::locate(&path)?, repair),

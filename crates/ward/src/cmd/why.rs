@@ -18,6 +18,18 @@ const RECENT: Duration = Duration::from_secs(24 * 3600);
 const STDERR_LINES: usize = 5;
 
 #[derive(Serialize)]
+struct ConfidenceJson {
+    value: f64,
+    successes: u32,
+    trials: u32,
+    /// Every service's recoveries from this class, the prior's source.
+    pooled_successes: u32,
+    pooled_trials: u32,
+    /// In words, with its evidence.
+    explanation: String,
+}
+
+#[derive(Serialize)]
 struct Why {
     name: String,
     state: String,
@@ -27,13 +39,23 @@ struct Why {
     evidence: Vec<String>,
     at_ms: u64,
     next: String,
+    /// What ward does about it: `restart_after_backoff`, `restart`, `give_up`, `none`.
+    strategy: String,
+    /// How likely the strategy is to yield a run past `min_uptime`, when it restarts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<ConfidenceJson>,
     /// Crashes of the last 24 hours by class, from the journal.
     recent_crashes: BTreeMap<String, u32>,
     /// The last lines the service wrote to stderr.
     stderr: Vec<String>,
 }
 
-pub fn why(sup: &SupervisorConfig, name: &str, json: bool) -> Result<i32, Failure> {
+pub fn why(
+    sup: &SupervisorConfig,
+    min_uptime: Duration,
+    name: &str,
+    json: bool,
+) -> Result<i32, Failure> {
     let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
@@ -47,8 +69,14 @@ pub fn why(sup: &SupervisorConfig, name: &str, json: bool) -> Result<i32, Failur
         );
         return Ok(OK);
     };
+    let strategy = strategy(&s);
+    let confidence = (strategy.starts_with("restart"))
+        .then(|| confidence(sup, name, &v.class, min_uptime))
+        .flatten();
     let why = Why {
         next: next(&s),
+        strategy: strategy.to_string(),
+        confidence,
         recent_crashes: recent_crashes(sup, name),
         stderr: stderr_tail(&s.log_file),
         name: s.name,
@@ -84,6 +112,9 @@ fn print(w: &Why) {
         println!("  {}  {e}", if i == 0 { "evidence" } else { "        " });
     }
     println!("  now       {}", w.next);
+    if let Some(c) = &w.confidence {
+        println!("  holds     {}", c.explanation);
+    }
     if !w.recent_crashes.is_empty() {
         let counts: Vec<String> = w
             .recent_crashes
@@ -122,6 +153,46 @@ fn next(s: &ServiceStatus) -> String {
         "stopped" => format!("stopped; `ward start {}` starts it", s.name),
         other => other.to_string(),
     }
+}
+
+/// What ward does about the end, from the unit's state.
+fn strategy(s: &ServiceStatus) -> &'static str {
+    match s.state.as_str() {
+        "backoff" => "restart_after_backoff",
+        "running" | "starting" if s.restarts > 0 => "restart",
+        "failed" => "give_up",
+        _ => "none",
+    }
+}
+
+/// The Beta-posterior estimate from the journal's recovery outcomes.
+fn confidence(
+    sup: &SupervisorConfig,
+    name: &str,
+    class: &str,
+    min_uptime: Duration,
+) -> Option<ConfidenceJson> {
+    use ward_core::classify::{Outcomes, confidence};
+    let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok()?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as i64;
+    let min = min_uptime.as_millis() as i64;
+    let outcomes = |unit: Option<&str>| {
+        reader
+            .recovery_outcomes(unit, class, min, now)
+            .map(|(successes, trials)| Outcomes { successes, trials })
+    };
+    let c = confidence(outcomes(Some(name)).ok()?, outcomes(None).ok()?);
+    Some(ConfidenceJson {
+        value: (c.value * 1000.0).round() / 1000.0,
+        successes: c.own.successes,
+        trials: c.own.trials,
+        pooled_successes: c.pooled.successes,
+        pooled_trials: c.pooled.trials,
+        explanation: c.explain(class),
+    })
 }
 
 /// Crash classes of the last 24 hours, from the journal (empty if it cannot be read).

@@ -142,3 +142,34 @@ fn a_real_oom_kill_in_a_memory_limited_cgroup() {
     assert!(evidence.contains("memory cgroup counted 1 OOM kill"), "{v}");
     assert!(evidence.contains("of a 32.0 MiB limit"), "{v}");
 }
+
+#[test]
+fn confidence_comes_from_the_services_own_recoveries() {
+    let bin = testbin();
+    // Each run lasts 300 ms, past min_uptime (100 ms), then segfaults: every recovery
+    // holds, and the estimate must rise above the prior's 0.5.
+    let w = Ward::up(&format!(
+        "[services.flaky]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 0.3; exec {bin} crash SEGV\"]\n\
+         min_uptime = \"100ms\"\nbackoff = {{ initial = \"10ms\", max = \"10ms\" }}\n"
+    ));
+    w.wait_unit("flaky", "four restarts", |s| s.restarts >= 4);
+    let out = w.cli(&["why", "flaky", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["class"], "segfault", "{v}");
+    let c = &v["confidence"];
+    let trials = c["trials"].as_u64().expect("trials");
+    assert!(trials >= 2, "{v}");
+    assert_eq!(c["successes"], c["trials"], "{v}");
+    assert!(c["value"].as_f64().expect("value") > 0.6, "{v}");
+    assert!(
+        c["explanation"]
+            .as_str()
+            .unwrap_or("")
+            .contains("recoveries from segfault held"),
+        "{v}"
+    );
+    assert!(
+        v["strategy"].as_str().unwrap_or("").starts_with("restart"),
+        "{v}"
+    );
+}
