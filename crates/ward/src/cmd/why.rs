@@ -100,20 +100,24 @@ pub fn why(
 }
 
 fn print(w: &Why) {
+    print!("{}", render(w));
+}
+
+/// The one screen `ward why` shows.
+fn render(w: &Why) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let at = UNIX_EPOCH + Duration::from_millis(w.at_ms);
-    println!(
-        "{}: {} ({})",
-        w.name,
-        w.summary,
-        ward_daemon::logs::timestamp(at)
-    );
-    println!("  class     {} ({})", w.class, w.severity);
+    let when = ward_daemon::logs::timestamp(at);
+    let _ = writeln!(out, "{}: {} ({when})", w.name, w.summary);
+    let _ = writeln!(out, "  class     {} ({})", w.class, w.severity);
     for (i, e) in w.evidence.iter().enumerate() {
-        println!("  {}  {e}", if i == 0 { "evidence" } else { "        " });
+        let label = if i == 0 { "evidence" } else { "        " };
+        let _ = writeln!(out, "  {label}  {e}");
     }
-    println!("  now       {}", w.next);
+    let _ = writeln!(out, "  now       {}", w.next);
     if let Some(c) = &w.confidence {
-        println!("  holds     {}", c.explanation);
+        let _ = writeln!(out, "  holds     {}", c.explanation);
     }
     if !w.recent_crashes.is_empty() {
         let counts: Vec<String> = w
@@ -121,14 +125,15 @@ fn print(w: &Why) {
             .iter()
             .map(|(c, n)| format!("{n} {c}"))
             .collect();
-        println!("  last 24h  {}", counts.join(", "));
+        let _ = writeln!(out, "  last 24h  {}", counts.join(", "));
     }
     if !w.stderr.is_empty() {
-        println!("  stderr");
+        let _ = writeln!(out, "  stderr");
         for l in &w.stderr {
-            println!("    {l}");
+            let _ = writeln!(out, "    {l}");
         }
     }
+    out
 }
 
 /// What ward does about it now, from the unit's state.
@@ -225,4 +230,104 @@ fn stderr_tail(log_file: &str) -> Vec<String> {
         .collect();
     lines.reverse();
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_core::classify::{ExitReport, OomEvidence, classify};
+    use ward_core::{ExitStatus, Signal};
+
+    fn sig(n: i32, core: bool) -> Option<ExitStatus> {
+        Some(ExitStatus::Signaled {
+            signal: Signal::from_number(n).expect("signal"),
+            core_dumped: core,
+        })
+    }
+
+    /// One report per class, as the daemon would build it.
+    fn reports() -> Vec<ExitReport> {
+        let long = Duration::from_secs(3600);
+        let base = |status: Option<ExitStatus>, run: Duration| ExitReport {
+            status,
+            ..ExitReport::of(ExitStatus::Exited(0), run)
+        };
+        let mut out = vec![
+            base(Some(ExitStatus::Exited(0)), long),
+            base(Some(ExitStatus::Exited(3)), long),
+            base(sig(11, true), long),
+            base(sig(6, true), long),
+            base(sig(7, false), long),
+            base(sig(4, false), long),
+            base(sig(8, false), long),
+        ];
+        let mut oom = base(sig(9, false), long);
+        oom.oom = OomEvidence::Strong(
+            "the service's memory cgroup counted 1 OOM kill(s) during the run; peak memory 32.0 MiB of a 32.0 MiB limit".into(),
+        );
+        out.push(oom);
+        out.push(base(sig(9, false), long));
+        let mut stopped = base(sig(15, false), long);
+        stopped.requested_stop = true;
+        out.push(stopped);
+        let mut hung = base(sig(9, false), long);
+        hung.requested_stop = true;
+        hung.stop_escalated = true;
+        out.push(hung);
+        out.push(base(sig(24, false), long));
+        let mut exec = base(None, Duration::ZERO);
+        exec.exec_failure = Some("exec failed: not found: /opt/app/run: no such file".into());
+        exec.failed_starts = 1;
+        out.push(exec);
+        let mut early = base(Some(ExitStatus::Exited(2)), Duration::from_millis(40));
+        early.failed_starts = 1;
+        out.push(early);
+        let mut looping = base(Some(ExitStatus::Exited(1)), Duration::from_millis(40));
+        looping.failed_starts = 6;
+        out.push(looping);
+        let mut boot = base(Some(ExitStatus::Unknown), long);
+        boot.earlier_boot = true;
+        out.push(boot);
+        let mut sup = base(Some(ExitStatus::Unknown), long);
+        sup.supervisor_crashed = true;
+        out.push(sup);
+        out
+    }
+
+    #[test]
+    fn every_class_on_one_screen() {
+        let mut all = String::new();
+        for (i, report) in reports().iter().enumerate() {
+            let v = classify(report);
+            let w = Why {
+                name: "web".into(),
+                state: "backoff".into(),
+                class: v.class.as_str().into(),
+                severity: v.severity.as_str().into(),
+                summary: v.summary,
+                evidence: v.evidence,
+                at_ms: 1_795_700_000_000 + i as u64,
+                next: "restarting in 400ms".into(),
+                strategy: "restart_after_backoff".into(),
+                confidence: (i % 2 == 0).then(|| ConfidenceJson {
+                    value: 0.77,
+                    successes: 5,
+                    trials: 6,
+                    pooled_successes: 5,
+                    pooled_trials: 6,
+                    explanation: "0.77 — 5 of 6 recoveries held".into(),
+                }),
+                recent_crashes: BTreeMap::from([(v.class.as_str().to_string(), 2)]),
+                stderr: vec!["fatal: cannot connect to db".into()],
+            };
+            all.push_str(&render(&w));
+            all.push('\n');
+        }
+        let classes: std::collections::HashSet<String> = reports()
+            .iter()
+            .map(|r| classify(r).class.as_str().to_string())
+            .collect();
+        assert_eq!(classes.len(), 17, "every class is on the screen");
+        insta::assert_snapshot!(all);
+    }
 }
