@@ -56,6 +56,8 @@ pub struct ExitReport {
     pub earlier_boot: bool,
     /// The run ended while no daemon ran, after a daemon that did not exit cleanly.
     pub supervisor_crashed: bool,
+    /// The last signal an operator sent the process with `ward signal`, if any.
+    pub operator_signal: Option<Signal>,
 }
 
 impl ExitReport {
@@ -73,6 +75,7 @@ impl ExitReport {
             oom: OomEvidence::None,
             earlier_boot: false,
             supervisor_crashed: false,
+            operator_signal: None,
         }
     }
 }
@@ -131,6 +134,9 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
     }
     let failed_start = r.exec_failure.is_some() || r.run_time < r.min_uptime;
     if failed_start && r.failed_starts > r.burst {
+        if let Some(failure) = &r.exec_failure {
+            evidence.push(failure.clone());
+        }
         evidence.push(format!(
             "{} failed starts in the start-limit window (burst {})",
             r.failed_starts, r.burst
@@ -145,6 +151,12 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
         evidence.push("no exit status and no exec failure were reported".into());
         return CrashClass::Killed;
     };
+    if let (Some(sent), Some(got)) = (r.operator_signal, status.signal())
+        && sent == got
+    {
+        evidence.push(format!("the operator sent {sent} with `ward signal`"));
+        return CrashClass::Stopped;
+    }
     match &r.oom {
         OomEvidence::Strong(why) => {
             evidence.push(why.clone());
@@ -163,7 +175,9 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
             CrashClass::ErrorExit
         }
         ExitStatus::Unknown => {
-            evidence.push("it ended while ward was away and the kernel kept no status".into());
+            evidence.push(
+                "the kernel kept no exit status for ward to read (it was not ward's child)".into(),
+            );
             CrashClass::Killed
         }
         ExitStatus::Signaled {
@@ -175,7 +189,7 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
             class
         }
     };
-    if failed_start && class != CrashClass::CleanExit {
+    if failed_start {
         evidence.push(format!(
             "it ran {} of min_uptime {}",
             format_duration(r.run_time),
@@ -203,7 +217,7 @@ fn summary(class: CrashClass, r: &ExitReport) -> String {
             _ => "probably the kernel's OOM killer ended it (weak evidence)".into(),
         },
         CrashClass::Killed => format!("something outside ward ended it ({status})"),
-        CrashClass::Stopped => "ward stopped it on request; not a crash".into(),
+        CrashClass::Stopped => "it was stopped on request; not a crash".into(),
         CrashClass::Hung => "it did not stop when asked and had to be killed".into(),
         CrashClass::ResourceLimit => format!("it exceeded a resource limit ({status})"),
         CrashClass::ExecFailed => "it could not be started: exec failed".into(),

@@ -306,9 +306,13 @@ impl ServiceMachine {
     pub fn set_params(&mut self, params: Params) {
         self.params = params;
     }
-    /// Failed starts in the current start-limit window.
-    pub fn failed_starts_in_window(&self) -> u32 {
-        self.failed_start_times.len() as u32
+    /// Failed starts within the start-limit window that ends at `now`.
+    pub fn failed_starts_in_window(&self, now: Duration) -> u32 {
+        let start = now.saturating_sub(self.params.start_limit.interval);
+        self.failed_start_times
+            .iter()
+            .filter(|&&t| t >= start)
+            .count() as u32
     }
 
     /// True when no process of the service can exist: the daemon may drop it or exit.

@@ -67,9 +67,12 @@ impl Supervisor {
                             at_ms: ward_store::now_ms(),
                             exit: crate::journal::exit_record(status),
                         });
+                        let params = self.units.get(&name).map(|u| *u.machine.params());
                         let report = ward_core::classify::ExitReport {
                             earlier_boot: boot.as_deref() != Some(main.boot_id.as_str()),
                             supervisor_crashed: self.previous_crashed,
+                            min_uptime: params.map_or(Duration::from_secs(1), |p| p.min_uptime),
+                            burst: params.map_or(5, |p| p.start_limit.burst),
                             ..ward_core::classify::ExitReport::of(
                                 status,
                                 std::time::SystemTime::now()

@@ -193,6 +193,14 @@ impl Supervisor {
             )
         })?;
         let names = self.select(&req.selection)?;
+        for n in &names {
+            if let Some(u) = self.units.get_mut(n)
+                && u.main.is_some()
+            {
+                // Remembered so that a death by it is not taken for a crash.
+                u.operator_signal = Some(signal);
+            }
+        }
         let results = names
             .iter()
             .filter_map(|n| self.units.get(n))

@@ -411,6 +411,7 @@ impl Supervisor {
             controllers,
             oom_baseline: OomBaseline::default(),
             stop_escalated: false,
+            operator_signal: None,
             verdict: None,
             stop_capture,
             captures,
@@ -593,6 +594,7 @@ impl Supervisor {
                 let started = SystemTime::now();
                 unit.last_started = Some(started);
                 unit.stop_escalated = false;
+                unit.operator_signal = None;
                 unit.oom_baseline = OomBaseline {
                     cgroup: unit.controllers.oom_kills(),
                     machine: ward_sys::controllers::vmstat_oom_kills(),
@@ -684,6 +686,7 @@ impl Supervisor {
             exit: crate::journal::exit_record(status),
         });
         let before = unit.machine.state();
+        let now = self.epoch.elapsed();
         let run_time = main.started.elapsed().unwrap_or_default();
         let pid = id.pid;
         let params = unit.machine.params();
@@ -697,11 +700,12 @@ impl Supervisor {
             stop_escalated: unit.stop_escalated,
             run_time,
             min_uptime: params.min_uptime,
-            failed_starts: unit.machine.failed_starts_in_window() + failed_start,
+            failed_starts: unit.machine.failed_starts_in_window(now) + failed_start,
             burst: params.start_limit.burst,
             oom: oom_evidence(&unit.controllers, unit.oom_baseline),
             earlier_boot: false,
             supervisor_crashed: false,
+            operator_signal: unit.operator_signal,
         };
         let settle = status.signal() == Some(Signal::KILL)
             && !matches!(report.oom, ward_core::classify::OomEvidence::Strong(_));
@@ -737,6 +741,7 @@ impl Supervisor {
 
     /// An exec failure is judged before the machine counts it: one more failed start.
     fn judge_exec_failure(&mut self, name: &str, failure: &SpawnFailure) {
+        let now = self.epoch.elapsed();
         let Some(unit) = self.units.get(name) else {
             return;
         };
@@ -748,11 +753,12 @@ impl Supervisor {
             stop_escalated: false,
             run_time: Duration::ZERO,
             min_uptime: params.min_uptime,
-            failed_starts: unit.machine.failed_starts_in_window() + 1,
+            failed_starts: unit.machine.failed_starts_in_window(now) + 1,
             burst: params.start_limit.burst,
             oom: ward_core::classify::OomEvidence::None,
             earlier_boot: false,
             supervisor_crashed: false,
+            operator_signal: None,
         };
         self.judge(name, None, &report);
     }
@@ -955,6 +961,12 @@ pub(crate) fn apply_limits(
     }
     if let Err(e) = unit.set_memory_max(svc.memory_max) {
         tracing::warn!(unit = %name, error = %e, "cannot set memory_max");
+    }
+    if svc.cpu_max.is_some() && !available.has_cpu() {
+        tracing::warn!(unit = %name, "cpu_max cannot be enforced: no cpu controller here");
+    }
+    if let Err(e) = unit.set_cpu_max(svc.cpu_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set cpu_max");
     }
     if let Err(e) = unit.set_pids_max(svc.pids_max) {
         tracing::warn!(unit = %name, error = %e, "cannot set pids_max");

@@ -53,6 +53,8 @@ pub struct Unit {
     pub controllers: ward_sys::controllers::UnitControllers,
     /// OOM counters when the current run started.
     pub oom_baseline: crate::supervisor::OomBaseline,
+    /// The last signal an operator sent the current run with `ward signal`.
+    pub operator_signal: Option<ward_core::Signal>,
     /// The current stop needed SIGKILL: the process did not honour its stop signal.
     pub stop_escalated: bool,
     /// Why the last run ended, as the classifier saw it.

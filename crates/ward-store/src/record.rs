@@ -61,9 +61,9 @@ pub enum Record {
         pid: Option<u32>,
         /// When.
         at_ms: i64,
-        /// `exit code`, `signal`, `core dump`, `exec failure`, `unknown` …
+        /// The classifier's stable class name: `segfault`, `oom_kill`, `exec_failed` …
         class: String,
-        /// `info`, `warning`, `error`, `critical`.
+        /// `low`, `medium`, `high`, `critical`.
         severity: String,
         /// What the class was concluded from.
         evidence: String,

@@ -27,6 +27,7 @@ struct Controller {
 pub struct Controllers {
     memory: Option<Controller>,
     pids: Option<Controller>,
+    cpu: Option<Controller>,
 }
 
 /// A unit's directories in the controllers' hierarchies.
@@ -34,6 +35,7 @@ pub struct Controllers {
 pub struct UnitControllers {
     memory: Option<(Version, PathBuf)>,
     pids: Option<(Version, PathBuf)>,
+    cpu: Option<(Version, PathBuf)>,
 }
 
 impl Controllers {
@@ -78,11 +80,13 @@ impl Controllers {
         Controllers {
             memory: find("memory"),
             pids: find("pids"),
+            cpu: find("cpu"),
         }
     }
 
-    /// Which controllers this machine offers, without creating anything: (memory, pids).
-    pub fn probe() -> (bool, bool) {
+    /// Which controllers this machine offers, without creating anything: (memory, pids,
+    /// cpu).
+    pub fn probe() -> (bool, bool, bool) {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let mounts = parse_mountinfo(&mountinfo);
@@ -105,7 +109,7 @@ impl Controllers {
                     .is_some_and(|o| o.iter().any(|x| x == name))
             })
         };
-        (has("memory"), has("pids"))
+        (has("memory"), has("pids"), has("cpu"))
     }
 
     /// `memory_max` can be enforced.
@@ -116,6 +120,11 @@ impl Controllers {
     /// `pids_max` can be enforced.
     pub fn has_pids(&self) -> bool {
         self.pids.is_some()
+    }
+
+    /// `cpu_max` can be enforced.
+    pub fn has_cpu(&self) -> bool {
+        self.cpu.is_some()
     }
 
     /// Creates (or reuses) the unit's directories.
@@ -133,12 +142,13 @@ impl Controllers {
         Ok(UnitControllers {
             memory: make(&self.memory)?,
             pids: make(&self.pids)?,
+            cpu: make(&self.cpu)?,
         })
     }
 
     /// Removes ward's directories once they are empty.
     pub fn remove_base(&self) {
-        for c in [&self.memory, &self.pids].into_iter().flatten() {
+        for c in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
             let _ = fs::remove_dir(&c.base);
         }
     }
@@ -194,10 +204,36 @@ impl UnitControllers {
         )
     }
 
+    /// Sets the CPU limit in CPUs (0.5 = half of one CPU) over a 100 ms period (v2
+    /// `cpu.max`, v1 `cpu.cfs_quota_us`); `None` lifts it.
+    pub fn set_cpu_max(&self, cpus: Option<f64>) -> io::Result<()> {
+        let Some((version, dir)) = &self.cpu else {
+            return Ok(());
+        };
+        const PERIOD_US: u64 = 100_000;
+        let quota = cpus.map(|c| ((c * PERIOD_US as f64).round() as u64).max(1000));
+        match version {
+            Version::V2 => fs::write(
+                dir.join("cpu.max"),
+                match quota {
+                    Some(q) => format!("{q} {PERIOD_US}"),
+                    None => format!("max {PERIOD_US}"),
+                },
+            ),
+            Version::V1 => {
+                fs::write(dir.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
+                fs::write(
+                    dir.join("cpu.cfs_quota_us"),
+                    quota.map_or("-1".to_string(), |q| q.to_string()),
+                )
+            }
+        }
+    }
+
     /// `cgroup.procs` of each directory, opened for the child to join.
     pub fn join_files(&self) -> io::Result<Vec<OwnedFd>> {
         let mut out = Vec::new();
-        for (_, dir) in [&self.memory, &self.pids].into_iter().flatten() {
+        for (_, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
             let f = fs::OpenOptions::new()
                 .write(true)
                 .open(dir.join("cgroup.procs"))?;
@@ -252,7 +288,7 @@ impl UnitControllers {
 
     /// Removes the directories (fails quietly while processes remain).
     pub fn remove(&self) {
-        for (_, dir) in [&self.memory, &self.pids].into_iter().flatten() {
+        for (_, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
             let _ = fs::remove_dir(dir);
         }
     }

@@ -115,6 +115,20 @@ fn failed_starts_and_crash_loops() {
 }
 
 #[test]
+fn a_signal_the_operator_sent_is_a_requested_end() {
+    let mut r = long(sig(15, false));
+    r.operator_signal = Signal::from_number(15);
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::Stopped);
+    assert!(
+        v.evidence.iter().any(|e| e.contains("ward signal")),
+        "{v:?}"
+    );
+    r.operator_signal = Signal::from_number(1);
+    assert_eq!(classify(&r).class, CrashClass::Killed);
+}
+
+#[test]
 fn the_machine_and_the_supervisor() {
     let mut r = long(ExitStatus::Unknown);
     r.earlier_boot = true;
@@ -180,6 +194,7 @@ proptest! {
             },
             earlier_boot,
             supervisor_crashed,
+            operator_signal: None,
         };
         let v = classify(&r);
         prop_assert!(!v.evidence.is_empty());

@@ -101,6 +101,8 @@ pub struct ServiceConfig {
     pub memory_max: Option<u64>,
     /// Most processes (and threads) the service's cgroup may hold.
     pub pids_max: Option<u64>,
+    /// CPU time the service's cgroup may use, in CPUs (`"50%"` is 0.5, `"2"` two CPUs).
+    pub cpu_max: Option<f64>,
 }
 
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.

@@ -28,6 +28,7 @@ const KEYS: &[&str] = &[
     "rlimits",
     "memory_max",
     "pids_max",
+    "cpu_max",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -108,6 +109,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut rlimits = super::model::Rlimits::default();
     let mut memory_max = None;
     let mut pids_max = None;
+    let mut cpu_max = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -157,6 +159,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 }
                 b => memory_max = b,
             },
+            "cpu_max" => cpu_max = cpus(ctx, value),
             "pids_max" => {
                 pids_max = ctx
                     .integer("pids_max", value, 1, 4_194_304)
@@ -206,6 +209,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         rlimits,
         memory_max,
         pids_max,
+        cpu_max,
     })
 }
 
@@ -261,4 +265,33 @@ fn signal(ctx: &mut Ctx<'_>, item: &Item) -> Option<Signal> {
             None
         }
     }
+}
+
+/// `cpu_max = "50%"` (of one CPU) or a number of CPUs (`1.5`, `"2"`).
+fn cpus(ctx: &mut Ctx<'_>, item: &Item) -> Option<f64> {
+    let value = if let Some(text) = item.as_str() {
+        let t = text.trim();
+        let parsed = match t.strip_suffix('%') {
+            Some(p) => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
+            None => t.parse::<f64>().ok(),
+        };
+        let Some(v) = parsed else {
+            let message = format!("invalid value \"{text}\" for `cpu_max`");
+            let hint = "write a share of one CPU such as \"50%\", or a number of CPUs such as 1.5";
+            ctx.error(item_at(item), message, Some(hint.to_string()));
+            return None;
+        };
+        v
+    } else {
+        ctx.number("cpu_max", item)?
+    };
+    if !(0.01..=1024.0).contains(&value) {
+        let message = format!(
+            "`cpu_max` must be between 1% and 1024 CPUs, found {}",
+            ctx.source(item)
+        );
+        ctx.error(item_at(item), message, None);
+        return None;
+    }
+    Some(value)
 }

@@ -80,6 +80,7 @@ on_daemon_exit = "stop"
 rlimits = { cpu = "1.5s", fsize = "1MiB", nofile = 256, core = 0 }
 memory_max = "512MiB"
 pids_max = 64
+cpu_max = "50%"
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -130,6 +131,7 @@ shell = true
     assert_eq!(c.services["sh"].pidfile, None);
     assert_eq!(w.on_daemon_exit, DaemonExit::Stop);
     assert_eq!((w.memory_max, w.pids_max), (Some(512 << 20), Some(64)));
+    assert_eq!(w.cpu_max, Some(0.5));
     assert_eq!(
         w.rlimits,
         Rlimits {

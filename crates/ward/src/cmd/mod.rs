@@ -72,12 +72,23 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
 /// limit that does nothing must not pass in silence.
 fn limit_warnings(config: &ward_core::config::Config) {
     use ward_core::config::CgroupMode;
-    let (memory, pids) = if config.supervisor.cgroup == CgroupMode::Off {
-        (false, false)
+    let (memory, pids, cpu) = if config.supervisor.cgroup == CgroupMode::Off {
+        (false, false, false)
     } else {
         ward_sys::controllers::Controllers::probe()
     };
+    let off = if config.supervisor.cgroup == CgroupMode::Off {
+        ", cgroup = \"off\""
+    } else {
+        ""
+    };
     for svc in config.services.values() {
+        if svc.cpu_max.is_some() && !cpu {
+            eprintln!(
+                "warning: [services.{}] cpu_max cannot be enforced on this machine (no cpu cgroup controller{off})",
+                svc.name
+            );
+        }
         if svc.memory_max.is_some() && !memory {
             eprintln!(
                 "warning: [services.{}] memory_max cannot be enforced on this machine (no memory cgroup controller{})",

@@ -42,7 +42,6 @@ struct Why {
     /// What ward does about it: `restart_after_backoff`, `restart`, `give_up`, `none`.
     strategy: String,
     /// How likely the strategy is to yield a run past `min_uptime`, when it restarts.
-    #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<ConfidenceJson>,
     /// Crashes of the last 24 hours by class, from the journal.
     recent_crashes: BTreeMap<String, u32>,
@@ -63,10 +62,18 @@ pub fn why(
         )));
     };
     let Some(v) = s.verdict.clone() else {
-        println!(
-            "{name}: no run of it has ended since the daemon started ({})",
-            s.state
-        );
+        if json {
+            let none = serde_json::json!({ "name": name, "state": s.state, "class": null });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&none).unwrap_or_default()
+            );
+        } else {
+            println!(
+                "{name}: no run of it has ended since the daemon started ({})",
+                s.state
+            );
+        }
         return Ok(OK);
     };
     let strategy = strategy(&s);
@@ -225,7 +232,12 @@ fn stderr_tail(log_file: &str) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .rev()
-        .filter_map(|l| l.split_once(" err ").map(|(_, rest)| rest.to_string()))
+        // `<24-byte timestamp> err <line>`: the stream tag sits right after the time.
+        .filter_map(|l| {
+            l.get(24..)
+                .and_then(|r| r.strip_prefix(" err "))
+                .map(String::from)
+        })
         .take(STDERR_LINES)
         .collect();
     lines.reverse();

@@ -161,3 +161,25 @@ fn pids_max_is_set_in_the_services_cgroup() {
         std::fs::read_to_string(format!("/sys/fs/cgroup/pids{rel}/pids.max")).expect("pids.max");
     assert_eq!(max.trim(), "7");
 }
+
+#[test]
+fn cpu_max_is_set_in_the_services_cgroup() {
+    let bin = crate::fixture::testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ncpu_max = \"25%\"\n"
+    ));
+    let pid = w.wait_state("s", "running").pid.expect("pid");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let line = cgroups
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "cpu"))
+        })
+        .expect("a cpu hierarchy");
+    let rel = line.splitn(3, ':').nth(2).expect("path");
+    let quota = std::fs::read_to_string(format!("/sys/fs/cgroup/cpu{rel}/cpu.cfs_quota_us"))
+        .expect("quota");
+    assert_eq!(quota.trim(), "25000");
+}
