@@ -54,7 +54,15 @@ impl Supervisor {
                 }
             }
             Command::Signal(req) => ("signal", self.targets(&req.selection), self.signal(&req)),
-            Command::Reload => ("reload", Vec::new(), self.reload().and_then(|r| json(&r))),
+            Command::Reload => {
+                // The journal names the units the reload changed.
+                let outcome = self.reload();
+                let changed = outcome
+                    .as_ref()
+                    .map(|r| r.changed.clone())
+                    .unwrap_or_default();
+                ("reload", changed, outcome.and_then(|r| json(&r)))
+            }
             Command::Shutdown => {
                 let ack = json(&Ack { ok: true });
                 let record = crate::journal::action(&who, "shutdown", &[], &ack);

@@ -231,8 +231,9 @@ impl Supervisor {
                     if let Err(e) = &outcome {
                         tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
                     }
+                    let changed = outcome.as_ref().map(|r| r.changed.clone()).unwrap_or_default();
                     let answer = outcome.and_then(|r| crate::requests::json(&r));
-                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &[], &answer));
+                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &changed, &answer));
                 }
                 Some(req) = rx.recv() => self.handle(req),
                 _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),

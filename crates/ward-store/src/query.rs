@@ -21,6 +21,43 @@ pub struct Entry {
     pub detail: String,
 }
 
+/// A unit's statistics over a window, from the journal: never reset behind the operator's
+/// back, because they are computed from the history itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// The window, in ms: from `since` or from when the journal first saw the unit,
+    /// whichever is later, to now.
+    pub window_ms: i64,
+    /// Runs that overlap the window.
+    pub runs: u32,
+    /// Time the unit had a main process, within the window.
+    pub up_ms: i64,
+    /// Crashes in the window.
+    pub crashes: u32,
+    /// Crashes by class.
+    pub crashes_by_class: Vec<(String, u32)>,
+    /// Restarts ward made after a crash.
+    pub restarts_after_crash: u32,
+    /// Restarts an operator asked for.
+    pub restarts_by_operator: u32,
+    /// Reloads that changed the unit's config (and restarted it if it ran).
+    pub restarts_by_reload: u32,
+    /// Time spent waiting in backoff.
+    pub backoff_ms: i64,
+}
+
+impl Stats {
+    /// Time up divided by the window.
+    pub fn uptime_ratio(&self) -> f64 {
+        self.up_ms as f64 / self.window_ms as f64
+    }
+
+    /// Mean time between failures: time up per crash; `None` without a crash.
+    pub fn mtbf_ms(&self) -> Option<i64> {
+        (self.crashes > 0).then(|| self.up_ms / i64::from(self.crashes))
+    }
+}
+
 /// A read-only connection; works beside a running daemon (WAL) and without one.
 pub struct Reader {
     conn: Connection,
@@ -138,6 +175,88 @@ impl Reader {
             }
         }
         Ok((held, judged))
+    }
+
+    /// The unit's statistics since `since_ms`, computed from what the journal holds.
+    pub fn stats(&self, unit: &str, since_ms: i64, now_ms: i64) -> rusqlite::Result<Stats> {
+        let mut s = Stats::default();
+        // Runs: time up, and how many.
+        let mut stmt = self.conn.prepare(
+            "SELECT r.started_ms, r.ended_ms FROM runs r JOIN services v ON v.id = r.service_id
+              WHERE v.name = ?1 AND COALESCE(r.ended_ms, ?3) >= ?2",
+        )?;
+        for row in stmt.query_map(rusqlite::params![unit, since_ms, now_ms], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+        })? {
+            let (start, end) = row?;
+            let (start, end) = (start.max(since_ms), end.unwrap_or(now_ms).min(now_ms));
+            s.runs += 1;
+            s.up_ms += (end - start).max(0);
+        }
+        // Crashes by class.
+        let mut stmt = self.conn.prepare(
+            "SELECT c.class, count(*) FROM crashes c JOIN services v ON v.id = c.service_id
+              WHERE v.name = ?1 AND c.at_ms >= ?2 GROUP BY c.class ORDER BY c.class",
+        )?;
+        for row in stmt.query_map(rusqlite::params![unit, since_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u32))
+        })? {
+            let (class, n) = row?;
+            s.crashes += n;
+            s.crashes_by_class.push((class, n));
+        }
+        // Restarts by cause: ward's own after a crash, and the operator's.
+        s.restarts_after_crash = self.conn.query_row(
+            "SELECT count(*) FROM recoveries c JOIN services v ON v.id = c.service_id
+              WHERE v.name = ?1 AND c.at_ms >= ?2 AND c.action = 'restart'",
+            rusqlite::params![unit, since_ms],
+            |r| r.get::<_, i64>(0),
+        )? as u32;
+        s.restarts_by_operator = self.conn.query_row(
+            "SELECT count(*) FROM actions WHERE at_ms >= ?2 AND what = 'restart'
+                AND instr(',' || targets || ',', ',' || ?1 || ',') > 0",
+            rusqlite::params![unit, since_ms],
+            |r| r.get::<_, i64>(0),
+        )? as u32;
+        s.restarts_by_reload = self.conn.query_row(
+            "SELECT count(*) FROM actions WHERE at_ms >= ?2 AND what = 'reload'
+                AND instr(',' || targets || ',', ',' || ?1 || ',') > 0",
+            rusqlite::params![unit, since_ms],
+            |r| r.get::<_, i64>(0),
+        )? as u32;
+        // Time in backoff: from each entry into `backoff` to the next state change.
+        let mut stmt = self.conn.prepare(
+            "SELECT e.at_ms, e.detail FROM events e JOIN services v ON v.id = e.service_id
+              WHERE v.name = ?1 AND e.kind = 'state' AND e.at_ms >= ?2 ORDER BY e.at_ms, e.id",
+        )?;
+        let mut entered: Option<i64> = None;
+        for row in stmt.query_map(rusqlite::params![unit, since_ms], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (at, detail) = row?;
+            if let Some(t) = entered.take() {
+                s.backoff_ms += at - t;
+            }
+            if detail.ends_with("-> backoff") {
+                entered = Some(at);
+            }
+        }
+        if let Some(t) = entered {
+            s.backoff_ms += now_ms - t;
+        }
+        // The window starts when the journal first saw the unit, if that is later.
+        let first_seen: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(first_seen_ms) FROM services WHERE name = ?1",
+                [unit],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        let start = first_seen.map_or(since_ms, |f| f.max(since_ms));
+        s.window_ms = (now_ms - start).max(1);
+        Ok(s)
     }
 
     /// Whether the journal has ever seen a unit of this name.

@@ -47,6 +47,22 @@ struct Why {
     recent_crashes: BTreeMap<String, u32>,
     /// The last lines the service wrote to stderr.
     stderr: Vec<String>,
+    /// The last 24 hours in numbers, from the journal.
+    stats: Option<StatsJson>,
+}
+
+#[derive(Serialize)]
+struct StatsJson {
+    window_ms: i64,
+    runs: u32,
+    crashes: u32,
+    crashes_by_class: BTreeMap<String, u32>,
+    restarts_after_crash: u32,
+    restarts_by_operator: u32,
+    restarts_by_reload: u32,
+    backoff_ms: i64,
+    uptime_ratio: f64,
+    mtbf_ms: Option<i64>,
 }
 
 pub fn why(
@@ -85,6 +101,7 @@ pub fn why(
         strategy: strategy.to_string(),
         confidence,
         recent_crashes: recent_crashes(sup, name),
+        stats: stats(sup, name),
         stderr: stderr_tail(&s.log_file),
         name: s.name,
         state: s.state,
@@ -133,6 +150,22 @@ fn render(w: &Why) -> String {
             .map(|(c, n)| format!("{n} {c}"))
             .collect();
         let _ = writeln!(out, "  last 24h  {}", counts.join(", "));
+    }
+    if let Some(s) = &w.stats {
+        let mtbf = s
+            .mtbf_ms
+            .map(|ms| format_duration(Duration::from_millis(ms.max(0) as u64)))
+            .unwrap_or_else(|| "no crash".into());
+        let _ = writeln!(
+            out,
+            "  24h       up {:.1}%, {} runs, mtbf {mtbf}, {} in backoff; restarts: {} after crashes, {} by operator, {} by reload",
+            s.uptime_ratio * 100.0,
+            s.runs,
+            format_duration(Duration::from_millis(s.backoff_ms.max(0) as u64)),
+            s.restarts_after_crash,
+            s.restarts_by_operator,
+            s.restarts_by_reload
+        );
     }
     if !w.stderr.is_empty() {
         let _ = writeln!(out, "  stderr");
@@ -224,6 +257,30 @@ fn recent_crashes(sup: &SupervisorConfig, name: &str) -> BTreeMap<String, u32> {
         }
     }
     out
+}
+
+/// The unit's last 24 hours in numbers (none if the journal cannot be read).
+fn stats(sup: &SupervisorConfig, name: &str) -> Option<StatsJson> {
+    let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok()?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as i64;
+    let s = reader
+        .stats(name, now - RECENT.as_millis() as i64, now)
+        .ok()?;
+    Some(StatsJson {
+        uptime_ratio: (s.uptime_ratio() * 1000.0).round() / 1000.0,
+        mtbf_ms: s.mtbf_ms(),
+        window_ms: s.window_ms,
+        runs: s.runs,
+        crashes: s.crashes,
+        crashes_by_class: s.crashes_by_class.into_iter().collect(),
+        restarts_after_crash: s.restarts_after_crash,
+        restarts_by_operator: s.restarts_by_operator,
+        restarts_by_reload: s.restarts_by_reload,
+        backoff_ms: s.backoff_ms,
+    })
 }
 
 /// The last lines the service wrote to stderr, from its log file.
@@ -330,6 +387,18 @@ mod tests {
                     explanation: "0.77 — 5 of 6 recoveries held".into(),
                 }),
                 recent_crashes: BTreeMap::from([(v.class.as_str().to_string(), 2)]),
+                stats: (i == 0).then(|| StatsJson {
+                    window_ms: 86_400_000,
+                    runs: 5,
+                    crashes: 4,
+                    crashes_by_class: BTreeMap::from([("segfault".to_string(), 4)]),
+                    restarts_after_crash: 4,
+                    restarts_by_operator: 1,
+                    restarts_by_reload: 0,
+                    backoff_ms: 6_400,
+                    uptime_ratio: 0.98,
+                    mtbf_ms: Some(21_168_000),
+                }),
                 stderr: vec!["fatal: cannot connect to db".into()],
             };
             all.push_str(&render(&w));

@@ -173,3 +173,36 @@ fn confidence_comes_from_the_services_own_recoveries() {
         "{v}"
     );
 }
+
+#[test]
+fn statistics_count_restarts_by_cause() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.flaky]\ncommand = [\"{bin}\", \"exit\", \"1\"]\nmin_uptime = \"0s\"\n\
+         backoff = {{ initial = \"50ms\", max = \"50ms\" }}\nstart_limit = {{ burst = 1000 }}\n\
+         [services.calm]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nmin_uptime = \"0s\"\n"
+    ));
+    w.wait_unit("flaky", "three restarts", |s| s.restarts >= 3);
+    w.wait_state("calm", "running");
+    w.ok(&["restart", "calm"]);
+    let pid = w.wait_state("calm", "running").pid.expect("pid");
+    kill(pid, Signal::KILL);
+    w.wait_unit("calm", "back", |s| s.restarts >= 1 && s.state == "running");
+    let out = w.cli(&["why", "calm", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = &v["stats"];
+    assert_eq!(s["restarts_by_operator"], 1, "{v}");
+    assert_eq!(s["restarts_after_crash"], 1, "{v}");
+    assert_eq!(s["crashes_by_class"]["killed"], 1, "{v}");
+    assert!(s["uptime_ratio"].as_f64().expect("ratio") > 0.0, "{v}");
+    let out = w.cli(&["why", "flaky", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["stats"]["backoff_ms"].as_i64().expect("backoff") >= 100,
+        "{v}"
+    );
+    assert!(
+        v["stats"]["restarts_after_crash"].as_u64().expect("n") >= 3,
+        "{v}"
+    );
+}
