@@ -90,7 +90,7 @@ pub(crate) struct Supervisor {
     by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
     pub cgroups: Option<CgroupDriver>,
-    /// Memory and pids controllers, for limits and OOM evidence.
+    /// Memory, pids and cpu controllers, for limits and OOM evidence.
     pub controllers: ward_sys::controllers::Controllers,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pending: Vec<PendingVerdict>,

@@ -1,4 +1,4 @@
-//! Resource controllers for limits and counters: `memory` and `pids`, wherever this
+//! Resource controllers for limits and counters: `memory`, `pids` and `cpu`, wherever this
 //! machine has them.
 //!
 //! Containment uses one hierarchy (v2 first). Limits need controllers, which a hybrid
@@ -39,7 +39,7 @@ pub struct UnitControllers {
 }
 
 impl Controllers {
-    /// Finds `memory` and `pids`, creating `ward-<id>` where needed. What cannot be found
+    /// Finds `memory`, `pids` and `cpu`, creating `ward-<id>` where needed. What cannot be found
     /// or written is simply absent: the caller says which limits cannot be enforced.
     pub fn detect(id: &str) -> Controllers {
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

@@ -182,7 +182,8 @@ pub(crate) fn rlimits(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Rlimits {
         match key.get() {
             "cpu" => match ctx.duration("rlimits.cpu", value) {
                 Some(d) if d.is_zero() => {
-                    let message = "`rlimits.cpu` must be at least 1s";
+                    let message =
+                        "`rlimits.cpu` must be longer than 0s (it is rounded up to whole seconds)";
                     ctx.error(item_at(value), message, None);
                 }
                 // The kernel counts whole seconds: round up, never below what was asked.
