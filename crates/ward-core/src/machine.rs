@@ -100,6 +100,9 @@ pub enum Event {
         /// The main process.
         pid: u32,
     },
+    /// The recovery strategy for the last end is to give up: a pending restart becomes
+    /// `failed`.
+    GiveUp,
     /// After [`Action::AwaitTreeEmpty`]: no process of the service is left.
     TreeEmpty,
     /// A timer set by [`Action::SetTimer`] fired. Stale tokens are ignored.

@@ -13,6 +13,7 @@ mod api;
 mod backups;
 mod contain;
 mod handlers;
+mod hooks;
 mod journal;
 mod launch;
 pub mod logs;

@@ -94,7 +94,9 @@ pub(crate) struct Supervisor {
     pub controllers: ward_sys::controllers::Controllers,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pending: Vec<PendingVerdict>,
-    nofile: Limit,
+    /// Hooks that run, by PID.
+    pub(crate) hooks: HashMap<u32, crate::hooks::Hook>,
+    pub(crate) nofile: Limit,
     epoch: Instant,
     pub started_at: SystemTime,
     pub me: u32,
@@ -144,6 +146,7 @@ impl Supervisor {
                 None => ward_sys::controllers::Controllers::default(),
             },
             pending: Vec::new(),
+            hooks: HashMap::new(),
             cgroups,
             nofile,
             epoch: Instant::now(),
@@ -412,6 +415,9 @@ impl Supervisor {
             controllers,
             oom_baseline: OomBaseline::default(),
             stop_escalated: false,
+            strategy_due: None,
+            repair_before_spawn: false,
+            on_failure_due: false,
             operator_signal: None,
             verdict: None,
             stop_capture,
@@ -437,6 +443,12 @@ impl Supervisor {
             }
         }
         self.persist(name);
+        self.apply_strategy(name);
+        if let Some(unit) = self.units.get_mut(name)
+            && std::mem::take(&mut unit.on_failure_due)
+        {
+            self.on_failure(name);
+        }
     }
 
     /// Writes the unit's record if its intent or main process changed. A shutdown's stops
@@ -481,6 +493,10 @@ impl Supervisor {
 
     fn apply(&mut self, name: &str, action: Action) {
         if let Action::Spawn = action {
+            if self.repair_first(name) {
+                // Answered when the repair hook ends.
+                return;
+            }
             let answer = self.spawn(name);
             // The answer comes before anything else queued: the machine is waiting for it.
             self.queue.push_front((name.to_string(), answer));
@@ -512,6 +528,7 @@ impl Supervisor {
                     self.journal.record(record);
                 }
                 if to == State::Failed {
+                    unit.on_failure_due = true;
                     let limit = unit.instance.service.start_limit;
                     logs::note(
                         &self.logs.sink(),
@@ -558,7 +575,7 @@ impl Supervisor {
     }
 
     /// Starts a unit's main process and says how it went, as the machine's next event.
-    fn spawn(&mut self, name: &str) -> Event {
+    pub(crate) fn spawn(&mut self, name: &str) -> Event {
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
@@ -649,6 +666,7 @@ impl Supervisor {
             match ward_sys::reap::reap_any() {
                 Ok(Some((pid, status))) => {
                     let Some(name) = self.by_pid.remove(&pid) else {
+                        self.hook_ended(pid, status);
                         continue;
                     };
                     self.main_ended(&name, status);
@@ -737,6 +755,7 @@ impl Supervisor {
                 p.report.oom = oom_evidence(&unit.controllers, p.baseline);
             }
             self.judge(&p.unit, Some(p.pid), &p.report);
+            self.apply_strategy(&p.unit);
         }
     }
 
@@ -778,6 +797,17 @@ impl Supervisor {
                 .record(crate::journal::crash(name, pid, &verdict));
         }
         if let Some(unit) = self.units.get_mut(name) {
+            if verdict.class.is_crash() {
+                // The recovery table's choice; carried out once the machine has acted.
+                unit.strategy_due = Some(
+                    unit.instance
+                        .service
+                        .recovery
+                        .get(verdict.class.as_str())
+                        .copied()
+                        .unwrap_or(ward_core::config::Strategy::Backoff),
+                );
+            }
             unit.verdict = Some((verdict, SystemTime::now()));
         }
     }
@@ -797,12 +827,16 @@ impl Supervisor {
         for p in &self.pending {
             next = next.min(p.due);
         }
+        for h in self.hooks.values() {
+            next = next.min(h.deadline);
+        }
         next
     }
 
     /// Fires due timers and reports trees that have emptied.
     fn fire_timers(&mut self) {
         self.settle_verdicts();
+        self.kill_late_hooks();
         let now = Instant::now();
         let mut due = Vec::new();
         for unit in self.units.values_mut() {

@@ -53,6 +53,12 @@ pub struct Unit {
     pub controllers: ward_sys::controllers::UnitControllers,
     /// OOM counters when the current run started.
     pub oom_baseline: crate::supervisor::OomBaseline,
+    /// The strategy the recovery table chose for the last verdict, not yet carried out.
+    pub strategy_due: Option<ward_core::config::Strategy>,
+    /// The next spawn waits for the `repair` hook.
+    pub repair_before_spawn: bool,
+    /// The unit just became `failed`: its `on_failure` hook is due.
+    pub on_failure_due: bool,
     /// The last signal an operator sent the current run with `ward signal`.
     pub operator_signal: Option<ward_core::Signal>,
     /// The current stop needed SIGKILL: the process did not honour its stop signal.

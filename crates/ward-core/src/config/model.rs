@@ -103,6 +103,37 @@ pub struct ServiceConfig {
     pub pids_max: Option<u64>,
     /// CPU time the service's cgroup may use, in CPUs (`"50%"` is 0.5, `"2"` two CPUs).
     pub cpu_max: Option<f64>,
+    /// Run before a restart whose strategy is `repair` (a database's own check tool, say).
+    pub repair: Option<Vec<String>>,
+    /// Run when ward gives up on the service (state `failed`), with the verdict in its
+    /// environment.
+    pub on_failure: Option<Vec<String>>,
+    /// How long a hook may run before it is killed. Default 30s.
+    pub hook_timeout: std::time::Duration,
+    /// Strategy per crash class (by its stable name); classes not named use `backoff`.
+    pub recovery: BTreeMap<String, Strategy>,
+}
+
+/// What ward does after a crash of a given class.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Restart after the backoff delay (the default).
+    Backoff,
+    /// Run the `repair` hook, then restart after the backoff delay; a failed repair gives up.
+    Repair,
+    /// Mark the service `failed` and run `on_failure`.
+    GiveUp,
+}
+
+impl Strategy {
+    /// `backoff`, `repair`, `give_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Backoff => "backoff",
+            Strategy::Repair => "repair",
+            Strategy::GiveUp => "give_up",
+        }
+    }
 }
 
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.

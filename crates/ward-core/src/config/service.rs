@@ -2,9 +2,12 @@
 
 use super::command;
 use super::fields::{Ctx, entries, item_at, key_at};
-use super::model::{Backoff, DaemonExit, KillMode, RestartPolicy, ServiceConfig, StartLimit};
+use super::model::{
+    Backoff, DaemonExit, KillMode, RestartPolicy, ServiceConfig, StartLimit, Strategy,
+};
 use super::tables;
 use crate::Signal;
+use crate::classify::CrashClass;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use toml_edit::{Item, Key};
@@ -29,6 +32,10 @@ const KEYS: &[&str] = &[
     "memory_max",
     "pids_max",
     "cpu_max",
+    "repair",
+    "on_failure",
+    "hook_timeout",
+    "recovery",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -110,6 +117,11 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut memory_max = None;
     let mut pids_max = None;
     let mut cpu_max = None;
+    let mut repair = None;
+    let mut on_failure = None;
+    let mut hook_timeout = Duration::from_secs(30);
+    let mut recovery = BTreeMap::new();
+    let mut recovery_at = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -160,6 +172,15 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 b => memory_max = b,
             },
             "cpu_max" => cpu_max = cpus(ctx, value),
+            "repair" => repair = hook(ctx, "repair", value),
+            "on_failure" => on_failure = hook(ctx, "on_failure", value),
+            "hook_timeout" => {
+                hook_timeout = ctx.duration("hook_timeout", value).unwrap_or(hook_timeout);
+            }
+            "recovery" => {
+                recovery_at = Some(item_at(value));
+                recovery = recovery_table(ctx, value, name);
+            }
             "pids_max" => {
                 pids_max = ctx
                     .integer("pids_max", value, 1, 4_194_304)
@@ -181,6 +202,18 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         }
     }
 
+    if let Some(at) = recovery_at
+        && repair.is_none()
+        && recovery.values().any(|s| *s == Strategy::Repair)
+    {
+        ctx.error(
+            at,
+            format!("[services.{name}] recovery asks for `repair`, but there is no `repair` hook"),
+            Some(
+                "add repair = [\"/path/to/check\", \"--fix\"], or choose backoff or give_up".into(),
+            ),
+        );
+    }
     if !saw_command {
         let hint = "add a line such as command = [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
         ctx.error(
@@ -210,6 +243,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         memory_max,
         pids_max,
         cpu_max,
+        repair,
+        on_failure,
+        hook_timeout,
+        recovery,
     })
 }
 
@@ -294,4 +331,43 @@ fn cpus(ctx: &mut Ctx<'_>, item: &Item) -> Option<f64> {
         return None;
     }
     Some(value)
+}
+
+/// A hook's argv: an array, or a string split like `command` (never given to a shell).
+fn hook(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Vec<String>> {
+    let argv = command::parse(ctx, item, false)?;
+    if argv.is_empty() {
+        ctx.error(item_at(item), format!("`{name}` must not be empty"), None);
+        return None;
+    }
+    Some(argv)
+}
+
+const STRATEGIES: &[(&str, Strategy)] = &[
+    ("backoff", Strategy::Backoff),
+    ("repair", Strategy::Repair),
+    ("give_up", Strategy::GiveUp),
+];
+
+/// `recovery = { segfault = "repair", crash_loop = "give_up" }`: keys are crash classes.
+fn recovery_table(ctx: &mut Ctx<'_>, item: &Item, service: &str) -> BTreeMap<String, Strategy> {
+    let mut out = BTreeMap::new();
+    let Some(table) = ctx.table("recovery", item) else {
+        return out;
+    };
+    let classes: Vec<&str> = CrashClass::ALL
+        .iter()
+        .filter(|c| c.is_crash())
+        .map(|c| c.as_str())
+        .collect();
+    for (key, value) in entries(table) {
+        if !classes.contains(&key.get()) {
+            ctx.unknown_key(key, &format!("in [services.{service}.recovery]"), &classes);
+            continue;
+        }
+        if let Some(s) = ctx.choice(&format!("recovery.{}", key.get()), value, STRATEGIES) {
+            out.insert(key.get().to_string(), s);
+        }
+    }
+    out
 }

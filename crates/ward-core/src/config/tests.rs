@@ -81,6 +81,10 @@ rlimits = { cpu = "1.5s", fsize = "1MiB", nofile = 256, core = 0 }
 memory_max = "512MiB"
 pids_max = 64
 cpu_max = "50%"
+repair = ["/usr/bin/fsck-data", "--fix"]
+on_failure = "/usr/local/bin/page-oncall worker"
+hook_timeout = "5s"
+recovery = { segfault = "repair", oom_kill = "give_up", error_exit = "backoff" }
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -132,6 +136,22 @@ shell = true
     assert_eq!(w.on_daemon_exit, DaemonExit::Stop);
     assert_eq!((w.memory_max, w.pids_max), (Some(512 << 20), Some(64)));
     assert_eq!(w.cpu_max, Some(0.5));
+    assert_eq!(
+        w.repair.as_deref(),
+        Some(&["/usr/bin/fsck-data".to_string(), "--fix".to_string()][..])
+    );
+    assert_eq!(
+        w.on_failure.as_deref(),
+        Some(
+            &[
+                "/usr/local/bin/page-oncall".to_string(),
+                "worker".to_string()
+            ][..]
+        )
+    );
+    assert_eq!(w.hook_timeout, Duration::from_secs(5));
+    assert_eq!(w.recovery["segfault"], Strategy::Repair);
+    assert_eq!(w.recovery["oom_kill"], Strategy::GiveUp);
     assert_eq!(
         w.rlimits,
         Rlimits {
@@ -368,6 +388,20 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         3,
         9,
         "`WARD_UNIT` is set by ward and cannot be overridden in `env`",
+    ),
+    (
+        "unknown class in recovery",
+        "[services.web]\ncommand = \"/bin/true\"\nrecovery = { segfualt = \"repair\" }\n",
+        3,
+        14,
+        "unknown key `segfualt` in [services.web.recovery]",
+    ),
+    (
+        "repair strategy without a hook",
+        "[services.web]\ncommand = \"/bin/true\"\nrecovery = { segfault = \"repair\" }\n",
+        3,
+        12,
+        "recovery asks for `repair`, but there is no `repair` hook",
     ),
     (
         "broken TOML",

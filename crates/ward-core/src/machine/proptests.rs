@@ -65,6 +65,8 @@ enum Step {
     StraySpawned(u32),
     /// A daemon restart found a process (only legal on a fresh machine).
     Adopt(u32),
+    /// The recovery strategy gives up.
+    GiveUp,
 }
 
 fn any_step() -> impl Strategy<Value = Step> {
@@ -79,6 +81,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         3 => (0u32..120_000).prop_map(Step::Wait),
         1 => any::<u32>().prop_map(Step::StraySpawned),
         1 => any::<u32>().prop_map(Step::Adopt),
+        1 => Just(Step::GiveUp),
     ]
 }
 
@@ -194,6 +197,16 @@ impl Harness {
                     assert_eq!(state, self.m.state(), "adoption changed a busy machine");
                 }
             }
+            Step::GiveUp => {
+                let before = self.m.state();
+                self.feed(Event::GiveUp);
+                let after = self.m.state();
+                if before == State::Backoff {
+                    prop_assert_eq_failed(after);
+                } else {
+                    assert_eq!(before, after, "give up changed a machine not in backoff");
+                }
+            }
             Step::StraySpawned(pid) => {
                 if !(self.m.state() == State::Starting && self.m.pid().is_none()) {
                     let state = self.m.state();
@@ -224,6 +237,14 @@ impl Harness {
         }
         panic!("the stop did not finish: {:?}", self.m.state());
     }
+}
+
+fn prop_assert_eq_failed(state: State) {
+    assert_eq!(
+        state,
+        State::Failed,
+        "giving up in backoff must fail the unit"
+    );
 }
 
 /// At most one transition, first; at most one spawn, last.

@@ -45,6 +45,7 @@ impl ServiceMachine {
             Event::SpawnFailed(failure) => self.on_spawn_failed(failure, now, &mut out),
             Event::Exited(status) => self.on_exited(status, now, &mut out),
             Event::Adopted { pid } => self.on_adopted(pid, now),
+            Event::GiveUp => self.on_give_up(&mut out),
             Event::TreeEmpty => self.on_tree_empty(&mut out),
             Event::Timer { token } => self.on_timer(token, &mut out),
         }
@@ -129,6 +130,15 @@ impl ServiceMachine {
             self.state = State::Running;
         } else {
             self.arm(self.params.min_uptime, out);
+        }
+    }
+
+    /// Only a restart that is still waiting can be given up; anything else is left as it is.
+    fn on_give_up(&mut self, out: &mut Vec<Action>) {
+        if self.state == State::Backoff {
+            self.disarm(out);
+            self.backoff_delay = None;
+            self.state = State::Failed;
         }
     }
 

@@ -1081,3 +1081,16 @@ fn adoption_makes_a_fresh_machine_running_and_is_ignored_otherwise() {
     assert_eq!(m.state(), State::Backoff, "{actions:?}");
     assert_eq!(m.last_exit(), Some(ExitStatus::Unknown));
 }
+
+#[test]
+fn giving_up_turns_a_pending_restart_into_failed() {
+    let mut m = ServiceMachine::new(params(), 1);
+    m.handle(Event::Start, secs(0));
+    m.handle(Event::Spawned { pid: 7 }, secs(0));
+    m.handle(Event::Exited(CRASH), secs(5));
+    assert_eq!(m.state(), State::Backoff);
+    let actions = m.handle(Event::GiveUp, secs(5));
+    assert_eq!(m.state(), State::Failed, "{actions:?}");
+    assert!(actions.contains(&Action::CancelTimer));
+    assert!(m.handle(Event::GiveUp, secs(6)).is_empty());
+}

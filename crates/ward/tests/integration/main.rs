@@ -11,6 +11,7 @@ mod logs;
 mod pid;
 mod quickstart;
 mod reap;
+mod recovery;
 mod reload;
 mod restart;
 mod scale;

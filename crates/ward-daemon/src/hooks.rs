@@ -1,0 +1,226 @@
+//! Recovery by policy: the strategy a unit's recovery table names for a crash class, the
+//! `repair` hook run before such a restart, and the `on_failure` hook run when ward gives
+//! up. Hooks are ward's children like any service process: spawned through `ward-sys`,
+//! reaped by the one reaper, killed through their pidfd when they outlive `hook_timeout`.
+
+use std::time::Instant;
+
+use ward_core::config::Strategy;
+use ward_core::machine::{Event, SpawnFailure, State};
+use ward_store::{Record, now_ms};
+use ward_sys::Pidfd;
+
+use crate::logs;
+use crate::supervisor::Supervisor;
+
+/// Which hook.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HookKind {
+    Repair,
+    OnFailure,
+}
+
+impl HookKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            HookKind::Repair => "repair",
+            HookKind::OnFailure => "on_failure",
+        }
+    }
+}
+
+/// A hook that runs.
+pub(crate) struct Hook {
+    pub unit: String,
+    pub kind: HookKind,
+    pub pidfd: Pidfd,
+    pub deadline: Instant,
+}
+
+impl Supervisor {
+    /// After a verdict: carries out the strategy the unit's recovery table chose for it.
+    pub(crate) fn apply_strategy(&mut self, name: &str) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let Some(strategy) = unit.strategy_due.take() else {
+            return;
+        };
+        match strategy {
+            Strategy::Backoff => {}
+            Strategy::Repair => unit.repair_before_spawn = true,
+            Strategy::GiveUp if unit.machine.state() == State::Backoff => {
+                self.journal.record(Record::Recovery {
+                    unit: name.to_string(),
+                    at_ms: now_ms(),
+                    action: "give up: the recovery table says so".into(),
+                    delay_ms: None,
+                });
+                self.dispatch(name, Event::GiveUp);
+            }
+            Strategy::GiveUp => {}
+        }
+    }
+
+    /// A spawn the machine asked for: run the repair hook first if the strategy says so.
+    /// Returns true when the spawn is deferred until the hook ends.
+    pub(crate) fn repair_first(&mut self, name: &str) -> bool {
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        if !std::mem::take(&mut unit.repair_before_spawn) {
+            return false;
+        }
+        let Some(argv) = unit.instance.service.repair.clone() else {
+            return false;
+        };
+        self.start_hook(name, HookKind::Repair, argv)
+    }
+
+    /// The unit just became `failed`: tell whoever `on_failure` reaches.
+    pub(crate) fn on_failure(&mut self, name: &str) {
+        let Some(argv) = self
+            .units
+            .get(name)
+            .and_then(|u| u.instance.service.on_failure.clone())
+        else {
+            return;
+        };
+        self.start_hook(name, HookKind::OnFailure, argv);
+    }
+
+    fn start_hook(&mut self, name: &str, kind: HookKind, argv: Vec<String>) -> bool {
+        let Some(unit) = self.units.get(name) else {
+            return false;
+        };
+        let sink = self.logs.sink();
+        let mut env = crate::launch::environment(name, &unit.instance);
+        // Not the unit's marker: a stop of the unit must not take its hook with it.
+        env.retain(|(k, _)| k != ward_sys::tree::UNIT_ENV);
+        env.push((
+            ward_sys::tree::UNIT_ENV.into(),
+            format!("{name}:{}", kind.as_str()),
+        ));
+        env.push(("WARD_HOOK".into(), kind.as_str().into()));
+        env.push(("WARD_UNIT_NAME".into(), name.into()));
+        if let Some((v, _)) = &unit.verdict {
+            env.push(("WARD_CLASS".into(), v.class.as_str().into()));
+            env.push(("WARD_SEVERITY".into(), v.severity.as_str().into()));
+            env.push(("WARD_SUMMARY".into(), v.summary.clone()));
+            env.push(("WARD_EVIDENCE".into(), v.evidence.join("; ")));
+        }
+        if let Some(exit) = unit.machine.last_exit() {
+            env.push(("WARD_EXIT".into(), exit.to_string()));
+        }
+        let spec = (|| {
+            Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
+                argv: argv.clone(),
+                env,
+                cwd: unit.instance.service.cwd.clone(),
+                stdin: ward_sys::spawn::dev_null()?,
+                stdout: unit.stdout_w.try_clone()?,
+                stderr: unit.stderr_w.try_clone()?,
+                cgroup_procs: Vec::new(),
+                nofile: Some(self.nofile),
+                rlimits: Default::default(),
+                parent_death_signal: None,
+            })
+        })();
+        let timeout = unit.instance.service.hook_timeout;
+        let result = spec
+            .map_err(|e| e.to_string())
+            .and_then(|s| ward_sys::spawn::spawn(s).map_err(|e| e.to_string()));
+        match result {
+            Ok(spawned) => {
+                let pid = spawned.pidfd.pid();
+                logs::note(
+                    &sink,
+                    &unit.log,
+                    &format!("{} hook started, pid {pid}", kind.as_str()),
+                );
+                self.hooks.insert(
+                    pid,
+                    Hook {
+                        unit: name.to_string(),
+                        kind,
+                        pidfd: spawned.pidfd,
+                        deadline: Instant::now() + timeout,
+                    },
+                );
+                true
+            }
+            Err(e) => {
+                logs::note(
+                    &sink,
+                    &unit.log,
+                    &format!("{} hook could not start: {e}", kind.as_str()),
+                );
+                self.hook_result(name, kind, Err(format!("could not start: {e}")));
+                false
+            }
+        }
+    }
+
+    /// A hook was reaped.
+    pub(crate) fn hook_ended(&mut self, pid: u32, status: ward_core::ExitStatus) {
+        let Some(hook) = self.hooks.remove(&pid) else {
+            return;
+        };
+        let outcome = if status.is_clean() {
+            Ok(())
+        } else {
+            Err(status.to_string())
+        };
+        if let Some(unit) = self.units.get(&hook.unit) {
+            logs::note(
+                &self.logs.sink(),
+                &unit.log,
+                &format!("{} hook ended: {status}", hook.kind.as_str()),
+            );
+        }
+        self.hook_result(&hook.unit, hook.kind, outcome);
+    }
+
+    /// What follows a hook: a repaired unit is spawned now; a failed repair gives up.
+    fn hook_result(&mut self, name: &str, kind: HookKind, outcome: Result<(), String>) {
+        let verdict = match &outcome {
+            Ok(()) => "succeeded".to_string(),
+            Err(e) => format!("failed: {e}"),
+        };
+        self.journal.record(Record::Recovery {
+            unit: name.to_string(),
+            at_ms: now_ms(),
+            action: format!("{} hook {verdict}", kind.as_str()),
+            delay_ms: None,
+        });
+        if kind != HookKind::Repair || !self.units.contains_key(name) {
+            return;
+        }
+        let answer = match outcome {
+            Ok(()) => self.spawn(name),
+            Err(e) => Event::SpawnFailed(SpawnFailure::Other(format!("the repair hook {e}"))),
+        };
+        let failed = matches!(answer, Event::SpawnFailed(_));
+        self.dispatch(name, answer);
+        if failed {
+            // A repair that did not work leaves nothing to try: give up.
+            if let Some(u) = self.units.get_mut(name) {
+                u.strategy_due = Some(Strategy::GiveUp);
+            }
+            self.apply_strategy(name);
+        }
+    }
+
+    /// Hooks past their timeout are killed; their end comes through the reaper.
+    pub(crate) fn kill_late_hooks(&mut self) {
+        let now = Instant::now();
+        for hook in self.hooks.values_mut() {
+            if hook.deadline <= now {
+                let _ = hook.pidfd.send_signal(ward_core::Signal::KILL);
+                // Once: the next deadline is far away, the reaper reports the end.
+                hook.deadline = now + std::time::Duration::from_secs(3600);
+                tracing::warn!(unit = %hook.unit, hook = hook.kind.as_str(), "hook killed after hook_timeout");
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Recovery by policy: the recovery table, the repair hook, giving up and on_failure.
+
+use crate::fixture::{Ward, testbin, wait_for};
+
+#[test]
+fn a_repair_hook_runs_before_the_restart() {
+    let w = Ward::up(
+        "[services.db]\n\
+         command = [\"/bin/sh\", \"-c\", \"test -f repaired && exec sleep 300; echo corrupted >&2; exit 1\"]\n\
+         repair = [\"/bin/sh\", \"-c\", \"echo repairing $WARD_CLASS; touch repaired\"]\n\
+         recovery = { early_exit = \"repair\" }\nbackoff = { initial = \"50ms\" }\n",
+    );
+    let s = w.wait_unit("db", "running after its repair", |s| {
+        s.state == "running" && s.spawns == 2
+    });
+    assert_eq!(s.restarts, 1);
+    assert!(w.dir.path().join("repaired").exists());
+    wait_for("the hook's output in the log", || {
+        w.log("db")
+            .contains("out repairing early_exit")
+            .then_some(())
+    });
+    let history = w.ok(&["history", "db"]);
+    assert!(history.contains("repair hook succeeded"), "{history}");
+}
+
+#[test]
+fn giving_up_runs_on_failure_with_the_verdict() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.seg]\ncommand = [\"{bin}\", \"crash\", \"SEGV\"]\nmin_uptime = \"0s\"\n\
+         recovery = {{ segfault = \"give_up\" }}\n\
+         on_failure = [\"/bin/sh\", \"-c\", \"echo $WARD_HOOK $WARD_CLASS $WARD_SEVERITY > failure.txt\"]\n"
+    ));
+    let s = w.wait_state("seg", "failed");
+    assert_eq!(s.spawns, 1, "given up after the first crash");
+    let file = w.dir.path().join("failure.txt");
+    let text = wait_for("the on_failure hook", || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+    });
+    assert_eq!(text.trim(), "on_failure segfault high");
+    let history = w.ok(&["history", "seg"]);
+    assert!(
+        history.contains("give up: the recovery table says so"),
+        "{history}"
+    );
+    assert!(history.contains("on_failure hook succeeded"), "{history}");
+}
+
+#[test]
+fn a_repair_that_times_out_gives_up() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.db]\ncommand = [\"{bin}\", \"exit\", \"1\"]\n\
+         repair = [\"/bin/sleep\", \"60\"]\nhook_timeout = \"300ms\"\n\
+         recovery = {{ early_exit = \"repair\" }}\nbackoff = {{ initial = \"50ms\" }}\n"
+    ));
+    let s = w.wait_state("db", "failed");
+    assert_eq!(s.spawns, 1);
+    let history = w.ok(&["history", "db"]);
+    assert!(
+        history.contains("repair hook failed: killed by SIGKILL"),
+        "{history}"
+    );
+    assert!(w.processes_here().is_empty(), "{:?}", w.processes_here());
+}
