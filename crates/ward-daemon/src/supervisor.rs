@@ -721,7 +721,11 @@ impl Supervisor {
             min_uptime: params.min_uptime,
             failed_starts: unit.machine.failed_starts_in_window(now) + failed_start,
             burst: params.start_limit.burst,
-            oom: oom_evidence(&unit.controllers, unit.oom_baseline),
+            oom: oom_evidence(
+                &unit.controllers,
+                unit.oom_baseline,
+                (status.signal() == Some(Signal::KILL)).then_some(pid),
+            ),
             earlier_boot: false,
             supervisor_crashed: false,
             operator_signal: unit.operator_signal,
@@ -752,7 +756,7 @@ impl Supervisor {
         self.pending = waiting;
         for mut p in due {
             if let Some(unit) = self.units.get(&p.unit) {
-                p.report.oom = oom_evidence(&unit.controllers, p.baseline);
+                p.report.oom = oom_evidence(&unit.controllers, p.baseline, Some(p.pid));
             }
             self.judge(&p.unit, Some(p.pid), &p.report);
             self.apply_strategy(&p.unit);
@@ -1013,6 +1017,7 @@ pub(crate) fn apply_limits(
 fn oom_evidence(
     unit: &ward_sys::controllers::UnitControllers,
     baseline: OomBaseline,
+    killed_pid: Option<u32>,
 ) -> ward_core::classify::OomEvidence {
     use ward_core::classify::OomEvidence;
     let peak = match (unit.peak_memory(), unit.memory_limit()) {
@@ -1024,13 +1029,22 @@ fn oom_evidence(
         (Some(p), None) => format!("; peak memory {:.1} MiB", p as f64 / 1048576.0),
         _ => String::new(),
     };
+    // The kernel log names the PID it killed: read only for a SIGKILL death.
+    let kernel = killed_pid.and_then(ward_sys::kmsg::oom_line);
+    let kernel_line = kernel
+        .as_ref()
+        .map(|l| format!("; kernel log: {l}"))
+        .unwrap_or_default();
     if let (Some(before), Some(now)) = (baseline.cgroup, unit.oom_kills())
         && now > before
     {
         return OomEvidence::Strong(format!(
-            "the service's memory cgroup counted {} OOM kill(s) during the run{peak}",
+            "the service's memory cgroup counted {} OOM kill(s) during the run{peak}{kernel_line}",
             now - before
         ));
+    }
+    if let Some(line) = kernel {
+        return OomEvidence::Strong(format!("kernel log: {line}{peak}"));
     }
     if let (Some(before), Some(now)) = (baseline.machine, ward_sys::controllers::vmstat_oom_kills())
         && now > before

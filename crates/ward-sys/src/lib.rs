@@ -10,6 +10,7 @@ pub mod controllers;
 pub mod daemonize;
 pub mod fifo;
 pub mod identity;
+pub mod kmsg;
 pub mod limits;
 pub mod pidfd;
 pub mod pidfile;

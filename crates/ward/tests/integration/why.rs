@@ -141,6 +141,10 @@ fn a_real_oom_kill_in_a_memory_limited_cgroup() {
     let evidence = v["evidence"].to_string();
     assert!(evidence.contains("memory cgroup counted 1 OOM kill"), "{v}");
     assert!(evidence.contains("of a 32.0 MiB limit"), "{v}");
+    assert!(
+        evidence.contains("kernel log:") && evidence.contains("Killed process"),
+        "{v}"
+    );
 }
 
 #[test]
