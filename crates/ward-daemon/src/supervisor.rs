@@ -801,19 +801,72 @@ impl Supervisor {
                 .record(crate::journal::crash(name, pid, &verdict));
         }
         if let Some(unit) = self.units.get_mut(name) {
-            if verdict.class.is_crash() {
-                // The recovery table's choice; carried out once the machine has acted.
-                unit.strategy_due = Some(
-                    unit.instance
-                        .service
-                        .recovery
-                        .get(verdict.class.as_str())
-                        .copied()
-                        .unwrap_or(ward_core::config::Strategy::Backoff),
-                );
-            }
-            unit.verdict = Some((verdict, SystemTime::now()));
+            unit.verdict = Some((verdict.clone(), SystemTime::now()));
         }
+        if verdict.class.is_crash() {
+            // The recovery table's choice, escalated when it is unlikely to hold; carried
+            // out once the machine has acted.
+            let strategy = self.choose_strategy(name, verdict.class);
+            if let Some(unit) = self.units.get_mut(name) {
+                unit.strategy_due = Some(strategy);
+            }
+        }
+    }
+
+    /// The strategy for a crash of `class`: the recovery table's, escalated (once) when the
+    /// service's `confidence_floor` is above the journal's estimate that it will hold.
+    fn choose_strategy(
+        &mut self,
+        name: &str,
+        class: ward_core::classify::CrashClass,
+    ) -> ward_core::config::Strategy {
+        use ward_core::config::Strategy;
+        let Some(unit) = self.units.get(name) else {
+            return Strategy::Backoff;
+        };
+        let svc = &unit.instance.service;
+        let chosen = svc
+            .recovery
+            .get(class.as_str())
+            .copied()
+            .unwrap_or(Strategy::Backoff);
+        let Some(floor) = svc.confidence_floor else {
+            return chosen;
+        };
+        if chosen == Strategy::GiveUp {
+            return chosen;
+        }
+        let min_uptime = unit.machine.params().min_uptime.as_millis() as i64;
+        let has_repair = svc.repair.is_some();
+        // A read of the journal on the loop: only for services that ask for a floor, and
+        // only at a crash.
+        let Ok(reader) = ward_store::Reader::open(self.journal.path()) else {
+            return chosen;
+        };
+        let now = ward_store::now_ms();
+        let outcomes = |unit: Option<&str>| {
+            reader
+                .recovery_outcomes(unit, class.as_str(), min_uptime, now)
+                .map(|(successes, trials)| ward_core::classify::Outcomes { successes, trials })
+                .unwrap_or_default()
+        };
+        let c = ward_core::classify::confidence(outcomes(Some(name)), outcomes(None));
+        if c.value >= floor {
+            return chosen;
+        }
+        let escalated = chosen.escalated(has_repair);
+        self.journal.record(ward_store::Record::Recovery {
+            unit: name.to_string(),
+            at_ms: now,
+            action: format!(
+                "escalated from {} to {}: confidence {} is below the floor {floor:.2}",
+                chosen.as_str(),
+                escalated.as_str(),
+                c.explain(class.as_str())
+            ),
+            delay_ms: None,
+        });
+        escalated
     }
 
     /// The next time the loop must wake up without any other happening.

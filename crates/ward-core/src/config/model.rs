@@ -112,6 +112,9 @@ pub struct ServiceConfig {
     pub hook_timeout: std::time::Duration,
     /// Strategy per crash class (by its stable name); classes not named use `backoff`.
     pub recovery: BTreeMap<String, Strategy>,
+    /// Below this confidence that a restart will hold, the strategy escalates (backoff to
+    /// repair, if there is a repair hook, then to give_up). Default: none.
+    pub confidence_floor: Option<f64>,
 }
 
 /// What ward does after a crash of a given class.
@@ -126,6 +129,14 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// The next, stronger strategy: `backoff` → `repair` (with a hook) → `give_up`.
+    pub fn escalated(self, has_repair: bool) -> Strategy {
+        match self {
+            Strategy::Backoff if has_repair => Strategy::Repair,
+            Strategy::Backoff | Strategy::Repair | Strategy::GiveUp => Strategy::GiveUp,
+        }
+    }
+
     /// `backoff`, `repair`, `give_up`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -36,6 +36,7 @@ const KEYS: &[&str] = &[
     "on_failure",
     "hook_timeout",
     "recovery",
+    "confidence_floor",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -122,6 +123,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut hook_timeout = Duration::from_secs(30);
     let mut recovery = BTreeMap::new();
     let mut recovery_at = None;
+    let mut confidence_floor = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -177,6 +179,17 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "hook_timeout" => {
                 hook_timeout = ctx.duration("hook_timeout", value).unwrap_or(hook_timeout);
             }
+            "confidence_floor" => match ctx.number("confidence_floor", value) {
+                Some(f) if (0.0..=1.0).contains(&f) => confidence_floor = Some(f),
+                Some(_) => {
+                    let message = format!(
+                        "`confidence_floor` must be between 0 and 1, found {}",
+                        ctx.source(value)
+                    );
+                    ctx.error(item_at(value), message, None);
+                }
+                None => {}
+            },
             "recovery" => {
                 recovery_at = Some(item_at(value));
                 recovery = recovery_table(ctx, value, name);
@@ -247,6 +260,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         on_failure,
         hook_timeout,
         recovery,
+        confidence_floor,
     })
 }
 

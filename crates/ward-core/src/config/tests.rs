@@ -85,6 +85,7 @@ repair = ["/usr/bin/fsck-data", "--fix"]
 on_failure = "/usr/local/bin/page-oncall worker"
 hook_timeout = "5s"
 recovery = { segfault = "repair", oom_kill = "give_up", error_exit = "backoff" }
+confidence_floor = 0.25
 
 [services.sh]
 command = "echo hi | tr a-z A-Z"
@@ -152,6 +153,9 @@ shell = true
     assert_eq!(w.hook_timeout, Duration::from_secs(5));
     assert_eq!(w.recovery["segfault"], Strategy::Repair);
     assert_eq!(w.recovery["oom_kill"], Strategy::GiveUp);
+    assert_eq!(w.confidence_floor, Some(0.25));
+    assert_eq!(Strategy::Backoff.escalated(true), Strategy::Repair);
+    assert_eq!(Strategy::Backoff.escalated(false), Strategy::GiveUp);
     assert_eq!(
         w.rlimits,
         Rlimits {

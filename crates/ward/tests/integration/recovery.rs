@@ -66,3 +66,26 @@ fn a_repair_that_times_out_gives_up() {
     );
     assert!(w.processes_here().is_empty(), "{:?}", w.processes_here());
 }
+
+#[test]
+fn restarts_that_do_not_hold_escalate_below_the_confidence_floor() {
+    let bin = testbin();
+    // Every run fails before min_uptime: no recovery holds, the estimate sinks, and below
+    // the floor ward gives up long before the start limit (burst 100) would.
+    let w = Ward::up(&format!(
+        "[services.doomed]\ncommand = [\"{bin}\", \"exit\", \"1\"]\n\
+         backoff = {{ initial = \"50ms\", max = \"50ms\" }}\nstart_limit = {{ burst = 100 }}\n\
+         confidence_floor = 0.3\n\
+         on_failure = [\"/bin/sh\", \"-c\", \"echo $WARD_CLASS > gave-up.txt\"]\n"
+    ));
+    let s = w.wait_state("doomed", "failed");
+    assert!(s.spawns < 10, "gave up after {} spawns", s.spawns);
+    let history = w.ok(&["history", "doomed"]);
+    assert!(
+        history.contains("escalated from backoff to give_up"),
+        "{history}"
+    );
+    wait_for("on_failure", || {
+        std::fs::read_to_string(w.dir.path().join("gave-up.txt")).ok()
+    });
+}
