@@ -29,6 +29,15 @@ impl HookKind {
     }
 }
 
+/// Work on a unit's `data` paths that a spawn waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FileJob {
+    /// A snapshot before a clean start.
+    Snapshot,
+    /// Putting the last snapshot back before a restart.
+    Restore,
+}
+
 /// A hook that runs.
 pub(crate) struct Hook {
     pub unit: String,
@@ -49,6 +58,7 @@ impl Supervisor {
         match strategy {
             Strategy::Backoff => {}
             Strategy::Repair => unit.repair_before_spawn = true,
+            Strategy::Restore => unit.restore_before_spawn = true,
             Strategy::GiveUp if unit.machine.state() == State::Backoff => {
                 self.journal.record(Record::Recovery {
                     unit: name.to_string(),
@@ -204,6 +214,93 @@ impl Supervisor {
         self.dispatch(name, answer);
         if failed {
             // A repair that did not work leaves nothing to try: give up.
+            if let Some(u) = self.units.get_mut(name) {
+                u.strategy_due = Some(Strategy::GiveUp);
+            }
+            self.apply_strategy(name);
+        }
+    }
+
+    /// A spawn the machine asked for: restore the data first if the strategy says so, or
+    /// snapshot it first if this is a clean start. Returns true when the spawn waits.
+    pub(crate) fn files_first(&mut self, name: &str) -> bool {
+        let state_dir = self.config.supervisor.state_dir.clone();
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        let data = unit.instance.service.data.clone();
+        if data.is_empty() {
+            return false;
+        }
+        let job = if std::mem::take(&mut unit.restore_before_spawn) {
+            FileJob::Restore
+        } else if unit
+            .verdict
+            .as_ref()
+            .is_none_or(|(v, _)| !v.class.is_crash())
+        {
+            // The first start, or one after a clean end: the data is known good.
+            FileJob::Snapshot
+        } else {
+            return false;
+        };
+        let keep = unit.instance.service.data_snapshots as usize;
+        let (tx, unit_name) = (self.files_tx.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || {
+            let outcome = match job {
+                FileJob::Snapshot => crate::snapshots::take(&state_dir, &unit_name, &data, keep),
+                FileJob::Restore => crate::snapshots::restore_latest(&state_dir, &unit_name, &data),
+            };
+            let outcome = outcome
+                .map(|p| p.display().to_string())
+                .map_err(|e| e.to_string());
+            let _ = tx.send((unit_name, job, outcome));
+        });
+        true
+    }
+
+    /// A snapshot or restore ended: the waiting spawn happens now (a failed snapshot is
+    /// noted and does not hold the start back; a failed restore gives up).
+    pub(crate) fn file_job_done(
+        &mut self,
+        name: &str,
+        job: FileJob,
+        outcome: Result<String, String>,
+    ) {
+        let Some(unit) = self.units.get(name) else {
+            return;
+        };
+        let sink = self.logs.sink();
+        let text = match (job, &outcome) {
+            (FileJob::Snapshot, Ok(p)) => format!("data snapshot taken: {p}"),
+            (FileJob::Snapshot, Err(e)) => format!("data snapshot failed: {e}"),
+            (FileJob::Restore, Ok(p)) => format!("data restored from {p}"),
+            (FileJob::Restore, Err(e)) => format!("data restore failed: {e}"),
+        };
+        logs::note(&sink, &unit.log, &text);
+        if job == FileJob::Restore {
+            self.journal.record(Record::Recovery {
+                unit: name.to_string(),
+                at_ms: now_ms(),
+                action: text.clone(),
+                delay_ms: None,
+            });
+        } else {
+            self.journal.record(Record::Daemon {
+                at_ms: now_ms(),
+                what: "data snapshot".into(),
+                detail: format!("{name}: {text}"),
+            });
+        }
+        let answer = match (job, outcome) {
+            (FileJob::Restore, Err(e)) => {
+                Event::SpawnFailed(SpawnFailure::Other(format!("the data restore failed: {e}")))
+            }
+            _ => self.spawn(name),
+        };
+        let failed = job == FileJob::Restore && matches!(answer, Event::SpawnFailed(_));
+        self.dispatch(name, answer);
+        if failed {
             if let Some(u) = self.units.get_mut(name) {
                 u.strategy_due = Some(Strategy::GiveUp);
             }

@@ -20,6 +20,7 @@ pub mod logs;
 mod persist;
 mod reload;
 mod requests;
+mod snapshots;
 mod startup;
 mod supervisor;
 mod unit;

@@ -59,6 +59,9 @@ pub(crate) struct OomBaseline {
     pub machine: Option<u64>,
 }
 
+/// A snapshot or restore that ended: the unit, which job, and the path or the error.
+pub(crate) type FileJobDone = (String, crate::hooks::FileJob, Result<String, String>);
+
 /// A request that is answered once its units reach a state.
 pub(crate) struct Waiter {
     /// The units it waits for.
@@ -113,6 +116,9 @@ pub(crate) struct Supervisor {
     pub journal_repair: Option<String>,
     /// The daemon before this one did not exit cleanly (it left its PID file).
     pub previous_crashed: bool,
+    /// Snapshots and restores finished on their blocking threads: (unit, what, outcome).
+    pub(crate) files_tx: mpsc::UnboundedSender<FileJobDone>,
+    files_rx: Option<mpsc::UnboundedReceiver<FileJobDone>>,
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
@@ -133,6 +139,7 @@ impl Supervisor {
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(ward_sys::own_pid());
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
+        let (files_tx, files_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path: options.config_path.clone(),
             config: options.config.clone(),
@@ -161,6 +168,8 @@ impl Supervisor {
             previous_crashed,
             adopted_tx,
             adopted_rx: Some(adopted_rx),
+            files_tx,
+            files_rx: Some(files_rx),
             seed,
         })
     }
@@ -189,6 +198,7 @@ impl Supervisor {
             }
         };
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
+        let mut files_rx = self.files_rx.take().expect("run is called once");
 
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
@@ -219,6 +229,9 @@ impl Supervisor {
                 _ = sigchld.recv() => self.reap(),
                 Some((name, pid, status)) = adopted_rx.recv() => {
                     self.adopted_exited(&name, pid, status);
+                }
+                Some((name, job, outcome)) = files_rx.recv() => {
+                    self.file_job_done(&name, job, outcome);
                 }
                 _ = sigquit.recv() => self.detach(),
                 _ = sigterm.recv() => self.begin_shutdown(None),
@@ -417,6 +430,7 @@ impl Supervisor {
             stop_escalated: false,
             strategy_due: None,
             repair_before_spawn: false,
+            restore_before_spawn: false,
             on_failure_due: false,
             operator_signal: None,
             verdict: None,
@@ -493,8 +507,8 @@ impl Supervisor {
 
     fn apply(&mut self, name: &str, action: Action) {
         if let Action::Spawn = action {
-            if self.repair_first(name) {
-                // Answered when the repair hook ends.
+            if self.repair_first(name) || self.files_first(name) {
+                // Answered when the hook or the file work ends.
                 return;
             }
             let answer = self.spawn(name);

@@ -57,6 +57,8 @@ pub struct Unit {
     pub strategy_due: Option<ward_core::config::Strategy>,
     /// The next spawn waits for the `repair` hook.
     pub repair_before_spawn: bool,
+    /// The next spawn waits for the `data` paths to be restored from the last snapshot.
+    pub restore_before_spawn: bool,
     /// The unit just became `failed`: its `on_failure` hook is due.
     pub on_failure_due: bool,
     /// The last signal an operator sent the current run with `ward signal`.

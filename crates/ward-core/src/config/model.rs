@@ -112,6 +112,11 @@ pub struct ServiceConfig {
     pub hook_timeout: std::time::Duration,
     /// Strategy per crash class (by its stable name); classes not named use `backoff`.
     pub recovery: BTreeMap<String, Strategy>,
+    /// Paths (files or directories) the service's state lives in, snapshotted at each clean
+    /// start, for the `restore` strategy.
+    pub data: Vec<PathBuf>,
+    /// How many snapshots of `data` to keep. Default 3.
+    pub data_snapshots: u32,
     /// Below this confidence that a restart will hold, the strategy escalates (backoff to
     /// repair, if there is a repair hook, then to give_up). Default: none.
     pub confidence_floor: Option<f64>,
@@ -126,6 +131,9 @@ pub enum Strategy {
     Repair,
     /// Mark the service `failed` and run `on_failure`.
     GiveUp,
+    /// Put the `data` paths back as the last snapshot has them, then restart after the
+    /// backoff delay; a failed restore gives up.
+    Restore,
 }
 
 impl Strategy {
@@ -133,7 +141,9 @@ impl Strategy {
     pub fn escalated(self, has_repair: bool) -> Strategy {
         match self {
             Strategy::Backoff if has_repair => Strategy::Repair,
-            Strategy::Backoff | Strategy::Repair | Strategy::GiveUp => Strategy::GiveUp,
+            Strategy::Backoff | Strategy::Repair | Strategy::Restore | Strategy::GiveUp => {
+                Strategy::GiveUp
+            }
         }
     }
 
@@ -143,6 +153,7 @@ impl Strategy {
             Strategy::Backoff => "backoff",
             Strategy::Repair => "repair",
             Strategy::GiveUp => "give_up",
+            Strategy::Restore => "restore",
         }
     }
 }

@@ -37,6 +37,8 @@ const KEYS: &[&str] = &[
     "hook_timeout",
     "recovery",
     "confidence_floor",
+    "data",
+    "data_snapshots",
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -124,6 +126,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut recovery = BTreeMap::new();
     let mut recovery_at = None;
     let mut confidence_floor = None;
+    let mut data = Vec::new();
+    let mut data_snapshots = 3;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -179,6 +183,12 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "hook_timeout" => {
                 hook_timeout = ctx.duration("hook_timeout", value).unwrap_or(hook_timeout);
             }
+            "data" => data = data_paths(ctx, value),
+            "data_snapshots" => {
+                if let Some(n) = ctx.integer("data_snapshots", value, 1, 100) {
+                    data_snapshots = n as u32;
+                }
+            }
             "confidence_floor" => match ctx.number("confidence_floor", value) {
                 Some(f) if (0.0..=1.0).contains(&f) => confidence_floor = Some(f),
                 Some(_) => {
@@ -227,6 +237,16 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             ),
         );
     }
+    if let Some(at) = recovery_at
+        && data.is_empty()
+        && recovery.values().any(|s| *s == Strategy::Restore)
+    {
+        ctx.error(
+            at,
+            format!("[services.{name}] recovery asks for `restore`, but there are no `data` paths"),
+            Some("add data = [\"var/db\"], the paths whose snapshots restore puts back".into()),
+        );
+    }
     if !saw_command {
         let hint = "add a line such as command = [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
         ctx.error(
@@ -261,6 +281,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         hook_timeout,
         recovery,
         confidence_floor,
+        data,
+        data_snapshots,
     })
 }
 
@@ -360,8 +382,26 @@ fn hook(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Vec<String>> {
 const STRATEGIES: &[(&str, Strategy)] = &[
     ("backoff", Strategy::Backoff),
     ("repair", Strategy::Repair),
+    ("restore", Strategy::Restore),
     ("give_up", Strategy::GiveUp),
 ];
+
+/// `data = ["var/db", "state.json"]`: paths relative to the config file's directory.
+fn data_paths(ctx: &mut Ctx<'_>, item: &Item) -> Vec<std::path::PathBuf> {
+    let Some(array) = item.as_array() else {
+        ctx.wrong_type("data", "an array of paths", item, None);
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for value in array.iter() {
+        let at = value.span().map_or(item_at(item), |s| s.start);
+        match value.as_str() {
+            Some(p) if !p.is_empty() && !p.contains('\0') => out.push(ctx.base.join(p)),
+            _ => ctx.error(at, "`data` entries must be non-empty path strings", None),
+        }
+    }
+    out
+}
 
 /// `recovery = { segfault = "repair", crash_loop = "give_up" }`: keys are crash classes.
 fn recovery_table(ctx: &mut Ctx<'_>, item: &Item, service: &str) -> BTreeMap<String, Strategy> {

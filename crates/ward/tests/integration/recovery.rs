@@ -89,3 +89,38 @@ fn restarts_that_do_not_hold_escalate_below_the_confidence_floor() {
         std::fs::read_to_string(w.dir.path().join("gave-up.txt")).ok()
     });
 }
+
+#[test]
+fn restore_puts_the_data_of_the_last_clean_start_back() {
+    let w = Ward::new("");
+    std::fs::create_dir(w.dir.path().join("data")).expect("mkdir");
+    std::fs::write(w.dir.path().join("data/state"), "good\n").expect("write");
+    // The first run corrupts its data and dies of SIGSEGV; the next one, after the
+    // restore, finds the data as the clean start left it.
+    std::fs::write(
+        &w.config,
+        "[services.db]\n\
+         command = [\"/bin/sh\", \"-c\", \"n=$(cat runs 2>/dev/null || echo 0); echo $((n+1)) > runs; \
+         if [ $n -ge 1 ]; then cat data/state; exec sleep 300; fi; echo corrupt > data/state; kill -SEGV $$\"]\n\
+         data = [\"data\"]\nrecovery = { segfault = \"restore\" }\nbackoff = { initial = \"50ms\" }\n\
+         min_uptime = \"0s\"\n",
+    )
+    .expect("config");
+    let mut w = w;
+    w.start_daemon();
+    w.wait_unit("db", "running after the restore", |s| {
+        s.state == "running" && s.spawns == 2
+    });
+    assert_eq!(
+        std::fs::read_to_string(w.dir.path().join("data/state")).expect("state"),
+        "good\n"
+    );
+    wait_for("the restored data in the log", || {
+        w.log("db").contains(" out good").then_some(())
+    });
+    let log = w.log("db");
+    assert!(log.contains("data snapshot taken"), "{log}");
+    assert!(log.contains("data restored from"), "{log}");
+    let history = w.ok(&["history", "db"]);
+    assert!(history.contains("data restored from"), "{history}");
+}

@@ -1,0 +1,142 @@
+//! Snapshots of a service's `data` paths, taken before each clean start and put back by
+//! the `restore` strategy. Copies run on a blocking thread; the spawn waits for them.
+//!
+//! The recursive copy is written here: a few lines over `std::fs` (files, directories,
+//! symbolic links, permissions), where a crate would bring more than it saves.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `<state_dir>/snapshots/<unit>/<stamp>/<index>`: one directory per snapshot, one entry
+/// per `data` path, by position.
+fn unit_dir(state_dir: &Path, unit: &str) -> PathBuf {
+    state_dir.join("snapshots").join(unit)
+}
+
+/// Copies every `data` path into a new snapshot and keeps the newest `keep`.
+pub(crate) fn take(
+    state_dir: &Path,
+    unit: &str,
+    data: &[PathBuf],
+    keep: usize,
+) -> io::Result<PathBuf> {
+    let dir = unit_dir(state_dir, unit);
+    fs::create_dir_all(&dir)?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!(".{stamp:032}.tmp"));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp)?;
+    for (i, path) in data.iter().enumerate() {
+        if fs::symlink_metadata(path).is_ok() {
+            copy(path, &tmp.join(i.to_string()))?;
+        }
+    }
+    // Complete only once every path is in: a half-taken snapshot is never restored.
+    let done = dir.join(format!("{stamp:032}"));
+    fs::rename(&tmp, &done)?;
+    let mut all = list(&dir);
+    all.sort();
+    let excess = all.len().saturating_sub(keep.max(1));
+    for old in &all[..excess] {
+        let _ = fs::remove_dir_all(old);
+    }
+    Ok(done)
+}
+
+/// Puts the newest snapshot back over the `data` paths. A path the snapshot did not have
+/// (it did not exist then) is removed.
+pub(crate) fn restore_latest(
+    state_dir: &Path,
+    unit: &str,
+    data: &[PathBuf],
+) -> io::Result<PathBuf> {
+    let mut all = list(&unit_dir(state_dir, unit));
+    all.sort();
+    let Some(latest) = all.pop() else {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no snapshot taken yet",
+        ));
+    };
+    for (i, path) in data.iter().enumerate() {
+        remove(path)?;
+        let saved = latest.join(i.to_string());
+        if fs::symlink_metadata(&saved).is_ok() {
+            copy(&saved, path)?;
+        }
+    }
+    Ok(latest)
+}
+
+fn list(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn remove(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(from)?;
+    if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(from)?, to)
+    } else if meta.is_dir() {
+        fs::create_dir(to)?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        fs::set_permissions(to, meta.permissions())
+    } else {
+        fs::copy(from, to).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_then_restore_puts_files_and_dirs_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("db");
+        fs::create_dir(&data).unwrap();
+        fs::write(data.join("state"), "good").unwrap();
+        let single = dir.path().join("single.json");
+        let paths = vec![data.clone(), single.clone()];
+        let state = dir.path().join("state");
+        for _ in 0..4 {
+            take(&state, "web", &paths, 2).unwrap();
+        }
+        assert_eq!(list(&unit_dir(&state, "web")).len(), 2);
+        fs::write(data.join("state"), "corrupt").unwrap();
+        fs::write(data.join("junk"), "x").unwrap();
+        fs::write(&single, "{}").unwrap();
+        restore_latest(&state, "web", &paths).unwrap();
+        assert_eq!(fs::read_to_string(data.join("state")).unwrap(), "good");
+        assert!(!data.join("junk").exists());
+        assert!(
+            !single.exists(),
+            "a path that did not exist at the snapshot is removed"
+        );
+        assert!(restore_latest(&state, "nobody", &paths).is_err());
+    }
+}
