@@ -103,10 +103,7 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
         ward_sys::pidfile::check(&pid_path).class,
         ward_sys::pidfile::Class::Stale(_)
     );
-    let lock = HeldPidFile::create(&sup.state_dir.join("ward.pid"), &me).map_err(|e| match e {
-        PidFileError::Held { path, holder } => StartError::Locked { path, holder },
-        other => StartError::PidFile(other),
-    })?;
+    let lock = take_pid_file(&pid_path, &me)?;
 
     let (journal, repaired) = open_journal(&sup)?;
 
@@ -145,6 +142,31 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     let _ = fs::remove_file(&sup.socket);
     lock.release();
     result
+}
+
+/// How long `ward up` waits for the lock of a daemon that is already dead.
+const DEAD_HOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes the daemon's PID file. A daemon killed while it was forking leaves its lock with
+/// the child until that child execs (an instant); when the PID the file names is gone,
+/// wait for that instant to pass instead of refusing.
+fn take_pid_file(path: &Path, me: &PidRecord) -> Result<HeldPidFile, StartError> {
+    let deadline = std::time::Instant::now() + DEAD_HOLDER_WAIT;
+    loop {
+        match HeldPidFile::create(path, me) {
+            Ok(lock) => return Ok(lock),
+            Err(PidFileError::Held { path, holder }) => {
+                let dead = holder
+                    .parse::<u32>()
+                    .is_ok_and(|pid| !ward_sys::identity::ProcState::of(pid).is_alive());
+                if !dead || std::time::Instant::now() >= deadline {
+                    return Err(StartError::Locked { path, holder });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(other) => return Err(StartError::PidFile(other)),
+        }
+    }
 }
 
 /// Opens the journal; a damaged one, or one that vanished while backups remain, is

@@ -114,6 +114,14 @@ impl ProcState {
         }
     }
 
+    /// Whether a process exists and has not exited (a zombie has).
+    pub fn is_alive(self) -> bool {
+        !matches!(
+            self,
+            ProcState::NotFound | ProcState::Zombie | ProcState::Dead
+        )
+    }
+
     /// The word `ward status` shows.
     pub fn as_str(self) -> &'static str {
         match self {
