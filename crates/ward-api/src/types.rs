@@ -115,6 +115,10 @@ pub struct VerdictInfo {
     pub evidence: Vec<String>,
     /// When ward judged it, ms since the Unix epoch.
     pub at_ms: u64,
+    /// What ward chose to do about it: `backoff`, `repair`, `restore`, `give_up` (after
+    /// any escalation); absent for an end that is not a crash.
+    #[serde(default)]
+    pub strategy: Option<String>,
 }
 
 /// Facts about the daemon itself.

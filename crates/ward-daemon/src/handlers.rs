@@ -293,6 +293,12 @@ impl Supervisor {
                         summary: v.summary.clone(),
                         evidence: v.evidence.clone(),
                         at_ms: Supervisor::epoch_ms(*at),
+                        strategy: v
+                            .class
+                            .is_crash()
+                            .then_some(u.last_strategy)
+                            .flatten()
+                            .map(|s| s.as_str().to_string()),
                     }),
                     spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
                     backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),

@@ -429,6 +429,7 @@ impl Supervisor {
             oom_baseline: OomBaseline::default(),
             stop_escalated: false,
             strategy_due: None,
+            last_strategy: None,
             repair_before_spawn: false,
             restore_before_spawn: false,
             on_failure_due: false,
@@ -823,6 +824,7 @@ impl Supervisor {
             let strategy = self.choose_strategy(name, verdict.class);
             if let Some(unit) = self.units.get_mut(name) {
                 unit.strategy_due = Some(strategy);
+                unit.last_strategy = Some(strategy);
             }
         }
     }

@@ -53,6 +53,8 @@ pub struct Unit {
     pub controllers: ward_sys::controllers::UnitControllers,
     /// OOM counters when the current run started.
     pub oom_baseline: crate::supervisor::OomBaseline,
+    /// The strategy chosen for the last crash, for status.
+    pub last_strategy: Option<ward_core::config::Strategy>,
     /// The strategy the recovery table chose for the last verdict, not yet carried out.
     pub strategy_due: Option<ward_core::config::Strategy>,
     /// The next spawn waits for the `repair` hook.

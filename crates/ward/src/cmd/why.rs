@@ -92,7 +92,7 @@ pub fn why(
         }
         return Ok(OK);
     };
-    let strategy = strategy(&s);
+    let strategy = strategy(&s, v.strategy.as_deref());
     let confidence = (strategy.starts_with("restart"))
         .then(|| confidence(sup, name, &v.class, min_uptime))
         .flatten();
@@ -200,12 +200,16 @@ fn next(s: &ServiceStatus) -> String {
     }
 }
 
-/// What ward does about the end, from the unit's state.
-fn strategy(s: &ServiceStatus) -> &'static str {
-    match s.state.as_str() {
-        "backoff" => "restart_after_backoff",
-        "running" | "starting" if s.restarts > 0 => "restart",
-        "failed" => "give_up",
+/// What ward does about the end: the strategy it chose for the crash (`backoff` reads as
+/// `restart_after_backoff`), or, for an end that was not a crash, what the state says.
+fn strategy(s: &ServiceStatus, chosen: Option<&str>) -> &'static str {
+    match (chosen, s.state.as_str()) {
+        (_, "failed") => "give_up",
+        (Some("repair"), _) => "repair",
+        (Some("restore"), _) => "restore",
+        (Some("give_up"), _) => "give_up",
+        (Some(_), "backoff") | (None, "backoff") => "restart_after_backoff",
+        (_, "running" | "starting") if s.restarts > 0 => "restart",
         _ => "none",
     }
 }

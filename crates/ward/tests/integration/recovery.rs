@@ -124,3 +124,23 @@ fn restore_puts_the_data_of_the_last_clean_start_back() {
     let history = w.ok(&["history", "db"]);
     assert!(history.contains("data restored from"), "{history}");
 }
+
+#[test]
+fn why_names_the_strategy_ward_chose() {
+    let w = Ward::up(
+        "[services.db]\n\
+         command = [\"/bin/sh\", \"-c\", \"test -f repaired && exec sleep 300; exit 1\"]\n\
+         repair = [\"/bin/sh\", \"-c\", \"touch repaired\"]\n\
+         recovery = { early_exit = \"repair\" }\nbackoff = { initial = \"50ms\" }\n",
+    );
+    let s = w.wait_unit("db", "repaired and running", |s| {
+        s.state == "running" && s.spawns == 2
+    });
+    assert_eq!(
+        s.verdict.expect("verdict").strategy.as_deref(),
+        Some("repair")
+    );
+    let out = w.cli(&["why", "db", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["strategy"], "repair", "{v}");
+}
