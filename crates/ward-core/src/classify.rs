@@ -93,6 +93,18 @@ pub struct Verdict {
     pub summary: String,
 }
 
+/// Why a unit is `failed`, in words, from the class of its last verdict and the strategy
+/// ward chose for it.
+pub fn gave_up_reason(class: Option<&str>, strategy: Option<&str>) -> &'static str {
+    match (class, strategy) {
+        (Some("crash_loop"), _) | (_, None) => "the start limit was reached",
+        (_, Some("repair")) => "the repair hook did not work",
+        (_, Some("restore")) => "the data restore did not work",
+        (_, Some("give_up")) => "its recovery strategy is to give up",
+        _ => "the start limit was reached",
+    }
+}
+
 /// Classifies one ended run. Total: every report gets exactly one class.
 ///
 /// The order of the checks is the order of precedence: the machine going down explains

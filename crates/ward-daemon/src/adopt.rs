@@ -82,11 +82,14 @@ impl Supervisor {
                                     .unwrap_or_default(),
                             )
                         };
-                        self.judge(&name, Some(main.pid), &report);
                         if wants_run {
-                            // Through the machine, so the restart policy decides.
+                            // Through the machine, so the restart policy decides; judged
+                            // between the two steps, so its strategy meets the exit.
                             self.dispatch(&name, Event::Adopted { pid: main.pid });
+                            self.judge(&name, Some(main.pid), &report);
                             self.dispatch(&name, Event::Exited(status));
+                        } else {
+                            self.judge(&name, Some(main.pid), &report);
                         }
                     }
                 },

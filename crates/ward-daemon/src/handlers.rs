@@ -372,7 +372,11 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
         State::Failed => (
             wants_stop,
             format!(
-                "failed: start limit reached{}",
+                "failed: {}{}",
+                ward_core::classify::gave_up_reason(
+                    u.verdict.as_ref().map(|(v, _)| v.class.as_str()),
+                    u.last_strategy.map(|s| s.as_str()),
+                ),
                 m.last_spawn_failure()
                     .map(|f| format!(" ({f})"))
                     .unwrap_or_default()

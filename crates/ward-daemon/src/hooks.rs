@@ -59,17 +59,22 @@ impl Supervisor {
             Strategy::Backoff => {}
             Strategy::Repair => unit.repair_before_spawn = true,
             Strategy::Restore => unit.restore_before_spawn = true,
-            Strategy::GiveUp if unit.machine.state() == State::Backoff => {
-                self.journal.record(Record::Recovery {
-                    unit: name.to_string(),
-                    at_ms: now_ms(),
-                    action: "give up: the recovery table says so".into(),
-                    delay_ms: None,
-                });
-                self.dispatch(name, Event::GiveUp);
-            }
-            Strategy::GiveUp => {}
+            Strategy::GiveUp => self.give_up(name, "give up: the recovery table says so"),
         }
+    }
+
+    /// Turns a pending restart into `failed`, saying why in the journal.
+    fn give_up(&mut self, name: &str, why: &str) {
+        if self.units.get(name).map(|u| u.machine.state()) != Some(State::Backoff) {
+            return;
+        }
+        self.journal.record(Record::Recovery {
+            unit: name.to_string(),
+            at_ms: now_ms(),
+            action: why.to_string(),
+            delay_ms: None,
+        });
+        self.dispatch(name, Event::GiveUp);
     }
 
     /// A spawn the machine asked for: run the repair hook first if the strategy says so.
@@ -166,7 +171,8 @@ impl Supervisor {
                     &format!("{} hook could not start: {e}", kind.as_str()),
                 );
                 self.hook_result(name, kind, Err(format!("could not start: {e}")));
-                false
+                // A repair's failure answered the pending spawn: nothing else may start it.
+                kind == HookKind::Repair
             }
         }
     }
@@ -206,18 +212,17 @@ impl Supervisor {
         if kind != HookKind::Repair || !self.units.contains_key(name) {
             return;
         }
-        let answer = match outcome {
-            Ok(()) => self.spawn(name),
-            Err(e) => Event::SpawnFailed(SpawnFailure::Other(format!("the repair hook {e}"))),
-        };
-        let failed = matches!(answer, Event::SpawnFailed(_));
-        self.dispatch(name, answer);
-        if failed {
-            // A repair that did not work leaves nothing to try: give up.
-            if let Some(u) = self.units.get_mut(name) {
-                u.strategy_due = Some(Strategy::GiveUp);
+        match outcome {
+            Ok(()) => {
+                let answer = self.spawn(name);
+                self.dispatch(name, answer);
             }
-            self.apply_strategy(name);
+            Err(e) => {
+                let failure = SpawnFailure::Other(format!("the repair hook failed ({e})"));
+                self.dispatch(name, Event::SpawnFailed(failure));
+                // A repair that did not work leaves nothing to try.
+                self.give_up(name, "give up: the repair did not work");
+            }
         }
     }
 
@@ -292,19 +297,16 @@ impl Supervisor {
                 detail: format!("{name}: {text}"),
             });
         }
-        let answer = match (job, outcome) {
+        match (job, outcome) {
             (FileJob::Restore, Err(e)) => {
-                Event::SpawnFailed(SpawnFailure::Other(format!("the data restore failed: {e}")))
+                let failure = SpawnFailure::Other(format!("the data restore failed ({e})"));
+                self.dispatch(name, Event::SpawnFailed(failure));
+                self.give_up(name, "give up: the data restore did not work");
             }
-            _ => self.spawn(name),
-        };
-        let failed = job == FileJob::Restore && matches!(answer, Event::SpawnFailed(_));
-        self.dispatch(name, answer);
-        if failed {
-            if let Some(u) = self.units.get_mut(name) {
-                u.strategy_due = Some(Strategy::GiveUp);
+            _ => {
+                let answer = self.spawn(name);
+                self.dispatch(name, answer);
             }
-            self.apply_strategy(name);
         }
     }
 

@@ -45,7 +45,7 @@ pub(crate) fn transition(
     }];
     let recovery = match (from, to) {
         (State::Running | State::Starting, State::Backoff) => Some(("restart", backoff)),
-        (_, State::Failed) => Some(("give up: start limit reached", None)),
+        (State::Starting, State::Failed) => Some(("give up: start limit reached", None)),
         (State::Running | State::Starting, State::Exited) => Some(("none: restart policy", None)),
         _ => None,
     };

@@ -544,6 +544,8 @@ impl Supervisor {
                 }
                 if to == State::Failed {
                     unit.on_failure_due = true;
+                }
+                if to == State::Failed && from == State::Starting {
                     let limit = unit.instance.service.start_limit;
                     logs::note(
                         &self.logs.sink(),

@@ -74,7 +74,8 @@ pub enum Record {
         unit: String,
         /// When.
         at_ms: i64,
-        /// `restart`, `give up` (start limit), `none` (policy).
+        /// `restart`, `give up: …`, `none: restart policy`, `repair hook …`,
+        /// `on_failure hook …`, `data restored from …`, `escalated from … to …`.
         action: String,
         /// The backoff before a restart.
         delay_ms: Option<u64>,

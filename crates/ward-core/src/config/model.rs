@@ -127,12 +127,13 @@ pub struct ServiceConfig {
 pub enum Strategy {
     /// Restart after the backoff delay (the default).
     Backoff,
-    /// Run the `repair` hook, then restart after the backoff delay; a failed repair gives up.
+    /// After the backoff delay, run the `repair` hook, then restart once it succeeded; a
+    /// failed repair gives up.
     Repair,
     /// Mark the service `failed` and run `on_failure`.
     GiveUp,
-    /// Put the `data` paths back as the last snapshot has them, then restart after the
-    /// backoff delay; a failed restore gives up.
+    /// After the backoff delay, put the `data` paths back as the last snapshot has them,
+    /// then restart; a failed restore gives up.
     Restore,
 }
 

@@ -30,7 +30,20 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
             ctx.error(key_at(key), message, Some(hint.to_string()));
             continue;
         }
-        if ["WARD_UNIT", "WARD_SERVICE", "WARD_INSTANCE"].contains(&name) {
+        if [
+            "WARD_UNIT",
+            "WARD_SERVICE",
+            "WARD_INSTANCE",
+            "WARD_HOOK",
+            "WARD_UNIT_NAME",
+            "WARD_CLASS",
+            "WARD_SEVERITY",
+            "WARD_SUMMARY",
+            "WARD_EVIDENCE",
+            "WARD_EXIT",
+        ]
+        .contains(&name)
+        {
             let message = format!("`{name}` is set by ward and cannot be overridden in `env`");
             let hint = "ward uses it to find the service's processes; choose another name";
             ctx.error(key_at(key), message, Some(hint.to_string()));

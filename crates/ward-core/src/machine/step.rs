@@ -7,7 +7,8 @@
 //!   carries out the effects. A step that passes through an intermediate state (a crash with
 //!   a zero backoff goes `running -> starting` directly) reports only the net change; no
 //!   transition is emitted when the state is unchanged.
-//! - **At most one [`Action::Spawn`], always last.** The daemon answers it at once with
+//! - **At most one [`Action::Spawn`], always last.** The daemon answers it (at once, or
+//!   once a repair hook, snapshot or restore it waits for has ended) with
 //!   [`Event::Spawned`] or [`Event::SpawnFailed`]; being last, that nested step never
 //!   interleaves with the rest of this one.
 //! - **One timer, with tokens.** Every [`Action::SetTimer`] carries a fresh token and

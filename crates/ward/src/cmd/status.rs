@@ -69,10 +69,17 @@ fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
     match s.state.as_str() {
         "stopped" => notes.push(format!("stays stopped until `ward start {}`", s.name)),
-        "failed" => notes.push(format!(
-            "start limit reached; `ward start {}` to try again",
-            s.name
-        )),
+        "failed" => {
+            let v = s.verdict.as_ref();
+            let why = ward_core::classify::gave_up_reason(
+                v.map(|v| v.class.as_str()),
+                v.and_then(|v| v.strategy.as_deref()),
+            );
+            notes.push(format!(
+                "ward gave up: {why}; `ward start {}` to try again",
+                s.name
+            ))
+        }
         "backoff" => {
             if let Some(ms) = s.backoff_ms {
                 notes.push(format!(

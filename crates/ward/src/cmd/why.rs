@@ -185,10 +185,17 @@ fn next(s: &ServiceStatus) -> String {
                 .map(|ms| format_duration(Duration::from_millis(ms)))
                 .unwrap_or_default()
         ),
-        "failed" => format!(
-            "gave up: the start limit was reached; `ward start {}` tries again",
-            s.name
-        ),
+        "failed" => {
+            let v = s.verdict.as_ref();
+            let why = ward_core::classify::gave_up_reason(
+                v.map(|v| v.class.as_str()),
+                v.and_then(|v| v.strategy.as_deref()),
+            );
+            format!("gave up: {why}; `ward start {}` tries again", s.name)
+        }
+        "starting" if s.pid.is_none() => {
+            "starting: waiting for the repair hook or the data restore".to_string()
+        }
         "running" | "starting" => format!(
             "running again (pid {}, {} restarts so far)",
             s.pid.unwrap_or(0),

@@ -78,7 +78,7 @@ fn too_many_failed_starts_end_in_failed_until_the_operator_acts() {
     assert_eq!(s.failed_starts, 3);
     assert_eq!(s.spawns, 3);
     let table = w.ok(&["status", "flaky"]);
-    assert!(table.contains("start limit reached"), "{table}");
+    assert!(table.contains("the start limit was reached"), "{table}");
     assert!(w.log("flaky").contains("failed: more than 2 failed starts"));
     // The operator's start is a fresh start: the failures are forgotten.
     let out = w.ok(&["start", "flaky"]);
