@@ -58,6 +58,8 @@ pub struct ExitReport {
     pub supervisor_crashed: bool,
     /// The last signal an operator sent the process with `ward signal`, if any.
     pub operator_signal: Option<Signal>,
+    /// Forks refused by the cgroup's `pids_max` during the run.
+    pub pids_limit_hits: u64,
 }
 
 impl ExitReport {
@@ -76,6 +78,7 @@ impl ExitReport {
             earlier_boot: false,
             supervisor_crashed: false,
             operator_signal: None,
+            pids_limit_hits: 0,
         }
     }
 }
@@ -179,6 +182,17 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
             return CrashClass::OomKill;
         }
         _ => {}
+    }
+    // A program that could not fork often gives up with an error or an abort: the
+    // cgroup's count of refused forks names the cause.
+    let gave_up_on_fork = matches!(status, ExitStatus::Exited(c) if c != 0)
+        || status.signal().is_some_and(|s| s.number() == 6);
+    if r.pids_limit_hits > 0 && gave_up_on_fork {
+        evidence.push(format!(
+            "the service's cgroup refused {} fork(s) on its pids limit (pids_max) during the run",
+            r.pids_limit_hits
+        ));
+        return CrashClass::ResourceLimit;
     }
     let class = match status {
         ExitStatus::Exited(0) => CrashClass::CleanExit,

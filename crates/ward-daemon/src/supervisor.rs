@@ -57,6 +57,8 @@ pub(crate) struct PendingVerdict {
 pub(crate) struct OomBaseline {
     pub cgroup: Option<u64>,
     pub machine: Option<u64>,
+    /// Forks the unit's cgroup had refused on `pids_max` when the run started.
+    pub pids_hits: Option<u64>,
 }
 
 /// A snapshot or restore that ended: the unit, which job, and the path or the error.
@@ -621,6 +623,12 @@ impl Supervisor {
                 return Event::SpawnFailed(failure);
             }
         };
+        // Counters read before the fork: the new process may hit a limit at once.
+        let baseline = OomBaseline {
+            cgroup: unit.controllers.oom_kills(),
+            machine: ward_sys::controllers::vmstat_oom_kills(),
+            pids_hits: unit.controllers.pids_limit_hits(),
+        };
         match ward_sys::spawn::spawn(spec) {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
@@ -630,10 +638,7 @@ impl Supervisor {
                 unit.last_started = Some(started);
                 unit.stop_escalated = false;
                 unit.operator_signal = None;
-                unit.oom_baseline = OomBaseline {
-                    cgroup: unit.controllers.oom_kills(),
-                    machine: ward_sys::controllers::vmstat_oom_kills(),
-                };
+                unit.oom_baseline = baseline;
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
                 let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
@@ -746,6 +751,13 @@ impl Supervisor {
             earlier_boot: false,
             supervisor_crashed: false,
             operator_signal: unit.operator_signal,
+            pids_limit_hits: match (
+                unit.oom_baseline.pids_hits,
+                unit.controllers.pids_limit_hits(),
+            ) {
+                (Some(before), Some(now)) => now.saturating_sub(before),
+                _ => 0,
+            },
         };
         let settle = status.signal() == Some(Signal::KILL)
             && !matches!(report.oom, ward_core::classify::OomEvidence::Strong(_));
@@ -800,6 +812,7 @@ impl Supervisor {
             earlier_boot: false,
             supervisor_crashed: false,
             operator_signal: None,
+            pids_limit_hits: 0,
         };
         self.judge(name, None, &report);
     }

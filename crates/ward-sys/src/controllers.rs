@@ -255,6 +255,15 @@ impl UnitControllers {
             .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
     }
 
+    /// How many times a fork in the unit's cgroup failed on its `pids.max` (the `max` line
+    /// of `pids.events`).
+    pub fn pids_limit_hits(&self) -> Option<u64> {
+        let (_, dir) = self.pids.as_ref()?;
+        let text = fs::read_to_string(dir.join("pids.events")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("max ")?.trim().parse().ok())
+    }
+
     /// The highest memory use the unit's cgroup has seen, in bytes.
     pub fn peak_memory(&self) -> Option<u64> {
         let (version, dir) = self.memory.as_ref()?;

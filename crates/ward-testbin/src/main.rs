@@ -45,6 +45,9 @@ fn main() {
                 "SEGV" => rustix::process::Signal::SEGV,
                 "ABRT" => rustix::process::Signal::ABORT,
                 "KILL" => rustix::process::Signal::KILL,
+                "BUS" => rustix::process::Signal::BUS,
+                "ILL" => rustix::process::Signal::ILL,
+                "FPE" => rustix::process::Signal::FPE,
                 "TERM" => rustix::process::Signal::TERM,
                 _ => usage(),
             };

@@ -129,6 +129,19 @@ fn a_signal_the_operator_sent_is_a_requested_end() {
 }
 
 #[test]
+fn a_refused_fork_names_the_pids_limit() {
+    let mut r = long(ExitStatus::Exited(2));
+    r.pids_limit_hits = 3;
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::ResourceLimit);
+    assert!(v.evidence.iter().any(|e| e.contains("pids limit")), "{v:?}");
+    // A segfault stays a segfault.
+    let mut r = long(sig(11, false));
+    r.pids_limit_hits = 3;
+    assert_eq!(classify(&r).class, CrashClass::Segfault);
+}
+
+#[test]
 fn the_machine_and_the_supervisor() {
     let mut r = long(ExitStatus::Unknown);
     r.earlier_boot = true;
@@ -195,6 +208,7 @@ proptest! {
             earlier_boot,
             supervisor_crashed,
             operator_signal: None,
+            pids_limit_hits: 0,
         };
         let v = classify(&r);
         prop_assert!(!v.evidence.is_empty());

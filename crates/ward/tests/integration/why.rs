@@ -210,3 +210,27 @@ fn statistics_count_restarts_by_cause() {
         "{v}"
     );
 }
+
+#[test]
+fn bus_errors_illegal_instructions_and_arithmetic_faults() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.bus]\ncommand = [\"{bin}\", \"crash\", \"BUS\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         [services.ill]\ncommand = [\"{bin}\", \"crash\", \"ILL\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n\
+         [services.fpe]\ncommand = [\"{bin}\", \"crash\", \"FPE\"]\nrestart = \"never\"\nmin_uptime = \"0s\"\n"
+    ));
+    let v = why(&w, "bus", "bus_error");
+    assert!(v["evidence"].to_string().contains("SIGBUS"), "{v}");
+    why(&w, "ill", "illegal_instruction");
+    why(&w, "fpe", "fp_error");
+}
+
+#[test]
+fn a_service_that_hits_pids_max_is_a_resource_limit() {
+    let w = Ward::up(
+        "[services.forky]\ncommand = [\"/bin/sh\", \"-c\", \"for i in 1 2 3 4 5 6 7 8; do sleep 30 & done; wait\"]\n\
+         pids_max = 3\nrestart = \"never\"\nmin_uptime = \"0s\"\n",
+    );
+    let v = why(&w, "forky", "resource_limit");
+    assert!(v["evidence"].to_string().contains("pids limit"), "{v}");
+}
