@@ -6,6 +6,7 @@ mod doctor;
 mod history;
 mod logs;
 mod pid;
+mod stats;
 mod status;
 mod up;
 mod why;

@@ -24,9 +24,23 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             .retain(|s| names.iter().any(|n| n == &s.name || n == &s.service));
     }
     if json {
+        // Each service gains its statistics from the journal, read here, not by the daemon.
+        let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok();
+        let mut value = serde_json::to_value(&resp).unwrap_or_default();
+        if let (Some(reader), Some(services)) = (
+            reader.as_ref(),
+            value.get_mut("services").and_then(|s| s.as_array_mut()),
+        ) {
+            for s in services {
+                let name = s["name"].as_str().unwrap_or_default().to_string();
+                if let Some(stats) = super::stats::stats_from(reader, &name) {
+                    s["stats"] = serde_json::to_value(stats).unwrap_or_default();
+                }
+            }
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&resp).unwrap_or_default()
+            serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return Ok(OK);
     }

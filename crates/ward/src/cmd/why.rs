@@ -8,11 +8,12 @@ use ward_api::{ServiceStatus, StatusResponse};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
+use super::stats::StatsJson;
 use crate::client::{self, Method};
 use crate::exit::{FAILED, Failure, OK};
 
 /// How far back `ward why` counts earlier crashes.
-const RECENT: Duration = Duration::from_secs(24 * 3600);
+const RECENT: Duration = super::stats::WINDOW;
 
 /// Lines of the service's stderr shown.
 const STDERR_LINES: usize = 5;
@@ -51,20 +52,6 @@ struct Why {
     stats: Option<StatsJson>,
 }
 
-#[derive(Serialize)]
-struct StatsJson {
-    window_ms: i64,
-    runs: u32,
-    crashes: u32,
-    crashes_by_class: BTreeMap<String, u32>,
-    restarts_after_crash: u32,
-    restarts_by_operator: u32,
-    restarts_by_reload: u32,
-    backoff_ms: i64,
-    uptime_ratio: f64,
-    mtbf_ms: Option<i64>,
-}
-
 pub fn why(
     sup: &SupervisorConfig,
     min_uptime: Duration,
@@ -101,7 +88,7 @@ pub fn why(
         strategy: strategy.to_string(),
         confidence,
         recent_crashes: recent_crashes(sup, name),
-        stats: stats(sup, name),
+        stats: super::stats::stats(sup, name),
         stderr: stderr_tail(&s.log_file),
         name: s.name,
         state: s.state,
@@ -268,30 +255,6 @@ fn recent_crashes(sup: &SupervisorConfig, name: &str) -> BTreeMap<String, u32> {
         }
     }
     out
-}
-
-/// The unit's last 24 hours in numbers (none if the journal cannot be read).
-fn stats(sup: &SupervisorConfig, name: &str) -> Option<StatsJson> {
-    let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as i64;
-    let s = reader
-        .stats(name, now - RECENT.as_millis() as i64, now)
-        .ok()?;
-    Some(StatsJson {
-        uptime_ratio: (s.uptime_ratio() * 1000.0).round() / 1000.0,
-        mtbf_ms: s.mtbf_ms(),
-        window_ms: s.window_ms,
-        runs: s.runs,
-        crashes: s.crashes,
-        crashes_by_class: s.crashes_by_class.into_iter().collect(),
-        restarts_after_crash: s.restarts_after_crash,
-        restarts_by_operator: s.restarts_by_operator,
-        restarts_by_reload: s.restarts_by_reload,
-        backoff_ms: s.backoff_ms,
-    })
 }
 
 /// The last lines the service wrote to stderr, from its log file.

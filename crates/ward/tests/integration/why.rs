@@ -205,6 +205,16 @@ fn statistics_count_restarts_by_cause() {
         v["stats"]["backoff_ms"].as_i64().expect("backoff") >= 100,
         "{v}"
     );
+    // The same numbers in ward status --json.
+    let out = w.ok(&["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let calm = st["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["name"] == "calm")
+        .expect("calm");
+    assert_eq!(calm["stats"]["restarts_by_operator"], 1, "{calm}");
     assert!(
         v["stats"]["restarts_after_crash"].as_u64().expect("n") >= 3,
         "{v}"
