@@ -59,15 +59,7 @@ pub fn spec(
         stderr: plumbing.stderr,
         cgroup_procs: plumbing.cgroup_procs,
         nofile: Some(nofile),
-        rlimits: {
-            let r = inst.service.rlimits;
-            ward_sys::limits::Rlimits {
-                cpu: r.cpu,
-                fsize: r.fsize,
-                nofile: r.nofile,
-                core: r.core,
-            }
-        },
+        rlimits: inst.service.rlimits,
         parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
             .then_some(ward_core::Signal::KILL),
     })

@@ -29,15 +29,5 @@ pub fn raise_nofile() -> Limit {
     }
 }
 
-/// Limits a service asks for, each applied as soft and hard limit in the child before exec.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Rlimits {
-    /// `RLIMIT_CPU`, seconds (the soft limit; the hard one is a second later).
-    pub cpu: Option<u64>,
-    /// `RLIMIT_FSIZE`, bytes.
-    pub fsize: Option<u64>,
-    /// `RLIMIT_NOFILE`.
-    pub nofile: Option<u64>,
-    /// `RLIMIT_CORE`, bytes.
-    pub core: Option<u64>,
-}
+/// Limits a service asks for, each applied in the child before exec: the config's own type.
+pub use ward_core::config::Rlimits;

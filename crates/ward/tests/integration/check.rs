@@ -147,18 +147,7 @@ fn pids_max_is_set_in_the_services_cgroup() {
         "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npids_max = 7\n"
     ));
     let pid = w.wait_state("s", "running").pid.expect("pid");
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let line = cgroups
-        .lines()
-        .find(|l| {
-            l.split(':')
-                .nth(1)
-                .is_some_and(|c| c.split(',').any(|x| x == "pids"))
-        })
-        .expect("a pids hierarchy");
-    let rel = line.splitn(3, ':').nth(2).expect("path");
-    let max =
-        std::fs::read_to_string(format!("/sys/fs/cgroup/pids{rel}/pids.max")).expect("pids.max");
+    let max = std::fs::read_to_string(v1_dir(pid, "pids").join("pids.max")).expect("pids.max");
     assert_eq!(max.trim(), "7");
 }
 
@@ -169,17 +158,25 @@ fn cpu_max_is_set_in_the_services_cgroup() {
         "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ncpu_max = \"25%\"\n"
     ));
     let pid = w.wait_state("s", "running").pid.expect("pid");
+    let quota = std::fs::read_to_string(v1_dir(pid, "cpu").join("cpu.cfs_quota_us"))
+        .expect("cpu.cfs_quota_us");
+    assert_eq!(quota.trim(), "25000");
+}
+
+/// The v1 cgroup directory of `pid` in the hierarchy of `controller` (this machine's
+/// limits live in its v1 hierarchies).
+fn v1_dir(pid: u32, controller: &str) -> std::path::PathBuf {
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     let line = cgroups
         .lines()
         .find(|l| {
             l.split(':')
                 .nth(1)
-                .is_some_and(|c| c.split(',').any(|x| x == "cpu"))
+                .is_some_and(|c| c.split(',').any(|x| x == controller))
         })
-        .expect("a cpu hierarchy");
+        .expect("a hierarchy with the controller");
     let rel = line.splitn(3, ':').nth(2).expect("path");
-    let quota = std::fs::read_to_string(format!("/sys/fs/cgroup/cpu{rel}/cpu.cfs_quota_us"))
-        .expect("quota");
-    assert_eq!(quota.trim(), "25000");
+    std::path::Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(rel.trim_start_matches('/'))
 }
