@@ -375,7 +375,11 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
                 "failed: {}{}",
                 ward_core::classify::gave_up_reason(
                     u.verdict.as_ref().map(|(v, _)| v.class.as_str()),
-                    u.last_strategy.map(|s| s.as_str()),
+                    u.verdict
+                        .as_ref()
+                        .filter(|(v, _)| v.class.is_crash())
+                        .and(u.last_strategy)
+                        .map(|s| s.as_str()),
                 ),
                 m.last_spawn_failure()
                     .map(|f| format!(" ({f})"))

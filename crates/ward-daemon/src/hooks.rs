@@ -229,6 +229,8 @@ impl Supervisor {
     /// A spawn the machine asked for: restore the data first if the strategy says so, or
     /// snapshot it first if this is a clean start. Returns true when the spawn waits.
     pub(crate) fn files_first(&mut self, name: &str) -> bool {
+        // A verdict still settling is a crash not yet named: not a clean end to snapshot.
+        let settling = self.pending.iter().any(|p| p.unit == name);
         let state_dir = self.config.supervisor.state_dir.clone();
         let Some(unit) = self.units.get_mut(name) else {
             return false;
@@ -239,10 +241,11 @@ impl Supervisor {
         }
         let job = if std::mem::take(&mut unit.restore_before_spawn) {
             FileJob::Restore
-        } else if unit
-            .verdict
-            .as_ref()
-            .is_none_or(|(v, _)| !v.class.is_crash())
+        } else if !settling
+            && unit
+                .verdict
+                .as_ref()
+                .is_none_or(|(v, _)| !v.class.is_crash())
         {
             // The first start, or one after a clean end: the data is known good.
             FileJob::Snapshot

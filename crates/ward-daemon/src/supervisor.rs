@@ -46,7 +46,7 @@ const OOM_SETTLE: Duration = Duration::from_millis(100);
 /// A verdict held back until OOM evidence has had time to appear.
 pub(crate) struct PendingVerdict {
     due: Instant,
-    unit: String,
+    pub(crate) unit: String,
     pid: u32,
     report: ward_core::classify::ExitReport,
     baseline: OomBaseline,
@@ -98,7 +98,7 @@ pub(crate) struct Supervisor {
     /// Memory, pids and cpu controllers, for limits and OOM evidence.
     pub controllers: ward_sys::controllers::Controllers,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
-    pending: Vec<PendingVerdict>,
+    pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
     pub(crate) hooks: HashMap<u32, crate::hooks::Hook>,
     pub(crate) nofile: Limit,
