@@ -212,18 +212,8 @@ impl Reader {
             rusqlite::params![unit, since_ms],
             |r| r.get::<_, i64>(0),
         )? as u32;
-        s.restarts_by_operator = self.conn.query_row(
-            "SELECT count(*) FROM actions WHERE at_ms >= ?2 AND what = 'restart'
-                AND instr(',' || targets || ',', ',' || ?1 || ',') > 0",
-            rusqlite::params![unit, since_ms],
-            |r| r.get::<_, i64>(0),
-        )? as u32;
-        s.restarts_by_reload = self.conn.query_row(
-            "SELECT count(*) FROM actions WHERE at_ms >= ?2 AND what = 'reload'
-                AND instr(',' || targets || ',', ',' || ?1 || ',') > 0",
-            rusqlite::params![unit, since_ms],
-            |r| r.get::<_, i64>(0),
-        )? as u32;
+        s.restarts_by_operator = self.actions_naming(unit, "restart", since_ms)?;
+        s.restarts_by_reload = self.actions_naming(unit, "reload", since_ms)?;
         // Time in backoff: from each entry into `backoff` to the next state change.
         let mut stmt = self.conn.prepare(
             "SELECT e.at_ms, e.detail FROM events e JOIN services v ON v.id = e.service_id
@@ -257,6 +247,18 @@ impl Reader {
         let start = first_seen.map_or(since_ms, |f| f.max(since_ms));
         s.window_ms = (now_ms - start).max(1);
         Ok(s)
+    }
+
+    /// Control actions `what` since `since_ms` whose targets name `unit`.
+    fn actions_naming(&self, unit: &str, what: &str, since_ms: i64) -> rusqlite::Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM actions WHERE at_ms >= ?2 AND what = ?3
+                    AND instr(',' || targets || ',', ',' || ?1 || ',') > 0",
+                rusqlite::params![unit, since_ms, what],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u32)
     }
 
     /// Whether the journal has ever seen a unit of this name.
