@@ -802,17 +802,10 @@ impl Supervisor {
         let report = ward_core::classify::ExitReport {
             status: None,
             exec_failure: Some(failure.to_string()),
-            requested_stop: false,
-            stop_escalated: false,
-            run_time: Duration::ZERO,
             min_uptime: params.min_uptime,
             failed_starts: unit.machine.failed_starts_in_window(now) + 1,
             burst: params.start_limit.burst,
-            oom: ward_core::classify::OomEvidence::None,
-            earlier_boot: false,
-            supervisor_crashed: false,
-            operator_signal: None,
-            pids_limit_hits: 0,
+            ..ward_core::classify::ExitReport::of(ward_core::ExitStatus::Unknown, Duration::ZERO)
         };
         self.judge(name, None, &report);
     }

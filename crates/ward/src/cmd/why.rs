@@ -12,9 +12,6 @@ use super::stats::StatsJson;
 use crate::client::{self, Method};
 use crate::exit::{FAILED, Failure, OK};
 
-/// How far back `ward why` counts earlier crashes.
-const RECENT: Duration = super::stats::WINDOW;
-
 /// Lines of the service's stderr shown.
 const STDERR_LINES: usize = 5;
 
@@ -83,12 +80,17 @@ pub fn why(
     let confidence = (strategy.starts_with("restart"))
         .then(|| confidence(sup, name, &v.class, min_uptime))
         .flatten();
+    let stats = super::stats::stats(sup, name);
     let why = Why {
         next: next(&s),
         strategy: strategy.to_string(),
         confidence,
-        recent_crashes: recent_crashes(sup, name),
-        stats: super::stats::stats(sup, name),
+        // The same window as the statistics, so their counts serve both.
+        recent_crashes: stats
+            .as_ref()
+            .map(|s| s.crashes_by_class.clone())
+            .unwrap_or_default(),
+        stats,
         stderr: stderr_tail(&s.log_file),
         name: s.name,
         state: s.state,
@@ -236,25 +238,6 @@ fn confidence(
         pooled_trials: c.pooled.trials,
         explanation: c.explain(class),
     })
-}
-
-/// Crash classes of the last 24 hours, from the journal (empty if it cannot be read).
-fn recent_crashes(sup: &SupervisorConfig, name: &str) -> BTreeMap<String, u32> {
-    let mut out = BTreeMap::new();
-    let since = SystemTime::now()
-        .checked_sub(RECENT)
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64);
-    let Ok(reader) = ward_store::Reader::open(&sup.state_dir.join("journal.db")) else {
-        return out;
-    };
-    for e in reader.history(name, since).unwrap_or_default() {
-        if e.kind == "crash" && e.unit.as_deref() == Some(name) {
-            let class = e.detail.split(" (").next().unwrap_or("").to_string();
-            *out.entry(class).or_insert(0) += 1;
-        }
-    }
-    out
 }
 
 /// The last lines the service wrote to stderr, from its log file.
