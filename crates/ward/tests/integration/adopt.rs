@@ -188,11 +188,7 @@ fn a_record_whose_identity_does_not_match_is_never_adopted_or_signalled() {
         .arg("300")
         .spawn()
         .expect("spawn");
-    let record = w.dir.path().join(".ward/units/s.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
-    v["main"]["pid"] = stranger.id().into();
-    std::fs::write(&record, v.to_string()).expect("write");
+    w.edit_record("s", |v| v["main"]["pid"] = stranger.id().into());
     w.start_daemon();
     let s = w.wait_unit("s", "a process of its own", |s| {
         s.state == "running" && s.pid.is_some_and(|p| p != pid && p != stranger.id())

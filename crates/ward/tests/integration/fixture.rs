@@ -255,6 +255,20 @@ impl Ward {
         })
     }
 
+    /// Rewrites the record a daemon left for `unit` (to simulate what the daemon cannot
+    /// be made to do: a reused PID, an earlier boot).
+    pub fn edit_record(&self, unit: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = self
+            .dir
+            .path()
+            .join(".ward/units")
+            .join(format!("{unit}.json"));
+        let text = fs::read_to_string(&path).expect("unit record");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        edit(&mut v);
+        fs::write(&path, v.to_string()).expect("write record");
+    }
+
     /// Every process whose working directory is inside this test's temp dir.
     pub fn processes_here(&self) -> Vec<u32> {
         let mut out = Vec::new();

@@ -94,11 +94,9 @@ fn ends_while_ward_was_away_name_the_cause() {
     kill(s, Signal::KILL);
     wait_for("s to die", || (!alive(s)).then_some(()));
     // As if the machine had rebooted under t: its record names another boot.
-    let record = w.dir.path().join(".ward/units/t.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
-    v["main"]["boot_id"] = "00000000-0000-0000-0000-000000000000".into();
-    std::fs::write(&record, v.to_string()).expect("write");
+    w.edit_record("t", |v| {
+        v["main"]["boot_id"] = "00000000-0000-0000-0000-000000000000".into();
+    });
     w.start_daemon();
     why(&w, "s", "supervisor_crash");
     let v = why(&w, "t", "system_shutdown");
