@@ -100,6 +100,25 @@ pub struct ServiceStatus {
     pub log_dropped_bytes: u64,
     /// The unit's cgroup directory, when cgroups contain it.
     pub cgroup: Option<String>,
+    /// What its health check says of the current run: `starting`, `healthy`,
+    /// `unhealthy`; null without a health check or without a run.
+    #[serde(default)]
+    pub health: Option<String>,
+    /// The last health probe's outcome in words.
+    #[serde(default)]
+    pub health_last: Option<String>,
+    /// Ready for its dependents, as its `ready` setting defines it.
+    #[serde(default)]
+    pub ready: bool,
+    /// Services it depends on that are not ready yet: its start waits for them.
+    #[serde(default)]
+    pub waiting_for: Vec<String>,
+    /// The services it depends on, as configured.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// The last `STATUS=` the service sent on `$NOTIFY_SOCKET`.
+    #[serde(default)]
+    pub status_text: Option<String>,
 }
 
 /// The classifier's verdict on a run's end.
@@ -119,6 +138,9 @@ pub struct VerdictInfo {
     /// any escalation); absent for an end that is not a crash.
     #[serde(default)]
     pub strategy: Option<String>,
+    /// What the operator can do about it; absent when nothing.
+    #[serde(default)]
+    pub recommendation: Option<String>,
 }
 
 /// Facts about the daemon itself.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::duration::format_duration;
 use crate::{ExitStatus, Signal};
 
+mod advice;
 mod class;
 mod confidence;
 #[cfg(test)]
@@ -60,6 +61,15 @@ pub struct ExitReport {
     pub operator_signal: Option<Signal>,
     /// Forks refused by the cgroup's `pids_max` during the run.
     pub pids_limit_hits: u64,
+    /// Ward judged the run hung before it ended (failed health checks, a missed or
+    /// triggered watchdog) and stopped it for that reason: the evidence, in words.
+    pub hang: Option<String>,
+    /// Services that depend on this one and want to run: its end affects them.
+    pub dependents: Vec<String>,
+    /// The most memory the service's cgroup held, in bytes, where the kernel tells.
+    pub peak_memory: Option<u64>,
+    /// The service's `memory_max`, in bytes.
+    pub memory_limit: Option<u64>,
 }
 
 impl ExitReport {
@@ -79,6 +89,10 @@ impl ExitReport {
             supervisor_crashed: false,
             operator_signal: None,
             pids_limit_hits: 0,
+            hang: None,
+            dependents: Vec::new(),
+            peak_memory: None,
+            memory_limit: None,
         }
     }
 }
@@ -94,6 +108,8 @@ pub struct Verdict {
     pub evidence: Vec<String>,
     /// The verdict in one sentence for people.
     pub summary: String,
+    /// What the operator can do about it, in one sentence; `None` when nothing.
+    pub recommendation: Option<String>,
 }
 
 /// Why a unit is `failed`, in words, from the class of its last verdict and the strategy
@@ -120,13 +136,22 @@ pub fn classify(r: &ExitReport) -> Verdict {
         evidence.push(format!("{status} after {}", format_duration(r.run_time)));
     }
     let class = decide(r, &mut evidence);
-    let severity = class::severity(class, r.failed_starts, r.burst);
+    let mut severity = class::severity(class, r.failed_starts, r.burst);
+    if class.is_crash() && !r.dependents.is_empty() {
+        severity = class::raised(severity);
+        evidence.push(format!(
+            "{} service(s) depend on it: {}",
+            r.dependents.len(),
+            r.dependents.join(", ")
+        ));
+    }
     let summary = summary(class, r);
     Verdict {
         class,
         severity,
         evidence,
         summary,
+        recommendation: advice::recommendation(class, r),
     }
 }
 
@@ -138,6 +163,16 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
     if r.supervisor_crashed {
         evidence.push("the daemon that ran it ended without a clean exit".into());
         return CrashClass::SupervisorCrash;
+    }
+    if let Some(why) = &r.hang {
+        evidence.push(why.clone());
+        evidence.push(if r.stop_escalated {
+            "ward stopped it for that; it ignored its stop signal and was killed after stop_timeout"
+                .into()
+        } else {
+            "ward stopped it for that, to restart it".into()
+        });
+        return CrashClass::Hung;
     }
     if r.requested_stop {
         if r.stop_escalated {
@@ -244,6 +279,9 @@ fn summary(class: CrashClass, r: &ExitReport) -> String {
         },
         CrashClass::Killed => format!("something outside ward ended it ({status})"),
         CrashClass::Stopped => "it was stopped on request; not a crash".into(),
+        CrashClass::Hung if r.hang.is_some() => {
+            "it stopped responding (see the evidence), so ward stopped it to restart it".into()
+        }
         CrashClass::Hung => "it did not stop when asked and had to be killed".into(),
         CrashClass::ResourceLimit => format!("it exceeded a resource limit ({status})"),
         CrashClass::ExecFailed => "it could not be started: exec failed".into(),

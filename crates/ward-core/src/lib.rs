@@ -7,9 +7,12 @@
 
 pub mod classify;
 pub mod config;
+pub mod deps;
 pub mod duration;
 pub mod exit;
+pub mod health;
 pub mod machine;
+pub mod notify;
 pub mod signal;
 
 pub use exit::ExitStatus;

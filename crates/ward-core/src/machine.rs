@@ -105,6 +105,9 @@ pub enum Event {
     GiveUp,
     /// After [`Action::AwaitTreeEmpty`]: no process of the service is left.
     TreeEmpty,
+    /// The daemon judged the running process hung (failed health checks, a missed
+    /// watchdog): stop it as a stop would, then restart it as after a crash.
+    Hung,
     /// A timer set by [`Action::SetTimer`] fired. Stale tokens are ignored.
     Timer {
         /// The token of the [`Action::SetTimer`] that armed it.
@@ -206,6 +209,9 @@ pub enum AfterStop {
     Stay,
     /// Start again (operator restart, or a config change on reload).
     Start,
+    /// The stop was ward's answer to a hang: restart as after a crash (restart policy,
+    /// backoff, start limit).
+    Recover,
 }
 
 /// Counters that are never reset behind the operator's back.

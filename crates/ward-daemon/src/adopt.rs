@@ -30,7 +30,11 @@ impl Supervisor {
     pub(crate) fn restore(&mut self) {
         let state_dir = self.config.supervisor.state_dir.clone();
         let boot = boot_id().ok();
-        for inst in self.config.instances() {
+        // Dependencies first, so each unit's dependencies exist when it asks for them.
+        let order = ward_core::deps::Graph::of(&self.config.services).start_order();
+        let mut instances = self.config.instances();
+        instances.sort_by_key(|i| order.iter().position(|s| *s == i.service.name));
+        for inst in instances {
             let name = inst.name.clone();
             let autostart = inst.service.autostart;
             if self.add_unit(inst).is_none() {
@@ -38,7 +42,7 @@ impl Supervisor {
             }
             let Some(record) = persist::load(&state_dir, &name) else {
                 if autostart {
-                    self.dispatch(&name, Event::Start);
+                    self.request_start(&name);
                 }
                 continue;
             };
@@ -93,7 +97,7 @@ impl Supervisor {
                         }
                     }
                 },
-                None if wants_run => self.dispatch(&name, Event::Start),
+                None if wants_run => self.request_start(&name),
                 // The operator stopped it: it stays stopped, autostart or not.
                 None => {}
             }
@@ -152,6 +156,7 @@ impl Supervisor {
             adopted: true,
         });
         self.dispatch(name, Event::Adopted { pid: main.pid });
+        self.run_began(name, true);
         self.note(
             name,
             &format!("adopted pid {} from an earlier daemon", main.pid),

@@ -44,6 +44,14 @@ impl Containment {
             .collect()
     }
 
+    /// Whether `pid` is one of the unit's processes now.
+    pub fn contains(&self, pid: u32, roots: TreeRoots<'_>) -> bool {
+        match self {
+            Containment::Cgroup(cg) => cg.pids().is_ok_and(|p| p.contains(&pid)),
+            Containment::Tree => Self::tree_pids(roots).iter().any(|&(p, _)| p == pid),
+        }
+    }
+
     /// Sends `signal` to every process of the unit.
     pub fn signal_all(&self, signal: Signal, roots: TreeRoots<'_>) -> io::Result<usize> {
         match self {

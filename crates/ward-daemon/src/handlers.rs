@@ -187,7 +187,7 @@ impl Supervisor {
         self.refuse_while_shutting_down()?;
         let names = self.select(sel)?;
         for name in &names {
-            self.dispatch(name, Event::Start);
+            self.request_start(name);
         }
         json(&self.action_response(&names, None))
     }
@@ -299,12 +299,20 @@ impl Supervisor {
                             .then_some(u.last_strategy)
                             .flatten()
                             .map(|s| s.as_str().to_string()),
+                        recommendation: v.recommendation.clone(),
                     }),
                     spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
                     backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
                     log_file: u.log.path().display().to_string(),
                     log_dropped_bytes: u.log.dropped(),
                     cgroup: u.containment.cgroup_path(),
+                    health: (u.instance.service.health.is_some() && u.main.is_some())
+                        .then(|| u.health.health().as_str().to_string()),
+                    health_last: u.health.last().map(str::to_string),
+                    ready: u.is_ready(),
+                    waiting_for: u.waiting_for.clone(),
+                    depends_on: u.instance.service.depends_on.clone(),
+                    status_text: u.notify_status.clone(),
                 }
             })
             .collect();
@@ -348,6 +356,10 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
         State::Running => (!wants_stop, format!("running{pid}")),
         State::Starting => (!wants_stop, format!("starting{pid}")),
         State::Stopping => (true, format!("stopping{pid}")),
+        State::Stopped if !u.waiting_for.is_empty() && !wants_stop => (
+            true,
+            format!("waiting for {} to be ready", u.waiting_for.join(", ")),
+        ),
         State::Stopped => (wants_stop, "stopped".to_string()),
         State::Backoff => {
             let why = m

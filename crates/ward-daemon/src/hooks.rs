@@ -18,6 +18,10 @@ use crate::supervisor::Supervisor;
 pub(crate) enum HookKind {
     Repair,
     OnFailure,
+    /// A health probe of the run whose main process is `main`.
+    Health {
+        main: u32,
+    },
 }
 
 impl HookKind {
@@ -25,6 +29,7 @@ impl HookKind {
         match self {
             HookKind::Repair => "repair",
             HookKind::OnFailure => "on_failure",
+            HookKind::Health { .. } => "health",
         }
     }
 }
@@ -44,6 +49,8 @@ pub(crate) struct Hook {
     pub kind: HookKind,
     pub pidfd: Pidfd,
     pub deadline: Instant,
+    /// Killed for outliving its timeout.
+    pub timed_out: bool,
 }
 
 impl Supervisor {
@@ -59,6 +66,10 @@ impl Supervisor {
             Strategy::Backoff => {}
             Strategy::Repair => unit.repair_before_spawn = true,
             Strategy::Restore => unit.restore_before_spawn = true,
+            // A hung run is still being stopped: give up once the stop is over.
+            Strategy::GiveUp if unit.machine.state() == State::Stopping => {
+                unit.strategy_due = Some(strategy);
+            }
             Strategy::GiveUp => self.give_up(name, "give up: the recovery table says so"),
         }
     }
@@ -160,6 +171,7 @@ impl Supervisor {
                         kind,
                         pidfd: spawned.pidfd,
                         deadline: Instant::now() + timeout,
+                        timed_out: false,
                     },
                 );
                 true
@@ -182,6 +194,22 @@ impl Supervisor {
         let Some(hook) = self.hooks.remove(&pid) else {
             return;
         };
+        if let HookKind::Health { main } = hook.kind {
+            let outcome = match (hook.timed_out, status.is_clean()) {
+                (true, _) => Err(format!(
+                    "the probe timed out after {}",
+                    self.units
+                        .get(&hook.unit)
+                        .and_then(|u| u.instance.service.health.as_ref())
+                        .map(|h| ward_core::duration::format_duration(h.timeout))
+                        .unwrap_or_default()
+                )),
+                (false, true) => Ok(()),
+                (false, false) => Err(format!("the probe ended with {status}")),
+            };
+            self.probe_done(&hook.unit, main, outcome);
+            return;
+        }
         let outcome = if status.is_clean() {
             Ok(())
         } else {
@@ -321,6 +349,10 @@ impl Supervisor {
                 let _ = hook.pidfd.send_signal(ward_core::Signal::KILL);
                 // Once: the next deadline is far away, the reaper reports the end.
                 hook.deadline = now + std::time::Duration::from_secs(3600);
+                hook.timed_out = true;
+                if matches!(hook.kind, HookKind::Health { .. }) {
+                    continue;
+                }
                 tracing::warn!(unit = %hook.unit, hook = hook.kind.as_str(), "hook killed after hook_timeout");
             }
         }

@@ -26,6 +26,9 @@ pub(crate) fn crash(unit: &str, pid: Option<u32>, verdict: &Verdict) -> Record {
         class: verdict.class.as_str().to_string(),
         severity: verdict.severity.as_str().to_string(),
         evidence: verdict.evidence.join("; "),
+        evidence_lines: verdict.evidence.clone(),
+        summary: verdict.summary.clone(),
+        recommendation: verdict.recommendation.clone(),
     }
 }
 

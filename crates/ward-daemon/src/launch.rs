@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use ward_core::config::{DaemonExit, Instance};
+use ward_core::config::{DaemonExit, Instance, Readiness};
 use ward_core::machine::SpawnFailure;
 use ward_sys::limits::Limit;
 use ward_sys::spawn::{ChildStep, ExecErrno, SpawnError, SpawnSpec, exec_errno};
@@ -49,10 +49,22 @@ pub fn spec(
     inst: &Instance,
     plumbing: Plumbing,
     nofile: Limit,
+    notify_socket: &std::path::Path,
 ) -> io::Result<SpawnSpec> {
+    let mut env = environment(unit, inst);
+    let svc = &inst.service;
+    if svc.ready == Readiness::Notify || svc.watchdog.is_some() {
+        env.push((
+            "NOTIFY_SOCKET".into(),
+            notify_socket.to_string_lossy().into_owned(),
+        ));
+    }
+    if let Some(every) = svc.watchdog {
+        env.push(("WATCHDOG_USEC".into(), every.as_micros().to_string()));
+    }
     Ok(SpawnSpec {
         argv: inst.service.command.clone(),
-        env: environment(unit, inst),
+        env,
         cwd: inst.service.cwd.clone(),
         stdin: ward_sys::spawn::dev_null()?,
         stdout: plumbing.stdout,

@@ -48,6 +48,8 @@ fn same_run(a: &ServiceConfig, b: &ServiceConfig) -> bool {
     let strip = |c: &ServiceConfig| ServiceConfig {
         autostart: true,
         instances: 1,
+        // Read from the whole config as it is now; a change needs no restart.
+        depends_on: Vec::new(),
         ..c.clone()
     };
     strip(a) == strip(b)
@@ -154,7 +156,7 @@ impl Supervisor {
             }
             if self.add_unit(inst).is_some() {
                 if autostart {
-                    self.dispatch(&name, Event::Start);
+                    self.request_start(&name);
                 }
                 response.added.push(name);
             } else {

@@ -124,6 +124,9 @@ pub(crate) struct Supervisor {
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
+    /// Finished TCP health probes, from their tasks.
+    pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
+    probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
     seed: u64,
 }
 
@@ -142,6 +145,7 @@ impl Supervisor {
             ^ u64::from(ward_sys::own_pid());
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         let (files_tx, files_rx) = mpsc::unbounded_channel();
+        let (probes_tx, probes_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path: options.config_path.clone(),
             config: options.config.clone(),
@@ -172,6 +176,8 @@ impl Supervisor {
             adopted_rx: Some(adopted_rx),
             files_tx,
             files_rx: Some(files_rx),
+            probes_tx,
+            probes_rx: Some(probes_rx),
             seed,
         })
     }
@@ -201,6 +207,19 @@ impl Supervisor {
         };
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
         let mut files_rx = self.files_rx.take().expect("run is called once");
+        let mut probes_rx = self.probes_rx.take().expect("run is called once");
+        let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
+        let notify_path = crate::notify::socket_path(&self.config.supervisor.state_dir);
+        match ward_sys::notify::NotifySocket::bind(&notify_path) {
+            Ok(socket) => {
+                tokio::spawn(crate::notify::listen(socket, notify_tx));
+            }
+            Err(e) => tracing::error!(
+                path = %notify_path.display(),
+                error = %e,
+                "cannot bind the notify socket: services with ready = \"notify\" or a watchdog will not be heard"
+            ),
+        }
 
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
@@ -235,6 +254,10 @@ impl Supervisor {
                 Some((name, job, outcome)) = files_rx.recv() => {
                     self.file_job_done(&name, job, outcome);
                 }
+                Some((name, main, outcome)) = probes_rx.recv() => {
+                    self.probe_done(&name, main, outcome);
+                }
+                Some((pid, message)) = notify_rx.recv() => self.notified(pid, message),
                 _ = sigquit.recv() => self.detach(),
                 _ = sigterm.recv() => self.begin_shutdown(None),
                 _ = sigint.recv() => {
@@ -443,11 +466,24 @@ impl Supervisor {
             last_started: None,
             last_exit_at: None,
             removing: false,
+            health: Default::default(),
+            probe_due: None,
+            ready_notified: false,
+            notify_status: None,
+            watchdog_due: None,
+            hang: None,
+            waiting_for: Vec::new(),
+            stop_after_dependents: false,
         })
     }
 
     /// Feeds one event to a unit and carries out everything that follows from it.
     pub fn dispatch(&mut self, name: &str, event: Event) {
+        if matches!(event, Event::Stop | Event::Restart)
+            && let Some(unit) = self.units.get_mut(name)
+        {
+            unit.waiting_for.clear();
+        }
         self.queue.push_back((name.to_string(), event));
         while let Some((name, event)) = self.queue.pop_front() {
             let now = self.now();
@@ -595,6 +631,7 @@ impl Supervisor {
 
     /// Starts a unit's main process and says how it went, as the machine's next event.
     pub(crate) fn spawn(&mut self, name: &str) -> Event {
+        let notify = self.notify_path();
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
@@ -612,7 +649,8 @@ impl Supervisor {
                 },
             })
         })();
-        let spec = plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile));
+        let spec =
+            plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile, &notify));
         let sink = self.logs.sink();
         let spec = match spec {
             Ok(spec) => spec,
@@ -670,6 +708,7 @@ impl Supervisor {
                     identity,
                     started,
                 });
+                self.run_began(name, false);
                 Event::Spawned { pid }
             }
             Err(e) => {
@@ -705,6 +744,7 @@ impl Supervisor {
     /// A unit's main process ended (reaped, or an adopted one seen to exit): note it in the
     /// log and the journal, then tell the machine.
     pub(crate) fn main_ended(&mut self, name: &str, status: ExitStatus) {
+        let dependents = self.affected_dependents(name);
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
@@ -714,6 +754,8 @@ impl Supervisor {
         if let Some(file) = unit.pidfile.take() {
             file.release();
         }
+        unit.probe_due = None;
+        unit.watchdog_due = None;
         unit.last_exit_at = Some(SystemTime::now());
         logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
         tracing::info!(unit = %name, pid = main.identity.pid, status = %status, "main process ended");
@@ -758,6 +800,10 @@ impl Supervisor {
                 (Some(before), Some(now)) => now.saturating_sub(before),
                 _ => 0,
             },
+            hang: unit.hang.take(),
+            dependents,
+            peak_memory: unit.controllers.peak_memory(),
+            memory_limit: unit.instance.service.memory_max,
         };
         let settle = status.signal() == Some(Signal::KILL)
             && !matches!(report.oom, ward_core::classify::OomEvidence::Strong(_));
@@ -904,6 +950,9 @@ impl Supervisor {
             if unit.awaiting_tree {
                 next = next.min(now + TREE_POLL);
             }
+            for at in [unit.probe_due, unit.watchdog_due].into_iter().flatten() {
+                next = next.min(at);
+            }
         }
         for p in &self.pending {
             next = next.min(p.due);
@@ -918,6 +967,8 @@ impl Supervisor {
     fn fire_timers(&mut self) {
         self.settle_verdicts();
         self.kill_late_hooks();
+        self.run_due_probes();
+        self.check_watchdogs();
         let now = Instant::now();
         let mut due = Vec::new();
         for unit in self.units.values_mut() {
@@ -939,6 +990,8 @@ impl Supervisor {
 
     /// Answers waiters whose units arrived, and drops removed units once they are down.
     fn settle(&mut self) {
+        self.start_waiting();
+        self.stop_freed();
         let waiters = std::mem::take(&mut self.waiters);
         for waiter in waiters {
             let done = waiter.names.iter().all(|n| match self.units.get(n) {
@@ -1001,9 +1054,7 @@ impl Supervisor {
             tracing::info!("stopping every service");
             self.shutdown = Some(Vec::new());
             let names: Vec<String> = self.units.keys().cloned().collect();
-            for name in names {
-                self.dispatch(&name, Event::Stop);
-            }
+            self.stop_in_order(names);
         }
         if let (Some(list), Some(reply)) = (self.shutdown.as_mut(), reply) {
             list.push(reply);
@@ -1019,6 +1070,11 @@ impl Supervisor {
             }
             let _ = unit.containment.kill_all(unit.roots(self.me));
         }
+    }
+
+    /// `NOTIFY_SOCKET` for the services.
+    pub(crate) fn notify_path(&self) -> PathBuf {
+        crate::notify::socket_path(&self.config.supervisor.state_dir)
     }
 
     /// Milliseconds since the Unix epoch, for the API.

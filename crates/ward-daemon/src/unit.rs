@@ -81,6 +81,22 @@ pub struct Unit {
     pub captures: Vec<tokio::task::JoinHandle<()>>,
     /// What was last written to the unit's record: intent and main PID.
     pub persisted: Option<(ward_core::machine::Intent, Option<u32>)>,
+    /// What the health probes say about the current run.
+    pub health: ward_core::health::HealthTracker,
+    /// When the next health probe runs; `None` while one runs, or without a run.
+    pub probe_due: Option<Instant>,
+    /// The current run sent `READY=1`.
+    pub ready_notified: bool,
+    /// The last `STATUS=` text the current run sent.
+    pub notify_status: Option<String>,
+    /// When the watchdog runs out unless the service sends `WATCHDOG=1` first.
+    pub watchdog_due: Option<Instant>,
+    /// Ward judged the current run hung (health, watchdog) and stops it: why, in words.
+    pub hang: Option<String>,
+    /// Dependencies (service names) not yet ready: the start waits for them.
+    pub waiting_for: Vec<String>,
+    /// A shutdown stops this unit once the units that depend on it are down.
+    pub stop_after_dependents: bool,
 }
 
 impl Unit {

@@ -24,7 +24,7 @@ pub use backup::{backup, backup_dir, list as backups, restore};
 pub use repair::{RepairReport, repair};
 pub use retention::Retention;
 
-pub use query::{Entry, Reader, Stats};
+pub use query::{CrashEntry, Entry, Reader, RunEnd, Stats};
 pub use record::{ExitRecord, Record};
 pub use schema::{SCHEMA_VERSION, integrity_check, is_damage, open_checked};
 pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE};

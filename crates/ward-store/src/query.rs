@@ -7,6 +7,44 @@ use serde::Serialize;
 
 use crate::StoreError;
 
+/// One ended run of a unit, with the verdict the journal holds for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunEnd {
+    /// Its main process.
+    pub pid: u32,
+    /// When it started, ms since the Unix epoch.
+    pub started_ms: i64,
+    /// When it ended.
+    pub ended_ms: i64,
+    /// How it ended, in words.
+    pub exit: String,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i64>,
+    /// The crash verdict, if the end was a crash.
+    pub crash: Option<CrashEntry>,
+    /// What ward did about it, in order.
+    pub recoveries: Vec<String>,
+    /// How many ended runs of the unit the journal holds.
+    pub ended_runs: u32,
+}
+
+/// A crash verdict as the journal holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CrashEntry {
+    /// When ward judged it.
+    pub at_ms: i64,
+    /// Stable class name.
+    pub class: String,
+    /// `low` … `critical`.
+    pub severity: String,
+    /// A fact a line.
+    pub evidence: Vec<String>,
+    /// One sentence; absent in records older than schema 3.
+    pub summary: Option<String>,
+    /// What to do about it; absent when nothing, or in records older than schema 3.
+    pub recommendation: Option<String>,
+}
+
 /// One line of history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -80,6 +118,10 @@ const ALL: &str = "
     SELECT v.at_ms, s.name, s.service, 'recovery',
            v.action || CASE WHEN v.delay_ms IS NULL THEN '' ELSE ' after ' || v.delay_ms || 'ms' END, 4, NULL
       FROM recoveries v JOIN services s ON s.id = v.service_id WHERE v.at_ms >= ?1
+    UNION ALL
+    SELECT h.at_ms, s.name, s.service, 'health',
+           h.from_state || ' -> ' || h.to_state || CASE WHEN h.detail = '' THEN '' ELSE ': ' || h.detail END, 5, NULL
+      FROM health h JOIN services s ON s.id = h.service_id WHERE h.at_ms >= ?1
     UNION ALL
     SELECT e.at_ms, s.name, s.service, e.kind, e.detail, 5, NULL
       FROM events e LEFT JOIN services s ON s.id = e.service_id WHERE e.at_ms >= ?1
@@ -175,6 +217,91 @@ impl Reader {
             }
         }
         Ok((held, judged))
+    }
+
+    /// The `n`th most recent ended run of `unit` (1 is the last), with its crash verdict
+    /// and what ward did about it; `None` when the journal holds fewer ended runs.
+    pub fn run_end(&self, unit: &str, n: u32) -> rusqlite::Result<Option<RunEnd>> {
+        use rusqlite::OptionalExtension;
+        let ended_runs: u32 = self.conn.query_row(
+            "SELECT count(*) FROM runs r JOIN services s ON s.id = r.service_id
+              WHERE s.name = ?1 AND r.ended_ms IS NOT NULL",
+            params![unit],
+            |r| r.get(0),
+        )?;
+        let Some(offset) = n.checked_sub(1) else {
+            return Ok(None);
+        };
+        let run = self
+            .conn
+            .query_row(
+                "SELECT r.id, r.pid, r.started_ms, r.ended_ms, coalesce(r.exit_description, ''),
+                        r.exit_code
+                   FROM runs r JOIN services s ON s.id = r.service_id
+                  WHERE s.name = ?1 AND r.ended_ms IS NOT NULL
+                  ORDER BY r.ended_ms DESC, r.id DESC LIMIT 1 OFFSET ?2",
+                params![unit, offset],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((run_id, pid, started_ms, ended_ms, exit, exit_code)) = run else {
+            return Ok(None);
+        };
+        let crash = self
+            .conn
+            .query_row(
+                "SELECT id, at_ms, class, severity, evidence, evidence_lines, summary, recommendation
+                   FROM crashes WHERE run_id = ?1 ORDER BY id DESC LIMIT 1",
+                params![run_id],
+                |r| {
+                    let lines: Option<String> = r.get(5)?;
+                    let joined: String = r.get(4)?;
+                    let evidence = lines
+                        .and_then(|l| serde_json::from_str::<Vec<String>>(&l).ok())
+                        .unwrap_or_else(|| joined.split("; ").map(String::from).collect());
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        CrashEntry {
+                            at_ms: r.get(1)?,
+                            class: r.get(2)?,
+                            severity: r.get(3)?,
+                            evidence,
+                            summary: r.get(6)?,
+                            recommendation: r.get(7)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?;
+        let mut recoveries = Vec::new();
+        if let Some((crash_id, _)) = &crash {
+            let mut stmt = self.conn.prepare(
+                "SELECT action || CASE WHEN delay_ms IS NULL THEN '' ELSE ' after ' || delay_ms || 'ms' END
+                   FROM recoveries WHERE crash_id = ?1 ORDER BY id",
+            )?;
+            for row in stmt.query_map(params![crash_id], |r| r.get::<_, String>(0))? {
+                recoveries.push(row?);
+            }
+        }
+        Ok(Some(RunEnd {
+            pid,
+            started_ms,
+            ended_ms,
+            exit,
+            exit_code,
+            crash: crash.map(|(_, c)| c),
+            recoveries,
+            ended_runs,
+        }))
     }
 
     /// The unit's statistics since `since_ms`, computed from what the journal holds.
@@ -314,6 +441,9 @@ mod tests {
             class: unit("signal"),
             severity: unit("error"),
             evidence: unit("killed by SIGSEGV"),
+            evidence_lines: vec![unit("killed by SIGSEGV")],
+            summary: unit("it crashed"),
+            recommendation: None,
         });
         j.record(Record::Recovery {
             unit: unit("web"),
@@ -358,5 +488,44 @@ mod tests {
         assert_eq!(r.events(0).unwrap().len(), 7);
         assert!(r.knows("web").unwrap());
         assert!(!r.knows("nope").unwrap());
+
+        // The one ended run, with its verdict and what ward did about it.
+        let end = r.run_end("web", 1).unwrap().expect("run 1");
+        assert_eq!((end.pid, end.started_ms, end.ended_ms), (7, 100, 200));
+        assert_eq!(end.exit, "killed by SIGSEGV");
+        assert_eq!(end.ended_runs, 1);
+        let crash = end.crash.expect("a crash");
+        assert_eq!(crash.class, "signal");
+        assert_eq!(crash.summary.as_deref(), Some("it crashed"));
+        assert_eq!(end.recoveries, ["restart after 100ms"]);
+        assert_eq!(r.run_end("web", 2).unwrap(), None);
+        assert_eq!(r.run_end("web", 0).unwrap(), None);
+        assert_eq!(r.run_end("other", 1).unwrap(), None, "still running");
+    }
+
+    #[test]
+    fn health_changes_are_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let j = Journal::open(&path).unwrap();
+        j.record(Record::Unit {
+            unit: "api".into(),
+            service: "api".into(),
+        });
+        j.record(Record::Health {
+            unit: "api".into(),
+            at_ms: 10,
+            from: "healthy".into(),
+            to: "unhealthy".into(),
+            detail: "the probe ended with exit 7".into(),
+        });
+        j.sync();
+        let h = Reader::open(&path).unwrap().history("api", 0).unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].kind, "health");
+        assert_eq!(
+            h[0].detail,
+            "healthy -> unhealthy: the probe ended with exit 7"
+        );
     }
 }

@@ -65,8 +65,27 @@ pub enum Record {
         class: String,
         /// `low`, `medium`, `high`, `critical`.
         severity: String,
-        /// What the class was concluded from.
+        /// What the class was concluded from, one line.
         evidence: String,
+        /// The same, a fact a line.
+        evidence_lines: Vec<String>,
+        /// The verdict in one sentence.
+        summary: String,
+        /// What the operator can do about it.
+        recommendation: Option<String>,
+    },
+    /// The health of a unit's run changed.
+    Health {
+        /// The unit.
+        unit: String,
+        /// When.
+        at_ms: i64,
+        /// `starting`, `healthy`, `unhealthy`.
+        from: String,
+        /// The same.
+        to: String,
+        /// The probe's outcome, in words.
+        detail: String,
     },
     /// What ward did about a crash.
     Recovery {

@@ -170,10 +170,17 @@ fn salvage(old: &Path, conn: &Connection, report: &mut RepairReport) -> rusqlite
 
 /// Copies one table in rowid order; returns rows copied and damaged stretches skipped.
 fn salvage_table(src: &Connection, dst: &Connection, table: &str) -> rusqlite::Result<(u64, u32)> {
-    let columns: Vec<String> = dst
-        .prepare(&format!("PRAGMA table_info({table})"))?
-        .query_map([], |r| r.get(1))?
-        .collect::<rusqlite::Result<_>>()?;
+    let names = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
+        conn.prepare(&format!("PRAGMA table_info({table})"))?
+            .query_map([], |r| r.get(1))?
+            .collect()
+    };
+    // A damaged file of an older schema lacks the newer columns: copy what both have.
+    let theirs = names(src).unwrap_or_default();
+    let columns: Vec<String> = names(dst)?
+        .into_iter()
+        .filter(|c| theirs.is_empty() || theirs.contains(c))
+        .collect();
     let list = columns.join(", ");
     let marks = vec!["?"; columns.len()].join(", ");
     let select = format!("SELECT rowid, {list} FROM {table} WHERE rowid > ?1 ORDER BY rowid");

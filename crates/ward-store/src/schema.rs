@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::StoreError;
 
 /// The schema this ward writes. `PRAGMA user_version` holds a file's version.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes a file from version `i` to `i + 1`. Append only: a released
 /// migration never changes.
@@ -84,6 +84,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_service ON events (service_id, at_ms);
     CREATE INDEX recoveries_by_service ON recoveries (service_id, at_ms);
     CREATE INDEX actions_by_time ON actions (at_ms);
+    "#,
+    // 2 -> 3: the whole verdict of a crash, for `ward why --run N` on any earlier run.
+    r#"
+    ALTER TABLE crashes ADD COLUMN summary TEXT;
+    ALTER TABLE crashes ADD COLUMN evidence_lines TEXT;
+    ALTER TABLE crashes ADD COLUMN recommendation TEXT;
+    CREATE INDEX health_by_service ON health (service_id, at_ms);
     "#,
 ];
 
@@ -250,7 +257,7 @@ mod tests {
             .unwrap();
         }
         let conn = open_checked(&path).unwrap();
-        assert_eq!(version(&conn).unwrap(), 2);
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM services", [], |r| r.get(0))
             .unwrap();
@@ -260,8 +267,17 @@ mod tests {
             [],
         )
         .unwrap();
-        let backup = Connection::open(pre_migration_path(&path, 2)).unwrap();
-        assert_eq!(version(&backup).unwrap(), 1);
+        conn.execute(
+            "INSERT INTO crashes (service_id, at_ms, class, severity, evidence, summary)
+             VALUES (1, 1, 'segfault', 'high', 'x', 'y')",
+            [],
+        )
+        .unwrap();
+        // One backup before each step, each of the version it was taken from.
+        for v in 2..=SCHEMA_VERSION {
+            let backup = Connection::open(pre_migration_path(&path, v)).unwrap();
+            assert_eq!(version(&backup).unwrap(), v - 1);
+        }
     }
 
     #[test]

@@ -391,6 +391,9 @@ fn apply(
             class,
             severity,
             evidence,
+            evidence_lines,
+            summary,
+            recommendation,
         } => {
             let id = sid(unit)?;
             let run: Option<i64> = match pid {
@@ -403,10 +406,35 @@ fn apply(
                 None => None,
             };
             tx.prepare_cached(
-                "INSERT INTO crashes (service_id, run_id, at_ms, class, severity, evidence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO crashes (service_id, run_id, at_ms, class, severity, evidence,
+                                      evidence_lines, summary, recommendation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![id, run, at_ms, class, severity, evidence])?;
+            .execute(params![
+                id,
+                run,
+                at_ms,
+                class,
+                severity,
+                evidence,
+                serde_json::to_string(evidence_lines).unwrap_or_default(),
+                summary,
+                recommendation
+            ])?;
+        }
+        Record::Health {
+            unit,
+            at_ms,
+            from,
+            to,
+            detail,
+        } => {
+            let id = sid(unit)?;
+            tx.prepare_cached(
+                "INSERT INTO health (service_id, at_ms, from_state, to_state, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![id, at_ms, from, to, detail])?;
         }
         Record::Recovery {
             unit,

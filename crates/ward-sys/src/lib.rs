@@ -12,6 +12,7 @@ pub mod fifo;
 pub mod identity;
 pub mod kmsg;
 pub mod limits;
+pub mod notify;
 pub mod pidfd;
 pub mod pidfile;
 pub mod reap;

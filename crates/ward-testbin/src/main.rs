@@ -15,6 +15,9 @@
 //! ward-testbin hog MIB                allocate and touch MIB MiB, 1 MiB at a time, then
 //!                                     sleep (for memory_max and the OOM killer)
 //! ward-testbin grow-file BYTES        write a file `grown` of BYTES bytes (for rlimits.fsize)
+//! ward-testbin notify MS EVERY PINGS  after MS send READY=1 to $NOTIFY_SOCKET, then
+//!                                     WATCHDOG=1 every EVERY ms, PINGS times, then hang
+//! ward-testbin listen MS SECS         after MS listen on 127.0.0.1:$PORT, sleep SECS
 //! ```
 //! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
 #![forbid(unsafe_code)]
@@ -37,6 +40,30 @@ fn main() {
         "sleep" => {
             say("ready");
             sleep_secs(n(1));
+        }
+        "notify" => {
+            std::thread::sleep(Duration::from_millis(n(1)));
+            notify("READY=1\nSTATUS=serving");
+            say("ready sent");
+            for _ in 0..n(3) {
+                std::thread::sleep(Duration::from_millis(n(2)));
+                notify("WATCHDOG=1");
+            }
+            say("pings over; hanging");
+            sleep_secs(3600);
+        }
+        "listen" => {
+            std::thread::sleep(Duration::from_millis(n(1)));
+            let port = std::env::var("PORT").unwrap_or_else(|_| usage());
+            let listener = std::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+                .unwrap_or_else(|e| panic!("cannot listen on {port}: {e}"));
+            say("listening");
+            let deadline = std::time::Instant::now() + Duration::from_secs(n(2));
+            listener.set_nonblocking(true).ok();
+            while std::time::Instant::now() < deadline {
+                let _ = listener.accept();
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         "exit" => std::process::exit(n(1) as i32),
         "crash" => {
@@ -165,4 +192,16 @@ fn sleep_secs(secs: u64) {
 fn usage() -> ! {
     eprintln!("usage: see the top of crates/ward-testbin/src/main.rs");
     std::process::exit(64);
+}
+
+/// One datagram to `$NOTIFY_SOCKET`, as sd_notify(3) sends it.
+fn notify(text: &str) {
+    let path = std::env::var("NOTIFY_SOCKET").unwrap_or_else(|_| {
+        eprintln!("NOTIFY_SOCKET is not set");
+        std::process::exit(2)
+    });
+    let socket = std::os::unix::net::UnixDatagram::unbound().expect("a datagram socket");
+    if let Err(e) = socket.send_to(text.as_bytes(), path) {
+        eprintln!("cannot notify: {e}");
+    }
 }

@@ -73,6 +73,10 @@ pub enum Command {
     Why {
         /// The unit (`web`, or `web.2` for an instance).
         name: String,
+        /// An earlier run, from the journal: 1 is the last run that ended, 2 the one
+        /// before it, and so on.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        run: Option<u32>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,

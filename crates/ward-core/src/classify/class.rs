@@ -116,7 +116,7 @@ impl Severity {
         }
     }
 
-    fn raised(self) -> Severity {
+    pub(crate) fn raised(self) -> Severity {
         match self {
             Severity::Low => Severity::Medium,
             Severity::Medium => Severity::High,
@@ -126,7 +126,8 @@ impl Severity {
 }
 
 /// The severity table: a base per class, one step higher when failures recur (more than
-/// half of `burst` failed starts in the window).
+/// half of `burst` failed starts in the window). [`super::classify`] raises it one more
+/// step when services that depend on this one are affected.
 pub(crate) fn severity(class: CrashClass, failed_starts: u32, burst: u32) -> Severity {
     let base = match class {
         CrashClass::CleanExit | CrashClass::Stopped | CrashClass::SystemShutdown => Severity::Low,
@@ -146,6 +147,11 @@ pub(crate) fn severity(class: CrashClass, failed_starts: u32, burst: u32) -> Sev
     };
     let recurring = class.is_crash() && failed_starts > 1 && failed_starts * 2 > burst;
     if recurring { base.raised() } else { base }
+}
+
+/// One step more severe (critical stays critical).
+pub(crate) fn raised(s: Severity) -> Severity {
+    s.raised()
 }
 
 /// The class a deadly signal stands for.

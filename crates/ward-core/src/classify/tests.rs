@@ -19,6 +19,95 @@ fn class_of(r: &ExitReport) -> &'static str {
 }
 
 #[test]
+fn a_hang_ward_detected_is_hung_whatever_the_signal() {
+    let mut r = long(sig(15, false));
+    r.requested_stop = true;
+    r.hang = Some("its health check failed 3 time(s) in a row (retries 3); last: exit 1".into());
+    let v = classify(&r);
+    assert_eq!((v.class, v.severity), (CrashClass::Hung, Severity::Medium));
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("health check failed 3")),
+        "{v:?}"
+    );
+    assert!(
+        v.evidence.iter().any(|e| e.contains("to restart it")),
+        "{v:?}"
+    );
+    r.stop_escalated = true;
+    r.status = Some(sig(9, false));
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::Hung);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("killed after stop_timeout")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn dependents_raise_the_severity_one_step_and_are_named() {
+    let mut r = long(sig(11, true));
+    assert_eq!(classify(&r).severity, Severity::High);
+    r.dependents = vec!["api".into(), "worker".into()];
+    let v = classify(&r);
+    assert_eq!(v.severity, Severity::Critical);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e == "2 service(s) depend on it: api, worker"),
+        "{v:?}"
+    );
+    let mut r = long(ExitStatus::Exited(2));
+    r.dependents = vec!["api".into()];
+    assert_eq!(classify(&r).severity, Severity::High);
+    // Not a crash: nothing is raised.
+    let mut r = long(ExitStatus::Exited(0));
+    r.dependents = vec!["api".into()];
+    assert_eq!(classify(&r).severity, Severity::Low);
+}
+
+#[test]
+fn recommendations_name_the_key_to_change() {
+    let mut r = long(sig(9, false));
+    r.oom = OomEvidence::Strong("memory.events".into());
+    r.peak_memory = Some(498 << 20);
+    r.memory_limit = Some(512 << 20);
+    assert_eq!(
+        classify(&r).recommendation.as_deref(),
+        Some("raise memory_max: peak memory 498.0 MiB of 512.0 MiB")
+    );
+    r.oom = OomEvidence::Weak("vmstat".into());
+    r.memory_limit = None;
+    assert!(
+        classify(&r)
+            .recommendation
+            .unwrap()
+            .starts_with("if the OOM killer ended it: the machine ran out of memory")
+    );
+    let xcpu = classify(&long(sig(24, false)));
+    assert_eq!(
+        xcpu.recommendation.as_deref(),
+        Some("raise rlimits.cpu, or find what burns the CPU time")
+    );
+    let seg = classify(&long(sig(11, false)));
+    assert!(seg.recommendation.unwrap().contains("set rlimits.core"));
+    let seg = classify(&long(sig(11, true)));
+    assert!(seg.recommendation.unwrap().contains("gdb"));
+    let mut hung = long(sig(15, false));
+    hung.hang = Some("its health check failed 3 time(s) in a row".into());
+    assert!(
+        classify(&hung)
+            .recommendation
+            .unwrap()
+            .contains("health.timeout")
+    );
+    assert_eq!(classify(&long(ExitStatus::Exited(0))).recommendation, None);
+}
+
+#[test]
 fn exits() {
     assert_eq!(class_of(&long(ExitStatus::Exited(0))), "clean_exit");
     let v = classify(&long(ExitStatus::Exited(3)));
@@ -190,6 +279,8 @@ proptest! {
         oom in 0u8..3,
         earlier_boot in any::<bool>(),
         supervisor_crashed in any::<bool>(),
+        hang in proptest::option::of("[a-z ]{1,20}"),
+        dependents in proptest::collection::vec("[a-z]{1,8}", 0..3),
     ) {
         let r = ExitReport {
             status,
@@ -209,11 +300,22 @@ proptest! {
             supervisor_crashed,
             operator_signal: None,
             pids_limit_hits: 0,
+            hang: hang.clone(),
+            dependents,
+            peak_memory: None,
+            memory_limit: None,
         };
         let v = classify(&r);
         prop_assert!(!v.evidence.is_empty());
         prop_assert!(!v.summary.is_empty());
-        if requested_stop && !stop_escalated && !earlier_boot && !supervisor_crashed {
+        // Every crash comes with something to do, but a machine that went down.
+        if v.class.is_crash() && v.class != CrashClass::SystemShutdown {
+            prop_assert!(v.recommendation.is_some(), "{:?}", v);
+        }
+        if hang.is_some() && !earlier_boot && !supervisor_crashed {
+            prop_assert_eq!(v.class, CrashClass::Hung);
+        }
+        if requested_stop && !stop_escalated && !earlier_boot && !supervisor_crashed && hang.is_none() {
             prop_assert_eq!(v.class, CrashClass::Stopped);
         }
         // Deterministic: the same facts give the same verdict.

@@ -1,8 +1,10 @@
 //! `ward.toml`: its model, its parser and every check made before anything starts.
 
 mod command;
+mod deps;
 mod errors;
 mod fields;
+mod health;
 mod model;
 mod parse;
 mod service;

@@ -120,6 +120,69 @@ pub struct ServiceConfig {
     /// Below this confidence that a restart will hold, the strategy escalates (backoff to
     /// repair, if there is a repair hook, then to give_up). Default: none.
     pub confidence_floor: Option<f64>,
+    /// Services (by name) that must be ready before this one starts, and that stop only
+    /// after it has stopped. Default: none.
+    pub depends_on: Vec<String>,
+    /// When this service counts as ready for the services that depend on it. Default:
+    /// `healthy` when it has a health check, else `started`.
+    pub ready: Readiness,
+    /// A probe ward runs while the service is up; failing `retries` times in a row makes
+    /// the service `hung`, and ward restarts it.
+    pub health: Option<HealthCheck>,
+    /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
+    /// is `hung` and ward restarts it. Default: none.
+    pub watchdog: Option<Duration>,
+}
+
+/// `ready = "started" | "running" | "notify" | "healthy"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// As soon as its process has been spawned (what systemd calls `Type=simple`).
+    Started,
+    /// Once it has stayed up for `min_uptime`.
+    Running,
+    /// Once it sends `READY=1` to `$NOTIFY_SOCKET` (the sd_notify protocol).
+    Notify,
+    /// Once its health check has passed.
+    Healthy,
+}
+
+impl Readiness {
+    /// The name the config and the API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Readiness::Started => "started",
+            Readiness::Running => "running",
+            Readiness::Notify => "notify",
+            Readiness::Healthy => "healthy",
+        }
+    }
+}
+
+/// `health = { command = "...", interval, timeout, retries, start_period }`, or
+/// `tcp = "host:port"` in place of `command`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    /// What is probed.
+    pub probe: Probe,
+    /// Time between the end of one probe and the start of the next. Default 10s.
+    pub interval: Duration,
+    /// A probe running longer than this fails (a command is killed). Default 5s.
+    pub timeout: Duration,
+    /// This many failures in a row make the service unhealthy. Default 3.
+    pub retries: u32,
+    /// Failures within this time of the start do not count (a success still counts).
+    /// Default 0s.
+    pub start_period: Duration,
+}
+
+/// One health probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Run this argv (never through a shell); exit 0 is healthy.
+    Command(Vec<String>),
+    /// Open a TCP connection to `host:port`; a connection is healthy.
+    Tcp(String),
 }
 
 /// What ward does after a crash of a given class.

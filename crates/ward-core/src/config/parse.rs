@@ -54,6 +54,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
 
+    if let Some(table) = root.get("services").and_then(|i| i.as_table_like()) {
+        super::deps::check(&mut ctx, table, &services);
+    }
+
     if ctx.report.is_empty() {
         Ok(Config {
             path: path.to_path_buf(),

@@ -3,7 +3,7 @@
 use super::command;
 use super::fields::{Ctx, entries, item_at, key_at};
 use super::model::{
-    Backoff, DaemonExit, KillMode, RestartPolicy, ServiceConfig, StartLimit, Strategy,
+    Backoff, DaemonExit, KillMode, Readiness, RestartPolicy, ServiceConfig, StartLimit, Strategy,
 };
 use super::tables;
 use crate::Signal;
@@ -39,6 +39,17 @@ const KEYS: &[&str] = &[
     "confidence_floor",
     "data",
     "data_snapshots",
+    "depends_on",
+    "ready",
+    "health",
+    "watchdog",
+];
+
+const READINESS: &[(&str, Readiness)] = &[
+    ("started", Readiness::Started),
+    ("running", Readiness::Running),
+    ("notify", Readiness::Notify),
+    ("healthy", Readiness::Healthy),
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -128,6 +139,11 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut confidence_floor = None;
     let mut data = Vec::new();
     let mut data_snapshots = 3;
+    let mut depends_on = Vec::new();
+    let mut ready = None;
+    let mut ready_at = 0;
+    let mut health = None;
+    let mut watchdog = None;
 
     for (key, value) in entries(table) {
         match key.get() {
@@ -212,6 +228,24 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "rlimits" => {
                 rlimits = tables::rlimits(ctx, value, &format!("in [services.{name}.rlimits]"))
             }
+            "depends_on" => depends_on = super::deps::names(ctx, value),
+            "ready" => {
+                ready_at = item_at(value);
+                ready = ctx.choice("ready", value, READINESS);
+            }
+            "health" => health = super::health::parse(ctx, value, name),
+            "watchdog" => match ctx.duration("watchdog", value) {
+                Some(d) if d < Duration::from_millis(10) => {
+                    let message = format!(
+                        "`watchdog` must be at least 10ms, found {}",
+                        ctx.source(value)
+                    );
+                    let hint = "the interval within which the service must send WATCHDOG=1, \
+                                such as \"5s\"";
+                    ctx.error(item_at(value), message, Some(hint.to_string()));
+                }
+                d => watchdog = d,
+            },
             "on_daemon_exit" => {
                 on_daemon_exit = ctx
                     .choice("on_daemon_exit", value, DAEMON_EXIT)
@@ -247,6 +281,18 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             Some("add data = [\"var/db\"], the paths whose snapshots restore puts back".into()),
         );
     }
+    if ready == Some(Readiness::Healthy) && health.is_none() {
+        ctx.error(
+            ready_at,
+            format!("[services.{name}] is ready when `healthy`, but has no `health` check"),
+            Some("add health = { command = \"/path/to/probe\" } or health = { tcp = \"127.0.0.1:8080\" }, or choose ready = \"started\"".into()),
+        );
+    }
+    let ready = ready.unwrap_or(if health.is_some() {
+        Readiness::Healthy
+    } else {
+        Readiness::Started
+    });
     if !saw_command {
         let hint = "add a line such as command = [\"/usr/bin/myapp\", \"--port\", \"8080\"]";
         ctx.error(
@@ -283,6 +329,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         confidence_floor,
         data,
         data_snapshots,
+        depends_on,
+        ready,
+        health,
+        watchdog,
     })
 }
 

@@ -408,6 +408,55 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "recovery asks for `repair`, but there is no `repair` hook",
     ),
     (
+        "unknown dependency",
+        "[services.db]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/true\"\ndepends_on = [\"bd\"]\n",
+        5,
+        15,
+        "[services.web] depends on `bd`, which is not a service in this file",
+    ),
+    (
+        "dependency on itself",
+        "[services.web]\ncommand = \"/bin/true\"\ndepends_on = [\"web\"]\n",
+        3,
+        15,
+        "[services.web] depends on itself",
+    ),
+    (
+        "dependency cycle",
+        "[services.a]\ncommand = \"/bin/true\"\ndepends_on = [\"b\"]\n[services.b]\ncommand = \"/bin/true\"\ndepends_on = [\"a\"]\n",
+        3,
+        15,
+        "services depend on each other in a cycle: a -> b -> a",
+    ),
+    (
+        "health check without a probe",
+        "[services.web]\ncommand = \"/bin/true\"\nhealth = { interval = \"1s\" }\n",
+        3,
+        10,
+        "[services.web.health] names no probe",
+    ),
+    (
+        "health check with a bad address",
+        "[services.web]\ncommand = \"/bin/true\"\nhealth = { tcp = \"localhost\" }\n",
+        3,
+        18,
+        "invalid address \"localhost\" for `health.tcp`",
+    ),
+    (
+        "ready when healthy without a health check",
+        "[services.web]\ncommand = \"/bin/true\"\nready = \"healthy\"\n",
+        3,
+        9,
+        "is ready when `healthy`, but has no `health` check",
+    ),
+    (
+        "watchdog too short",
+        "[services.web]\ncommand = \"/bin/true\"\nwatchdog = \"1ms\"\n",
+        3,
+        12,
+        "`watchdog` must be at least 10ms",
+    ),
+    (
         "broken TOML",
         "[services.web\ncommand = \"/bin/true\"\n",
         1,
@@ -461,4 +510,71 @@ fn locate_reads_the_supervisor_of_an_otherwise_bad_file() {
     assert_eq!(s.socket, Path::new("/run/w/ward.sock"));
     let s = locate(Path::new("/etc/ward/ward.toml"), "[[[");
     assert_eq!(s.socket, Path::new("/etc/ward/.ward/ward.sock"));
+}
+
+#[test]
+fn dependencies_readiness_health_and_watchdog_are_read() {
+    let c = ok(r#"
+[services.db]
+command = "/bin/true"
+ready = "notify"
+watchdog = "5s"
+
+[services.cache]
+command = "/bin/true"
+health = { tcp = "127.0.0.1:6379" }
+
+[services.web]
+command = "/bin/true"
+depends_on = ["db", "cache"]
+health = { command = ["/bin/probe", "--quick"], interval = "2s", timeout = "1s", retries = 5, start_period = "30s" }
+ready = "running"
+"#);
+    let (db, cache, web) = (&c.services["db"], &c.services["cache"], &c.services["web"]);
+    assert_eq!(
+        (db.ready, db.watchdog),
+        (Readiness::Notify, Some(Duration::from_secs(5)))
+    );
+    assert!(db.depends_on.is_empty() && db.health.is_none());
+    // A health check makes `healthy` the default readiness.
+    assert_eq!(cache.ready, Readiness::Healthy);
+    assert_eq!(
+        cache
+            .health
+            .as_ref()
+            .map(|h| (&h.probe, h.interval, h.retries)),
+        Some((
+            &Probe::Tcp("127.0.0.1:6379".into()),
+            Duration::from_secs(10),
+            3
+        ))
+    );
+    assert_eq!(web.depends_on, ["db", "cache"]);
+    assert_eq!(web.ready, Readiness::Running);
+    assert_eq!(
+        web.health,
+        Some(HealthCheck {
+            probe: Probe::Command(vec!["/bin/probe".into(), "--quick".into()]),
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            retries: 5,
+            start_period: Duration::from_secs(30),
+        })
+    );
+    let plain = ok("[services.x]\ncommand = \"/bin/true\"\n");
+    assert_eq!(plain.services["x"].ready, Readiness::Started);
+    assert_eq!(plain.services["x"].watchdog, None);
+    // A dependency may be written as one string.
+    let one = ok(
+        "[services.a]\ncommand = \"/bin/true\"\n[services.b]\ncommand = \"/bin/true\"\ndepends_on = \"a\"\n",
+    );
+    assert_eq!(one.services["b"].depends_on, ["a"]);
+}
+
+#[test]
+fn a_dependency_typo_gets_a_suggestion() {
+    let e = &errors(
+        "[services.postgres]\ncommand = \"x\"\n[services.web]\ncommand = \"x\"\ndepends_on = [\"postgre\"]\n",
+    )[0];
+    assert_eq!(e.hint.as_deref(), Some("did you mean `postgres`?"));
 }

@@ -67,6 +67,8 @@ enum Step {
     Adopt(u32),
     /// The recovery strategy gives up.
     GiveUp,
+    /// The daemon judged the process hung.
+    Hung,
 }
 
 fn any_step() -> impl Strategy<Value = Step> {
@@ -82,6 +84,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         1 => any::<u32>().prop_map(Step::StraySpawned),
         1 => any::<u32>().prop_map(Step::Adopt),
         1 => Just(Step::GiveUp),
+        1 => Just(Step::Hung),
     ]
 }
 
@@ -195,6 +198,24 @@ impl Harness {
                 self.feed(Event::Adopted { pid });
                 if !fresh {
                     assert_eq!(state, self.m.state(), "adoption changed a busy machine");
+                }
+            }
+            Step::Hung => {
+                let before = self.m.state();
+                let had_pid = self.m.pid().is_some();
+                self.feed(Event::Hung);
+                if matches!(before, State::Starting | State::Running) && had_pid {
+                    assert_eq!(
+                        self.m.state(),
+                        State::Stopping,
+                        "a hang must stop the process"
+                    );
+                } else {
+                    assert_eq!(
+                        before,
+                        self.m.state(),
+                        "a hang changed a machine without a run"
+                    );
                 }
             }
             Step::GiveUp => {

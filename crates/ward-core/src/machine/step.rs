@@ -48,6 +48,7 @@ impl ServiceMachine {
             Event::Adopted { pid } => self.on_adopted(pid, now),
             Event::GiveUp => self.on_give_up(&mut out),
             Event::TreeEmpty => self.on_tree_empty(&mut out),
+            Event::Hung => self.on_hung(now, &mut out),
             Event::Timer { token } => self.on_timer(token, &mut out),
         }
         if self.state != from {
@@ -214,6 +215,20 @@ impl ServiceMachine {
         }
     }
 
+    /// A hang ward detected: stop the process, then treat the end as a crash. Only a run
+    /// with a process can hang; anything else is left as it is.
+    fn on_hung(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if !matches!(self.state, State::Starting | State::Running) || self.pid.is_none() {
+            return;
+        }
+        let started = self.started_at.unwrap_or(now);
+        if now.saturating_sub(started) >= self.params.backoff.reset_after {
+            self.consecutive_failures = 0;
+        }
+        self.after_stop = AfterStop::Recover;
+        self.begin_stop(out);
+    }
+
     fn on_tree_empty(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Stopping && !self.main_alive {
             self.stop_complete(out);
@@ -279,6 +294,14 @@ impl ServiceMachine {
                 self.fresh_start(out);
             }
             AfterStop::Stay => self.state = State::Stopped,
+            AfterStop::Recover => {
+                self.after_stop = AfterStop::Stay;
+                if self.params.restart == RestartPolicy::Never {
+                    self.state = State::Exited;
+                } else {
+                    self.restart_after_failure(out);
+                }
+            }
         }
     }
 

@@ -1094,3 +1094,78 @@ fn giving_up_turns_a_pending_restart_into_failed() {
     assert!(actions.contains(&Action::CancelTimer));
     assert!(m.handle(Event::GiveUp, secs(6)).is_empty());
 }
+
+// ---- Hung (health checks, watchdog) ----
+
+#[test]
+fn hung_stops_then_restarts_after_backoff_as_a_crash() {
+    let mut h = Harness::running(params(), 42);
+    let acts = h.ev(Event::Hung);
+    assert_eq!(
+        acts,
+        vec![
+            transition(State::Running, State::Stopping),
+            signal(SignalTarget::Tree, Signal::TERM),
+            signal(SignalTarget::Tree, Signal::CONT),
+            set_timer(h.token(), secs(10)),
+        ]
+    );
+    assert_eq!(h.m.intent, Intent::Run);
+    h.ev(Event::Exited(killed(Signal::TERM)));
+    let acts = h.ev(Event::TreeEmpty);
+    assert_eq!(
+        acts,
+        vec![
+            transition(State::Stopping, State::Backoff),
+            Action::CancelTimer,
+            set_timer(h.token(), ms(100)),
+        ]
+    );
+    assert_eq!(h.m.counters.restarts, 1);
+    assert_eq!(h.m.consecutive_failures, 1);
+    assert_eq!(h.m.after_stop, AfterStop::Stay);
+    h.advance(ms(100));
+    assert_eq!(
+        h.fire(),
+        vec![transition(State::Backoff, State::Starting), Action::Spawn]
+    );
+}
+
+#[test]
+fn hung_with_restart_never_ends_exited_and_main_mode_needs_no_tree() {
+    let mut p = params();
+    p.restart = RestartPolicy::Never;
+    p.kill_mode = KillMode::Main;
+    let mut h = Harness::running(p, 42);
+    h.ev(Event::Hung);
+    let acts = h.ev(Event::Exited(killed(Signal::TERM)));
+    assert_eq!(
+        acts,
+        vec![
+            transition(State::Stopping, State::Exited),
+            Action::CancelTimer
+        ]
+    );
+    assert_eq!(h.m.counters.restarts, 0);
+}
+
+#[test]
+fn hung_is_ignored_without_a_run_and_an_operator_stop_wins() {
+    let mut h = Harness::new(params());
+    assert!(h.ev(Event::Hung).is_empty());
+    h.ev(Event::Start);
+    // Spawn still pending: nothing to stop yet.
+    assert!(h.ev(Event::Hung).is_empty());
+    h.ev(Event::Spawned { pid: 7 });
+    h.ev(Event::Hung);
+    assert_eq!(h.m.state, State::Stopping);
+    // The operator's stop during the hang's stop: it stays stopped.
+    h.ev(Event::Stop);
+    h.ev(Event::Exited(killed(Signal::TERM)));
+    h.ev(Event::TreeEmpty);
+    assert_eq!(h.m.state, State::Stopped);
+    // A hang during a stop is nothing new.
+    let mut h = Harness::running(params(), 9);
+    h.ev(Event::Stop);
+    assert!(h.ev(Event::Hung).is_empty());
+}

@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),
-        Command::Why { name, json } => {
+        Command::Why { name, run, json } => {
             // min_uptime decides whether a recovery held; the config may be mid-edit.
             let min_uptime = client::load(&path)
                 .ok()
@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                         .map(|i| i.service.min_uptime)
                 })
                 .unwrap_or(std::time::Duration::from_secs(1));
-            why::why(&client::locate(&path)?, min_uptime, &name, json)
+            why::why(&client::locate(&path)?, min_uptime, &name, run, json)
         }
         Command::Backup => backup::backup(&client::locate(&path)?),
         Command::Restore { file } => backup::restore(&client::locate(&path)?, &file),

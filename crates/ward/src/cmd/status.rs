@@ -82,6 +82,9 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
 fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
     match s.state.as_str() {
+        "stopped" if !s.waiting_for.is_empty() => {
+            notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
+        }
         "stopped" => notes.push(format!("stays stopped until `ward start {}`", s.name)),
         "failed" => {
             let v = s.verdict.as_ref();
@@ -103,6 +106,15 @@ fn note(s: &ServiceStatus) -> String {
             }
         }
         _ => {}
+    }
+    if let Some(h) = &s.health {
+        match &s.health_last {
+            Some(last) if h != "healthy" => notes.push(format!("{h} (last probe: {last})")),
+            _ => notes.push(h.clone()),
+        }
+    }
+    if let Some(text) = &s.status_text {
+        notes.push(format!("\"{text}\""));
     }
     if let Some(e) = &s.spawn_error {
         notes.push(e.clone());

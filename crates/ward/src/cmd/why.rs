@@ -1,4 +1,5 @@
-//! `ward why NAME [--json]`: why the last run ended, on one screen.
+//! `ward why NAME [--run N] [--json]`: why the last (or the Nth last) run ended, on one
+//! screen.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,7 +44,12 @@ struct Why {
     confidence: Option<ConfidenceJson>,
     /// Crashes of the last 24 hours by class, from the journal.
     recent_crashes: BTreeMap<String, u32>,
-    /// The last lines the service wrote to stderr.
+    /// What the operator can do about it.
+    recommendation: Option<String>,
+    /// With `--run N`: which ended run this is (1 is the last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<u32>,
+    /// The last lines the service wrote to stderr (during that run, with `--run`).
     stderr: Vec<String>,
     /// The last 24 hours in numbers, from the journal.
     stats: Option<StatsJson>,
@@ -53,8 +59,13 @@ pub fn why(
     sup: &SupervisorConfig,
     min_uptime: Duration,
     name: &str,
+    run: Option<u32>,
     json: bool,
 ) -> Result<i32, Failure> {
+    if let Some(n) = run {
+        let why = from_journal(sup, min_uptime, name, n)?;
+        return Ok(show(&why, json));
+    }
     let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
@@ -91,7 +102,9 @@ pub fn why(
             .map(|s| s.crashes_by_class.clone())
             .unwrap_or_default(),
         stats,
-        stderr: stderr_tail(&s.log_file),
+        stderr: stderr_tail(&s.log_file, None),
+        recommendation: v.recommendation,
+        run: None,
         name: s.name,
         state: s.state,
         class: v.class,
@@ -100,20 +113,129 @@ pub fn why(
         evidence: v.evidence,
         at_ms: v.at_ms,
     };
+    Ok(show(&why, json))
+}
+
+/// Prints the verdict; the exit status says whether it was a crash.
+fn show(why: &Why, json: bool) -> i32 {
     if json {
-        println!("{}", serde_json::to_string_pretty(&why).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(why).unwrap_or_default());
     } else {
-        print(&why);
+        print!("{}", render(why));
     }
-    Ok(if why.class == "clean_exit" || why.class == "stopped" {
+    if why.class == "clean_exit" || why.class == "stopped" {
         OK
     } else {
         FAILED
-    })
+    }
 }
 
-fn print(w: &Why) {
-    print!("{}", render(w));
+/// `--run N`: the Nth last ended run as the journal tells it. Works with the daemon down.
+fn from_journal(
+    sup: &SupervisorConfig,
+    min_uptime: Duration,
+    name: &str,
+    n: u32,
+) -> Result<Why, Failure> {
+    let path = sup.state_dir.join("journal.db");
+    let reader = ward_store::Reader::open(&path)
+        .map_err(|e| Failure::Usage(format!("cannot read the journal: {e}")))?;
+    let end = reader
+        .run_end(name, n)
+        .map_err(|e| Failure::Usage(format!("cannot read the journal {}: {e}", path.display())))?;
+    let Some(end) = end else {
+        let total = reader
+            .run_end(name, 1)
+            .ok()
+            .flatten()
+            .map_or(0, |e| e.ended_runs);
+        return Err(Failure::Usage(if total == 0 {
+            format!(
+                "the journal holds no ended run of `{name}`
+  hint: `ward status` lists the units; `ward history {name}` shows what the journal holds"
+            )
+        } else {
+            format!(
+                "the journal holds {total} ended run(s) of `{name}`; --run takes 1 (the last) to {total}"
+            )
+        }));
+    };
+    let ran = Duration::from_millis((end.ended_ms - end.started_ms).max(0) as u64);
+    let (class, severity, summary, mut evidence, recommendation, at_ms) = match end.crash {
+        Some(c) => (
+            c.class,
+            c.severity,
+            c.summary.unwrap_or_default(),
+            c.evidence,
+            c.recommendation,
+            c.at_ms,
+        ),
+        // Only two classes are not crashes: an exit 0, or an end ward asked for.
+        None if end.exit_code == Some(0) => (
+            "clean_exit".into(),
+            "low".into(),
+            "it exited cleanly (exit 0)".into(),
+            vec![format!("{} after {}", end.exit, format_duration(ran))],
+            None,
+            end.ended_ms,
+        ),
+        None => (
+            "stopped".into(),
+            "low".into(),
+            "it was stopped on request; not a crash".into(),
+            vec![format!("{} after {}", end.exit, format_duration(ran))],
+            None,
+            end.ended_ms,
+        ),
+    };
+    if evidence.is_empty() {
+        evidence.push(end.exit.clone());
+    }
+    let actions = end.recoveries.join("; ");
+    let strategy = if actions.contains("give up") {
+        "give_up"
+    } else if actions.contains("repair hook") {
+        "repair"
+    } else if actions.contains("data restored") {
+        "restore"
+    } else if actions.contains("restart") {
+        "restart_after_backoff"
+    } else {
+        "none"
+    };
+    let confidence = strategy
+        .starts_with("restart")
+        .then(|| confidence(sup, name, &class, min_uptime))
+        .flatten();
+    let stats = super::stats::stats(sup, name);
+    let log = sup.log_dir.join(format!("{name}.log"));
+    Ok(Why {
+        name: name.to_string(),
+        state: format!("run {n} of {} ended", end.ended_runs),
+        next: if actions.is_empty() {
+            format!("pid {}: nothing was done about it", end.pid)
+        } else {
+            format!("pid {}: ward did: {actions}", end.pid)
+        },
+        strategy: strategy.to_string(),
+        confidence,
+        recent_crashes: stats
+            .as_ref()
+            .map(|s| s.crashes_by_class.clone())
+            .unwrap_or_default(),
+        stats,
+        stderr: stderr_tail(
+            &log.display().to_string(),
+            Some((end.started_ms, end.ended_ms)),
+        ),
+        recommendation,
+        run: Some(n),
+        class,
+        severity,
+        summary,
+        evidence,
+        at_ms: at_ms.max(0) as u64,
+    })
 }
 
 /// The one screen `ward why` shows.
@@ -127,6 +249,9 @@ fn render(w: &Why) -> String {
     for (i, e) in w.evidence.iter().enumerate() {
         let label = if i == 0 { "evidence" } else { "        " };
         let _ = writeln!(out, "  {label}  {e}");
+    }
+    if let Some(r) = &w.recommendation {
+        let _ = writeln!(out, "  advice    {r}");
     }
     let _ = writeln!(out, "  now       {}", w.next);
     if let Some(c) = &w.confidence {
@@ -240,12 +365,23 @@ fn confidence(
     })
 }
 
-/// The last lines the service wrote to stderr, from its log file.
-fn stderr_tail(log_file: &str) -> Vec<String> {
+/// The last lines the service wrote to stderr, from its log file; within `during` (ms
+/// since the Unix epoch, start and end) when given.
+fn stderr_tail(log_file: &str, during: Option<(i64, i64)>) -> Vec<String> {
     let text = std::fs::read_to_string(log_file).unwrap_or_default();
+    // The log's timestamps have one fixed width, so they compare as strings.
+    let stamp = |ms: i64| {
+        ward_daemon::logs::timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+    };
+    let bounds = during.map(|(from, to)| (stamp(from), stamp(to + 1)));
     let mut lines: Vec<String> = text
         .lines()
         .rev()
+        .filter(|l| match (&bounds, l.get(..24)) {
+            (Some((from, to)), Some(at)) => at >= from.as_str() && at <= to.as_str(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
         // `<24-byte timestamp> err <line>`: the stream tag sits right after the time.
         .filter_map(|l| {
             l.get(24..)
@@ -291,6 +427,8 @@ mod tests {
         oom.oom = OomEvidence::Strong(
             "the service's memory cgroup counted 1 OOM kill(s) during the run; peak memory 32.0 MiB of a 32.0 MiB limit".into(),
         );
+        oom.peak_memory = Some(32 << 20);
+        oom.memory_limit = Some(32 << 20);
         out.push(oom);
         out.push(base(sig(9, false), long));
         let mut stopped = base(sig(15, false), long);
@@ -300,6 +438,14 @@ mod tests {
         hung.requested_stop = true;
         hung.stop_escalated = true;
         out.push(hung);
+        let mut unhealthy = base(sig(15, false), long);
+        unhealthy.requested_stop = true;
+        unhealthy.hang = Some(
+            "its health check failed 3 time(s) in a row (retries 3); last: the probe ended with exit 1"
+                .into(),
+        );
+        unhealthy.dependents = vec!["api".into()];
+        out.push(unhealthy);
         out.push(base(sig(24, false), long));
         let mut exec = base(None, Duration::ZERO);
         exec.exec_failure = Some("exec failed: not found: /opt/app/run: no such file".into());
@@ -357,6 +503,8 @@ mod tests {
                     mtbf_ms: Some(21_168_000),
                 }),
                 stderr: vec!["fatal: cannot connect to db".into()],
+                recommendation: v.recommendation,
+                run: None,
             };
             all.push_str(&render(&w));
             all.push('\n');

@@ -242,3 +242,56 @@ fn a_service_that_hits_pids_max_is_a_resource_limit() {
     let v = why(&w, "forky", "resource_limit");
     assert!(v["evidence"].to_string().contains("pids limit"), "{v}");
 }
+
+#[test]
+fn earlier_runs_are_judged_from_the_journal_even_with_the_daemon_down() {
+    // Run 1 exits 3, run 2 dies of SIGSEGV, run 3 stays up.
+    let w = Ward::up(
+        "[services.app]\ncommand = [\"/bin/sh\", \"-c\", \"n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; \
+         case $n in 1) echo first >&2; exit 3;; 2) echo second >&2; kill -SEGV $$;; *) exec sleep 300;; esac\"]\n\
+         min_uptime = \"0s\"\nbackoff = { initial = \"50ms\" }\n",
+    );
+    w.wait_unit("app", "its third run", |s| {
+        s.spawns == 3 && s.state == "running"
+    });
+    let run = |n: &str| -> serde_json::Value {
+        let out = w.cli(&["why", "app", "--run", n, "--json"]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let last = run("1");
+    assert_eq!(last["class"], "segfault", "{last}");
+    assert_eq!(last["run"], 1);
+    assert_eq!(last["stderr"], serde_json::json!(["second"]), "{last}");
+    assert!(
+        last["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("rlimits.core"),
+        "{last}"
+    );
+    assert!(last["next"].as_str().unwrap().contains("restart"), "{last}");
+    let first = run("2");
+    assert_eq!(first["class"], "error_exit", "{first}");
+    assert!(first["evidence"].to_string().contains("code 3"), "{first}");
+    assert_eq!(first["stderr"], serde_json::json!(["first"]), "{first}");
+    let out = w.cli(&["why", "app", "--run", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("holds 2 ended run(s) of `app`; --run takes 1 (the last) to 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The screen names the advice; with the daemon gone the journal still answers, and
+    // the stop that ended run 3 is no crash.
+    let screen = String::from_utf8_lossy(&w.cli(&["why", "app", "--run", "2"]).stdout).to_string();
+    assert!(
+        screen.contains("  advice    the program chose to exit"),
+        "{screen}"
+    );
+    w.ok(&["down"]);
+    let stopped = run("1");
+    assert_eq!(stopped["class"], "stopped", "{stopped}");
+    assert_eq!(run("2")["class"], "segfault");
+}

@@ -1,0 +1,209 @@
+//! Health probes and the start of each run's watch: a command probe is ward's child like a
+//! hook (spawned through `ward-sys`, reaped by the one reaper, killed at its timeout); a
+//! TCP probe is a connect on the runtime. Each result goes to the unit's
+//! [`HealthTracker`](ward_core::health::HealthTracker); `retries` failures in a row make
+//! the run `hung`.
+
+use std::time::{Duration, Instant};
+
+use ward_core::config::Probe;
+use ward_core::health::{Health, HealthChange};
+use ward_core::machine::State;
+
+use crate::hooks::{Hook, HookKind};
+use crate::logs;
+use crate::supervisor::Supervisor;
+
+/// While no probe has passed yet, probes come at least this often, so that dependents
+/// waiting for `healthy` do not wait a whole `interval` for the first one.
+const FIRST_PROBES: Duration = Duration::from_secs(1);
+
+/// A finished probe: the unit, the main process it probed, and the outcome.
+pub(crate) type ProbeDone = (String, u32, Result<(), String>);
+
+impl Supervisor {
+    /// A run began (spawned, or adopted from an earlier daemon): fresh health, the first
+    /// probe scheduled, the watchdog armed. An adopted run counts as ready: it was up
+    /// before this daemon started.
+    pub(crate) fn run_began(&mut self, name: &str, adopted: bool) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let svc = &unit.instance.service;
+        let now = Instant::now();
+        unit.health = Default::default();
+        unit.hang = None;
+        unit.notify_status = None;
+        unit.ready_notified = adopted;
+        unit.probe_due = svc
+            .health
+            .as_ref()
+            .map(|h| now + h.interval.min(FIRST_PROBES));
+        unit.watchdog_due = svc.watchdog.map(|w| now + w);
+    }
+
+    /// Starts the probes that are due.
+    pub(crate) fn run_due_probes(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.probe_due.is_some_and(|at| at <= now))
+            .map(|u| u.name.clone())
+            .collect();
+        for name in due {
+            self.start_probe(&name);
+        }
+    }
+
+    fn start_probe(&mut self, name: &str) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        unit.probe_due = None;
+        let (Some(check), Some(main)) = (unit.instance.service.health.clone(), &unit.main) else {
+            return;
+        };
+        if !matches!(unit.machine.state(), State::Starting | State::Running) {
+            return;
+        }
+        let pid = main.pidfd.pid();
+        match &check.probe {
+            Probe::Tcp(addr) => {
+                let (tx, addr, unit_name) =
+                    (self.probes_tx.clone(), addr.clone(), name.to_string());
+                tokio::spawn(async move {
+                    let outcome = match tokio::time::timeout(
+                        check.timeout,
+                        tokio::net::TcpStream::connect(&addr),
+                    )
+                    .await
+                    {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(format!("cannot connect to {addr}: {e}")),
+                        Err(_) => Err(format!(
+                            "no connection to {addr} within {}",
+                            ward_core::duration::format_duration(check.timeout)
+                        )),
+                    };
+                    let _ = tx.send((unit_name, pid, outcome));
+                });
+            }
+            Probe::Command(argv) => {
+                let mut env = crate::launch::environment(name, &unit.instance);
+                // Not the unit's marker: the probe is not one of the service's processes.
+                env.retain(|(k, _)| k != ward_sys::tree::UNIT_ENV);
+                env.push((ward_sys::tree::UNIT_ENV.into(), format!("{name}:health")));
+                env.push(("WARD_UNIT_NAME".into(), name.into()));
+                env.push(("WARD_MAIN_PID".into(), pid.to_string()));
+                let spec = (|| {
+                    Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
+                        argv: argv.clone(),
+                        env,
+                        cwd: unit.instance.service.cwd.clone(),
+                        stdin: ward_sys::spawn::dev_null()?,
+                        stdout: ward_sys::spawn::dev_null()?,
+                        stderr: ward_sys::spawn::dev_null()?,
+                        cgroup_procs: Vec::new(),
+                        nofile: Some(self.nofile),
+                        rlimits: Default::default(),
+                        parent_death_signal: Some(ward_core::Signal::KILL),
+                    })
+                })();
+                let spawned = spec
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| ward_sys::spawn::spawn(s).map_err(|e| e.to_string()));
+                match spawned {
+                    Ok(child) => {
+                        self.hooks.insert(
+                            child.pidfd.pid(),
+                            Hook {
+                                unit: name.to_string(),
+                                kind: HookKind::Health { main: pid },
+                                pidfd: child.pidfd,
+                                deadline: Instant::now() + check.timeout,
+                                timed_out: false,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        self.probe_done(name, pid, Err(format!("the probe could not start: {e}")))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A probe of `main` ended: record it, and act on a change of health.
+    pub(crate) fn probe_done(&mut self, name: &str, main: u32, outcome: Result<(), String>) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let Some(run) = unit.main.as_ref().filter(|m| m.pidfd.pid() == main) else {
+            // A probe of a run that has ended since.
+            return;
+        };
+        let Some(check) = unit.instance.service.health.clone() else {
+            return;
+        };
+        let age = run.started.elapsed().unwrap_or_default();
+        let before = unit.health.health();
+        let change = unit.health.record(&check, outcome, age);
+        let after = unit.health.health();
+        if after != before {
+            self.journal.record(ward_store::Record::Health {
+                unit: name.to_string(),
+                at_ms: ward_store::now_ms(),
+                from: before.as_str().to_string(),
+                to: after.as_str().to_string(),
+                detail: unit.health.last().unwrap_or_default().to_string(),
+            });
+        }
+        let pace = if unit.health.health() == Health::Healthy {
+            check.interval
+        } else {
+            check.interval.min(FIRST_PROBES)
+        };
+        if unit.hang.is_none() {
+            unit.probe_due = Some(Instant::now() + pace);
+        }
+        match change {
+            None => {}
+            Some(HealthChange::BecameHealthy) => {
+                logs::note(&self.logs.sink(), &unit.log, "health check passed: healthy");
+                tracing::info!(unit = %name, "healthy");
+            }
+            Some(HealthChange::BecameUnhealthy(why)) => {
+                logs::note(&self.logs.sink(), &unit.log, &format!("unhealthy: {why}"));
+                self.hung(name, why);
+            }
+        }
+    }
+
+    /// Ward judged the run hung: stop it and restart it as after a crash, with `why` as
+    /// the verdict's evidence.
+    pub(crate) fn hung(&mut self, name: &str, why: String) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        if unit.hang.is_some() || unit.main.is_none() {
+            return;
+        }
+        tracing::warn!(unit = %name, why = %why, "hung: restarting it");
+        logs::note(
+            &self.logs.sink(),
+            &unit.log,
+            &format!("hung ({why}): stopping it to restart it"),
+        );
+        self.journal.record(ward_store::Record::Recovery {
+            unit: name.to_string(),
+            at_ms: ward_store::now_ms(),
+            action: format!("hung: {why}; stopping it to restart it"),
+            delay_ms: None,
+        });
+        unit.hang = Some(why);
+        unit.probe_due = None;
+        unit.watchdog_due = None;
+        self.dispatch(name, ward_core::machine::Event::Hung);
+    }
+}

@@ -1,0 +1,110 @@
+//! The `$NOTIFY_SOCKET` services talk to (the sd_notify protocol): a Unix datagram socket
+//! that receives each sender's credentials, so ward knows which process spoke.
+//!
+//! The credentials come from the kernel (`SO_PASSCRED`, `SCM_CREDENTIALS`), not from the
+//! message: a process cannot claim to be another.
+
+use std::io::{self, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::unix::net::UnixDatagram as StdDatagram;
+use std::path::{Path, PathBuf};
+
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+
+/// Largest datagram read; systemd reads at most this much of a notification too.
+const MAX_DATAGRAM: usize = 4096;
+
+/// The bound socket. The file is removed when this is dropped.
+#[derive(Debug)]
+pub struct NotifySocket {
+    socket: UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    /// Binds `path` (a leftover file from an earlier daemon is replaced). Must be called
+    /// within a tokio runtime.
+    pub fn bind(path: &Path) -> io::Result<NotifySocket> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let std = StdDatagram::bind(path)?;
+        std.set_nonblocking(true)?;
+        rustix::net::sockopt::set_socket_passcred(&std, true)?;
+        Ok(NotifySocket {
+            socket: UnixDatagram::from_std(std)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where services send to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next datagram and the PID of the process that sent it (`None` if the kernel
+    /// attached no credentials).
+    pub async fn recv(&self) -> io::Result<(Option<u32>, Vec<u8>)> {
+        loop {
+            self.socket.readable().await?;
+            let got = self.socket.try_io(Interest::READABLE, || {
+                let mut data = vec![0u8; MAX_DATAGRAM];
+                let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+                let mut control = RecvAncillaryBuffer::new(&mut space);
+                let msg = rustix::net::recvmsg(
+                    &self.socket,
+                    &mut [IoSliceMut::new(&mut data)],
+                    &mut control,
+                    RecvFlags::CMSG_CLOEXEC,
+                )?;
+                data.truncate(msg.bytes.min(MAX_DATAGRAM));
+                let mut pid = None;
+                for message in control.drain() {
+                    if let RecvAncillaryMessage::ScmCredentials(cred) = message {
+                        pid = Some(cred.pid.as_raw_nonzero().get() as u32);
+                    }
+                }
+                Ok((pid, data))
+            });
+            match got {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn receives_the_datagram_and_the_senders_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let sock = NotifySocket::bind(&path).unwrap();
+        let client = StdDatagram::unbound().unwrap();
+        client.send_to(b"READY=1\nSTATUS=up", &path).unwrap();
+        let (pid, data) = sock.recv().await.unwrap();
+        assert_eq!(pid, Some(std::process::id()));
+        assert_eq!(data, b"READY=1\nSTATUS=up");
+        // Dropping removes the file; a leftover file is replaced by the next bind.
+        drop(sock);
+        assert!(!path.exists());
+        std::fs::write(&path, "").unwrap();
+        let again = NotifySocket::bind(&path).unwrap();
+        client.send_to(b"WATCHDOG=1", &path).unwrap();
+        assert_eq!(again.recv().await.unwrap().1, b"WATCHDOG=1");
+    }
+}

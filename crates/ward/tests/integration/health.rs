@@ -1,0 +1,102 @@
+//! Health checks, readiness and the watchdog: a real probe failing, a real process that
+//! stops sending WATCHDOG=1, and the `hung` verdicts that follow.
+
+use crate::fixture::{Ward, testbin};
+
+/// `ward why --json` once the unit's verdict is `hung` and a new run has begun.
+fn hung_and_restarted(w: &Ward, unit: &str) -> serde_json::Value {
+    w.wait_unit(unit, "a hung verdict and a restart", |s| {
+        s.verdict.as_ref().is_some_and(|v| v.class == "hung") && s.spawns >= 2
+    });
+    let out = w.cli(&["why", unit, "--json"]);
+    serde_json::from_slice(&out.stdout).expect("why json")
+}
+
+#[test]
+fn a_failing_command_probe_makes_the_service_hung_and_ward_restarts_it() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.api]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nmin_uptime = \"0s\"\n\
+         backoff = {{ initial = \"50ms\" }}\n\
+         health = {{ command = [\"/bin/sh\", \"-c\", \"test ! -f sick || exit 7\"], interval = \"100ms\", retries = 2 }}\n"
+    ));
+    let s = w.wait_unit("api", "healthy", |s| s.health.as_deref() == Some("healthy"));
+    assert!(
+        s.ready,
+        "ready = healthy by default with a health check: {s:?}"
+    );
+    std::fs::write(w.dir.path().join("sick"), "").unwrap();
+    let v = hung_and_restarted(&w, "api");
+    let evidence = v["evidence"].to_string();
+    assert!(
+        evidence.contains("its health check failed 2 time(s) in a row (retries 2); last: the probe ended with exit 7"),
+        "{v}"
+    );
+    assert!(evidence.contains("ward stopped it for that"), "{v}");
+    assert_eq!(v["strategy"], "restart", "{v}");
+    // Healthy again once the cause is gone; the restarts stop.
+    std::fs::remove_file(w.dir.path().join("sick")).unwrap();
+    w.wait_unit("api", "healthy again", |s| {
+        s.health.as_deref() == Some("healthy")
+    });
+    let history = w.ok(&["history", "api"]);
+    assert!(
+        history.contains("hung: its health check failed"),
+        "{history}"
+    );
+}
+
+#[test]
+fn a_probe_past_its_timeout_fails_and_a_tcp_probe_needs_a_listener() {
+    let bin = testbin();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let w = Ward::up(&format!(
+        "[services.slow]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nmin_uptime = \"0s\"\n\
+         health = {{ command = [\"/bin/sleep\", \"30\"], interval = \"100ms\", timeout = \"200ms\", retries = 1 }}\n\
+         [services.net]\ncommand = [\"{bin}\", \"listen\", \"300\", \"300\"]\nenv = {{ PORT = \"{port}\" }}\n\
+         min_uptime = \"0s\"\n\
+         health = {{ tcp = \"127.0.0.1:{port}\", interval = \"100ms\", retries = 50 }}\n"
+    ));
+    let v = hung_and_restarted(&w, "slow");
+    assert!(
+        v["evidence"]
+            .to_string()
+            .contains("the probe timed out after 200ms"),
+        "{v}"
+    );
+    // Refused until the listener is up 300 ms after the start, then healthy.
+    let s = w.wait_unit("net", "healthy", |s| s.health.as_deref() == Some("healthy"));
+    assert_eq!(s.spawns, 1, "{s:?}");
+    let log = w.log("net");
+    assert!(log.contains("health check passed: healthy"), "{log}");
+}
+
+#[test]
+fn a_watchdog_that_stops_being_fed_makes_the_service_hung() {
+    let bin = testbin();
+    // Ready after 100 ms, then 4 pings 100 ms apart, then silence past the 400 ms watchdog.
+    let w = Ward::up(&format!(
+        "[services.feeder]\ncommand = [\"{bin}\", \"notify\", \"100\", \"100\", \"4\"]\n\
+         min_uptime = \"0s\"\nready = \"notify\"\nwatchdog = \"400ms\"\n\
+         backoff = {{ initial = \"50ms\" }}\n"
+    ));
+    let s = w.wait_unit("feeder", "ready", |s| s.ready);
+    assert_eq!(s.status_text.as_deref(), Some("serving"), "{s:?}");
+    let v = hung_and_restarted(&w, "feeder");
+    assert!(
+        v["evidence"]
+            .to_string()
+            .contains("no WATCHDOG=1 within its watchdog interval of 400ms"),
+        "{v}"
+    );
+    // It was fed for its first ~500 ms: the watchdog did not fire early.
+    let log = w.log("feeder");
+    let first = log
+        .find("out pings over; hanging")
+        .expect("the pings ended");
+    let hung = log.find("hung (no WATCHDOG=1").expect("hung noted");
+    assert!(first < hung, "{log}");
+}
