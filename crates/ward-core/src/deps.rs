@@ -12,27 +12,40 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Graph {
     deps: BTreeMap<String, Vec<String>>,
+    /// The reverse edges: who lists each service, so finding dependents costs what it
+    /// finds, not a walk over every service.
+    rdeps: BTreeMap<String, Vec<String>>,
 }
 
 impl Graph {
     /// The graph a config declares.
     pub fn of(services: &BTreeMap<String, ServiceConfig>) -> Graph {
-        Graph {
-            deps: services
+        Graph::new(
+            services
                 .iter()
                 .map(|(n, s)| (n.clone(), s.depends_on.clone()))
                 .collect(),
+        )
+    }
+
+    fn new(deps: BTreeMap<String, Vec<String>>) -> Graph {
+        let mut rdeps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, list) in &deps {
+            for d in list {
+                rdeps.entry(d.clone()).or_default().push(name.clone());
+            }
         }
+        Graph { deps, rdeps }
     }
 
     /// A graph from (service, its dependencies) pairs, for tests and tools.
     pub fn from_edges<'a>(edges: impl IntoIterator<Item = (&'a str, &'a [&'a str])>) -> Graph {
-        Graph {
-            deps: edges
+        Graph::new(
+            edges
                 .into_iter()
                 .map(|(n, d)| (n.to_string(), d.iter().map(|s| s.to_string()).collect()))
                 .collect(),
-        }
+        )
     }
 
     /// What `service` lists in `depends_on`.
@@ -45,8 +58,8 @@ impl Graph {
         let mut found = BTreeSet::new();
         let mut todo = vec![service.to_string()];
         while let Some(s) = todo.pop() {
-            for (name, deps) in &self.deps {
-                if deps.contains(&s) && name != service && found.insert(name.clone()) {
+            for name in self.rdeps.get(&s).into_iter().flatten() {
+                if name != service && found.insert(name.clone()) {
                     todo.push(name.clone());
                 }
             }
@@ -64,9 +77,10 @@ impl Graph {
                 .deps
                 .iter()
                 .filter(|(n, _)| !placed.contains(n.as_str()))
-                .filter(|(_, deps)| {
-                    deps.iter()
-                        .all(|d| placed.contains(d.as_str()) || !self.deps.contains_key(d))
+                .filter(|(n, deps)| {
+                    deps.iter().all(|d| {
+                        d == *n || placed.contains(d.as_str()) || !self.deps.contains_key(d)
+                    })
                 })
                 .map(|(n, _)| n.as_str())
                 .collect();
@@ -86,7 +100,8 @@ impl Graph {
         order
     }
 
-    /// A cycle, if there is one, as a path that ends where it starts (`a -> b -> a`).
+    /// A cycle, if there is one, as a path that ends where it starts (`a -> b -> a`). A
+    /// service listing itself is not reported here (the config check names it as such).
     pub fn find_cycle(&self) -> Option<Vec<String>> {
         // Depth-first search with the path on a stack; the smallest name starts, so the
         // same file always reports the same cycle.
@@ -111,7 +126,7 @@ impl Graph {
                 }
                 let next = deps[*i].as_str();
                 *i += 1;
-                if !self.deps.contains_key(next) {
+                if next == node || !self.deps.contains_key(next) {
                     continue;
                 }
                 match marks.get(next) {
@@ -213,14 +228,14 @@ mod tests {
             for (a, b) in edges {
                 deps.get_mut(&format!("s{a}")).unwrap().push(format!("s{b}"));
             }
-            let graph = Graph { deps };
+            let graph = Graph::new(deps);
             let order = graph.start_order();
             let mut sorted = order.clone();
             sorted.sort();
             proptest::prop_assert_eq!(sorted, (0u8..8).map(|i| format!("s{i}")).collect::<Vec<_>>());
             if graph.find_cycle().is_none() {
                 for (i, s) in order.iter().enumerate() {
-                    for d in graph.dependencies(s) {
+                    for d in graph.dependencies(s).iter().filter(|d| *d != s) {
                         let j = order.iter().position(|x| x == d).unwrap();
                         proptest::prop_assert!(j < i, "{} before its dependency {}", s, d);
                     }

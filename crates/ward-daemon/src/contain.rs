@@ -54,17 +54,25 @@ impl Containment {
 
     /// Sends `signal` to every process of the unit.
     pub fn signal_all(&self, signal: Signal, roots: TreeRoots<'_>) -> io::Result<usize> {
+        self.signal_all_each(&[signal], roots)
+    }
+
+    /// Sends each of `signals`, in order, to every process of the unit: one look at the
+    /// unit's processes for all of them (a stop sends its signal and SIGCONT together).
+    /// Returns how many processes were reached.
+    pub fn signal_all_each(&self, signals: &[Signal], roots: TreeRoots<'_>) -> io::Result<usize> {
         match self {
-            Containment::Cgroup(cg) => cg.signal_all(signal),
+            Containment::Cgroup(cg) => cg.signal_all_each(signals),
             Containment::Tree => {
                 let mut n = 0;
                 // Each through a pidfd whose process is checked to be the one seen in the
                 // snapshot: a PID reused since then is never signalled.
                 for (pid, start_time) in Self::tree_pids(roots) {
-                    if let Ok(fd) = ward_sys::Pidfd::open_identified(pid, start_time)
-                        && fd.send_signal(signal).is_ok()
-                    {
-                        n += 1;
+                    if let Ok(fd) = ward_sys::Pidfd::open_identified(pid, start_time) {
+                        let sent = signals.iter().filter(|&&s| fd.send_signal(s).is_ok());
+                        if sent.count() > 0 {
+                            n += 1;
+                        }
                     }
                 }
                 Ok(n)

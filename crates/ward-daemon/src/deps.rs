@@ -3,7 +3,6 @@
 //! affects.
 
 use ward_core::config::Readiness;
-use ward_core::deps::Graph;
 use ward_core::health::Health;
 use ward_core::machine::{Event, Intent, State};
 
@@ -28,10 +27,6 @@ impl Unit {
 }
 
 impl Supervisor {
-    fn graph(&self) -> Graph {
-        Graph::of(&self.config.services)
-    }
-
     /// The units of `service`.
     fn units_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
         self.units
@@ -44,8 +39,7 @@ impl Supervisor {
         let Some(unit) = self.units.get(name) else {
             return Vec::new();
         };
-        let graph = self.graph();
-        graph
+        self.graph
             .dependencies(&unit.instance.service.name)
             .iter()
             .filter(|dep| {
@@ -116,7 +110,7 @@ impl Supervisor {
         let Some(unit) = self.units.get(name) else {
             return Vec::new();
         };
-        self.graph()
+        self.graph
             .dependents(&unit.instance.service.name)
             .into_iter()
             .filter(|s| {
@@ -131,7 +125,7 @@ impl Supervisor {
         let Some(unit) = self.units.get(name) else {
             return false;
         };
-        let dependents = self.graph().dependents(&unit.instance.service.name);
+        let dependents = self.graph.dependents(&unit.instance.service.name);
         dependents
             .iter()
             .any(|s| self.units_of(s).any(|u| !u.is_down()))

@@ -311,7 +311,14 @@ impl Supervisor {
                     health_last: u.health.last().map(str::to_string),
                     ready: u.is_ready(),
                     waiting_for: u.waiting_for.clone(),
-                    depends_on: u.instance.service.depends_on.clone(),
+                    // From the config in force: a reload that changes only `depends_on`
+                    // leaves the unit's own copy as it was.
+                    depends_on: self
+                        .config
+                        .services
+                        .get(&u.instance.service.name)
+                        .map(|s| s.depends_on.clone())
+                        .unwrap_or_default(),
                     status_text: u.notify_status.clone(),
                 }
             })

@@ -33,12 +33,7 @@ pub(crate) fn crash(unit: &str, pid: Option<u32>, verdict: &Verdict) -> Record {
 }
 
 /// The state change, and what ward decided about a failure when the change says so.
-pub(crate) fn transition(
-    unit: &str,
-    from: State,
-    to: State,
-    backoff: Option<std::time::Duration>,
-) -> Vec<Record> {
+pub(crate) fn transition(unit: &str, from: State, to: State) -> Vec<Record> {
     let at_ms = now_ms();
     let mut out = vec![Record::Transition {
         unit: unit.to_string(),
@@ -46,10 +41,14 @@ pub(crate) fn transition(
         from: from.as_str().to_string(),
         to: to.as_str().to_string(),
     }];
+    // Restarts are journaled where the machine counts them (see `restart`): with a zero
+    // backoff a restart changes no state, or goes straight back to `starting`.
     let recovery = match (from, to) {
-        (State::Running | State::Starting, State::Backoff) => Some(("restart", backoff)),
         (State::Starting, State::Failed) => Some(("give up: start limit reached", None)),
-        (State::Running | State::Starting, State::Exited) => Some(("none: restart policy", None)),
+        // From `stopping`: the stop of a hung run, under `restart = "never"`.
+        (State::Running | State::Starting | State::Stopping, State::Exited) => {
+            Some(("none: restart policy", None::<std::time::Duration>))
+        }
         _ => None,
     };
     if let Some((action, delay)) = recovery {
@@ -61,6 +60,16 @@ pub(crate) fn transition(
         });
     }
     out
+}
+
+/// An automatic restart the machine decided on: after `delay`, or at once.
+pub(crate) fn restart(unit: &str, delay: Option<std::time::Duration>) -> Record {
+    Record::Recovery {
+        unit: unit.to_string(),
+        at_ms: now_ms(),
+        action: "restart".to_string(),
+        delay_ms: Some(delay.unwrap_or_default().as_millis() as u64),
+    }
 }
 
 /// A control request and how it ended, in one line.
@@ -97,16 +106,27 @@ mod tests {
 
     #[test]
     fn recoveries_follow_transitions() {
-        let recs = transition(
-            "w",
-            State::Running,
-            State::Backoff,
-            Some(std::time::Duration::from_millis(200)),
+        // A restart is journaled where the machine counts it, not from the state change.
+        assert_eq!(transition("w", State::Running, State::Backoff).len(), 1);
+        let recs = transition("w", State::Stopping, State::Exited);
+        assert!(
+            matches!(&recs[1], Record::Recovery { action, .. } if action == "none: restart policy")
+        );
+        let recs = transition("w", State::Starting, State::Failed);
+        assert!(
+            matches!(&recs[1], Record::Recovery { action, .. } if action.starts_with("give up"))
         );
         assert!(matches!(
-            &recs[1],
+            restart("w", Some(std::time::Duration::from_millis(200))),
             Record::Recovery {
                 delay_ms: Some(200),
+                ..
+            }
+        ));
+        assert!(matches!(
+            restart("w", None),
+            Record::Recovery {
+                delay_ms: Some(0),
                 ..
             }
         ));

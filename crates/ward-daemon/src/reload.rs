@@ -110,6 +110,7 @@ impl Supervisor {
         }
         let supervisor = self.config.supervisor.clone();
         self.config = config;
+        self.graph = ward_core::deps::Graph::of(&self.config.services);
         self.config.supervisor = supervisor;
 
         let current: BTreeMap<String, &ServiceConfig> = self

@@ -91,12 +91,16 @@ pub(crate) enum Until {
 pub(crate) struct Supervisor {
     pub config_path: PathBuf,
     pub config: Config,
+    /// `depends_on` of the config in force, built once per config.
+    pub graph: ward_core::deps::Graph,
     pub units: BTreeMap<String, Unit>,
     by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
     pub cgroups: Option<CgroupDriver>,
     /// Memory, pids and cpu controllers, for limits and OOM evidence.
     pub controllers: ward_sys::controllers::Controllers,
+    /// The kernel log since the daemon started, for the OOM killer's own words.
+    kmsg: ward_sys::kmsg::KernelLog,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
@@ -149,6 +153,7 @@ impl Supervisor {
         Ok(Supervisor {
             config_path: options.config_path.clone(),
             config: options.config.clone(),
+            graph: ward_core::deps::Graph::of(&options.config.services),
             units: BTreeMap::new(),
             by_pid: HashMap::new(),
             logs: LogWriter::start()?,
@@ -159,6 +164,7 @@ impl Supervisor {
                 None => ward_sys::controllers::Controllers::default(),
             },
             pending: Vec::new(),
+            kmsg: ward_sys::kmsg::KernelLog::open(),
             hooks: HashMap::new(),
             cgroups,
             nofile,
@@ -490,8 +496,35 @@ impl Supervisor {
             let Some(unit) = self.units.get_mut(&name) else {
                 continue;
             };
+            let restarts = unit.machine.counters().restarts;
             let actions = unit.machine.handle(event, now);
-            for action in actions {
+            // Counted by the machine, so restarts without a state change (a zero backoff
+            // while starting) are journaled too.
+            if unit.machine.counters().restarts > restarts {
+                let delay = unit.machine.backoff_delay();
+                self.journal.record(crate::journal::restart(&name, delay));
+            }
+            let mut actions = actions.into_iter().peekable();
+            while let Some(action) = actions.next() {
+                // Signals to the whole tree that follow each other (a stop's signal and
+                // SIGCONT) go out in one pass over the unit's processes.
+                if let Action::Signal {
+                    target: SignalTarget::Tree,
+                    signal,
+                } = action
+                {
+                    let mut signals = vec![signal];
+                    while let Some(&Action::Signal {
+                        target: SignalTarget::Tree,
+                        signal,
+                    }) = actions.peek()
+                    {
+                        signals.push(signal);
+                        actions.next();
+                    }
+                    self.signal_tree(&name, &signals);
+                    continue;
+                }
                 self.apply(&name, action);
             }
         }
@@ -575,9 +608,7 @@ impl Supervisor {
             Action::Spawn => {}
             Action::Transition { from, to } => {
                 tracing::info!(unit = %name, from = from.as_str(), to = to.as_str(), "state");
-                for record in
-                    crate::journal::transition(name, from, to, unit.machine.backoff_delay())
-                {
+                for record in crate::journal::transition(name, from, to) {
                     self.journal.record(record);
                 }
                 if to == State::Failed {
@@ -626,6 +657,22 @@ impl Supervisor {
             }
             Action::SetTimer { token, after } => unit.timer = Some((Instant::now() + after, token)),
             Action::CancelTimer => unit.timer = None,
+        }
+    }
+
+    /// Sends `signals`, in order, to every process of the unit.
+    fn signal_tree(&mut self, name: &str, signals: &[Signal]) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        if signals.contains(&Signal::KILL) && unit.machine.state() == State::Stopping {
+            unit.stop_escalated = true;
+        }
+        if let Err(e) = unit
+            .containment
+            .signal_all_each(signals, unit.roots(self.me))
+        {
+            tracing::warn!(unit = %name, error = %e, "signals not delivered");
         }
     }
 
@@ -788,7 +835,9 @@ impl Supervisor {
             oom: oom_evidence(
                 &unit.controllers,
                 unit.oom_baseline,
-                (status.signal() == Some(Signal::KILL)).then_some(pid),
+                (status.signal() == Some(Signal::KILL))
+                    .then(|| self.kmsg.oom_line(pid))
+                    .flatten(),
             ),
             earlier_boot: false,
             supervisor_crashed: false,
@@ -831,7 +880,8 @@ impl Supervisor {
         self.pending = waiting;
         for mut p in due {
             if let Some(unit) = self.units.get(&p.unit) {
-                p.report.oom = oom_evidence(&unit.controllers, p.baseline, Some(p.pid));
+                let kernel = self.kmsg.oom_line(p.pid);
+                p.report.oom = oom_evidence(&unit.controllers, p.baseline, kernel);
             }
             self.judge(&p.unit, Some(p.pid), &p.report);
             self.apply_strategy(&p.unit);
@@ -1150,7 +1200,7 @@ pub(crate) fn apply_limits(
 fn oom_evidence(
     unit: &ward_sys::controllers::UnitControllers,
     baseline: OomBaseline,
-    killed_pid: Option<u32>,
+    kernel: Option<String>,
 ) -> ward_core::classify::OomEvidence {
     use ward_core::classify::OomEvidence;
     let peak = match (unit.peak_memory(), unit.memory_limit()) {
@@ -1162,8 +1212,7 @@ fn oom_evidence(
         (Some(p), None) => format!("; peak memory {:.1} MiB", p as f64 / 1048576.0),
         _ => String::new(),
     };
-    // The kernel log names the PID it killed: read only for a SIGKILL death.
-    let kernel = killed_pid.and_then(ward_sys::kmsg::oom_line);
+    // The kernel log names the PID it killed (looked up only for a SIGKILL death).
     let kernel_line = kernel
         .as_ref()
         .map(|l| format!("; kernel log: {l}"))

@@ -185,6 +185,8 @@ pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
 pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(), StoreError> {
     let err = sqlite(path);
     let mut current = version(conn).map_err(&err)?;
+    // A file that was empty holds nothing worth a backup at any step.
+    let had_data = current > 0;
     if current > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -193,7 +195,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(),
         });
     }
     while current < target {
-        if current > 0 {
+        if had_data {
             let backup = pre_migration_path(path, current + 1);
             conn.backup(
                 rusqlite::MAIN_DB,
@@ -239,8 +241,10 @@ mod tests {
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
         assert_eq!(fk, 1);
-        // No backup for a file that had nothing in it.
-        assert!(!pre_migration_path(&path, 1).exists());
+        // No backup for a file that had nothing in it, at any step.
+        for v in 1..=SCHEMA_VERSION {
+            assert!(!pre_migration_path(&path, v).exists());
+        }
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub const BATCH_MAX: usize = 4_096;
 type Done = Box<dyn FnOnce(bool) + Send>;
 
 enum Msg {
-    Record(Record, Option<Done>),
+    /// Boxed: the queue allocates and touches every one of its slots up front, so a slot
+    /// must be small (a record inline would make the empty queue megabytes).
+    Record(Box<Record>, Option<Done>),
     /// Answered once everything queued before it is committed (or failed).
     Sync(SyncSender<()>),
     /// Commit what came before, then end, whoever still holds a handle.
@@ -67,7 +69,7 @@ impl JournalHandle {
     }
 
     fn send(&self, record: Record, done: Option<Done>) {
-        match self.tx.try_send(Msg::Record(record, done)) {
+        match self.tx.try_send(Msg::Record(Box::new(record), done)) {
             Ok(()) => {
                 // The queue has room again: say in the journal itself what it missed.
                 let dropped = self.dropped.load(Ordering::Relaxed);
@@ -81,7 +83,11 @@ impl JournalHandle {
                             dropped - reported
                         ),
                     };
-                    if self.tx.try_send(Msg::Record(overflow, None)).is_err() {
+                    if self
+                        .tx
+                        .try_send(Msg::Record(Box::new(overflow), None))
+                        .is_err()
+                    {
                         self.reported.store(reported, Ordering::Relaxed);
                     }
                 }

@@ -234,13 +234,24 @@ impl ServiceCgroup {
     /// belong to this cgroup after opening, so a PID reused in the meantime is never hit.
     /// Returns how many processes were signalled.
     pub fn signal_all(&self, signal: Signal) -> io::Result<usize> {
+        self.signal_all_each(&[signal])
+    }
+
+    /// Sends each of `signals`, in order, to every process in the cgroup, with one pidfd
+    /// and one membership check per process for all of them.
+    pub fn signal_all_each(&self, signals: &[Signal]) -> io::Result<usize> {
         let mut n = 0;
         for pid in self.pids()? {
             let Ok(fd) = Pidfd::open(pid) else { continue };
             if !self.contains(pid) {
                 continue;
             }
-            if fd.send_signal(signal).is_ok() {
+            if signals
+                .iter()
+                .filter(|&&s| fd.send_signal(s).is_ok())
+                .count()
+                > 0
+            {
                 n += 1;
             }
         }

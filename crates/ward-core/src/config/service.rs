@@ -140,6 +140,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut data = Vec::new();
     let mut data_snapshots = 3;
     let mut depends_on = Vec::new();
+    let mut backoff_at = 0;
     let mut ready = None;
     let mut ready_at = 0;
     let mut health = None;
@@ -162,6 +163,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             }
             "restart" => restart = ctx.choice("restart", value, RESTART).unwrap_or(restart),
             "backoff" => {
+                backoff_at = item_at(value);
                 backoff = tables::backoff(ctx, value, &format!("in [services.{name}.backoff]"))
             }
             "min_uptime" => min_uptime = ctx.duration("min_uptime", value).unwrap_or(min_uptime),
@@ -279,6 +281,21 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             at,
             format!("[services.{name}] recovery asks for `restore`, but there are no `data` paths"),
             Some("add data = [\"var/db\"], the paths whose snapshots restore puts back".into()),
+        );
+    }
+    if backoff.initial.is_zero() && min_uptime.is_zero() {
+        ctx.error(
+            backoff_at,
+            format!(
+                "[services.{name}] restarts at once (backoff.initial = 0s) and counts no run \
+                 as a failed start (min_uptime = 0s): a program that exits at once would \
+                 restart without end"
+            ),
+            Some(
+                "keep min_uptime above 0s (the default is 1s) so the start limit stops a \
+                 crash loop, or give backoff.initial a delay such as \"100ms\""
+                    .into(),
+            ),
         );
     }
     if ready == Some(Readiness::Healthy) && health.is_none() {

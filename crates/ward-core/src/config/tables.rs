@@ -4,15 +4,11 @@ use super::fields::{Ctx, entries, item_at, key_at};
 use super::model::{Backoff, Rlimits, StartLimit};
 use crate::duration::format_duration;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use toml_edit::{Item, Value};
 
 const BACKOFF_KEYS: &[&str] = &["initial", "max", "factor", "jitter", "reset_after"];
 const START_LIMIT_KEYS: &[&str] = &["burst", "interval"];
 const RLIMIT_KEYS: &[&str] = &["cpu", "fsize", "nofile", "core"];
-
-/// The shortest restart delay: a crash loop never restarts more than 100 times a second.
-const MIN_INITIAL: Duration = Duration::from_millis(10);
 
 /// `env = { NAME = "value" }`. Integers and booleans are accepted and written out in
 /// decimal and as `true`/`false`; anything else must be quoted.
@@ -90,23 +86,14 @@ pub(crate) fn backoff(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Backoff {
     let (mut initial_at, mut max_at) = (None, None);
     for (key, value) in entries(table) {
         match key.get() {
-            "initial" => match ctx.duration("backoff.initial", value) {
-                Some(d) if d < MIN_INITIAL => {
-                    let message = format!(
-                        "`backoff.initial` must be at least {}, found {}",
-                        format_duration(MIN_INITIAL),
-                        ctx.source(value)
-                    );
-                    let hint = "a zero delay would let a crash loop spin; the start limit \
-                                still stops it after `burst` failed starts";
-                    ctx.error(item_at(value), message, Some(hint.to_string()));
-                }
-                Some(d) => {
+            // Zero is allowed (restart at once); the service check requires a non-zero
+            // `min_uptime` with it, so the start limit still stops a crash loop.
+            "initial" => {
+                if let Some(d) = ctx.duration("backoff.initial", value) {
                     b.initial = d;
                     initial_at = Some(item_at(value));
                 }
-                None => {}
-            },
+            }
             "max" => {
                 if let Some(d) = ctx.duration("backoff.max", value) {
                     b.max = d;

@@ -324,11 +324,11 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "`backoff.initial` (1m) is longer than `backoff.max` (10s)",
     ),
     (
-        "zero backoff",
-        "[services.web]\ncommand = \"/bin/true\"\nbackoff = { initial = \"0s\" }\n",
-        3,
-        23,
-        "`backoff.initial` must be at least 10ms, found \"0s\"",
+        "zero backoff without min_uptime",
+        "[services.web]\ncommand = \"/bin/true\"\nmin_uptime = \"0s\"\nbackoff = { initial = \"0s\" }\n",
+        4,
+        11,
+        "restarts at once (backoff.initial = 0s) and counts no run as a failed start",
     ),
     (
         "unknown backoff key",
@@ -569,6 +569,13 @@ ready = "running"
         "[services.a]\ncommand = \"/bin/true\"\n[services.b]\ncommand = \"/bin/true\"\ndepends_on = \"a\"\n",
     );
     assert_eq!(one.services["b"].depends_on, ["a"]);
+}
+
+#[test]
+fn a_zero_backoff_is_allowed_while_min_uptime_guards_the_start_limit() {
+    let c = ok("[services.web]\ncommand = \"/bin/true\"\nbackoff = { initial = \"0s\" }\n");
+    assert_eq!(c.services["web"].backoff.initial, Duration::ZERO);
+    assert_eq!(c.services["web"].min_uptime, Duration::from_secs(1));
 }
 
 #[test]

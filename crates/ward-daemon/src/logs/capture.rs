@@ -4,7 +4,6 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
 use super::timestamp;
@@ -44,31 +43,58 @@ pub async fn capture(
     sink: LogSink,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut rx = match pipe::Receiver::from_owned_fd(fd) {
+    let rx = match pipe::Receiver::from_owned_fd(fd) {
         Ok(rx) => rx,
         Err(e) => {
             tracing::error!(error = %e, path = %log.path().display(), "cannot watch output pipe");
             return;
         }
     };
-    let mut buf = vec![0u8; READ_SIZE];
     let mut lines = Lines::new(stream);
     loop {
-        let n = tokio::select! {
-            r = rx.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+        tokio::select! {
+            r = rx.readable() => if r.is_err() {
+                break;
             },
             _ = stop.changed() => {
-                while let Ok(n @ 1..) = rx.try_read(&mut buf) {
-                    write(&sink, &log, lines.feed(&buf[..n]));
-                }
+                while matches!(read_now(&rx, &mut lines, &sink, &log), Some(Ok(1..))) {}
                 break;
             }
-        };
-        write(&sink, &log, lines.feed(&buf[..n]));
+        }
+        match read_now(&rx, &mut lines, &sink, &log) {
+            // End of file: every writer is gone.
+            Some(Ok(0)) | Some(Err(_)) => break,
+            // Read, or woken without data (the readiness was stale): wait again.
+            Some(Ok(_)) | None => {}
+        }
     }
     write(&sink, &log, lines.finish());
+}
+
+thread_local! {
+    /// The read buffer every capture task on this thread shares. The daemon's tasks run
+    /// on one thread and a read never waits while holding it, so one buffer serves all
+    /// of them: a buffer per stream would cost 64 KiB for each of every service's two
+    /// streams, most of ward's memory with many services.
+    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_SIZE]);
+}
+
+/// Reads what the pipe holds now, without waiting, and writes its lines: `None` when it
+/// held nothing (the readiness was stale), else the read's outcome.
+fn read_now(
+    rx: &pipe::Receiver,
+    lines: &mut Lines,
+    sink: &LogSink,
+    log: &UnitLog,
+) -> Option<std::io::Result<usize>> {
+    BUF.with_borrow_mut(|buf| match rx.try_read(buf) {
+        Ok(n) => {
+            write(sink, log, lines.feed(&buf[..n]));
+            Some(Ok(n))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(e) => Some(Err(e)),
+    })
 }
 
 fn write(sink: &LogSink, log: &UnitLog, out: Vec<u8>) {
