@@ -82,7 +82,7 @@ async fn answer(
         Err(e) => Err(e),
     };
     Ok(match reply {
-        Ok(value) => respond(StatusCode::OK, &value),
+        Ok(answer) => encoded(StatusCode::OK, answer.0),
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -186,14 +186,18 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
 }
 
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| {
         serde_json::to_vec(&ErrorBody {
             error: "cannot encode the answer".into(),
             hint: None,
         })
         .unwrap_or_default()
     });
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    encoded(status, bytes)
+}
+
+fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

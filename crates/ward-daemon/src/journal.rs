@@ -75,7 +75,7 @@ pub(crate) fn restart(unit: &str, delay: Option<std::time::Duration>) -> Record 
 /// A control request and how it ended, in one line.
 pub(crate) fn action(who: &str, what: &str, targets: &[String], answer: &Reply) -> Record {
     let result = match answer {
-        Ok(value) => match value.get("results").and_then(|r| r.as_array()) {
+        Ok(answer) => match answer.value().get("results").and_then(|r| r.as_array()) {
             Some(results) => results
                 .iter()
                 .map(|r| {

@@ -27,7 +27,20 @@ pub(crate) struct Request {
 }
 
 /// A JSON body for a 200, or an error with its HTTP status.
-pub(crate) type Reply = Result<serde_json::Value, ApiError>;
+pub(crate) type Reply = Result<Answer, ApiError>;
+
+/// A 200's body, already encoded: a status of thousands of units is written once, straight
+/// to bytes, not built as a tree of values first.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer(pub Vec<u8>);
+
+impl Answer {
+    /// The body read back as a value, for the few callers that look inside (the journal's
+    /// line about an action).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0).unwrap_or_default()
+    }
+}
 
 /// An answer other than 200.
 #[derive(Debug)]
@@ -50,6 +63,7 @@ impl ApiError {
 
 /// Serialises an answer; the types here always serialise.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Reply {
-    serde_json::to_value(value)
+    serde_json::to_vec(value)
+        .map(Answer)
         .map_err(|e| ApiError::new(500, format!("cannot encode the answer: {e}"), None))
 }

@@ -30,7 +30,7 @@ impl Stream {
 /// A line longer than this is cut and written in pieces, so one endless line cannot grow
 /// ward's memory.
 const MAX_LINE: usize = 64 * 1024;
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = 256 * 1024;
 
 /// Copies `fd` (a pipe's or FIFO's read end) into the unit's log until end of file, or
 /// until `stop` is set or dropped: then whatever the pipe holds at that moment is read and

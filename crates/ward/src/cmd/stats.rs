@@ -31,16 +31,37 @@ pub fn stats(sup: &SupervisorConfig, name: &str) -> Option<StatsJson> {
     stats_from(&reader, name)
 }
 
-/// The same, from an open reader (for many units at once).
+/// The same, from an open reader.
 pub fn stats_from(reader: &ward_store::Reader, name: &str) -> Option<StatsJson> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as i64;
+    let now = now_ms()?;
     let s = reader
         .stats(name, now - WINDOW.as_millis() as i64, now)
         .ok()?;
-    Some(StatsJson {
+    Some(json(s))
+}
+
+/// Every unit's statistics, by name, from one pass over the journal.
+pub fn stats_all(reader: &ward_store::Reader) -> BTreeMap<String, StatsJson> {
+    let Some(now) = now_ms() else {
+        return BTreeMap::new();
+    };
+    reader
+        .stats_all(now - WINDOW.as_millis() as i64, now)
+        .map(|all| all.into_iter().map(|(n, s)| (n, json(s))).collect())
+        .unwrap_or_default()
+}
+
+fn now_ms() -> Option<i64> {
+    Some(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_millis() as i64,
+    )
+}
+
+fn json(s: ward_store::Stats) -> StatsJson {
+    StatsJson {
         uptime_ratio: (s.uptime_ratio() * 1000.0).round() / 1000.0,
         mtbf_ms: s.mtbf_ms(),
         window_ms: s.window_ms,
@@ -51,5 +72,5 @@ pub fn stats_from(reader: &ward_store::Reader, name: &str) -> Option<StatsJson> 
         restarts_by_operator: s.restarts_by_operator,
         restarts_by_reload: s.restarts_by_reload,
         backoff_ms: s.backoff_ms,
-    })
+    }
 }

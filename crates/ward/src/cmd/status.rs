@@ -31,9 +31,10 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             reader.as_ref(),
             value.get_mut("services").and_then(|s| s.as_array_mut()),
         ) {
+            let mut all = super::stats::stats_all(reader);
             for s in services {
                 let name = s["name"].as_str().unwrap_or_default().to_string();
-                if let Some(stats) = super::stats::stats_from(reader, &name) {
+                if let Some(stats) = all.remove(&name) {
                     s["stats"] = serde_json::to_value(stats).unwrap_or_default();
                 }
             }
