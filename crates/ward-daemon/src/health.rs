@@ -90,26 +90,9 @@ impl Supervisor {
                 });
             }
             Probe::Command(argv) => {
-                let mut env = crate::launch::environment(name, &unit.instance);
-                // Not the unit's marker: the probe is not one of the service's processes.
-                env.retain(|(k, _)| k != ward_sys::tree::UNIT_ENV);
-                env.push((ward_sys::tree::UNIT_ENV.into(), format!("{name}:health")));
-                env.push(("WARD_UNIT_NAME".into(), name.into()));
+                let mut env = crate::hooks::side_env(name, unit, HookKind::Health { main: pid });
                 env.push(("WARD_MAIN_PID".into(), pid.to_string()));
-                let spec = (|| {
-                    Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
-                        argv: argv.clone(),
-                        env,
-                        cwd: unit.instance.service.cwd.clone(),
-                        stdin: ward_sys::spawn::dev_null()?,
-                        stdout: ward_sys::spawn::dev_null()?,
-                        stderr: ward_sys::spawn::dev_null()?,
-                        cgroup_procs: Vec::new(),
-                        nofile: Some(self.nofile),
-                        rlimits: Default::default(),
-                        parent_death_signal: Some(ward_core::Signal::KILL),
-                    })
-                })();
+                let spec = crate::hooks::side_spec(self.nofile, unit, argv.clone(), env, false);
                 let spawned = spec
                     .map_err(|e| e.to_string())
                     .and_then(|s| ward_sys::spawn::spawn(s).map_err(|e| e.to_string()));

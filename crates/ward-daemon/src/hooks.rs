@@ -12,6 +12,7 @@ use ward_sys::Pidfd;
 
 use crate::logs;
 use crate::supervisor::Supervisor;
+use crate::unit::Unit;
 
 /// Which hook.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,49 @@ pub(crate) enum FileJob {
     Snapshot,
     /// Putting the last snapshot back before a restart.
     Restore,
+}
+
+/// The environment of a program ward runs for a unit beside its service (a hook, a
+/// probe): the service's, with a marker of its own, so that a stop of the unit, which
+/// reaches every process carrying the unit's marker, does not take it along.
+pub(crate) fn side_env(name: &str, unit: &Unit, kind: HookKind) -> Vec<(String, String)> {
+    let mut env = crate::launch::environment(name, &unit.instance);
+    env.retain(|(k, _)| k != ward_sys::tree::UNIT_ENV);
+    env.push((
+        ward_sys::tree::UNIT_ENV.into(),
+        format!("{name}:{}", kind.as_str()),
+    ));
+    env.push(("WARD_UNIT_NAME".into(), name.into()));
+    env
+}
+
+/// How ward runs such a program: in the service's directory, as ward's own child, with
+/// its output in the unit's log (`to_log`) or discarded. One that discards its output
+/// (a probe, run every few seconds) also dies with ward.
+pub(crate) fn side_spec(
+    nofile: ward_sys::limits::Limit,
+    unit: &Unit,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    to_log: bool,
+) -> std::io::Result<ward_sys::spawn::SpawnSpec> {
+    let (stdout, stderr) = if to_log {
+        (unit.stdout_w.try_clone()?, unit.stderr_w.try_clone()?)
+    } else {
+        (ward_sys::spawn::dev_null()?, ward_sys::spawn::dev_null()?)
+    };
+    Ok(ward_sys::spawn::SpawnSpec {
+        argv,
+        env,
+        cwd: unit.instance.service.cwd.clone(),
+        stdin: ward_sys::spawn::dev_null()?,
+        stdout,
+        stderr,
+        cgroup_procs: Vec::new(),
+        nofile: Some(nofile),
+        rlimits: Default::default(),
+        parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
+    })
 }
 
 /// A hook that runs.
@@ -120,15 +164,8 @@ impl Supervisor {
             return false;
         };
         let sink = self.logs.sink();
-        let mut env = crate::launch::environment(name, &unit.instance);
-        // Not the unit's marker: a stop of the unit must not take its hook with it.
-        env.retain(|(k, _)| k != ward_sys::tree::UNIT_ENV);
-        env.push((
-            ward_sys::tree::UNIT_ENV.into(),
-            format!("{name}:{}", kind.as_str()),
-        ));
+        let mut env = side_env(name, unit, kind);
         env.push(("WARD_HOOK".into(), kind.as_str().into()));
-        env.push(("WARD_UNIT_NAME".into(), name.into()));
         if let Some((v, _)) = &unit.verdict {
             env.push(("WARD_CLASS".into(), v.class.as_str().into()));
             env.push(("WARD_SEVERITY".into(), v.severity.as_str().into()));
@@ -138,20 +175,7 @@ impl Supervisor {
         if let Some(exit) = unit.machine.last_exit() {
             env.push(("WARD_EXIT".into(), exit.to_string()));
         }
-        let spec = (|| {
-            Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
-                argv: argv.clone(),
-                env,
-                cwd: unit.instance.service.cwd.clone(),
-                stdin: ward_sys::spawn::dev_null()?,
-                stdout: unit.stdout_w.try_clone()?,
-                stderr: unit.stderr_w.try_clone()?,
-                cgroup_procs: Vec::new(),
-                nofile: Some(self.nofile),
-                rlimits: Default::default(),
-                parent_death_signal: None,
-            })
-        })();
+        let spec = side_spec(self.nofile, unit, argv, env, true);
         let timeout = unit.instance.service.hook_timeout;
         let result = spec
             .map_err(|e| e.to_string())

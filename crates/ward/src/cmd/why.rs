@@ -88,19 +88,13 @@ pub fn why(
         return Ok(OK);
     };
     let strategy = strategy(&s, v.strategy.as_deref());
-    let confidence = (strategy.starts_with("restart"))
-        .then(|| confidence(sup, name, &v.class, min_uptime))
-        .flatten();
-    let stats = super::stats::stats(sup, name);
+    let (confidence, recent_crashes, stats) =
+        journal_view(sup, name, &v.class, strategy, min_uptime);
     let why = Why {
         next: next(&s),
         strategy: strategy.to_string(),
         confidence,
-        // The same window as the statistics, so their counts serve both.
-        recent_crashes: stats
-            .as_ref()
-            .map(|s| s.crashes_by_class.clone())
-            .unwrap_or_default(),
+        recent_crashes,
         stats,
         stderr: stderr_tail(&s.log_file, None),
         recommendation: v.recommendation,
@@ -114,6 +108,32 @@ pub fn why(
         at_ms: v.at_ms,
     };
     Ok(show(&why, json))
+}
+
+/// What both screens take from the journal: the confidence that the strategy holds (when
+/// it restarts), the crashes of the statistics' window by class, and the statistics.
+fn journal_view(
+    sup: &SupervisorConfig,
+    name: &str,
+    class: &str,
+    strategy: &str,
+    min_uptime: Duration,
+) -> (
+    Option<ConfidenceJson>,
+    BTreeMap<String, u32>,
+    Option<StatsJson>,
+) {
+    let confidence = strategy
+        .starts_with("restart")
+        .then(|| confidence(sup, name, class, min_uptime))
+        .flatten();
+    let stats = super::stats::stats(sup, name);
+    // The same window as the statistics, so their counts serve both.
+    let recent = stats
+        .as_ref()
+        .map(|s| s.crashes_by_class.clone())
+        .unwrap_or_default();
+    (confidence, recent, stats)
 }
 
 /// Prints the verdict; the exit status says whether it was a crash.
@@ -203,11 +223,7 @@ fn from_journal(
     } else {
         "none"
     };
-    let confidence = strategy
-        .starts_with("restart")
-        .then(|| confidence(sup, name, &class, min_uptime))
-        .flatten();
-    let stats = super::stats::stats(sup, name);
+    let (confidence, recent_crashes, stats) = journal_view(sup, name, &class, strategy, min_uptime);
     let log = sup.log_dir.join(format!("{name}.log"));
     Ok(Why {
         name: name.to_string(),
@@ -219,10 +235,7 @@ fn from_journal(
         },
         strategy: strategy.to_string(),
         confidence,
-        recent_crashes: stats
-            .as_ref()
-            .map(|s| s.crashes_by_class.clone())
-            .unwrap_or_default(),
+        recent_crashes,
         stats,
         stderr: stderr_tail(
             &log.display().to_string(),
