@@ -632,8 +632,10 @@ impl Supervisor {
                 let result = match (target, &unit.main) {
                     (SignalTarget::Main, Some(main)) => main.pidfd.send_signal(signal),
                     (SignalTarget::Main, None) => Ok(()),
+                    // The whole tree is reached by one path only.
                     (SignalTarget::Tree, _) => {
-                        unit.containment.signal_all(signal, roots).map(|_| ())
+                        self.signal_tree(name, &[signal]);
+                        return;
                     }
                 };
                 if let Err(e) = result {
@@ -823,6 +825,8 @@ impl Supervisor {
         // Judged before the machine acts on it, so the journal reads exit, crash, then what
         // ward did about it; an exit while starting is one more failed start in the window.
         let failed_start = u32::from(before == State::Starting);
+        // Read once: the evidence's words and the recommendation both use it.
+        let peak = unit.controllers.peak_memory();
         let report = ward_core::classify::ExitReport {
             status: Some(status),
             exec_failure: None,
@@ -838,6 +842,8 @@ impl Supervisor {
                 (status.signal() == Some(Signal::KILL))
                     .then(|| self.kmsg.oom_line(pid))
                     .flatten(),
+                peak,
+                unit.instance.service.memory_max,
             ),
             earlier_boot: false,
             supervisor_crashed: false,
@@ -851,7 +857,7 @@ impl Supervisor {
             },
             hang: unit.hang.take(),
             dependents,
-            peak_memory: unit.controllers.peak_memory(),
+            peak_memory: peak,
             memory_limit: unit.instance.service.memory_max,
         };
         let settle = status.signal() == Some(Signal::KILL)
@@ -881,7 +887,13 @@ impl Supervisor {
         for mut p in due {
             if let Some(unit) = self.units.get(&p.unit) {
                 let kernel = self.kmsg.oom_line(p.pid);
-                p.report.oom = oom_evidence(&unit.controllers, p.baseline, kernel);
+                p.report.oom = oom_evidence(
+                    &unit.controllers,
+                    p.baseline,
+                    kernel,
+                    p.report.peak_memory,
+                    p.report.memory_limit,
+                );
             }
             self.judge(&p.unit, Some(p.pid), &p.report);
             self.apply_strategy(&p.unit);
@@ -1201,9 +1213,11 @@ fn oom_evidence(
     unit: &ward_sys::controllers::UnitControllers,
     baseline: OomBaseline,
     kernel: Option<String>,
+    peak: Option<u64>,
+    limit: Option<u64>,
 ) -> ward_core::classify::OomEvidence {
     use ward_core::classify::OomEvidence;
-    let peak = match (unit.peak_memory(), unit.memory_limit()) {
+    let peak = match (peak, limit) {
         (Some(p), Some(l)) => format!(
             "; peak memory {:.1} MiB of a {:.1} MiB limit",
             p as f64 / 1048576.0,

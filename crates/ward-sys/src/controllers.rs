@@ -274,22 +274,6 @@ impl UnitControllers {
         fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
     }
 
-    /// The memory limit in force, in bytes, if any.
-    pub fn memory_limit(&self) -> Option<u64> {
-        let (version, dir) = self.memory.as_ref()?;
-        let file = match version {
-            Version::V2 => "memory.max",
-            Version::V1 => "memory.limit_in_bytes",
-        };
-        let v: u64 = fs::read_to_string(dir.join(file))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        // v1 reports "no limit" as a huge page-aligned number.
-        (v < (1 << 62)).then_some(v)
-    }
-
     /// The memory cgroup directory, for status.
     pub fn memory_dir(&self) -> Option<&Path> {
         self.memory.as_ref().map(|(_, d)| d.as_path())
