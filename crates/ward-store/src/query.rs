@@ -16,6 +16,9 @@ pub struct RunEnd {
     pub started_ms: i64,
     /// When it ended.
     pub ended_ms: i64,
+    /// When the unit's next run started, if one did: what the logs hold before then can
+    /// only have come from this run, even when it was read after the end was recorded.
+    pub next_started_ms: Option<i64>,
     /// How it ended, in words.
     pub exit: String,
     /// Its exit code, when it exited.
@@ -282,6 +285,12 @@ impl Reader {
                 },
             )
             .optional()?;
+        let next_started_ms: Option<i64> = self.conn.query_row(
+            "SELECT min(r.started_ms) FROM runs r JOIN services s ON s.id = r.service_id
+              WHERE s.name = ?1 AND r.id > ?2",
+            params![unit, run_id],
+            |r| r.get(0),
+        )?;
         let mut recoveries = Vec::new();
         if let Some((crash_id, _)) = &crash {
             let mut stmt = self.conn.prepare(
@@ -296,6 +305,7 @@ impl Reader {
             pid,
             started_ms,
             ended_ms,
+            next_started_ms,
             exit,
             exit_code,
             crash: crash.map(|(_, c)| c),

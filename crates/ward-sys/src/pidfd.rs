@@ -22,6 +22,11 @@ impl Pidfd {
         Ok(Pidfd { fd, pid })
     }
 
+    /// Wraps a pidfd the kernel handed out with the process itself (`CLONE_PIDFD`).
+    pub(crate) fn from_owned(fd: OwnedFd, pid: u32) -> Pidfd {
+        Pidfd { fd, pid }
+    }
+
     /// Opens a pidfd for the process that had `pid` with `start_time` when it was seen, or
     /// fails if that PID now names another process. The check comes after the open, and
     /// the pidfd pins the process it was opened for, so a match cannot be undone.

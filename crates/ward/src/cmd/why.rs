@@ -181,6 +181,7 @@ fn from_journal(
         }));
     };
     let ran = Duration::from_millis((end.ended_ms - end.started_ms).max(0) as u64);
+    let window = run_window(&end);
     let (class, severity, summary, mut evidence, recommendation, at_ms) = match end.crash {
         Some(c) => (
             c.class,
@@ -237,10 +238,7 @@ fn from_journal(
         confidence,
         recent_crashes,
         stats,
-        stderr: stderr_tail(
-            &log.display().to_string(),
-            Some((end.started_ms, end.ended_ms)),
-        ),
+        stderr: stderr_tail(&log.display().to_string(), Some(window)),
         recommendation,
         run: Some(n),
         class,
@@ -380,18 +378,27 @@ fn confidence(
 
 /// The last lines the service wrote to stderr, from its log file; within `during` (ms
 /// since the Unix epoch, start and end) when given.
+/// The span of log time that belongs to an ended run. The log stamps a line when ward reads
+/// it, which can be just after the death that ended the run was recorded; until the next run
+/// starts (or for a second, when none did) nothing else writes to the service's log.
+fn run_window(end: &ward_store::RunEnd) -> (i64, i64) {
+    let until = end.next_started_ms.unwrap_or(end.ended_ms + 1000);
+    (end.started_ms, until.max(end.ended_ms + 1))
+}
+
 fn stderr_tail(log_file: &str, during: Option<(i64, i64)>) -> Vec<String> {
     let text = std::fs::read_to_string(log_file).unwrap_or_default();
     // The log's timestamps have one fixed width, so they compare as strings.
     let stamp = |ms: i64| {
         ward_daemon::logs::timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
     };
-    let bounds = during.map(|(from, to)| (stamp(from), stamp(to + 1)));
+    // Half-open: [from, to).
+    let bounds = during.map(|(from, to)| (stamp(from), stamp(to)));
     let mut lines: Vec<String> = text
         .lines()
         .rev()
         .filter(|l| match (&bounds, l.get(..24)) {
-            (Some((from, to)), Some(at)) => at >= from.as_str() && at <= to.as_str(),
+            (Some((from, to)), Some(at)) => at >= from.as_str() && at < to.as_str(),
             (Some(_), None) => false,
             (None, _) => true,
         })
