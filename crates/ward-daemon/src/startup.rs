@@ -113,6 +113,9 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     })?;
     let nofile = ward_sys::limits::raise_nofile();
     let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
+    if sup.cgroup_favordynmods && cgroups.is_some() {
+        favor_dynmods();
+    }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -246,6 +249,21 @@ fn cgroups(mode: CgroupMode, state_dir: &Path) -> Result<Option<CgroupDriver>, S
             mode: name,
             reason: e.to_string(),
         }),
+    }
+}
+
+/// `cgroup_favordynmods = true`: a machine that cannot have it still runs every service,
+/// only with slower starts, so a refusal is a warning.
+fn favor_dynmods() {
+    use ward_sys::favordynmods::{Favor, favor_dynmods};
+    match favor_dynmods() {
+        Ok(Favor::AlreadyOn) => tracing::info!("the cgroup2 mount already favours dynamic changes"),
+        Ok(Favor::TurnedOn) => {
+            tracing::info!(
+                "turned on favordynmods on the cgroup2 mount: services join their cgroups without waiting"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "cgroup_favordynmods: left as it is"),
     }
 }
 

@@ -92,7 +92,7 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape_mount(s: &str) -> String {
+pub(crate) fn unescape_mount(s: &str) -> String {
     s.replace("\\040", " ")
         .replace("\\011", "\t")
         .replace("\\012", "\n")

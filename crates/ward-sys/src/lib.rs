@@ -8,6 +8,7 @@
 pub mod cgroup;
 pub mod controllers;
 pub mod daemonize;
+pub mod favordynmods;
 pub mod fifo;
 pub mod identity;
 pub mod kmsg;

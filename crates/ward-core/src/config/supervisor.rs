@@ -11,6 +11,7 @@ const KEYS: &[&str] = &[
     "log_max_size",
     "log_keep",
     "cgroup",
+    "cgroup_favordynmods",
     "journal_keep_days",
     "journal_keep_rows",
     "journal_backup_interval",
@@ -40,6 +41,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut log_max_size = DEFAULT_LOG_MAX_SIZE;
     let mut log_keep = DEFAULT_LOG_KEEP;
     let mut cgroup = CgroupMode::Auto;
+    let mut cgroup_favordynmods = false;
     let mut journal_keep_days = 30;
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
@@ -61,6 +63,11 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                 }
                 "cgroup" => {
                     cgroup = ctx.choice("cgroup", value, CGROUP_MODES).unwrap_or(cgroup);
+                }
+                "cgroup_favordynmods" => {
+                    cgroup_favordynmods = ctx
+                        .boolean("cgroup_favordynmods", value)
+                        .unwrap_or(cgroup_favordynmods);
                 }
                 "journal_keep_days" => {
                     if let Some(n) = ctx.integer("journal_keep_days", value, 1, 36_500) {
@@ -95,6 +102,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         log_max_size,
         log_keep,
         cgroup,
+        cgroup_favordynmods,
         journal_keep_days,
         journal_keep_rows,
         journal_backup_interval,

@@ -57,6 +57,7 @@ socket = "/run/ward.sock"
 log_max_size = "1MiB"
 log_keep = 3
 cgroup = "v1"
+cgroup_favordynmods = true
 journal_keep_days = 7
 journal_keep_rows = 500
 journal_backup_interval = "15m"
@@ -96,8 +97,8 @@ shell = true
     assert_eq!(s.log_dir, Path::new("/etc/ward/logs"));
     assert_eq!(s.socket, Path::new("/run/ward.sock"));
     assert_eq!(
-        (s.log_max_size, s.log_keep, s.cgroup),
-        (1 << 20, 3, CgroupMode::V1)
+        (s.log_max_size, s.log_keep, s.cgroup, s.cgroup_favordynmods),
+        (1 << 20, 3, CgroupMode::V1, true)
     );
     assert_eq!(
         (s.journal_keep_days, s.journal_keep_rows, s.journal_backups),

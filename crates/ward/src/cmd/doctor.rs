@@ -65,6 +65,7 @@ pub fn doctor(path: &Path, sup: &SupervisorConfig, repair: bool) -> Result<i32, 
     }
 
     let running = daemon(sup, repair, &mut findings);
+    favordynmods(sup, &mut findings);
     journal(sup, repair, running, &mut findings);
     if let Ok(config) = client::load(path) {
         service_pidfiles(&config, running, &mut findings);
@@ -83,6 +84,31 @@ pub fn doctor(path: &Path, sup: &SupervisorConfig, repair: bool) -> Result<i32, 
     } else {
         println!("{problems} problem(s) found");
         Ok(FAILED)
+    }
+}
+
+/// Whether processes join their cgroups without waiting (`cgroup_favordynmods`).
+fn favordynmods(sup: &SupervisorConfig, findings: &mut Vec<Finding>) {
+    if sup.cgroup == ward_core::config::CgroupMode::Off {
+        return;
+    }
+    match (ward_sys::favordynmods::is_on(), sup.cgroup_favordynmods) {
+        (Some(true), _) => findings.push(ok(
+            "the cgroup2 mount has favordynmods: services join their cgroups without waiting",
+        )),
+        (Some(false), false) => findings.push(ok(
+            "the cgroup2 mount lacks favordynmods: each start waits for the kernel \
+             (cgroup_favordynmods = true makes restarts faster)",
+        )),
+        (Some(false), true) => findings.push(problem(
+            "cgroup_favordynmods = true, but the cgroup2 mount lacks favordynmods",
+            "the daemon's log says why it was refused; it needs root and Linux 6.0 or later",
+        )),
+        (None, true) => findings.push(problem(
+            "cgroup_favordynmods = true, but no cgroup2 hierarchy is mounted",
+            "boot with cgroup_favordynmods=true on the kernel command line",
+        )),
+        (None, false) => {}
     }
 }
 

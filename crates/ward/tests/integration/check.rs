@@ -180,3 +180,33 @@ fn v1_dir(pid: u32, controller: &str) -> std::path::PathBuf {
         .join(controller)
         .join(rel.trim_start_matches('/'))
 }
+
+#[test]
+fn cgroup_favordynmods_turns_the_option_on_and_keeps_the_others() {
+    let v2_options = || -> Option<Vec<String>> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let line = info.lines().find(|l| l.contains(" - cgroup2 "))?;
+        let opts = line.split(" - ").nth(1)?.split(' ').nth(2)?;
+        Some(opts.split(',').map(String::from).collect())
+    };
+    let Some(before) = v2_options() else {
+        eprintln!("no cgroup2 mount here: nothing to turn on");
+        return;
+    };
+    let bin = crate::fixture::testbin();
+    let w = Ward::up(&format!(
+        "[supervisor]\ncgroup_favordynmods = true\n\
+         [services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("s", "running");
+    let after = v2_options().expect("still mounted");
+    assert!(after.iter().any(|o| o == "favordynmods"), "{after:?}");
+    for kept in before.iter().filter(|o| *o != "favordynmods") {
+        assert!(after.contains(kept), "lost {kept}: {before:?} -> {after:?}");
+    }
+    let doctor = String::from_utf8_lossy(&w.cli(&["doctor"]).stdout).to_string();
+    assert!(
+        doctor.contains("the cgroup2 mount has favordynmods"),
+        "{doctor}"
+    );
+}
