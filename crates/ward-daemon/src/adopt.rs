@@ -28,7 +28,7 @@ impl Supervisor {
     /// Sets up every unit of the config, adopting what an earlier daemon left running and
     /// starting the rest as their records and `autostart` say.
     pub(crate) fn restore(&mut self) {
-        let state_dir = self.config.supervisor.state_dir.clone();
+        let runtime_dir = self.config.supervisor.runtime_dir.clone();
         let boot = boot_id().ok();
         // Dependencies first, so each unit's dependencies exist when it asks for them.
         let order = ward_core::deps::Graph::of(&self.config.services).start_order();
@@ -40,7 +40,7 @@ impl Supervisor {
             if self.add_unit(inst).is_none() {
                 continue;
             }
-            let Some(record) = persist::load(&state_dir, &name) else {
+            let Some(record) = persist::load(&runtime_dir, &name) else {
                 if autostart {
                     self.request_start(&name);
                 }

@@ -69,7 +69,7 @@ pub(crate) fn side_spec(
     to_log: bool,
 ) -> std::io::Result<ward_sys::spawn::SpawnSpec> {
     let (stdout, stderr) = if to_log {
-        (unit.stdout_w.try_clone()?, unit.stderr_w.try_clone()?)
+        unit.output_ends()?
     } else {
         (ward_sys::spawn::dev_null()?, ward_sys::spawn::dev_null()?)
     };

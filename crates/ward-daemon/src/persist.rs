@@ -1,5 +1,5 @@
 //! What a daemon leaves for the next one: per unit, the operator's intent and the identity
-//! of the main process, in `<state_dir>/units/NAME.json`.
+//! of the main process, in `<runtime_dir>/units/NAME.json`.
 //!
 //! Written whenever either changes, by rename over the old file, so a daemon killed at any
 //! instant leaves the previous or the new record, never a torn one. No fsync: the records
@@ -31,27 +31,27 @@ pub(crate) struct MainRecord {
     pub started_ms: u64,
 }
 
-fn dir(state_dir: &Path) -> PathBuf {
-    state_dir.join("units")
+fn dir(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("units")
 }
 
-fn file(state_dir: &Path, unit: &str) -> PathBuf {
-    dir(state_dir).join(format!("{unit}.json"))
+fn file(runtime_dir: &Path, unit: &str) -> PathBuf {
+    dir(runtime_dir).join(format!("{unit}.json"))
 }
 
 /// Writes a unit's record atomically.
-pub(crate) fn save(state_dir: &Path, unit: &str, record: &UnitRecord) -> io::Result<()> {
-    fs::create_dir_all(dir(state_dir))?;
-    let path = file(state_dir, unit);
-    let tmp = dir(state_dir).join(format!(".{unit}.json.tmp"));
+pub(crate) fn save(runtime_dir: &Path, unit: &str, record: &UnitRecord) -> io::Result<()> {
+    fs::create_dir_all(dir(runtime_dir))?;
+    let path = file(runtime_dir, unit);
+    let tmp = dir(runtime_dir).join(format!(".{unit}.json.tmp"));
     fs::write(&tmp, serde_json::to_vec(record).map_err(io::Error::other)?)?;
     fs::rename(&tmp, &path)
 }
 
 /// The record a previous daemon left, if any. An unreadable record is reported and
 /// treated as none: the unit then starts as its config says.
-pub(crate) fn load(state_dir: &Path, unit: &str) -> Option<UnitRecord> {
-    let path = file(state_dir, unit);
+pub(crate) fn load(runtime_dir: &Path, unit: &str) -> Option<UnitRecord> {
+    let path = file(runtime_dir, unit);
     let bytes = fs::read(&path).ok()?;
     match serde_json::from_slice(&bytes) {
         Ok(r) => Some(r),
@@ -63,8 +63,8 @@ pub(crate) fn load(state_dir: &Path, unit: &str) -> Option<UnitRecord> {
 }
 
 /// Forgets a unit that left the config.
-pub(crate) fn remove(state_dir: &Path, unit: &str) {
-    let _ = fs::remove_file(file(state_dir, unit));
+pub(crate) fn remove(runtime_dir: &Path, unit: &str) {
+    let _ = fs::remove_file(file(runtime_dir, unit));
 }
 
 #[cfg(test)]

@@ -87,6 +87,7 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
     private_dir(&sup.state_dir)?;
+    private_dir(&sup.runtime_dir)?;
     private_dir(&sup.log_dir)?;
     if let Some(parent) = sup.socket.parent() {
         private_dir(parent)?;

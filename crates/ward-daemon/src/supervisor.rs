@@ -215,7 +215,7 @@ impl Supervisor {
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
-        let notify_path = crate::notify::socket_path(&self.config.supervisor.state_dir);
+        let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
         match ward_sys::notify::NotifySocket::bind(&notify_path) {
             Ok(socket) => {
                 tokio::spawn(crate::notify::listen(socket, notify_tx));
@@ -388,20 +388,14 @@ impl Supervisor {
     fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
         let name = instance.name.clone();
         let sup = &self.config.supervisor;
-        let io_dir = sup.state_dir.join("io");
+        let io_dir = sup.runtime_dir.join("io");
         std::fs::create_dir_all(&io_dir)?;
         let (out_path, err_path) = (
             io_dir.join(format!("{name}.out")),
             io_dir.join(format!("{name}.err")),
         );
-        let (out_r, out_w) = (
-            ward_sys::fifo::open_reader(&out_path)?,
-            ward_sys::fifo::open_writer(&out_path)?,
-        );
-        let (err_r, err_w) = (
-            ward_sys::fifo::open_reader(&err_path)?,
-            ward_sys::fifo::open_writer(&err_path)?,
-        );
+        let out_r = ward_sys::fifo::open_reader(&out_path)?;
+        let err_r = ward_sys::fifo::open_reader(&err_path)?;
         let log = self.logs.open(
             sup.log_dir.join(format!("{name}.log")),
             sup.log_max_size,
@@ -450,8 +444,7 @@ impl Supervisor {
             instance,
             main: None,
             containment,
-            stdout_w: out_w,
-            stderr_w: err_w,
+            fifos: [out_path, err_path],
             log,
             timer: None,
             awaiting_tree: false,
@@ -541,7 +534,7 @@ impl Supervisor {
     /// are not the operator's: the intent recorded before the shutdown stays.
     fn persist(&mut self, name: &str) {
         let shutting_down = self.shutdown.is_some();
-        let state_dir = self.config.supervisor.state_dir.clone();
+        let runtime_dir = self.config.supervisor.runtime_dir.clone();
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
@@ -571,7 +564,7 @@ impl Supervisor {
                 started_ms: Supervisor::epoch_ms(m.started),
             }),
         };
-        match persist::save(&state_dir, name, &record) {
+        match persist::save(&runtime_dir, name, &record) {
             Ok(()) => unit.persisted = Some(now),
             Err(e) => tracing::warn!(unit = %name, error = %e, "cannot write the unit's record"),
         }
@@ -685,9 +678,10 @@ impl Supervisor {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
         let plumbing = (|| {
+            let (stdout, stderr) = unit.output_ends()?;
             Ok::<_, std::io::Error>(Plumbing {
-                stdout: unit.stdout_w.try_clone()?,
-                stderr: unit.stderr_w.try_clone()?,
+                stdout,
+                stderr,
                 cgroup_procs: {
                     let mut files = match &unit.containment {
                         Containment::Cgroup(cg) => vec![cg.open_procs_for_join()?],
@@ -1099,11 +1093,11 @@ impl Supervisor {
                 });
                 unit.containment.remove();
                 unit.controllers.remove();
-                let state_dir = &self.config.supervisor.state_dir;
-                persist::remove(state_dir, &name);
+                let runtime_dir = &self.config.supervisor.runtime_dir;
+                persist::remove(runtime_dir, &name);
                 for ext in ["out", "err"] {
                     let _ =
-                        std::fs::remove_file(state_dir.join("io").join(format!("{name}.{ext}")));
+                        std::fs::remove_file(runtime_dir.join("io").join(format!("{name}.{ext}")));
                 }
                 tracing::info!(unit = %name, "removed");
             }
@@ -1136,7 +1130,7 @@ impl Supervisor {
 
     /// `NOTIFY_SOCKET` for the services.
     pub(crate) fn notify_path(&self) -> PathBuf {
-        crate::notify::socket_path(&self.config.supervisor.state_dir)
+        crate::notify::socket_path(&self.config.supervisor.runtime_dir)
     }
 
     /// Milliseconds since the Unix epoch, for the API.

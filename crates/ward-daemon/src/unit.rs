@@ -35,12 +35,12 @@ pub struct Unit {
     pub main: Option<MainProcess>,
     /// Where its processes live.
     pub containment: Containment,
-    /// The service's ends of its stdout and stderr FIFOs, handed to every spawn. The FIFOs
+    /// Its stdout and stderr FIFOs. Every spawn opens the service's ends anew: they
     /// outlive each process, and the daemon too, so output of leftovers, of the next run and
-    /// of the time ward was away lands in one place.
-    pub stdout_w: OwnedFd,
-    /// See `stdout_w`.
-    pub stderr_w: OwnedFd,
+    /// of the time ward was away lands in one place. ward keeps only its reading ends open
+    /// between spawns, two descriptors a unit fewer, which is what lets one daemon hold
+    /// thousands of services under a 20,000-descriptor limit.
+    pub fifos: [std::path::PathBuf; 2],
     /// Its log file.
     pub log: Arc<UnitLog>,
     /// The armed timer: deadline and token.
@@ -100,6 +100,14 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Fresh service ends of the stdout and stderr FIFOs, for one spawn.
+    pub fn output_ends(&self) -> std::io::Result<(OwnedFd, OwnedFd)> {
+        Ok((
+            ward_sys::fifo::open_writer(&self.fifos[0])?,
+            ward_sys::fifo::open_writer(&self.fifos[1])?,
+        ))
+    }
+
     /// What the tree fallback needs to find this unit's processes.
     pub fn roots(&self, ward: u32) -> TreeRoots<'_> {
         TreeRoots {

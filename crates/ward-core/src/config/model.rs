@@ -25,6 +25,11 @@ pub struct Config {
 pub struct SupervisorConfig {
     /// Where the socket, PID file, journal, unit records and output FIFOs live. Default: `.ward` beside the config.
     pub state_dir: PathBuf,
+    /// Where what means nothing after a reboot lives: the services' output FIFOs (`io/`),
+    /// the records that let the next daemon adopt running services (`units/`) and the
+    /// notify socket. A tmpfs here (such as `/run/ward`) makes starts cheaper on disks where
+    /// creating a file is slow. Default: `state_dir`.
+    pub runtime_dir: PathBuf,
     /// Where service logs are written. Default: `<state_dir>/logs`.
     pub log_dir: PathBuf,
     /// The control socket. Default: `<state_dir>/ward.sock`.

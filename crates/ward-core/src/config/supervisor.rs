@@ -6,6 +6,7 @@ use toml_edit::Item;
 
 const KEYS: &[&str] = &[
     "state_dir",
+    "runtime_dir",
     "log_dir",
     "socket",
     "log_max_size",
@@ -36,6 +37,7 @@ const CGROUP_MODES: &[(&str, CgroupMode)] = &[
 /// holds defaults where a value was rejected.
 pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig {
     let mut state_dir = None;
+    let mut runtime_dir = None;
     let mut log_dir = None;
     let mut socket = None;
     let mut log_max_size = DEFAULT_LOG_MAX_SIZE;
@@ -51,6 +53,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         for (key, value) in entries(table) {
             match key.get() {
                 "state_dir" => state_dir = ctx.path("state_dir", value),
+                "runtime_dir" => runtime_dir = ctx.path("runtime_dir", value),
                 "log_dir" => log_dir = ctx.path("log_dir", value),
                 "socket" => socket = ctx.path("socket", value),
                 "log_max_size" => {
@@ -98,6 +101,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     SupervisorConfig {
         log_dir: log_dir.unwrap_or_else(|| state_dir.join("logs")),
         socket: socket.unwrap_or_else(|| state_dir.join("ward.sock")),
+        runtime_dir: runtime_dir.unwrap_or_else(|| state_dir.clone()),
         state_dir,
         log_max_size,
         log_keep,

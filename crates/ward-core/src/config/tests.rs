@@ -23,6 +23,7 @@ fn errors(text: &str) -> Vec<ConfigError> {
 fn minimal_config_gets_every_default() {
     let c = ok("[services.web]\ncommand = [\"/bin/sleep\", \"100\"]\n");
     assert_eq!(c.supervisor.state_dir, Path::new("/etc/ward/.ward"));
+    assert_eq!(c.supervisor.runtime_dir, c.supervisor.state_dir);
     assert_eq!(c.supervisor.log_dir, Path::new("/etc/ward/.ward/logs"));
     assert_eq!(c.supervisor.socket, Path::new("/etc/ward/.ward/ward.sock"));
     assert_eq!(c.supervisor.log_max_size, 10 << 20);
@@ -52,6 +53,7 @@ fn every_key_is_read() {
     let c = ok(r#"
 [supervisor]
 state_dir = "/var/lib/ward"
+runtime_dir = "/run/ward"
 log_dir = "logs"
 socket = "/run/ward.sock"
 log_max_size = "1MiB"
@@ -94,6 +96,7 @@ shell = true
 "#);
     let s = &c.supervisor;
     assert_eq!(s.state_dir, Path::new("/var/lib/ward"));
+    assert_eq!(s.runtime_dir, Path::new("/run/ward"));
     assert_eq!(s.log_dir, Path::new("/etc/ward/logs"));
     assert_eq!(s.socket, Path::new("/run/ward.sock"));
     assert_eq!(

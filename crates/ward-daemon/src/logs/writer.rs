@@ -11,6 +11,11 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 /// How many chunks may wait for the disk before output is dropped.
 const QUEUE: usize = 1024;
 
+/// How many log files stay open at once. Past it, the file written least recently is
+/// closed and opened again when its unit next writes: thousands of chatty services then
+/// cost no more descriptors than this, and the daemon stays under the open-file limit.
+const OPEN_FILES: usize = 512;
+
 enum Msg {
     Open {
         unit: Arc<UnitLog>,
@@ -157,6 +162,8 @@ struct OpenLog {
     keep: u32,
     file: Option<File>,
     size: u64,
+    /// When it was last written, as a count of writes: the least recent is closed first.
+    used: u64,
 }
 
 impl OpenLog {
@@ -232,8 +239,26 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
     }
 }
 
+/// Closes the file written least recently when `OPEN_FILES` are open and `id`'s is not
+/// one of them.
+fn make_room(logs: &mut HashMap<u64, OpenLog>, id: u64) {
+    if logs.get(&id).is_none_or(|l| l.file.is_some()) {
+        return;
+    }
+    let open = logs.values().filter(|l| l.file.is_some());
+    if open.clone().count() < OPEN_FILES {
+        return;
+    }
+    if let Some(oldest) = open.min_by_key(|l| l.used).map(|l| l.unit.id)
+        && let Some(log) = logs.get_mut(&oldest)
+    {
+        log.file = None;
+    }
+}
+
 fn run(rx: Receiver<Msg>) {
     let mut logs: HashMap<u64, OpenLog> = HashMap::new();
+    let mut writes: u64 = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Open {
@@ -250,18 +275,22 @@ fn run(rx: Receiver<Msg>) {
                         keep,
                         file: None,
                         size: 0,
+                        used: 0,
                     },
                 );
             }
             Msg::Data { id, bytes } => {
-                if let Some(log) = logs.get_mut(&id)
-                    && let Err(e) = log.write(&bytes)
-                {
-                    tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
-                    log.unit
-                        .dropped
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    log.file = None;
+                make_room(&mut logs, id);
+                writes += 1;
+                if let Some(log) = logs.get_mut(&id) {
+                    log.used = writes;
+                    if let Err(e) = log.write(&bytes) {
+                        tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
+                        log.unit
+                            .dropped
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        log.file = None;
+                    }
                 }
             }
             Msg::Close { id } => {
@@ -275,6 +304,45 @@ fn run(rx: Receiver<Msg>) {
             Msg::Sync(done) => {
                 let _ = done.send(());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Descriptors of this process open on files below `dir`.
+    fn open_below(dir: &Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .expect("fd dir")
+            .flatten()
+            .filter(|e| fs::read_link(e.path()).is_ok_and(|t| t.starts_with(dir)))
+            .count()
+    }
+
+    #[test]
+    fn more_logs_than_open_files_keep_every_line_within_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = LogWriter::start().expect("writer");
+        let sink = writer.sink();
+        let n = OPEN_FILES + 40;
+        let logs: Vec<_> = (0..n)
+            .map(|i| writer.open(dir.path().join(format!("u{i}.log")), 1 << 20, 1))
+            .collect();
+        // The queue holds 1024 messages: let the registrations through before the lines.
+        writer.sync();
+        // Twice round: the second pass reopens files the first one had to close.
+        for round in 0..2 {
+            for (i, log) in logs.iter().enumerate() {
+                sink.write(log, format!("line {round} of u{i}\n").into_bytes());
+            }
+            writer.sync();
+            assert!(open_below(dir.path()) <= OPEN_FILES, "round {round}");
+        }
+        for i in 0..n {
+            let text = fs::read_to_string(dir.path().join(format!("u{i}.log"))).expect("log");
+            assert_eq!(text, format!("line 0 of u{i}\nline 1 of u{i}\n"));
         }
     }
 }

@@ -247,3 +247,32 @@ fn on_daemon_exit_decides_who_outlives_the_daemon() {
     });
     assert!(alive(keep));
 }
+
+#[test]
+fn a_runtime_dir_of_its_own_holds_fifos_and_records_across_a_killed_daemon() {
+    let bin = testbin();
+    let mut w = Ward::up(&format!(
+        "[supervisor]\nruntime_dir = \"run\"\n\
+         [services.ticker]\ncommand = [\"{bin}\", \"print-every\", \"10\"]\n"
+    ));
+    let pid = w.wait_state("ticker", "running").pid.expect("pid");
+    let run = w.dir.path().join("run");
+    for file in ["io/ticker.out", "io/ticker.err", "units/ticker.json"] {
+        assert!(run.join(file).exists(), "{file} not in the runtime dir");
+        assert!(
+            !w.dir.path().join(".ward").join(file).exists(),
+            "{file} in the state dir"
+        );
+    }
+    kill_daemon(&mut w);
+    let away = numbers(&w.log("ticker")).last().copied().expect("lines");
+    w.start_daemon();
+    let s = w.unit("ticker");
+    assert_eq!((s.pid, s.spawns), (Some(pid), 0), "not adopted");
+    wait_for("lines read from the runtime dir's FIFO", || {
+        numbers(&w.log("ticker"))
+            .last()
+            .is_some_and(|&n| n > away + 10)
+            .then_some(())
+    });
+}
