@@ -61,6 +61,21 @@ pub(crate) struct OomBaseline {
     pub pids_hits: Option<u64>,
 }
 
+/// How old the counters read at a run's end may be to serve as the next run's baseline: a
+/// restart without backoff follows within this, and nothing else of the unit runs between.
+const COUNTERS_REUSE: Duration = Duration::from_millis(5);
+
+impl OomBaseline {
+    /// Reads the counters now.
+    fn read(unit: &ward_sys::controllers::UnitControllers) -> OomBaseline {
+        OomBaseline {
+            cgroup: unit.oom_kills(),
+            machine: ward_sys::controllers::vmstat_oom_kills(),
+            pids_hits: unit.pids_limit_hits(),
+        }
+    }
+}
+
 /// A snapshot or restore that ended: the unit, which job, and the path or the error.
 pub(crate) type FileJobDone = (String, crate::hooks::FileJob, Result<String, String>);
 
@@ -451,6 +466,7 @@ impl Supervisor {
             pidfile: None,
             controllers,
             oom_baseline: OomBaseline::default(),
+            counters_at_exit: None,
             stop_escalated: false,
             strategy_due: None,
             last_strategy: None,
@@ -705,10 +721,9 @@ impl Supervisor {
             }
         };
         // Counters read before the fork: the new process may hit a limit at once.
-        let baseline = OomBaseline {
-            cgroup: unit.controllers.oom_kills(),
-            machine: ward_sys::controllers::vmstat_oom_kills(),
-            pids_hits: unit.controllers.pids_limit_hits(),
+        let baseline = match unit.counters_at_exit.take() {
+            Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
+            _ => OomBaseline::read(&unit.controllers),
         };
         match ward_sys::spawn::spawn(spec) {
             Ok(spawned) => {
@@ -821,6 +836,8 @@ impl Supervisor {
         let failed_start = u32::from(before == State::Starting);
         // Read once: the evidence's words and the recommendation both use it.
         let peak = unit.controllers.peak_memory();
+        let counters = OomBaseline::read(&unit.controllers);
+        unit.counters_at_exit = Some((Instant::now(), counters));
         let report = ward_core::classify::ExitReport {
             status: Some(status),
             exec_failure: None,
@@ -831,8 +848,8 @@ impl Supervisor {
             failed_starts: unit.machine.failed_starts_in_window(now) + failed_start,
             burst: params.start_limit.burst,
             oom: oom_evidence(
-                &unit.controllers,
                 unit.oom_baseline,
+                counters,
                 (status.signal() == Some(Signal::KILL))
                     .then(|| self.kmsg.oom_line(pid))
                     .flatten(),
@@ -842,10 +859,7 @@ impl Supervisor {
             earlier_boot: false,
             supervisor_crashed: false,
             operator_signal: unit.operator_signal,
-            pids_limit_hits: match (
-                unit.oom_baseline.pids_hits,
-                unit.controllers.pids_limit_hits(),
-            ) {
+            pids_limit_hits: match (unit.oom_baseline.pids_hits, counters.pids_hits) {
                 (Some(before), Some(now)) => now.saturating_sub(before),
                 _ => 0,
             },
@@ -882,8 +896,8 @@ impl Supervisor {
             if let Some(unit) = self.units.get(&p.unit) {
                 let kernel = self.kmsg.oom_line(p.pid);
                 p.report.oom = oom_evidence(
-                    &unit.controllers,
                     p.baseline,
+                    OomBaseline::read(&unit.controllers),
                     kernel,
                     p.report.peak_memory,
                     p.report.memory_limit,
@@ -1204,8 +1218,8 @@ pub(crate) fn apply_limits(
 /// What points to an OOM kill since the run began: the unit's own memory cgroup counting
 /// one (strong), else the machine-wide counter rising (weak).
 fn oom_evidence(
-    unit: &ward_sys::controllers::UnitControllers,
     baseline: OomBaseline,
+    now: OomBaseline,
     kernel: Option<String>,
     peak: Option<u64>,
     limit: Option<u64>,
@@ -1225,7 +1239,7 @@ fn oom_evidence(
         .as_ref()
         .map(|l| format!("; kernel log: {l}"))
         .unwrap_or_default();
-    if let (Some(before), Some(now)) = (baseline.cgroup, unit.oom_kills())
+    if let (Some(before), Some(now)) = (baseline.cgroup, now.cgroup)
         && now > before
     {
         return OomEvidence::Strong(format!(
@@ -1236,7 +1250,7 @@ fn oom_evidence(
     if let Some(line) = kernel {
         return OomEvidence::Strong(format!("kernel log: {line}{peak}"));
     }
-    if let (Some(before), Some(now)) = (baseline.machine, ward_sys::controllers::vmstat_oom_kills())
+    if let (Some(before), Some(now)) = (baseline.machine, now.machine)
         && now > before
     {
         return OomEvidence::Weak(format!(
