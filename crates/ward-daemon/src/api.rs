@@ -131,9 +131,10 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, ApiError> {
         ("/v1/shutdown", true) => Command::Shutdown,
         ("/v1/logs/reopen", true) => Command::ReopenLogs,
         ("/v1/backup", true) => Command::Backup,
+        ("/v1/journal/sync", true) => Command::JournalSync,
         (
             "/v1/status" | "/v1/start" | "/v1/stop" | "/v1/restart" | "/v1/signal" | "/v1/reload"
-            | "/v1/shutdown" | "/v1/logs/reopen" | "/v1/backup",
+            | "/v1/shutdown" | "/v1/logs/reopen" | "/v1/backup" | "/v1/journal/sync",
             _,
         ) => {
             return Err(ApiError::new(

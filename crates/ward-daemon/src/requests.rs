@@ -15,6 +15,8 @@ pub(crate) enum Command {
     Shutdown,
     ReopenLogs,
     Backup,
+    /// Answered once everything journaled before it is committed.
+    JournalSync,
 }
 
 /// A command and where its answer goes.

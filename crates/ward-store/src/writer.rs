@@ -34,6 +34,8 @@ enum Msg {
     Record(Box<Record>, Option<Done>),
     /// Answered once everything queued before it is committed (or failed).
     Sync(SyncSender<()>),
+    /// Called, like `Sync`, once everything queued before it is committed (or failed).
+    Then(Box<dyn FnOnce() + Send>),
     /// Commit what came before, then end, whoever still holds a handle.
     Stop,
 }
@@ -57,6 +59,19 @@ pub struct JournalHandle {
 }
 
 impl JournalHandle {
+    /// Calls `done` once every record queued before is committed or has failed, without
+    /// blocking the caller: `ward history` waits on it so it shows what just happened.
+    /// With the queue full (the disk cannot keep up) `done` is called at once: the caller
+    /// then reads what is committed so far rather than waiting on the disk.
+    pub fn then(&self, done: impl FnOnce() + Send + 'static) {
+        match self.tx.try_send(Msg::Then(Box::new(done))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Msg::Then(done)))
+            | Err(TrySendError::Disconnected(Msg::Then(done))) => done(),
+            Err(_) => {}
+        }
+    }
+
     /// Queues a record; never blocks. A full queue drops it and counts it.
     pub fn record(&self, record: Record) {
         self.send(record, None);
@@ -267,6 +282,7 @@ fn run(
                 Msg::Sync(tx) => {
                     let _ = tx.send(());
                 }
+                Msg::Then(done) => done(),
                 Msg::Stop => stop = true,
             }
         }

@@ -215,14 +215,14 @@ impl ServiceCgroup {
 
     /// The PIDs in the cgroup now.
     pub fn pids(&self) -> io::Result<Vec<u32>> {
-        let text = fs::read_to_string(self.path.join("cgroup.procs"))?;
+        let text = crate::kfile::read(self.path.join("cgroup.procs"))?;
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
     /// True when no process is left (a missing directory counts as empty).
     pub fn is_empty(&self) -> bool {
         match self.version {
-            Version::V2 => match fs::read_to_string(self.path.join("cgroup.events")) {
+            Version::V2 => match crate::kfile::read(self.path.join("cgroup.events")) {
                 Ok(t) => t.lines().any(|l| l == "populated 0"),
                 Err(_) => self.pids().map(|p| p.is_empty()).unwrap_or(true),
             },
@@ -259,7 +259,7 @@ impl ServiceCgroup {
     }
 
     fn contains(&self, pid: u32) -> bool {
-        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        let Ok(text) = crate::kfile::read(format!("/proc/{pid}/cgroup")) else {
             return false;
         };
         let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -183,7 +183,7 @@ fn v2_enable(parent: &Path, base: &Path, name: &str) -> bool {
 /// group of the machine (`tg_set_bandwidth`), which made setting up 500 services
 /// quadratic, a third of their start, although most of them set no limit at all.
 fn write_if_changed(path: &Path, value: &str) -> io::Result<()> {
-    if fs::read_to_string(path).is_ok_and(|now| now.trim() == value) {
+    if crate::kfile::read(path).is_ok_and(|now| now.trim() == value) {
         return Ok(());
     }
     fs::write(path, value)
@@ -261,7 +261,7 @@ impl UnitControllers {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
         };
-        let text = fs::read_to_string(dir.join(file)).ok()?;
+        let text = crate::kfile::read(dir.join(file)).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
     }
@@ -270,7 +270,7 @@ impl UnitControllers {
     /// of `pids.events`).
     pub fn pids_limit_hits(&self) -> Option<u64> {
         let (_, dir) = self.pids.as_ref()?;
-        let text = fs::read_to_string(dir.join("pids.events")).ok()?;
+        let text = crate::kfile::read(dir.join("pids.events")).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("max ")?.trim().parse().ok())
     }
@@ -282,7 +282,7 @@ impl UnitControllers {
             Version::V2 => "memory.peak",
             Version::V1 => "memory.max_usage_in_bytes",
         };
-        fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+        crate::kfile::read(dir.join(file)).ok()?.trim().parse().ok()
     }
 
     /// The memory cgroup directory, for status.
@@ -300,7 +300,7 @@ impl UnitControllers {
 
 /// The machine-wide count of OOM kills (`oom_kill` in `/proc/vmstat`).
 pub fn vmstat_oom_kills() -> Option<u64> {
-    let text = fs::read_to_string("/proc/vmstat").ok()?;
+    let text = crate::kfile::read("/proc/vmstat").ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
 }

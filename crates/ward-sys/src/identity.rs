@@ -3,7 +3,6 @@
 //! A bare PID is a name the kernel reuses; the start time (field 22 of `/proc/PID/stat`,
 //! in clock ticks since boot) and the boot id together pin one process in history.
 
-use std::fs;
 use std::io;
 
 /// A process named so that a reused PID can never be mistaken for it.
@@ -58,7 +57,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 
 /// Reads and parses `/proc/PID/stat`.
 pub fn read_stat(pid: u32) -> io::Result<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let text = crate::kfile::read(format!("/proc/{pid}/stat"))?;
     parse_stat(&text).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -138,11 +137,16 @@ impl ProcState {
     }
 }
 
-/// The id of the running boot.
+/// The id of the running boot, read once: it cannot change while this process lives.
 pub fn boot_id() -> io::Result<String> {
-    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BOOT_ID.get() {
+        return Ok(id.clone());
+    }
+    let id = crate::kfile::read("/proc/sys/kernel/random/boot_id")?
         .trim()
-        .to_string())
+        .to_string();
+    Ok(BOOT_ID.get_or_init(|| id).clone())
 }
 
 impl ProcessIdentity {

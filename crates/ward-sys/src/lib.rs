@@ -11,6 +11,7 @@ pub mod daemonize;
 pub mod favordynmods;
 pub mod fifo;
 pub mod identity;
+pub mod kfile;
 pub mod kmsg;
 pub mod limits;
 pub mod notify;

@@ -42,6 +42,14 @@ fn read(path: &Path) -> Result<String, Failure> {
     })
 }
 
+/// Lets a running daemon commit what it has journaled so far, so that a read of the
+/// journal right after an event shows it. Without a daemon there is nothing to wait for.
+pub fn settle_journal(sup: &SupervisorConfig) {
+    if sup.socket.exists() {
+        let _ = call::<serde_json::Value>(&sup.socket, Method::Post("/v1/journal/sync", Empty {}));
+    }
+}
+
 /// A blocking call to the daemon on `socket`.
 pub fn call<T: DeserializeOwned>(
     socket: &Path,

@@ -45,6 +45,7 @@ fn journal(sup: &SupervisorConfig) -> PathBuf {
 }
 
 fn open(sup: &SupervisorConfig) -> Result<Reader, Failure> {
+    crate::client::settle_journal(sup);
     let path = journal(sup);
     if !path.exists() {
         return Err(Failure::Failed(format!(

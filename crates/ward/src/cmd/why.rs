@@ -157,6 +157,7 @@ fn from_journal(
     name: &str,
     n: u32,
 ) -> Result<Why, Failure> {
+    crate::client::settle_journal(sup);
     let path = sup.state_dir.join("journal.db");
     let reader = ward_store::Reader::open(&path)
         .map_err(|e| Failure::Usage(format!("cannot read the journal: {e}")))?;

@@ -59,6 +59,8 @@ fn a_repair_that_times_out_gives_up() {
     ));
     let s = w.wait_state("db", "failed");
     assert_eq!(s.spawns, 1);
+    // The journal commits on its own thread, just after the state changes in memory:
+    // `history` asks the daemon to let it finish first.
     let history = w.ok(&["history", "db"]);
     assert!(
         history.contains("repair hook failed: killed by SIGKILL"),
