@@ -266,6 +266,12 @@ impl Supervisor {
     /// Everything `ward status` shows.
     pub(crate) fn status(&self) -> StatusResponse {
         let now = SystemTime::now();
+        let pids: Vec<u32> = self
+            .units
+            .values()
+            .filter_map(|u| u.main.as_ref().map(|p| p.pidfd.pid()))
+            .collect();
+        let mut proc_states = ward_sys::identity::ProcState::of_all(&pids).into_iter();
         let services = self
             .units
             .values()
@@ -282,8 +288,11 @@ impl Supervisor {
                     }
                     .to_string(),
                     pid: m.pid(),
-                    process_state: u.main.as_ref().map(|p| {
-                        ward_sys::identity::ProcState::of(p.pidfd.pid())
+                    // Read above, in the same order of units.
+                    process_state: u.main.as_ref().map(|_| {
+                        proc_states
+                            .next()
+                            .unwrap_or(ward_sys::identity::ProcState::NotFound)
                             .as_str()
                             .to_string()
                     }),

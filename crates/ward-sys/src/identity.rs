@@ -98,6 +98,35 @@ impl ProcState {
         }
     }
 
+    /// The state of each of `pids`, in order. The kernel formats all of `/proc/PID/stat`
+    /// to tell one letter, about 10 µs a process: for thousands of them (`ward status` of
+    /// every unit) the reads are split over the machine's cores.
+    pub fn of_all(pids: &[u32]) -> Vec<ProcState> {
+        const SERIAL: usize = 256;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        if pids.len() < SERIAL || threads < 2 {
+            return pids.iter().map(|&p| ProcState::of(p)).collect();
+        }
+        let chunk = pids.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = pids
+                .chunks(chunk)
+                .map(|part| {
+                    let read = s.spawn(move || part.iter().map(|&p| ProcState::of(p)).collect());
+                    (read, part.len())
+                })
+                .collect();
+            // A part that could not be read still takes its places, so states stay in order.
+            parts
+                .into_iter()
+                .flat_map(|(read, len)| {
+                    read.join()
+                        .unwrap_or_else(|_| vec![ProcState::NotFound; len])
+                })
+                .collect()
+        })
+    }
+
     /// Maps the letter of field 3; letters of old kernels map to their modern meaning.
     pub fn from_letter(c: char) -> ProcState {
         match c {
@@ -174,6 +203,42 @@ impl ProcessIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_of_many_processes_come_back_in_order() {
+        // More than the serial cut-off, so the reads are split over threads.
+        let mut children: Vec<std::process::Child> = (0..300)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        let mut gone = children.remove(150);
+        gone.kill().expect("kill");
+        gone.wait().expect("reap");
+        let mut pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+        pids.insert(150, gone.id());
+        let states = ProcState::of_all(&pids);
+        assert_eq!(states.len(), pids.len());
+        for (i, state) in states.iter().enumerate() {
+            let want = if i == 150 {
+                ProcState::NotFound
+            } else {
+                ProcState::Sleeping
+            };
+            // A sleep just spawned may still be running its startup: R is fine too.
+            assert!(
+                *state == want || (i != 150 && *state == ProcState::Running),
+                "{i}: {state:?}"
+            );
+        }
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 
     #[test]
     fn parses_a_name_with_parens_and_spaces() {

@@ -26,23 +26,30 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
     if json {
         // Each service gains its statistics from the journal, read here, not by the daemon.
         let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok();
-        let mut value = serde_json::to_value(&resp).unwrap_or_default();
-        if let (Some(reader), Some(services)) = (
-            reader.as_ref(),
-            value.get_mut("services").and_then(|s| s.as_array_mut()),
-        ) {
-            let mut all = super::stats::stats_all(reader);
-            for s in services {
-                let name = s["name"].as_str().unwrap_or_default().to_string();
-                if let Some(stats) = all.remove(&name) {
-                    s["stats"] = serde_json::to_value(stats).unwrap_or_default();
-                }
-            }
-        }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        let mut all = reader
+            .as_ref()
+            .map(super::stats::stats_all)
+            .unwrap_or_default();
+        let out = JsonStatus {
+            daemon: &resp.daemon,
+            services: resp
+                .services
+                .iter()
+                .map(|s| JsonService {
+                    stats: all.remove(&s.name),
+                    status: s,
+                })
+                .collect(),
+        };
+        // Typed all the way, written once: thousands of units are never built as a tree of
+        // values (that tree was half of `status --json`'s time at 5,000 services).
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer_pretty(&mut stdout, &out)
+            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
+        use std::io::Write;
+        writeln!(stdout)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
         return Ok(OK);
     }
     let mut rows = vec![
@@ -124,4 +131,20 @@ fn note(s: &ServiceStatus) -> String {
         notes.push(format!("{} log bytes dropped", s.log_dropped_bytes));
     }
     notes.join("; ")
+}
+
+/// `status --json`: the daemon's answer with each unit's statistics from the journal.
+#[derive(serde::Serialize)]
+struct JsonStatus<'a> {
+    daemon: &'a ward_api::DaemonInfo,
+    services: Vec<JsonService<'a>>,
+}
+
+/// One unit as the daemon reports it, plus its `stats` when the journal has them.
+#[derive(serde::Serialize)]
+struct JsonService<'a> {
+    #[serde(flatten)]
+    status: &'a ServiceStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<super::stats::StatsJson>,
 }
