@@ -1107,11 +1107,9 @@ impl Supervisor {
                 });
                 unit.containment.remove();
                 unit.controllers.remove();
-                let runtime_dir = &self.config.supervisor.runtime_dir;
-                persist::remove(runtime_dir, &name);
-                for ext in ["out", "err"] {
-                    let _ =
-                        std::fs::remove_file(runtime_dir.join("io").join(format!("{name}.{ext}")));
+                persist::remove(&self.config.supervisor.runtime_dir, &name);
+                for fifo in &unit.fifos {
+                    let _ = std::fs::remove_file(fifo);
                 }
                 tracing::info!(unit = %name, "removed");
             }
