@@ -64,11 +64,11 @@ impl JournalHandle {
     /// With the queue full (the disk cannot keep up) `done` is called at once: the caller
     /// then reads what is committed so far rather than waiting on the disk.
     pub fn then(&self, done: impl FnOnce() + Send + 'static) {
-        match self.tx.try_send(Msg::Then(Box::new(done))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(Msg::Then(done)))
-            | Err(TrySendError::Disconnected(Msg::Then(done))) => done(),
-            Err(_) => {}
+        if let Err(
+            TrySendError::Full(Msg::Then(done)) | TrySendError::Disconnected(Msg::Then(done)),
+        ) = self.tx.try_send(Msg::Then(Box::new(done)))
+        {
+            done();
         }
     }
 

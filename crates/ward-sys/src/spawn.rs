@@ -97,7 +97,7 @@ impl ChildStep {
 /// Why a spawn failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
-    /// The program was not found on PATH (checked before forking).
+    /// The program was not found on PATH (checked before cloning).
     #[error("`{program}` not found in PATH ({path})")]
     NotOnPath {
         /// argv[0].
@@ -108,7 +108,7 @@ pub enum SpawnError {
     /// Something in the spec cannot be passed to the kernel (a NUL byte, an empty argv).
     #[error("invalid command: {0}")]
     Invalid(String),
-    /// `fork` or a pipe failed in ward itself.
+    /// The clone, or the mapping of the child's stack, failed in ward itself.
     #[error("fork failed: {0}")]
     Fork(#[source] io::Error),
     /// The child started but a step before or at exec failed; it has exited with 127 and
@@ -136,7 +136,7 @@ pub struct Spawned {
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Resolves `program` as `execvp` would, but in the parent, so "not found" is a precise
-/// error before any fork.
+/// error before any clone.
 pub fn resolve_program(program: &str, env: &[(String, String)]) -> Result<PathBuf, SpawnError> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
@@ -203,7 +203,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         rlim_max: v as libc::rlim_t,
     };
     let r = spec.rlimits;
-    // Built before the fork: the child only walks the array.
+    // Built before the clone: the child only walks the array.
     let mut limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = Vec::new();
     match (r.nofile, nofile) {
         (Some(v), _) => limits.push((libc::RLIMIT_NOFILE, both(v))),
@@ -348,7 +348,7 @@ unsafe fn clone_vfork(
 ) -> Result<(u32, Pidfd), SpawnError> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: `arg` is the plan `clone_vfork` was given, alive while the parent sleeps.
-        unsafe { child_after_fork(&*(arg as *const ChildPlan<'_>)) }
+        unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
     }
     // SAFETY: blocking every signal and restoring the old mask are plain syscalls; clone
     // runs `entry` on `top` with the plan, as the caller promised they stay valid.
@@ -395,7 +395,7 @@ struct ChildPlan<'a> {
 /// # Safety
 /// Must be called only in the child right after the clone, with valid NUL-terminated
 /// strings and NULL-terminated pointer arrays.
-unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
+unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
         cgroup_fds,
         limits,
@@ -429,7 +429,7 @@ unsafe fn child_after_fork(plan: &ChildPlan<'_>) -> ! {
             fail(ChildStep::NewSession);
         }
         if let Some(sig) = death_signal {
-            // If ward died between fork and here, the signal would never come: check.
+            // If ward died between the clone and here, the signal would never come: check.
             if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) < 0 {
                 fail(ChildStep::ParentDeath);
             }
