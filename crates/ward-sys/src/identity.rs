@@ -204,39 +204,64 @@ impl ProcessIdentity {
 mod tests {
     use super::*;
 
+    /// Sleeps that are killed and reaped when the test ends, pass or fail.
+    struct Sleeps(Vec<std::process::Child>);
+
+    impl Drop for Sleeps {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
     #[test]
     fn states_of_many_processes_come_back_in_order() {
         // More than the serial cut-off, so the reads are split over threads.
-        let mut children: Vec<std::process::Child> = (0..300)
-            .map(|_| {
-                std::process::Command::new("sleep")
-                    .arg("30")
-                    .spawn()
-                    .expect("spawn sleep")
-            })
-            .collect();
-        let mut gone = children.remove(150);
-        gone.kill().expect("kill");
-        gone.wait().expect("reap");
-        let mut pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
-        pids.insert(150, gone.id());
+        let mut sleeps = Sleeps(
+            (0..300)
+                .map(|_| {
+                    std::process::Command::new("sleep")
+                        .arg("30")
+                        .spawn()
+                        .expect("spawn sleep")
+                })
+                .collect(),
+        );
+        let gone = 150;
+        sleeps.0[gone].kill().expect("kill");
+        sleeps.0[gone].wait().expect("reap");
+        // Every seventh is stopped, so a state out of place shows as a wrong letter. A
+        // running one may be in any live state: R or D while exec loads it, S after.
+        let stopped = |i: usize| i % 7 == 1 && i != gone;
+        let stop = ward_core::Signal::from_number(19).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        for (i, c) in sleeps.0.iter().enumerate().filter(|&(i, _)| stopped(i)) {
+            crate::Pidfd::open(c.id())
+                .unwrap()
+                .send_signal(stop)
+                .unwrap();
+            while ProcState::of(c.id()) != ProcState::Stopped {
+                assert!(std::time::Instant::now() < deadline, "{i} never stopped");
+                std::thread::yield_now();
+            }
+        }
+        let pids: Vec<u32> = sleeps.0.iter().map(|c| c.id()).collect();
         let states = ProcState::of_all(&pids);
         assert_eq!(states.len(), pids.len());
         for (i, state) in states.iter().enumerate() {
-            let want = if i == 150 {
-                ProcState::NotFound
+            let fits = if i == gone {
+                *state == ProcState::NotFound
+            } else if stopped(i) {
+                *state == ProcState::Stopped
             } else {
-                ProcState::Sleeping
+                matches!(
+                    state,
+                    ProcState::Running | ProcState::Sleeping | ProcState::DiskSleep
+                )
             };
-            // A sleep just spawned may still be running its startup: R is fine too.
-            assert!(
-                *state == want || (i != 150 && *state == ProcState::Running),
-                "{i}: {state:?}"
-            );
-        }
-        for mut c in children {
-            let _ = c.kill();
-            let _ = c.wait();
+            assert!(fits, "{i}: {state:?}");
         }
     }
 
