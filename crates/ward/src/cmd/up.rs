@@ -77,13 +77,32 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
     }
 }
 
-/// The daemon's own log: stderr, `WARD_LOG` (tracing's filter syntax) or `info`.
+/// The daemon's own log: stderr, filtered by `WARD_LOG` (`debug`, or per module as
+/// `ward_daemon=debug,info`) or at `info`. Targets rather than tracing's `EnvFilter`:
+/// the daemon needs no span or field filters, and `EnvFilter` brings a regex engine,
+/// about 270 KiB of code every daemon would map.
 fn init_tracing(ansi: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let wanted = std::env::var("WARD_LOG").ok();
+    let (filter, refused) = match wanted.as_deref().map(str::parse::<Targets>) {
+        None => (Targets::new().with_default(LevelFilter::INFO), None),
+        Some(Ok(targets)) => (targets, None),
+        Some(Err(e)) => (Targets::new().with_default(LevelFilter::INFO), Some(e)),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(ansi && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
         .try_init();
+    if let Some(e) = refused {
+        tracing::warn!(
+            "WARD_LOG={:?} is not a filter ({e}); logging at info. Write a level \
+             (`debug`) or `module=level` pairs separated by commas",
+            wanted.unwrap_or_default()
+        );
+    }
 }

@@ -119,3 +119,29 @@ fn a_stop_does_not_hold_up_status() {
     assert!(stopper.wait().expect("wait").success());
     assert_eq!(w.unit("slow").state, "stopped");
 }
+
+#[test]
+fn ward_log_filters_the_daemons_own_log_and_a_bad_one_is_named() {
+    let toml = format!(
+        "[services.s]\ncommand = [\"{}\", \"sleep\", \"300\"]\n",
+        testbin()
+    );
+    let mut quiet = Ward::new(&toml);
+    quiet.start_daemon_with_env(&[("WARD_LOG", "warn")]);
+    quiet.wait_state("s", "running");
+    let mut bad = Ward::new(&toml);
+    bad.start_daemon_with_env(&[("WARD_LOG", "ward=loud")]);
+    bad.wait_state("s", "running");
+    for w in [&mut quiet, &mut bad] {
+        kill(w.daemon_pid(), Signal::TERM);
+        assert_eq!(w.wait_daemon_exit(), 0, "{}", w.daemon_log());
+    }
+    let log = quiet.daemon_log();
+    assert!(!log.contains(" INFO "), "info lines under WARD_LOG=warn:\n{log}");
+    let log = bad.daemon_log();
+    assert!(
+        log.contains("WARD_LOG=\"ward=loud\" is not a filter"),
+        "the bad filter is not named:\n{log}"
+    );
+    assert!(log.contains(" INFO "), "no fallback to info:\n{log}");
+}

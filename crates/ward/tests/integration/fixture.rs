@@ -125,8 +125,14 @@ impl Ward {
     }
 
     pub fn start_daemon(&mut self) {
+        self.start_daemon_with_env(&[]);
+    }
+
+    /// Starts `ward up` with `env` added to its environment.
+    pub fn start_daemon_with_env(&mut self, env: &[(&str, &str)]) {
         let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
         let child = Command::new(ward_bin())
+            .envs(env.iter().copied())
             .arg("-c")
             .arg(&self.config)
             .arg("up")
