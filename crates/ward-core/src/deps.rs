@@ -19,7 +19,7 @@ pub struct Graph {
 
 impl Graph {
     /// The graph a config declares.
-    pub fn of(services: &BTreeMap<String, ServiceConfig>) -> Graph {
+    pub fn of(services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>) -> Graph {
         Graph::new(
             services
                 .iter()
@@ -150,7 +150,9 @@ impl Graph {
 }
 
 /// A cycle among `services`' `depends_on`, if any (see [`Graph::find_cycle`]).
-pub fn find_cycle(services: &BTreeMap<String, ServiceConfig>) -> Option<Vec<String>> {
+pub fn find_cycle(
+    services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>,
+) -> Option<Vec<String>> {
     Graph::of(services).find_cycle()
 }
 

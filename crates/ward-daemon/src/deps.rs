@@ -31,6 +31,7 @@ impl Supervisor {
     fn units_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
         self.units
             .values()
+            .map(|u| &**u)
             .filter(move |u| u.instance.service.name == service)
     }
 

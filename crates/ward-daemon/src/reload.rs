@@ -117,7 +117,7 @@ impl Supervisor {
             .units
             .iter()
             .filter(|(_, u)| !u.removing)
-            .map(|(n, u)| (n.clone(), &u.instance.service))
+            .map(|(n, u)| (n.clone(), &*u.instance.service))
             .collect();
         let d = diff(&current, self.config.instances());
         let mut response = ReloadResponse {
@@ -137,7 +137,7 @@ impl Supervisor {
             let Some(u) = self.units.get_mut(&name) else {
                 continue;
             };
-            u.machine.set_params(Params::from(&inst.service));
+            u.machine.set_params(Params::from(&*inst.service));
             crate::supervisor::apply_limits(&name, &inst, &self.controllers, &u.controllers);
             u.instance = inst;
             if u.machine.intent() == Intent::Run {
@@ -200,7 +200,7 @@ mod tests {
         );
         let old: BTreeMap<String, &ServiceConfig> = before
             .iter()
-            .map(|i| (i.name.clone(), &i.service))
+            .map(|i| (i.name.clone(), &*i.service))
             .collect();
         let after = instances(
             "[services.a]\ncommand = \"sleep 1\"\nautostart = false\n\

@@ -72,17 +72,27 @@ pub enum StartError {
     },
 }
 
-pub(crate) fn run(mut options: Options) -> Result<(), StartError> {
-    let result = start_and_supervise(&mut options);
-    if let (Err(e), Some(ready)) = (&result, options.ready.as_mut()) {
+pub(crate) fn run(options: Options) -> Result<(), StartError> {
+    let Options {
+        config_path,
+        config,
+        mut ready,
+    } = options;
+    // The config moves into the supervisor: one copy for the daemon's whole life.
+    let result = start_and_supervise(config_path, config, &mut ready);
+    if let (Err(e), Some(ready)) = (&result, ready.as_mut()) {
         // `ward up -d` is waiting in the parent: tell it why.
         let _ = writeln!(ready, "{e}");
     }
     result
 }
 
-fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
-    let sup = options.config.supervisor.clone();
+fn start_and_supervise(
+    config_path: PathBuf,
+    config: ward_core::config::Config,
+    ready: &mut Option<fs::File>,
+) -> Result<(), StartError> {
+    let sup = config.supervisor.clone();
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
@@ -128,7 +138,8 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
     let result = runtime.block_on(async {
         let listener = bind(&sup.socket)?;
         let mut supervisor = Supervisor::new(
-            options,
+            config_path,
+            config,
             cgroups,
             nofile,
             journal,
@@ -139,7 +150,7 @@ fn start_and_supervise(options: &mut Options) -> Result<(), StartError> {
             what: "cannot start the log writer",
             source,
         })?;
-        let ready = options.ready.take();
+        let ready = ready.take();
         supervisor.run(listener, ready).await;
         Ok(())
     });

@@ -25,7 +25,6 @@ use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
 use ward_sys::limits::Limit;
 
-use crate::Options;
 use crate::contain::Containment;
 use crate::launch::{self, Plumbing};
 use crate::logs::{self, LogWriter, Stream};
@@ -108,7 +107,9 @@ pub(crate) struct Supervisor {
     pub config: Config,
     /// `depends_on` of the config in force, built once per config.
     pub graph: ward_core::deps::Graph,
-    pub units: BTreeMap<String, Unit>,
+    /// Boxed: a `Unit` is large, and a B-tree's nodes hold their values inline, partly
+    /// empty; a box per unit costs a pointer in a node instead of a unit's size.
+    pub units: BTreeMap<String, Box<Unit>>,
     by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
     pub cgroups: Option<CgroupDriver>,
@@ -151,7 +152,8 @@ pub(crate) struct Supervisor {
 
 impl Supervisor {
     pub fn new(
-        options: &Options,
+        config_path: PathBuf,
+        config: ward_core::config::Config,
         cgroups: Option<CgroupDriver>,
         nofile: Limit,
         journal: ward_store::Journal,
@@ -166,15 +168,14 @@ impl Supervisor {
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
-            config_path: options.config_path.clone(),
-            config: options.config.clone(),
-            graph: ward_core::deps::Graph::of(&options.config.services),
+            config_path,
+            graph: ward_core::deps::Graph::of(&config.services),
             units: BTreeMap::new(),
             by_pid: HashMap::new(),
             logs: LogWriter::start()?,
             controllers: match &cgroups {
                 Some(_) => ward_sys::controllers::Controllers::detect(&crate::startup::state_id(
-                    &options.config.supervisor.state_dir,
+                    &config.supervisor.state_dir,
                 )),
                 None => ward_sys::controllers::Controllers::default(),
             },
@@ -200,6 +201,7 @@ impl Supervisor {
             probes_tx,
             probes_rx: Some(probes_rx),
             seed,
+            config,
         })
     }
 
@@ -390,7 +392,7 @@ impl Supervisor {
         });
         match self.build_unit(instance) {
             Ok(unit) => {
-                self.units.insert(name, unit);
+                self.units.insert(name, Box::new(unit));
                 Some(())
             }
             Err(e) => {
@@ -454,7 +456,7 @@ impl Supervisor {
             seed = seed.rotate_left(5) ^ u64::from(b);
         }
         Ok(Unit {
-            machine: ServiceMachine::new(Params::from(&instance.service), seed),
+            machine: ServiceMachine::new(Params::from(&*instance.service), seed),
             name,
             instance,
             main: None,

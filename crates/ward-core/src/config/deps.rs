@@ -37,7 +37,7 @@ pub(crate) fn names(ctx: &mut Ctx<'_>, item: &Item) -> Vec<String> {
 pub(crate) fn check(
     ctx: &mut Ctx<'_>,
     tables: &dyn TableLike,
-    services: &BTreeMap<String, ServiceConfig>,
+    services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>,
 ) {
     let at = |service: &str, dep: &str| -> usize {
         let Some(item) = tables.get(service).and_then(|t| t.get("depends_on")) else {

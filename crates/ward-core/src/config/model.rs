@@ -7,6 +7,7 @@
 use crate::Signal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A whole, valid `ward.toml`.
@@ -16,8 +17,9 @@ pub struct Config {
     pub path: PathBuf,
     /// Daemon-wide settings.
     pub supervisor: SupervisorConfig,
-    /// Services as declared, by name, before `instances` expansion.
-    pub services: BTreeMap<String, ServiceConfig>,
+    /// Services as declared, by name, before `instances` expansion. Shared with the
+    /// units made from them: a daemon of thousands of services keeps one copy of each.
+    pub services: BTreeMap<String, Arc<ServiceConfig>>,
 }
 
 /// The `[supervisor]` table.
@@ -326,8 +328,8 @@ pub struct Instance {
     pub name: String,
     /// The index within its service, 0 when there is one instance.
     pub index: u32,
-    /// The service it belongs to.
-    pub service: ServiceConfig,
+    /// The service it belongs to, shared with the config it came from.
+    pub service: Arc<ServiceConfig>,
 }
 
 impl Instance {
@@ -358,14 +360,14 @@ impl Config {
                 out.push(Instance {
                     name: svc.name.clone(),
                     index: 0,
-                    service: svc.clone(),
+                    service: Arc::clone(svc),
                 });
             } else {
                 for i in 0..svc.instances {
                     out.push(Instance {
                         name: format!("{}.{i}", svc.name),
                         index: i,
-                        service: svc.clone(),
+                        service: Arc::clone(svc),
                     });
                 }
             }

@@ -49,7 +49,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 continue;
             }
             if let Some(svc) = service::parse(&mut ctx, key.get(), value) {
-                services.insert(key.get().to_string(), svc);
+                services.insert(key.get().to_string(), std::sync::Arc::new(svc));
             }
         }
     }

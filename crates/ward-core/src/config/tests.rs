@@ -170,8 +170,13 @@ shell = true
         }
     );
     assert_eq!(c.services["sh"].on_daemon_exit, DaemonExit::Keep);
-    let names: Vec<String> = c.instances().into_iter().map(|i| i.name).collect();
+    let instances = c.instances();
+    let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);
+    // Every instance shares its service's one copy of the config.
+    for i in &instances {
+        assert!(std::sync::Arc::ptr_eq(&i.service, &c.services[&i.service.name]));
+    }
     assert_eq!(
         c.services["sh"].command,
         ["/bin/sh", "-c", "echo hi | tr a-z A-Z"]
