@@ -175,7 +175,10 @@ shell = true
     assert_eq!(names, ["sh", "worker.0", "worker.1", "worker.2"]);
     // Every instance shares its service's one copy of the config.
     for i in &instances {
-        assert!(std::sync::Arc::ptr_eq(&i.service, &c.services[&i.service.name]));
+        assert!(std::sync::Arc::ptr_eq(
+            &i.service,
+            &c.services[&i.service.name]
+        ));
     }
     assert_eq!(
         c.services["sh"].command,

@@ -137,7 +137,10 @@ fn ward_log_filters_the_daemons_own_log_and_a_bad_one_is_named() {
         assert_eq!(w.wait_daemon_exit(), 0, "{}", w.daemon_log());
     }
     let log = quiet.daemon_log();
-    assert!(!log.contains(" INFO "), "info lines under WARD_LOG=warn:\n{log}");
+    assert!(
+        !log.contains(" INFO "),
+        "info lines under WARD_LOG=warn:\n{log}"
+    );
     let log = bad.daemon_log();
     assert!(
         log.contains("WARD_LOG=\"ward=loud\" is not a filter"),
