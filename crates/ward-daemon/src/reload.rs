@@ -15,7 +15,8 @@ pub(crate) struct Diff {
     pub added: Vec<Instance>,
     pub removed: Vec<String>,
     pub changed: Vec<Instance>,
-    pub unchanged: Vec<String>,
+    /// Runs as before; the instance is the new config's, equal in every key that matters.
+    pub unchanged: Vec<Instance>,
 }
 
 /// Compares the units running now with the units of the new config. Pure, so that what a
@@ -25,14 +26,15 @@ pub(crate) fn diff(old: &BTreeMap<String, &ServiceConfig>, new: Vec<Instance>) -
     for inst in new {
         match old.get(&inst.name) {
             None => d.added.push(inst),
-            Some(old) if same_run(old, &inst.service) => d.unchanged.push(inst.name),
+            Some(old) if same_run(old, &inst.service) => d.unchanged.push(inst),
             Some(_) => d.changed.push(inst),
         }
     }
     let kept: Vec<&String> = d
         .unchanged
         .iter()
-        .chain(d.changed.iter().map(|i| &i.name))
+        .chain(&d.changed)
+        .map(|i| &i.name)
         .collect();
     d.removed = old
         .keys()
@@ -122,7 +124,7 @@ impl Supervisor {
         let d = diff(&current, self.config.instances());
         let mut response = ReloadResponse {
             removed: d.removed.clone(),
-            unchanged: d.unchanged.clone(),
+            unchanged: d.unchanged.iter().map(|i| i.name.clone()).collect(),
             warnings,
             ..Default::default()
         };
@@ -131,6 +133,13 @@ impl Supervisor {
                 u.removing = true;
             }
             self.dispatch(name, Event::Stop);
+        }
+        // An unchanged unit takes the new config's instance too: keys that restart nothing
+        // (`autostart`) are current, and the daemon keeps one copy of each service.
+        for inst in d.unchanged {
+            if let Some(u) = self.units.get_mut(&inst.name) {
+                u.instance = inst;
+            }
         }
         for inst in d.changed {
             let name = inst.name.clone();
@@ -210,7 +219,9 @@ mod tests {
         let d = diff(&old, after);
         assert_eq!(names(&d.added), ["d"]);
         assert_eq!(names(&d.changed), ["b"]);
-        assert_eq!(d.unchanged, ["a", "w.0", "w.1"]);
+        assert_eq!(names(&d.unchanged), ["a", "w.0", "w.1"]);
+        // The unchanged unit `a` carries the new config: its autostart is now false.
+        assert!(!d.unchanged[0].service.autostart);
         assert_eq!(d.removed, ["c", "w.2"]);
     }
 }
