@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{
-    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+    Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, channel, sync_channel,
 };
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,8 +29,7 @@ pub const BATCH_MAX: usize = 4_096;
 type Done = Box<dyn FnOnce(bool) + Send>;
 
 enum Msg {
-    /// Boxed: the queue allocates and touches every one of its slots up front, so a slot
-    /// must be small (a record inline would make the empty queue megabytes).
+    /// Boxed: a message waiting in the queue stays small whatever the record.
     Record(Box<Record>, Option<Done>),
     /// Answered once everything queued before it is committed (or failed).
     Sync(SyncSender<()>),
@@ -49,10 +48,45 @@ pub struct Journal {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The writer's queue, bounded by a count of waiting messages rather than by slots.
+/// std's bounded channel allocates and touches all of its [`QUEUE`] slots up front: 640 KiB
+/// resident in every daemon, idle or not. The unbounded one grows in small blocks while
+/// records wait and frees them as the writer drains it.
+#[derive(Clone)]
+struct Queue {
+    tx: Sender<Msg>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// Queues `msg` unless [`QUEUE`] messages wait already; gives it back if not queued.
+    fn try_send(&self, msg: Msg) -> Result<(), Msg> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= QUEUE {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(msg);
+        }
+        self.push(msg)
+    }
+
+    /// Queues `msg` however many wait: a sync or a stop must reach the writer.
+    fn send(&self, msg: Msg) -> Result<(), Msg> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.push(msg)
+    }
+
+    /// Sends a message already counted in `waiting`.
+    fn push(&self, msg: Msg) -> Result<(), Msg> {
+        self.tx.send(msg).map_err(|e| {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            e.0
+        })
+    }
+}
+
 /// A cheap clone of the journal's queue, for tasks that record from elsewhere.
 #[derive(Clone)]
 pub struct JournalHandle {
-    tx: SyncSender<Msg>,
+    queue: Queue,
     dropped: Arc<AtomicU64>,
     /// How many of the dropped records a `journal overflow` event already accounts for.
     reported: Arc<AtomicU64>,
@@ -64,10 +98,7 @@ impl JournalHandle {
     /// With the queue full (the disk cannot keep up) `done` is called at once: the caller
     /// then reads what is committed so far rather than waiting on the disk.
     pub fn then(&self, done: impl FnOnce() + Send + 'static) {
-        if let Err(
-            TrySendError::Full(Msg::Then(done)) | TrySendError::Disconnected(Msg::Then(done)),
-        ) = self.tx.try_send(Msg::Then(Box::new(done)))
-        {
+        if let Err(Msg::Then(done)) = self.queue.try_send(Msg::Then(Box::new(done))) {
             done();
         }
     }
@@ -84,7 +115,7 @@ impl JournalHandle {
     }
 
     fn send(&self, record: Record, done: Option<Done>) {
-        match self.tx.try_send(Msg::Record(Box::new(record), done)) {
+        match self.queue.try_send(Msg::Record(Box::new(record), done)) {
             Ok(()) => {
                 // The queue has room again: say in the journal itself what it missed.
                 let dropped = self.dropped.load(Ordering::Relaxed);
@@ -99,7 +130,7 @@ impl JournalHandle {
                         ),
                     };
                     if self
-                        .tx
+                        .queue
                         .try_send(Msg::Record(Box::new(overflow), None))
                         .is_err()
                     {
@@ -107,8 +138,7 @@ impl JournalHandle {
                     }
                 }
             }
-            Err(TrySendError::Full(Msg::Record(_, done)))
-            | Err(TrySendError::Disconnected(Msg::Record(_, done))) => {
+            Err(Msg::Record(_, done)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 if let Some(done) = done {
                     done(false);
@@ -136,14 +166,18 @@ impl Journal {
     /// every [`PRUNE_EVERY`] after.
     pub fn open_with(path: &Path, retention: Retention) -> Result<Journal, StoreError> {
         let conn = schema::open_checked(path)?;
-        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, rx) = channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let thread = {
             let (failed, file) = (failed.clone(), path.to_path_buf());
             std::thread::Builder::new()
                 .name("ward-journal".into())
-                .spawn(move || run(conn, rx, failed, file, retention))
+                .spawn({
+                    let waiting = waiting.clone();
+                    move || run(conn, rx, waiting, failed, file, retention)
+                })
                 .map_err(|source| StoreError::Io {
                     path: path.to_path_buf(),
                     source,
@@ -152,7 +186,7 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             handle: Some(JournalHandle {
-                tx,
+                queue: Queue { tx, waiting },
                 dropped,
                 reported: Arc::new(AtomicU64::new(0)),
             }),
@@ -200,11 +234,11 @@ impl Journal {
 
     /// Waits until everything queued so far is committed or has failed.
     pub fn sync(&self) {
-        let Some(JournalHandle { tx, .. }) = &self.handle else {
+        let Some(JournalHandle { queue, .. }) = &self.handle else {
             return;
         };
         let (done_tx, done_rx) = sync_channel(1);
-        if tx.send(Msg::Sync(done_tx)).is_ok() {
+        if queue.send(Msg::Sync(done_tx)).is_ok() {
             let _ = done_rx.recv();
         }
     }
@@ -215,7 +249,7 @@ impl Drop for Journal {
         // The writer commits what is queued before the stop, then ends: handles that tasks
         // still hold cannot keep it alive.
         if let Some(h) = self.handle.take() {
-            let _ = h.tx.send(Msg::Stop);
+            let _ = h.queue.send(Msg::Stop);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -226,6 +260,7 @@ impl Drop for Journal {
 fn run(
     mut conn: Connection,
     rx: Receiver<Msg>,
+    waiting: Arc<AtomicUsize>,
     failed: Arc<AtomicU64>,
     path: PathBuf,
     retention: Retention,
@@ -256,6 +291,8 @@ fn run(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        // Out of the queue: room for as many again while this batch commits.
+        waiting.fetch_sub(batch.len(), Ordering::AcqRel);
         let records = batch
             .iter()
             .filter(|m| matches!(m, Msg::Record(..)))
@@ -514,6 +551,43 @@ fn apply(
 mod tests {
     use super::*;
     use crate::ExitRecord;
+
+    fn a_record() -> Msg {
+        Msg::Record(
+            Box::new(Record::Daemon {
+                at_ms: 0,
+                what: "test".into(),
+                detail: String::new(),
+            }),
+            None,
+        )
+    }
+
+    #[test]
+    fn the_queue_holds_queue_records_then_refuses_but_lets_a_stop_through() {
+        let (tx, rx) = channel();
+        let queue = Queue {
+            tx,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        };
+        for i in 0..QUEUE {
+            assert!(queue.try_send(a_record()).is_ok(), "record {i} refused");
+        }
+        assert!(matches!(queue.try_send(a_record()), Err(Msg::Record(..))));
+        assert!(queue.send(Msg::Stop).is_ok());
+        // The stop counts as waiting too. The writer takes two out and says so: room for
+        // exactly one more.
+        rx.recv().unwrap();
+        rx.recv().unwrap();
+        queue.waiting.fetch_sub(2, Ordering::AcqRel);
+        assert!(queue.try_send(a_record()).is_ok());
+        assert!(queue.try_send(a_record()).is_err());
+        // A writer gone gives the message back and leaves the count as it was.
+        drop(rx);
+        let before = queue.waiting.load(Ordering::Acquire);
+        assert!(queue.send(Msg::Stop).is_err());
+        assert_eq!(queue.waiting.load(Ordering::Acquire), before);
+    }
 
     #[test]
     fn records_are_committed_and_acknowledged() {
