@@ -5,7 +5,7 @@
 //! of `db`. The config check refuses unknown names and cycles, but the functions here stay
 //! total on any graph: an unknown name is a node without edges, a cycle ends the walk.
 
-use crate::config::ServiceConfig;
+use crate::config::Services;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `depends_on` of every service, by name.
@@ -19,7 +19,7 @@ pub struct Graph {
 
 impl Graph {
     /// The graph a config declares.
-    pub fn of(services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>) -> Graph {
+    pub fn of(services: &Services) -> Graph {
         Graph::new(
             services
                 .iter()
@@ -150,9 +150,7 @@ impl Graph {
 }
 
 /// A cycle among `services`' `depends_on`, if any (see [`Graph::find_cycle`]).
-pub fn find_cycle(
-    services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>,
-) -> Option<Vec<String>> {
+pub fn find_cycle(services: &Services) -> Option<Vec<String>> {
     Graph::of(services).find_cycle()
 }
 

@@ -2,8 +2,7 @@
 //! (each name exists, no service depends on itself, no cycle).
 
 use super::fields::{Ctx, item_at};
-use super::model::ServiceConfig;
-use std::collections::BTreeMap;
+use super::model::Services;
 use toml_edit::{Item, TableLike};
 
 /// `depends_on = ["db", "cache"]`, or one name as a string.
@@ -34,11 +33,7 @@ pub(crate) fn names(ctx: &mut Ctx<'_>, item: &Item) -> Vec<String> {
 
 /// Checks every `depends_on` against the whole file: unknown names (with the closest
 /// known one), a service that depends on itself, and cycles (named in full).
-pub(crate) fn check(
-    ctx: &mut Ctx<'_>,
-    tables: &dyn TableLike,
-    services: &BTreeMap<String, std::sync::Arc<ServiceConfig>>,
-) {
+pub(crate) fn check(ctx: &mut Ctx<'_>, tables: &dyn TableLike, services: &Services) {
     let at = |service: &str, dep: &str| -> usize {
         let Some(item) = tables.get(service).and_then(|t| t.get("depends_on")) else {
             return 0;

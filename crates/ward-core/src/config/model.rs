@@ -17,10 +17,13 @@ pub struct Config {
     pub path: PathBuf,
     /// Daemon-wide settings.
     pub supervisor: SupervisorConfig,
-    /// Services as declared, by name, before `instances` expansion. Shared with the
-    /// units made from them: a daemon of thousands of services keeps one copy of each.
-    pub services: BTreeMap<String, Arc<ServiceConfig>>,
+    /// Services as declared, by name, before `instances` expansion.
+    pub services: Services,
 }
+
+/// Services by name, each shared with the units made from it: a daemon of thousands of
+/// services keeps one copy of each.
+pub type Services = BTreeMap<String, Arc<ServiceConfig>>;
 
 /// The `[supervisor]` table.
 #[derive(Clone, Debug, PartialEq)]
