@@ -58,7 +58,7 @@ pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     // Two units at most, the smaller one left out when it is zero: `1m`, not `1m0s`.
     let (big, big_unit, small, small_unit) = match s {
-        0..10 if ms % 1000 != 0 => {
+        0..10 if !ms.is_multiple_of(1000) => {
             return format!("{}.{}s", s, (ms % 1000) / 100);
         }
         0..60 => return format!("{s}s"),

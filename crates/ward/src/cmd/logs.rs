@@ -35,11 +35,14 @@ pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Re
         } else {
             String::new()
         };
-        let tail = tail(&path, lines).unwrap_or_default();
-        if write_lines(&mut out, &label, &tail).is_err() {
+        let (shown, opened) = match tail(&path, lines) {
+            Ok(Tail { shown, file, end }) => (shown, Some((file, end))),
+            Err(_) => (Vec::new(), None),
+        };
+        if write_lines(&mut out, &label, &shown).is_err() {
             return Ok(OK);
         }
-        files.push(Followed::new(label, path));
+        files.push(Followed::new(label, path, opened));
     }
     if !follow {
         return Ok(OK);
@@ -101,13 +104,32 @@ fn write_lines(out: &mut impl Write, label: &str, bytes: &[u8]) -> io::Result<()
     Ok(())
 }
 
+/// What `tail` showed, and where following it goes on.
+struct Tail {
+    /// The last whole lines.
+    shown: Vec<u8>,
+    /// The file they were read from.
+    file: File,
+    /// The offset just past the last line shown: `-f` starts exactly there, so a line
+    /// written between the tail and the follow is neither lost nor shown twice.
+    end: u64,
+}
+
 /// The last `n` whole lines of a file, read backwards in blocks so a large log costs only
 /// what is shown.
-fn tail(path: &PathBuf, n: usize) -> io::Result<Vec<u8>> {
+fn tail(path: &PathBuf, n: usize) -> io::Result<Tail> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     if n == 0 {
-        return Ok(Vec::new());
+        // Nothing shown: following starts after the last whole line there is now.
+        let mut text = Vec::new();
+        f.read_to_end(&mut text)?;
+        let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i as u64 + 1);
+        return Ok(Tail {
+            shown: Vec::new(),
+            file: f,
+            end,
+        });
     }
     const BLOCK: u64 = 64 * 1024;
     let mut start = len;
@@ -139,7 +161,11 @@ fn tail(path: &PathBuf, n: usize) -> io::Result<Vec<u8>> {
     } else {
         0
     };
-    Ok(buf[skip..end].to_vec())
+    Ok(Tail {
+        shown: buf[skip..end].to_vec(),
+        file: f,
+        end: start + end as u64,
+    })
 }
 
 /// A log file being followed across rotations.
@@ -152,8 +178,9 @@ struct Followed {
 }
 
 impl Followed {
-    /// Starts at the end of what `tail` showed (the end of the last whole line).
-    fn new(label: String, path: PathBuf) -> Followed {
+    /// Starts where `tail` stopped, in the file it read; with no file yet, at the start
+    /// of the one that appears.
+    fn new(label: String, path: PathBuf, opened: Option<(File, u64)>) -> Followed {
         let mut f = Followed {
             label,
             path,
@@ -161,16 +188,10 @@ impl Followed {
             inode: 0,
             offset: 0,
         };
-        if let Ok(mut file) = File::open(&f.path)
+        if let Some((file, end)) = opened
             && let Ok(meta) = file.metadata()
         {
-            // Everything up to the last newline has been shown; a partial line follows.
-            let mut text = Vec::new();
-            let _ = file.read_to_end(&mut text);
-            f.offset = text
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i as u64 + 1);
+            f.offset = end;
             f.inode = meta.ino();
             f.file = Some(file);
         }

@@ -298,8 +298,8 @@ impl Ward {
 
 impl Drop for Ward {
     fn drop(&mut self) {
-        if let Some(child) = self.daemon.as_mut() {
-            if child.try_wait().ok().flatten().is_none() {
+        if let Some(child) = self.daemon.as_mut()
+            && child.try_wait().ok().flatten().is_none() {
                 kill(child.id(), rustix::process::Signal::TERM);
                 let deadline = Instant::now() + DEADLINE;
                 while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -308,7 +308,6 @@ impl Drop for Ward {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-        }
         for pid in self.processes_here() {
             kill(pid, rustix::process::Signal::KILL);
         }
