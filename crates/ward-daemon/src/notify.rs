@@ -19,9 +19,12 @@ use crate::supervisor::Supervisor;
 /// A datagram and the PID that sent it.
 pub(crate) type Notification = (u32, ward_core::notify::Message);
 
-/// Where services send to: `NOTIFY_SOCKET` in their environment.
-pub(crate) fn socket_path(state_dir: &Path) -> std::path::PathBuf {
-    state_dir.join("notify.sock")
+/// Where services send to: `NOTIFY_SOCKET` in their environment. Always absolute: the
+/// sd_notify protocol accepts only an absolute path or an abstract name, and clients
+/// (libsystemd, `systemd-notify`) refuse a relative one with EINVAL.
+pub(crate) fn socket_path(runtime_dir: &Path) -> std::path::PathBuf {
+    let path = runtime_dir.join("notify.sock");
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Reads the socket until the daemon ends, handing each message to the supervisor.

@@ -9,9 +9,15 @@ use ward_core::config::{Config, SupervisorConfig};
 
 use crate::exit::Failure;
 
-/// The config file to use: `-c PATH`, else `ward.toml` in the current directory.
+/// The config file to use: `-c PATH`, else `ward.toml` in the current directory; made
+/// absolute, so that every path derived from it (state dir, socket, `NOTIFY_SOCKET`,
+/// working directories) is absolute too. Children get those paths and run elsewhere, and
+/// the sd_notify protocol accepts only an absolute path.
 pub fn config_path(given: Option<&Path>) -> PathBuf {
-    given.map_or_else(|| PathBuf::from("ward.toml"), Path::to_path_buf)
+    let path = given.map_or_else(|| PathBuf::from("ward.toml"), Path::to_path_buf);
+    // `absolute` only prefixes the working directory: no symlink is resolved and the file
+    // need not exist, so messages still name the file the user meant.
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Reads and checks the config; every problem is printed with its line and column.

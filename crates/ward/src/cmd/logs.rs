@@ -124,7 +124,10 @@ fn tail(path: &PathBuf, n: usize) -> io::Result<Tail> {
         // Nothing shown: following starts after the last whole line there is now.
         let mut text = Vec::new();
         f.read_to_end(&mut text)?;
-        let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i as u64 + 1);
+        let end = text
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i as u64 + 1);
         return Ok(Tail {
             shown: Vec::new(),
             file: f,

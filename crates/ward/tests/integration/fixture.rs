@@ -69,6 +69,26 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The program `name` from `PATH`, for tests that prove ward works with programs written
+/// elsewhere. Where it is missing the test says so and is skipped, so the README's test
+/// command passes with nothing but a toolchain; under CI (`CI` set), which installs these
+/// programs, a missing one fails the test instead.
+pub fn external(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not installed, and CI must run this test: .ci/run installs it"
+        );
+        eprintln!("SKIPPED: {name} is not installed; this test needs it");
+    }
+    found
+}
+
 /// True while a process with this PID exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -99,6 +119,8 @@ pub struct Ward {
     pub dir: TempDir,
     pub config: PathBuf,
     daemon: Option<Child>,
+    /// Run as a newcomer would: in the config's directory, naming it `-c ward.toml`.
+    relative: bool,
 }
 
 impl Ward {
@@ -114,7 +136,28 @@ impl Ward {
             dir,
             config,
             daemon: None,
+            relative: false,
         }
+    }
+
+    /// Like [`Ward::up`], but the daemon and every CLI call run in the temp dir and name
+    /// the config by the relative `-c ward.toml`, as the README does.
+    pub fn up_relative(toml: &str) -> Ward {
+        let mut w = Ward::new(toml);
+        w.relative = true;
+        w.start_daemon();
+        w
+    }
+
+    /// `ward -c CONFIG`, the way this fixture names the config.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(ward_bin());
+        if self.relative {
+            cmd.current_dir(self.dir.path()).args(["-c", "ward.toml"]);
+        } else {
+            cmd.arg("-c").arg(&self.config);
+        }
+        cmd
     }
 
     /// Starts `ward up` in the foreground and waits until its socket answers.
@@ -131,10 +174,9 @@ impl Ward {
     /// Starts `ward up` with `env` added to its environment.
     pub fn start_daemon_with_env(&mut self, env: &[(&str, &str)]) {
         let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
-        let child = Command::new(ward_bin())
+        let child = self
+            .command()
             .envs(env.iter().copied())
-            .arg("-c")
-            .arg(&self.config)
             .arg("up")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
@@ -174,9 +216,7 @@ impl Ward {
 
     /// Runs the CLI against this config.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(ward_bin())
-            .arg("-c")
-            .arg(&self.config)
+        self.command()
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -299,15 +339,16 @@ impl Ward {
 impl Drop for Ward {
     fn drop(&mut self) {
         if let Some(child) = self.daemon.as_mut()
-            && child.try_wait().ok().flatten().is_none() {
-                kill(child.id(), rustix::process::Signal::TERM);
-                let deadline = Instant::now() + DEADLINE;
-                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = child.kill();
-                let _ = child.wait();
+            && child.try_wait().ok().flatten().is_none()
+        {
+            kill(child.id(), rustix::process::Signal::TERM);
+            let deadline = Instant::now() + DEADLINE;
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
             }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         for pid in self.processes_here() {
             kill(pid, rustix::process::Signal::KILL);
         }

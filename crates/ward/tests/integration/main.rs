@@ -10,6 +10,7 @@ mod fixture;
 mod health;
 mod journal;
 mod logs;
+mod notify_clients;
 mod pid;
 mod quickstart;
 mod reap;
