@@ -14,11 +14,13 @@ use crate::{ExitStatus, Signal};
 mod advice;
 mod class;
 mod confidence;
+mod oom;
 #[cfg(test)]
 mod tests;
 
 pub use class::{CrashClass, Severity};
 pub use confidence::{Confidence, Outcomes, PRIOR_WEIGHT, confidence};
+pub use oom::{KernelOomLog, OomFacts, oom_evidence};
 
 /// How sure ward is that the kernel's OOM killer ended the process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +32,10 @@ pub enum OomEvidence {
     Weak(String),
     /// The service's own cgroup counted an OOM kill, or the kernel log names its PID.
     Strong(String),
+    /// Evidence against an OOM kill where a machine-wide sign pointed to one: the unit's
+    /// own counter stayed still, or the kernel log named another process. In words, for
+    /// the verdict's evidence.
+    RuledOut(String),
 }
 
 /// Everything known about how a run ended.
@@ -124,6 +130,17 @@ pub fn gave_up_reason(class: Option<&str>, strategy: Option<&str>) -> &'static s
     }
 }
 
+/// Whether a run recorded under boot id `recorded` belongs to an earlier boot of the
+/// machine than `current`. Only two known, different ids say so: an id that could not be
+/// read, now or when the run began, is no evidence that the machine went down, and a
+/// `system_shutdown` verdict beside a live boot would be untrue.
+pub fn earlier_boot(recorded: &str, current: Option<&str>) -> bool {
+    match current {
+        Some(now) => !recorded.is_empty() && !now.is_empty() && recorded != now,
+        None => false,
+    }
+}
+
 /// Classifies one ended run. Total: every report gets exactly one class.
 ///
 /// The order of the checks is the order of precedence: the machine going down explains
@@ -215,6 +232,9 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
         OomEvidence::Weak(why) if status.signal() == Some(Signal::KILL) => {
             evidence.push(format!("{why} (a system-wide sign only: weak evidence)"));
             return CrashClass::OomKill;
+        }
+        OomEvidence::RuledOut(why) if status.signal() == Some(Signal::KILL) => {
+            evidence.push(why.clone());
         }
         _ => {}
     }

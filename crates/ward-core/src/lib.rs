@@ -13,6 +13,7 @@ pub mod exit;
 pub mod health;
 pub mod machine;
 pub mod notify;
+pub mod recovery;
 pub mod signal;
 
 pub use exit::ExitStatus;

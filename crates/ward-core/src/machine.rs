@@ -100,9 +100,9 @@ pub enum Event {
         /// The main process.
         pid: u32,
     },
-    /// The recovery strategy for the last end is to give up: a pending restart becomes
-    /// `failed`.
-    GiveUp,
+    /// The recovery strategy for the last end is to give up, for this reason: a pending
+    /// restart becomes `failed`.
+    GiveUp(GiveUpReason),
     /// After [`Action::AwaitTreeEmpty`]: no process of the service is left.
     TreeEmpty,
     /// The daemon judged the running process hung (failed health checks, a missed
@@ -158,6 +158,62 @@ pub enum Action {
         /// New state.
         to: State,
     },
+    /// What the machine decided about an end that no one asked for: record it as the
+    /// recovery (it is what `ward why` and the confidence of later recoveries read).
+    Recovery(Recovery),
+}
+
+/// What ward does about a run that ended without being asked to, as decided by the
+/// machine. Each is journaled once, where it is decided, never inferred from states.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// An automatic restart after `delay` (zero: at once).
+    Restart {
+        /// The backoff before the restart.
+        delay: Duration,
+    },
+    /// The restart policy leaves the ended run as it is (`exited`).
+    NoRestart,
+    /// More failed starts in the window than `start_limit` allows: `failed` until an
+    /// operator acts.
+    StartLimit,
+    /// A pending restart was given up, for this reason: `failed`.
+    GaveUp(GiveUpReason),
+}
+
+impl Recovery {
+    /// The words the journal keeps; stable, since the journal's readers match on them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::Restart { .. } => "restart",
+            Recovery::NoRestart => "none: restart policy",
+            Recovery::StartLimit => "give up: start limit reached",
+            Recovery::GaveUp(GiveUpReason::RecoveryTable) => "give up: the recovery table says so",
+            Recovery::GaveUp(GiveUpReason::RepairFailed) => "give up: the repair did not work",
+            Recovery::GaveUp(GiveUpReason::RestoreFailed) => {
+                "give up: the data restore did not work"
+            }
+        }
+    }
+
+    /// The delay of a restart, for the journal.
+    pub fn delay(self) -> Option<Duration> {
+        match self {
+            Recovery::Restart { delay } => Some(delay),
+            _ => None,
+        }
+    }
+}
+
+/// Why a pending restart is given up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GiveUpReason {
+    /// The recovery table's strategy for the crash's class is `give_up`.
+    RecoveryTable,
+    /// The `repair` hook that had to run before the restart failed.
+    RepairFailed,
+    /// Putting the last data snapshot back before the restart failed.
+    RestoreFailed,
 }
 
 /// What the machine needs from the service's configuration.

@@ -73,7 +73,10 @@ impl Supervisor {
                         });
                         let params = self.units.get(&name).map(|u| *u.machine.params());
                         let report = ward_core::classify::ExitReport {
-                            earlier_boot: boot.as_deref() != Some(main.boot_id.as_str()),
+                            earlier_boot: ward_core::classify::earlier_boot(
+                                &main.boot_id,
+                                boot.as_deref(),
+                            ),
                             supervisor_crashed: self.previous_crashed,
                             min_uptime: params.map_or(Duration::from_secs(1), |p| p.min_uptime),
                             burst: params.map_or(5, |p| p.start_limit.burst),
@@ -137,7 +140,7 @@ impl Supervisor {
         });
         unit.last_started = Some(started);
         if let Some(path) = unit.instance.pidfile() {
-            unit.pidfile = crate::supervisor::write_pidfile(
+            unit.pidfile = crate::spawning::write_pidfile(
                 &path,
                 main.pid,
                 &unit.name,

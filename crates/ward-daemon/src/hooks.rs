@@ -1,12 +1,13 @@
-//! Recovery by policy: the strategy a unit's recovery table names for a crash class, the
+//! Recovery by policy, carried out: the strategy `ward-core` chose for a crash, the
 //! `repair` hook run before such a restart, and the `on_failure` hook run when ward gives
 //! up. Hooks are ward's children like any service process: spawned through `ward-sys`,
 //! reaped by the one reaper, killed through their pidfd when they outlive `hook_timeout`.
 
 use std::time::Instant;
 
-use ward_core::config::Strategy;
-use ward_core::machine::{Event, SpawnFailure, State};
+use ward_core::ExitStatus;
+use ward_core::machine::{Event, GiveUpReason};
+use ward_core::recovery::{Preparation, StrategyStep, strategy_step};
 use ward_store::{Record, now_ms};
 use ward_sys::Pidfd;
 
@@ -33,15 +34,6 @@ impl HookKind {
             HookKind::Health { .. } => "health",
         }
     }
-}
-
-/// Work on a unit's `data` paths that a spawn waits for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum FileJob {
-    /// A snapshot before a clean start.
-    Snapshot,
-    /// Putting the last snapshot back before a restart.
-    Restore,
 }
 
 /// The environment of a program ward runs for a unit beside its service (a hook, a
@@ -87,6 +79,20 @@ pub(crate) fn side_spec(
     })
 }
 
+/// Why a hook did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HookFailure {
+    /// Its plumbing could not be set up.
+    #[error("could not start: {0}")]
+    Prepare(#[source] std::io::Error),
+    /// The fork or exec failed.
+    #[error("could not start: {0}")]
+    Spawn(#[source] ward_sys::spawn::SpawnError),
+    /// It ran and ended unsuccessfully.
+    #[error("{0}")]
+    Ended(ExitStatus),
+}
+
 /// A hook that runs.
 pub(crate) struct Hook {
     pub unit: String,
@@ -98,7 +104,8 @@ pub(crate) struct Hook {
 }
 
 impl Supervisor {
-    /// After a verdict: carries out the strategy the unit's recovery table chose for it.
+    /// After a verdict: carries out the strategy chosen for it, as `ward-core` says it is
+    /// carried out in the unit's state.
     pub(crate) fn apply_strategy(&mut self, name: &str) {
         let Some(unit) = self.units.get_mut(name) else {
             return;
@@ -106,30 +113,23 @@ impl Supervisor {
         let Some(strategy) = unit.strategy_due.take() else {
             return;
         };
-        match strategy {
-            Strategy::Backoff => {}
-            Strategy::Repair => unit.repair_before_spawn = true,
-            Strategy::Restore => unit.restore_before_spawn = true,
-            // A hung run is still being stopped: give up once the stop is over.
-            Strategy::GiveUp if unit.machine.state() == State::Stopping => {
-                unit.strategy_due = Some(strategy);
+        match strategy_step(strategy, unit.machine.state()) {
+            StrategyStep::Nothing => {}
+            StrategyStep::RepairBeforeSpawn => unit.repair_before_spawn = true,
+            StrategyStep::RestoreBeforeSpawn => unit.restore_before_spawn = true,
+            StrategyStep::GiveUpAfterStop => unit.strategy_due = Some(strategy),
+            StrategyStep::GiveUp => {
+                self.dispatch(name, Event::GiveUp(GiveUpReason::RecoveryTable));
             }
-            Strategy::GiveUp => self.give_up(name, "give up: the recovery table says so"),
         }
     }
 
-    /// Turns a pending restart into `failed`, saying why in the journal.
-    fn give_up(&mut self, name: &str, why: &str) {
-        if self.units.get(name).map(|u| u.machine.state()) != Some(State::Backoff) {
-            return;
-        }
-        self.journal.record(Record::Recovery {
-            unit: name.to_string(),
-            at_ms: now_ms(),
-            action: why.to_string(),
-            delay_ms: None,
-        });
-        self.dispatch(name, Event::GiveUp);
+    /// The work a pending spawn waited for failed: the spawn fails, and the machine gives
+    /// the restart up (journaling why, if there was one to give up).
+    pub(crate) fn preparation_failed(&mut self, name: &str, what: Preparation, error: &str) {
+        let (failure, reason) = what.failed(error);
+        self.dispatch(name, Event::SpawnFailed(failure));
+        self.dispatch(name, Event::GiveUp(reason));
     }
 
     /// A spawn the machine asked for: run the repair hook first if the strategy says so.
@@ -178,8 +178,8 @@ impl Supervisor {
         let spec = side_spec(self.nofile, unit, argv, env, true);
         let timeout = unit.instance.service.hook_timeout;
         let result = spec
-            .map_err(|e| e.to_string())
-            .and_then(|s| ward_sys::spawn::spawn(s).map_err(|e| e.to_string()));
+            .map_err(HookFailure::Prepare)
+            .and_then(|s| ward_sys::spawn::spawn(s).map_err(HookFailure::Spawn));
         match result {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
@@ -201,12 +201,8 @@ impl Supervisor {
                 true
             }
             Err(e) => {
-                logs::note(
-                    &sink,
-                    &unit.log,
-                    &format!("{} hook could not start: {e}", kind.as_str()),
-                );
-                self.hook_result(name, kind, Err(format!("could not start: {e}")));
+                logs::note(&sink, &unit.log, &format!("{} hook {e}", kind.as_str()));
+                self.hook_result(name, kind, Err(e));
                 // A repair's failure answered the pending spawn: nothing else may start it.
                 kind == HookKind::Repair
             }
@@ -237,7 +233,7 @@ impl Supervisor {
         let outcome = if status.is_clean() {
             Ok(())
         } else {
-            Err(status.to_string())
+            Err(HookFailure::Ended(status))
         };
         if let Some(unit) = self.units.get(&hook.unit) {
             logs::note(
@@ -250,7 +246,7 @@ impl Supervisor {
     }
 
     /// What follows a hook: a repaired unit is spawned now; a failed repair gives up.
-    fn hook_result(&mut self, name: &str, kind: HookKind, outcome: Result<(), String>) {
+    fn hook_result(&mut self, name: &str, kind: HookKind, outcome: Result<(), HookFailure>) {
         let verdict = match &outcome {
             Ok(()) => "succeeded".to_string(),
             Err(e) => format!("failed: {e}"),
@@ -269,99 +265,7 @@ impl Supervisor {
                 let answer = self.spawn(name);
                 self.dispatch(name, answer);
             }
-            Err(e) => {
-                let failure = SpawnFailure::Other(format!("the repair hook failed ({e})"));
-                self.dispatch(name, Event::SpawnFailed(failure));
-                // A repair that did not work leaves nothing to try.
-                self.give_up(name, "give up: the repair did not work");
-            }
-        }
-    }
-
-    /// A spawn the machine asked for: restore the data first if the strategy says so, or
-    /// snapshot it first if this is a clean start. Returns true when the spawn waits.
-    pub(crate) fn files_first(&mut self, name: &str) -> bool {
-        // A verdict still settling is a crash not yet named: not a clean end to snapshot.
-        let settling = self.pending.iter().any(|p| p.unit == name);
-        let state_dir = self.config.supervisor.state_dir.clone();
-        let Some(unit) = self.units.get_mut(name) else {
-            return false;
-        };
-        let data = unit.instance.service.data.clone();
-        if data.is_empty() {
-            return false;
-        }
-        let job = if std::mem::take(&mut unit.restore_before_spawn) {
-            FileJob::Restore
-        } else if !settling
-            && unit
-                .verdict
-                .as_ref()
-                .is_none_or(|(v, _)| !v.class.is_crash())
-        {
-            // The first start, or one after a clean end: the data is known good.
-            FileJob::Snapshot
-        } else {
-            return false;
-        };
-        let keep = unit.instance.service.data_snapshots as usize;
-        let (tx, unit_name) = (self.files_tx.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || {
-            let outcome = match job {
-                FileJob::Snapshot => crate::snapshots::take(&state_dir, &unit_name, &data, keep),
-                FileJob::Restore => crate::snapshots::restore_latest(&state_dir, &unit_name, &data),
-            };
-            let outcome = outcome
-                .map(|p| p.display().to_string())
-                .map_err(|e| e.to_string());
-            let _ = tx.send((unit_name, job, outcome));
-        });
-        true
-    }
-
-    /// A snapshot or restore ended: the waiting spawn happens now (a failed snapshot is
-    /// noted and does not hold the start back; a failed restore gives up).
-    pub(crate) fn file_job_done(
-        &mut self,
-        name: &str,
-        job: FileJob,
-        outcome: Result<String, String>,
-    ) {
-        let Some(unit) = self.units.get(name) else {
-            return;
-        };
-        let sink = self.logs.sink();
-        let text = match (job, &outcome) {
-            (FileJob::Snapshot, Ok(p)) => format!("data snapshot taken: {p}"),
-            (FileJob::Snapshot, Err(e)) => format!("data snapshot failed: {e}"),
-            (FileJob::Restore, Ok(p)) => format!("data restored from {p}"),
-            (FileJob::Restore, Err(e)) => format!("data restore failed: {e}"),
-        };
-        logs::note(&sink, &unit.log, &text);
-        if job == FileJob::Restore {
-            self.journal.record(Record::Recovery {
-                unit: name.to_string(),
-                at_ms: now_ms(),
-                action: text.clone(),
-                delay_ms: None,
-            });
-        } else {
-            self.journal.record(Record::Daemon {
-                at_ms: now_ms(),
-                what: "data snapshot".into(),
-                detail: format!("{name}: {text}"),
-            });
-        }
-        match (job, outcome) {
-            (FileJob::Restore, Err(e)) => {
-                let failure = SpawnFailure::Other(format!("the data restore failed ({e})"));
-                self.dispatch(name, Event::SpawnFailed(failure));
-                self.give_up(name, "give up: the data restore did not work");
-            }
-            _ => {
-                let answer = self.spawn(name);
-                self.dispatch(name, answer);
-            }
+            Err(e) => self.preparation_failed(name, Preparation::Repair, &e.to_string()),
         }
     }
 

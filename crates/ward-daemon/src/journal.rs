@@ -2,7 +2,7 @@
 
 use ward_core::ExitStatus;
 use ward_core::classify::Verdict;
-use ward_core::machine::State;
+use ward_core::machine::{Recovery, State};
 use ward_store::{ExitRecord, Record, now_ms};
 
 use crate::requests::Reply;
@@ -32,43 +32,23 @@ pub(crate) fn crash(unit: &str, pid: Option<u32>, verdict: &Verdict) -> Record {
     }
 }
 
-/// The state change, and what ward decided about a failure when the change says so.
-pub(crate) fn transition(unit: &str, from: State, to: State) -> Vec<Record> {
-    let at_ms = now_ms();
-    let mut out = vec![Record::Transition {
+/// A state change.
+pub(crate) fn transition(unit: &str, from: State, to: State) -> Record {
+    Record::Transition {
         unit: unit.to_string(),
-        at_ms,
+        at_ms: now_ms(),
         from: from.as_str().to_string(),
         to: to.as_str().to_string(),
-    }];
-    // Restarts are journaled where the machine counts them (see `restart`): with a zero
-    // backoff a restart changes no state, or goes straight back to `starting`.
-    let recovery = match (from, to) {
-        (State::Starting, State::Failed) => Some(("give up: start limit reached", None)),
-        // From `stopping`: the stop of a hung run, under `restart = "never"`.
-        (State::Running | State::Starting | State::Stopping, State::Exited) => {
-            Some(("none: restart policy", None::<std::time::Duration>))
-        }
-        _ => None,
-    };
-    if let Some((action, delay)) = recovery {
-        out.push(Record::Recovery {
-            unit: unit.to_string(),
-            at_ms,
-            action: action.to_string(),
-            delay_ms: delay.map(|d| d.as_millis() as u64),
-        });
     }
-    out
 }
 
-/// An automatic restart the machine decided on: after `delay`, or at once.
-pub(crate) fn restart(unit: &str, delay: Option<std::time::Duration>) -> Record {
+/// What the machine decided about an end no one asked for, in its own words.
+pub(crate) fn recovery(unit: &str, recovery: Recovery) -> Record {
     Record::Recovery {
         unit: unit.to_string(),
         at_ms: now_ms(),
-        action: "restart".to_string(),
-        delay_ms: Some(delay.unwrap_or_default().as_millis() as u64),
+        action: recovery.as_str().to_string(),
+        delay_ms: recovery.delay().map(|d| d.as_millis() as u64),
     }
 }
 
@@ -103,32 +83,42 @@ pub(crate) fn action(who: &str, what: &str, targets: &[String], answer: &Reply) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ward_core::machine::GiveUpReason;
 
     #[test]
-    fn recoveries_follow_transitions() {
-        // A restart is journaled where the machine counts it, not from the state change.
-        assert_eq!(transition("w", State::Running, State::Backoff).len(), 1);
-        let recs = transition("w", State::Stopping, State::Exited);
-        assert!(
-            matches!(&recs[1], Record::Recovery { action, .. } if action == "none: restart policy")
-        );
-        let recs = transition("w", State::Starting, State::Failed);
-        assert!(
-            matches!(&recs[1], Record::Recovery { action, .. } if action.starts_with("give up"))
+    fn recoveries_are_journaled_in_the_machines_words() {
+        let rec = recovery(
+            "w",
+            Recovery::Restart {
+                delay: std::time::Duration::from_millis(200),
+            },
         );
         assert!(matches!(
-            restart("w", Some(std::time::Duration::from_millis(200))),
-            Record::Recovery {
-                delay_ms: Some(200),
-                ..
-            }
+            rec,
+            Record::Recovery { ref action, delay_ms: Some(200), .. } if action == "restart"
         ));
+        let rec = recovery(
+            "w",
+            Recovery::Restart {
+                delay: std::time::Duration::ZERO,
+            },
+        );
         assert!(matches!(
-            restart("w", None),
+            rec,
             Record::Recovery {
                 delay_ms: Some(0),
                 ..
             }
+        ));
+        let rec = recovery("w", Recovery::GaveUp(GiveUpReason::RestoreFailed));
+        assert!(matches!(
+            rec,
+            Record::Recovery { ref action, delay_ms: None, .. }
+                if action == "give up: the data restore did not work"
+        ));
+        assert!(matches!(
+            transition("w", State::Running, State::Backoff),
+            Record::Transition { ref from, ref to, .. } if from == "running" && to == "backoff"
         ));
     }
 }

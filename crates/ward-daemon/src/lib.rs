@@ -23,10 +23,13 @@ mod notify;
 mod persist;
 mod reload;
 mod requests;
+mod setup;
 mod snapshots;
+mod spawning;
 mod startup;
 mod supervisor;
 mod unit;
+mod verdicts;
 
 use std::fs::File;
 use std::path::PathBuf;

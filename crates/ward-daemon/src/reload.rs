@@ -147,7 +147,7 @@ impl Supervisor {
                 continue;
             };
             u.machine.set_params(Params::from(&*inst.service));
-            crate::supervisor::apply_limits(&name, &inst, &self.controllers, &u.controllers);
+            crate::setup::apply_limits(&name, &inst, &self.controllers, &u.controllers);
             u.instance = inst;
             if u.machine.intent() == Intent::Run {
                 self.dispatch(&name, Event::Restart);

@@ -1,5 +1,6 @@
 //! Snapshots of a service's `data` paths, taken before each clean start and put back by
-//! the `restore` strategy. Copies run on a blocking thread; the spawn waits for them.
+//! the `restore` strategy. Copies run on a blocking thread; the spawn waits for them, and
+//! a failed restore gives the restart up.
 //!
 //! The recursive copy is written here: a few lines over `std::fs` (files, directories,
 //! symbolic links, permissions), where a crate would bring more than it saves.
@@ -7,6 +8,104 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use ward_core::recovery::Preparation;
+use ward_store::{Record, now_ms};
+
+use crate::logs;
+use crate::supervisor::Supervisor;
+
+/// A snapshot or restore that ended: the unit, which job, and the snapshot's path or the
+/// error.
+pub(crate) type FileJobDone = (String, FileJob, io::Result<PathBuf>);
+
+/// Work on a unit's `data` paths that a spawn waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FileJob {
+    /// A snapshot before a clean start.
+    Snapshot,
+    /// Putting the last snapshot back before a restart.
+    Restore,
+}
+
+impl Supervisor {
+    /// A spawn the machine asked for: restore the data first if the strategy says so, or
+    /// snapshot it first if this is a clean start. Returns true when the spawn waits.
+    pub(crate) fn files_first(&mut self, name: &str) -> bool {
+        // A verdict still settling is a crash not yet named: not a clean end to snapshot.
+        let settling = self.pending.iter().any(|p| p.unit == name);
+        let state_dir = self.config.supervisor.state_dir.clone();
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        let data = unit.instance.service.data.clone();
+        if data.is_empty() {
+            return false;
+        }
+        let job = if std::mem::take(&mut unit.restore_before_spawn) {
+            FileJob::Restore
+        } else if !settling
+            && unit
+                .verdict
+                .as_ref()
+                .is_none_or(|(v, _)| !v.class.is_crash())
+        {
+            // The first start, or one after a clean end: the data is known good.
+            FileJob::Snapshot
+        } else {
+            return false;
+        };
+        let keep = unit.instance.service.data_snapshots as usize;
+        let (tx, unit_name) = (self.files_tx.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || {
+            let outcome = match job {
+                FileJob::Snapshot => take(&state_dir, &unit_name, &data, keep),
+                FileJob::Restore => restore_latest(&state_dir, &unit_name, &data),
+            };
+            let _ = tx.send((unit_name, job, outcome));
+        });
+        true
+    }
+
+    /// A snapshot or restore ended: the waiting spawn happens now (a failed snapshot is
+    /// noted and does not hold the start back; a failed restore gives up).
+    pub(crate) fn file_job_done(&mut self, name: &str, job: FileJob, outcome: io::Result<PathBuf>) {
+        let Some(unit) = self.units.get(name) else {
+            return;
+        };
+        let sink = self.logs.sink();
+        let text = match (job, &outcome) {
+            (FileJob::Snapshot, Ok(p)) => format!("data snapshot taken: {}", p.display()),
+            (FileJob::Snapshot, Err(e)) => format!("data snapshot failed: {e}"),
+            (FileJob::Restore, Ok(p)) => format!("data restored from {}", p.display()),
+            (FileJob::Restore, Err(e)) => format!("data restore failed: {e}"),
+        };
+        logs::note(&sink, &unit.log, &text);
+        if job == FileJob::Restore {
+            self.journal.record(Record::Recovery {
+                unit: name.to_string(),
+                at_ms: now_ms(),
+                action: text.clone(),
+                delay_ms: None,
+            });
+        } else {
+            self.journal.record(Record::Daemon {
+                at_ms: now_ms(),
+                what: "data snapshot".into(),
+                detail: format!("{name}: {text}"),
+            });
+        }
+        match (job, outcome) {
+            (FileJob::Restore, Err(e)) => {
+                self.preparation_failed(name, Preparation::Restore, &e.to_string());
+            }
+            _ => {
+                let answer = self.spawn(name);
+                self.dispatch(name, answer);
+            }
+        }
+    }
+}
 
 /// `<state_dir>/snapshots/<unit>/<stamp>/<index>`: one directory per snapshot, one entry
 /// per `data` path, by position.

@@ -17,66 +17,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
-use ward_core::config::{Config, DaemonExit, Instance};
-use ward_core::machine::{
-    Action, Event, Intent, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
-};
+use ward_core::config::{Config, DaemonExit};
+use ward_core::machine::{Action, Event, Intent, Recovery, SignalTarget, State};
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
 use ward_sys::limits::Limit;
 
-use crate::contain::Containment;
-use crate::launch::{self, Plumbing};
-use crate::logs::{self, LogWriter, Stream};
+use crate::logs::{self, LogWriter};
 use crate::persist;
 use crate::requests::{Reply, Request};
-use crate::unit::{MainProcess, Unit};
+use crate::unit::Unit;
+use crate::verdicts::PendingVerdict;
 
 /// How often a unit that waits for its last processes to go is looked at again.
 const TREE_POLL: Duration = Duration::from_millis(20);
 
 /// At most this many API connections at once; more wait in the listen backlog.
 pub(crate) const MAX_CONNECTIONS: u32 = 64;
-
-/// How long after a SIGKILL death ward keeps looking for OOM evidence: the kernel may
-/// report the death before its OOM counters move.
-const OOM_SETTLE: Duration = Duration::from_millis(100);
-
-/// A verdict held back until OOM evidence has had time to appear.
-pub(crate) struct PendingVerdict {
-    due: Instant,
-    pub(crate) unit: String,
-    pid: u32,
-    report: ward_core::classify::ExitReport,
-    baseline: OomBaseline,
-}
-
-/// OOM counters when a run started: the unit's cgroup's and the machine's.
-#[derive(Copy, Clone, Debug, Default)]
-pub(crate) struct OomBaseline {
-    pub cgroup: Option<u64>,
-    pub machine: Option<u64>,
-    /// Forks the unit's cgroup had refused on `pids_max` when the run started.
-    pub pids_hits: Option<u64>,
-}
-
-/// How old the counters read at a run's end may be to serve as the next run's baseline: a
-/// restart without backoff follows within this, and nothing else of the unit runs between.
-const COUNTERS_REUSE: Duration = Duration::from_millis(5);
-
-impl OomBaseline {
-    /// Reads the counters now.
-    fn read(unit: &ward_sys::controllers::UnitControllers) -> OomBaseline {
-        OomBaseline {
-            cgroup: unit.oom_kills(),
-            machine: ward_sys::controllers::vmstat_oom_kills(),
-            pids_hits: unit.pids_limit_hits(),
-        }
-    }
-}
-
-/// A snapshot or restore that ended: the unit, which job, and the path or the error.
-pub(crate) type FileJobDone = (String, crate::hooks::FileJob, Result<String, String>);
 
 /// A request that is answered once its units reach a state.
 pub(crate) struct Waiter {
@@ -110,13 +67,14 @@ pub(crate) struct Supervisor {
     /// Boxed: a `Unit` is large, and a B-tree's nodes hold their values inline, partly
     /// empty; a box per unit costs a pointer in a node instead of a unit's size.
     pub units: BTreeMap<String, Box<Unit>>,
-    by_pid: HashMap<u32, String>,
+    /// Main processes that are ward's children, by PID, for the reaper.
+    pub(crate) by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
     pub cgroups: Option<CgroupDriver>,
     /// Memory, pids and cpu controllers, for limits and OOM evidence.
     pub controllers: ward_sys::controllers::Controllers,
     /// The kernel log since the daemon started, for the OOM killer's own words.
-    kmsg: ward_sys::kmsg::KernelLog,
+    pub(crate) kmsg: ward_sys::kmsg::KernelLog,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
@@ -139,15 +97,15 @@ pub(crate) struct Supervisor {
     /// The daemon before this one did not exit cleanly (it left its PID file).
     pub previous_crashed: bool,
     /// Snapshots and restores finished on their blocking threads: (unit, what, outcome).
-    pub(crate) files_tx: mpsc::UnboundedSender<FileJobDone>,
-    files_rx: Option<mpsc::UnboundedReceiver<FileJobDone>>,
+    pub(crate) files_tx: mpsc::UnboundedSender<crate::snapshots::FileJobDone>,
+    files_rx: Option<mpsc::UnboundedReceiver<crate::snapshots::FileJobDone>>,
     /// Exits of adopted main processes (not ward's children), from their watcher tasks.
     pub adopted_tx: mpsc::UnboundedSender<(String, u32, Option<ExitStatus>)>,
     adopted_rx: Option<mpsc::UnboundedReceiver<(String, u32, Option<ExitStatus>)>>,
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
-    seed: u64,
+    pub(crate) seed: u64,
 }
 
 impl Supervisor {
@@ -383,117 +341,6 @@ impl Supervisor {
         }
     }
 
-    /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
-    pub fn add_unit(&mut self, instance: Instance) -> Option<()> {
-        let name = instance.name.clone();
-        self.journal.record(ward_store::Record::Unit {
-            unit: name.clone(),
-            service: instance.service.name.clone(),
-        });
-        match self.build_unit(instance) {
-            Ok(unit) => {
-                self.units.insert(name, Box::new(unit));
-                Some(())
-            }
-            Err(e) => {
-                tracing::error!(unit = %name, error = %e, "cannot set up the service");
-                None
-            }
-        }
-    }
-
-    fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
-        let name = instance.name.clone();
-        let sup = &self.config.supervisor;
-        let io_dir = sup.runtime_dir.join("io");
-        std::fs::create_dir_all(&io_dir)?;
-        let (out_path, err_path) = (
-            io_dir.join(format!("{name}.out")),
-            io_dir.join(format!("{name}.err")),
-        );
-        let out_r = ward_sys::fifo::open_reader(&out_path)?;
-        let err_r = ward_sys::fifo::open_reader(&err_path)?;
-        let log = self.logs.open(
-            sup.log_dir.join(format!("{name}.log")),
-            sup.log_max_size,
-            sup.log_keep,
-        );
-        let sink = self.logs.sink();
-        let (stop_capture, stop) = tokio::sync::watch::channel(false);
-        let captures = vec![
-            tokio::spawn(logs::capture(
-                out_r,
-                Stream::Stdout,
-                log.clone(),
-                sink.clone(),
-                stop.clone(),
-            )),
-            tokio::spawn(logs::capture(
-                err_r,
-                Stream::Stderr,
-                log.clone(),
-                sink,
-                stop,
-            )),
-        ];
-        let containment = match &self.cgroups {
-            Some(driver) => match driver.service(&name) {
-                Ok(cg) => Containment::Cgroup(cg),
-                Err(e) => {
-                    tracing::warn!(unit = %name, error = %e, "no cgroup for this service; containing it by process tree");
-                    Containment::Tree
-                }
-            },
-            None => Containment::Tree,
-        };
-        let controllers = self.controllers.unit(&name).unwrap_or_else(|e| {
-            tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
-            ward_sys::controllers::UnitControllers::default()
-        });
-        apply_limits(&name, &instance, &self.controllers, &controllers);
-        let mut seed = self.seed;
-        for b in name.bytes() {
-            seed = seed.rotate_left(5) ^ u64::from(b);
-        }
-        Ok(Unit {
-            machine: ServiceMachine::new(Params::from(&*instance.service), seed),
-            name,
-            instance,
-            main: None,
-            containment,
-            fifos: [out_path, err_path],
-            log,
-            timer: None,
-            awaiting_tree: false,
-            pidfile: None,
-            controllers,
-            oom_baseline: OomBaseline::default(),
-            counters_at_exit: None,
-            stop_escalated: false,
-            strategy_due: None,
-            last_strategy: None,
-            repair_before_spawn: false,
-            restore_before_spawn: false,
-            on_failure_due: false,
-            operator_signal: None,
-            verdict: None,
-            stop_capture,
-            captures,
-            persisted: None,
-            last_started: None,
-            last_exit_at: None,
-            removing: false,
-            health: Default::default(),
-            probe_due: None,
-            ready_notified: false,
-            notify_status: None,
-            watchdog_due: None,
-            hang: None,
-            waiting_for: Vec::new(),
-            stop_after_dependents: false,
-        })
-    }
-
     /// Feeds one event to a unit and carries out everything that follows from it.
     pub fn dispatch(&mut self, name: &str, event: Event) {
         if matches!(event, Event::Stop | Event::Restart)
@@ -507,14 +354,7 @@ impl Supervisor {
             let Some(unit) = self.units.get_mut(&name) else {
                 continue;
             };
-            let restarts = unit.machine.counters().restarts;
             let actions = unit.machine.handle(event, now);
-            // Counted by the machine, so restarts without a state change (a zero backoff
-            // while starting) are journaled too.
-            if unit.machine.counters().restarts > restarts {
-                let delay = unit.machine.backoff_delay();
-                self.journal.record(crate::journal::restart(&name, delay));
-            }
             let mut actions = actions.into_iter().peekable();
             while let Some(action) = actions.next() {
                 // Signals to the whole tree that follow each other (a stop's signal and
@@ -619,13 +459,16 @@ impl Supervisor {
             Action::Spawn => {}
             Action::Transition { from, to } => {
                 tracing::info!(unit = %name, from = from.as_str(), to = to.as_str(), "state");
-                for record in crate::journal::transition(name, from, to) {
-                    self.journal.record(record);
-                }
+                self.journal
+                    .record(crate::journal::transition(name, from, to));
                 if to == State::Failed {
                     unit.on_failure_due = true;
                 }
-                if to == State::Failed && from == State::Starting {
+            }
+            Action::Recovery(recovery) => {
+                self.journal
+                    .record(crate::journal::recovery(name, recovery));
+                if recovery == Recovery::StartLimit {
                     let limit = unit.instance.service.start_limit;
                     logs::note(
                         &self.logs.sink(),
@@ -689,328 +532,6 @@ impl Supervisor {
         }
     }
 
-    /// Starts a unit's main process and says how it went, as the machine's next event.
-    pub(crate) fn spawn(&mut self, name: &str) -> Event {
-        let notify = self.notify_path();
-        let Some(unit) = self.units.get_mut(name) else {
-            return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
-        };
-        let plumbing = (|| {
-            let (stdout, stderr) = unit.output_ends()?;
-            Ok::<_, std::io::Error>(Plumbing {
-                stdout,
-                stderr,
-                cgroup_procs: {
-                    let mut files = match &unit.containment {
-                        Containment::Cgroup(cg) => vec![cg.open_procs_for_join()?],
-                        Containment::Tree => Vec::new(),
-                    };
-                    files.extend(unit.controllers.join_files()?);
-                    files
-                },
-            })
-        })();
-        let spec =
-            plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile, &notify));
-        let sink = self.logs.sink();
-        let spec = match spec {
-            Ok(spec) => spec,
-            Err(e) => {
-                let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
-                logs::note(&sink, &unit.log, &failure.to_string());
-                self.judge_exec_failure(name, &failure);
-                return Event::SpawnFailed(failure);
-            }
-        };
-        // Counters read before the fork: the new process may hit a limit at once.
-        let baseline = match unit.counters_at_exit.take() {
-            Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
-            _ => OomBaseline::read(&unit.controllers),
-        };
-        match ward_sys::spawn::spawn(spec) {
-            Ok(spawned) => {
-                let pid = spawned.pidfd.pid();
-                self.by_pid.insert(pid, name.to_string());
-                logs::note(&sink, &unit.log, &format!("started pid {pid}"));
-                let started = SystemTime::now();
-                unit.last_started = Some(started);
-                unit.stop_escalated = false;
-                unit.operator_signal = None;
-                unit.oom_baseline = baseline;
-                // Read while the child cannot have been reaped: it is ours, and only this
-                // thread reaps.
-                let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
-                    ward_sys::ProcessIdentity {
-                        pid,
-                        start_time: 0,
-                        boot_id: String::new(),
-                    }
-                });
-                if let Some(path) = unit.instance.pidfile() {
-                    unit.pidfile =
-                        write_pidfile(&path, pid, &unit.name, &unit.instance.service.command)
-                            .map_err(|e| {
-                                tracing::warn!(unit = %name, error = %e, "no pid file");
-                                logs::note(&sink, &unit.log, &format!("no pid file: {e}"));
-                            })
-                            .ok();
-                }
-                self.journal.record(ward_store::Record::RunStarted {
-                    unit: name.to_string(),
-                    pid,
-                    start_time: identity.start_time,
-                    boot_id: identity.boot_id.clone(),
-                    at_ms: ward_store::now_ms(),
-                    adopted: false,
-                });
-                unit.main = Some(MainProcess {
-                    pidfd: spawned.pidfd,
-                    identity,
-                    started,
-                });
-                self.run_began(name, false);
-                Event::Spawned { pid }
-            }
-            Err(e) => {
-                let failure = launch::failure(&e, &unit.instance);
-                tracing::warn!(unit = %name, error = %failure, "spawn failed");
-                logs::note(&sink, &unit.log, &failure.to_string());
-                self.judge_exec_failure(name, &failure);
-                Event::SpawnFailed(failure)
-            }
-        }
-    }
-
-    /// Reaps every exited child: services' main processes become events, orphans vanish.
-    fn reap(&mut self) {
-        loop {
-            match ward_sys::reap::reap_any() {
-                Ok(Some((pid, status))) => {
-                    let Some(name) = self.by_pid.remove(&pid) else {
-                        self.hook_ended(pid, status);
-                        continue;
-                    };
-                    self.main_ended(&name, status);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "waitpid failed");
-                    break;
-                }
-            }
-        }
-    }
-
-    /// A unit's main process ended (reaped, or an adopted one seen to exit): note it in the
-    /// log and the journal, then tell the machine.
-    pub(crate) fn main_ended(&mut self, name: &str, status: ExitStatus) {
-        let dependents = self.affected_dependents(name);
-        let Some(unit) = self.units.get_mut(name) else {
-            return;
-        };
-        let Some(main) = unit.main.take() else {
-            return;
-        };
-        if let Some(file) = unit.pidfile.take() {
-            file.release();
-        }
-        unit.probe_due = None;
-        unit.watchdog_due = None;
-        unit.last_exit_at = Some(SystemTime::now());
-        logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
-        tracing::info!(unit = %name, pid = main.identity.pid, status = %status, "main process ended");
-        let id = &main.identity;
-        self.journal.record(ward_store::Record::RunEnded {
-            unit: name.to_string(),
-            pid: id.pid,
-            start_time: id.start_time,
-            boot_id: id.boot_id.clone(),
-            at_ms: ward_store::now_ms(),
-            exit: crate::journal::exit_record(status),
-        });
-        let before = unit.machine.state();
-        let now = self.epoch.elapsed();
-        let run_time = main.started.elapsed().unwrap_or_default();
-        let pid = id.pid;
-        let params = unit.machine.params();
-        // Judged before the machine acts on it, so the journal reads exit, crash, then what
-        // ward did about it; an exit while starting is one more failed start in the window.
-        let failed_start = u32::from(before == State::Starting);
-        // Read once: the evidence's words and the recommendation both use it.
-        let peak = unit.controllers.peak_memory();
-        let counters = OomBaseline::read(&unit.controllers);
-        unit.counters_at_exit = Some((Instant::now(), counters));
-        let report = ward_core::classify::ExitReport {
-            status: Some(status),
-            exec_failure: None,
-            requested_stop: before == State::Stopping,
-            stop_escalated: unit.stop_escalated,
-            run_time,
-            min_uptime: params.min_uptime,
-            failed_starts: unit.machine.failed_starts_in_window(now) + failed_start,
-            burst: params.start_limit.burst,
-            oom: oom_evidence(
-                unit.oom_baseline,
-                counters,
-                (status.signal() == Some(Signal::KILL))
-                    .then(|| self.kmsg.oom_line(pid))
-                    .flatten(),
-                peak,
-                unit.instance.service.memory_max,
-            ),
-            earlier_boot: false,
-            supervisor_crashed: false,
-            operator_signal: unit.operator_signal,
-            pids_limit_hits: match (unit.oom_baseline.pids_hits, counters.pids_hits) {
-                (Some(before), Some(now)) => now.saturating_sub(before),
-                _ => 0,
-            },
-            hang: unit.hang.take(),
-            dependents,
-            peak_memory: peak,
-            memory_limit: unit.instance.service.memory_max,
-        };
-        let settle = status.signal() == Some(Signal::KILL)
-            && !matches!(report.oom, ward_core::classify::OomEvidence::Strong(_));
-        if settle {
-            self.pending.push(PendingVerdict {
-                due: Instant::now() + OOM_SETTLE,
-                unit: name.to_string(),
-                pid,
-                report,
-                baseline: unit.oom_baseline,
-            });
-        } else {
-            self.judge(name, Some(pid), &report);
-        }
-        self.dispatch(name, Event::Exited(status));
-    }
-
-    /// Judges the verdicts whose settling window is over, with the evidence there is now.
-    fn settle_verdicts(&mut self) {
-        let now = Instant::now();
-        let (due, waiting): (Vec<PendingVerdict>, Vec<PendingVerdict>) =
-            std::mem::take(&mut self.pending)
-                .into_iter()
-                .partition(|p| p.due <= now);
-        self.pending = waiting;
-        for mut p in due {
-            if let Some(unit) = self.units.get(&p.unit) {
-                let kernel = self.kmsg.oom_line(p.pid);
-                p.report.oom = oom_evidence(
-                    p.baseline,
-                    OomBaseline::read(&unit.controllers),
-                    kernel,
-                    p.report.peak_memory,
-                    p.report.memory_limit,
-                );
-            }
-            self.judge(&p.unit, Some(p.pid), &p.report);
-            self.apply_strategy(&p.unit);
-        }
-    }
-
-    /// An exec failure is judged before the machine counts it: one more failed start.
-    fn judge_exec_failure(&mut self, name: &str, failure: &SpawnFailure) {
-        let now = self.epoch.elapsed();
-        let Some(unit) = self.units.get(name) else {
-            return;
-        };
-        let params = unit.machine.params();
-        let report = ward_core::classify::ExitReport {
-            status: None,
-            exec_failure: Some(failure.to_string()),
-            min_uptime: params.min_uptime,
-            failed_starts: unit.machine.failed_starts_in_window(now) + 1,
-            burst: params.start_limit.burst,
-            ..ward_core::classify::ExitReport::of(ward_core::ExitStatus::Unknown, Duration::ZERO)
-        };
-        self.judge(name, None, &report);
-    }
-
-    /// Classifies an ended run, keeps the verdict for `ward why`, and journals it if it is
-    /// a crash.
-    pub(crate) fn judge(
-        &mut self,
-        name: &str,
-        pid: Option<u32>,
-        report: &ward_core::classify::ExitReport,
-    ) {
-        let verdict = ward_core::classify::classify(report);
-        if verdict.class.is_crash() {
-            self.journal
-                .record(crate::journal::crash(name, pid, &verdict));
-        }
-        if let Some(unit) = self.units.get_mut(name) {
-            unit.verdict = Some((verdict.clone(), SystemTime::now()));
-        }
-        if verdict.class.is_crash() {
-            // The recovery table's choice, escalated when it is unlikely to hold; carried
-            // out once the machine has acted.
-            let strategy = self.choose_strategy(name, verdict.class);
-            if let Some(unit) = self.units.get_mut(name) {
-                unit.strategy_due = Some(strategy);
-                unit.last_strategy = Some(strategy);
-            }
-        }
-    }
-
-    /// The strategy for a crash of `class`: the recovery table's, escalated (once) when the
-    /// service's `confidence_floor` is above the journal's estimate that it will hold.
-    fn choose_strategy(
-        &mut self,
-        name: &str,
-        class: ward_core::classify::CrashClass,
-    ) -> ward_core::config::Strategy {
-        use ward_core::config::Strategy;
-        let Some(unit) = self.units.get(name) else {
-            return Strategy::Backoff;
-        };
-        let svc = &unit.instance.service;
-        let chosen = svc
-            .recovery
-            .get(class.as_str())
-            .copied()
-            .unwrap_or(Strategy::Backoff);
-        let Some(floor) = svc.confidence_floor else {
-            return chosen;
-        };
-        if chosen == Strategy::GiveUp {
-            return chosen;
-        }
-        let min_uptime = unit.machine.params().min_uptime.as_millis() as i64;
-        let has_repair = svc.repair.is_some();
-        // A read of the journal on the loop: only for services that ask for a floor, and
-        // only at a crash.
-        let Ok(reader) = ward_store::Reader::open(self.journal.path()) else {
-            return chosen;
-        };
-        let now = ward_store::now_ms();
-        let outcomes = |unit: Option<&str>| {
-            reader
-                .recovery_outcomes(unit, class.as_str(), min_uptime, now)
-                .map(|(successes, trials)| ward_core::classify::Outcomes { successes, trials })
-                .unwrap_or_default()
-        };
-        let c = ward_core::classify::confidence(outcomes(Some(name)), outcomes(None));
-        if c.value >= floor {
-            return chosen;
-        }
-        let escalated = chosen.escalated(has_repair);
-        self.journal.record(ward_store::Record::Recovery {
-            unit: name.to_string(),
-            at_ms: now,
-            action: format!(
-                "escalated from {} to {}: confidence {} is below the floor {floor:.2}",
-                chosen.as_str(),
-                escalated.as_str(),
-                c.explain(class.as_str())
-            ),
-            delay_ms: None,
-        });
-        escalated
-    }
-
     /// The next time the loop must wake up without any other happening.
     fn next_deadline(&self) -> Instant {
         let now = Instant::now();
@@ -1037,6 +558,10 @@ impl Supervisor {
 
     /// Fires due timers and reports trees that have emptied.
     fn fire_timers(&mut self) {
+        // Children that ended before now are judged by their ends, not by a deadline that
+        // came due in the same turn of the loop: a probe that answered in time while the
+        // loop was busy (another unit's stop, say) is not a timed-out probe.
+        self.reap();
         self.settle_verdicts();
         self.kill_late_hooks();
         self.run_due_probes();
@@ -1164,104 +689,4 @@ impl Unit {
     pub fn is_down(&self) -> bool {
         self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
     }
-}
-
-/// Writes the PID file of a new main process (its directory is created if missing).
-pub(crate) fn write_pidfile(
-    path: &std::path::Path,
-    pid: u32,
-    unit: &str,
-    command: &[String],
-) -> Result<ward_sys::pidfile::HeldPidFile, String> {
-    if let Some(dir) = path.parent()
-        && !dir.exists()
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        // Other tools must be able to reach the file: not the daemon's private umask.
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
-    }
-    let record = ward_sys::pidfile::PidRecord::of(pid, unit, command)
-        .map_err(|e| format!("cannot read the identity of pid {pid}: {e}"))?;
-    ward_sys::pidfile::HeldPidFile::create(path, &record).map_err(|e| e.to_string())
-}
-
-/// Sets the unit's cgroup limits, and says where one cannot be enforced.
-pub(crate) fn apply_limits(
-    name: &str,
-    instance: &Instance,
-    available: &ward_sys::controllers::Controllers,
-    unit: &ward_sys::controllers::UnitControllers,
-) {
-    let svc = &instance.service;
-    if svc.memory_max.is_some() && !available.has_memory() {
-        tracing::warn!(unit = %name, "memory_max cannot be enforced: no memory controller here");
-    }
-    if svc.pids_max.is_some() && !available.has_pids() {
-        tracing::warn!(unit = %name, "pids_max cannot be enforced: no pids controller here");
-    }
-    if let Err(e) = unit.set_memory_max(svc.memory_max) {
-        tracing::warn!(unit = %name, error = %e, "cannot set memory_max");
-    }
-    if svc.cpu_max.is_some() && !available.has_cpu() {
-        tracing::warn!(unit = %name, "cpu_max cannot be enforced: no cpu controller here");
-    }
-    if let Err(e) = unit.set_cpu_max(svc.cpu_max) {
-        tracing::warn!(unit = %name, error = %e, "cannot set cpu_max");
-    }
-    if let Err(e) = unit.set_pids_max(svc.pids_max) {
-        tracing::warn!(unit = %name, error = %e, "cannot set pids_max");
-    }
-}
-
-/// What points to an OOM kill since the run began: the unit's own memory cgroup counting
-/// one (strong), else the machine-wide counter rising (weak).
-fn oom_evidence(
-    baseline: OomBaseline,
-    now: OomBaseline,
-    kernel: Option<String>,
-    peak: Option<u64>,
-    limit: Option<u64>,
-) -> ward_core::classify::OomEvidence {
-    use ward_core::classify::OomEvidence;
-    let peak = match (peak, limit) {
-        (Some(p), Some(l)) => format!(
-            "; peak memory {:.1} MiB of a {:.1} MiB limit",
-            p as f64 / 1048576.0,
-            l as f64 / 1048576.0
-        ),
-        (Some(p), None) => format!("; peak memory {:.1} MiB", p as f64 / 1048576.0),
-        _ => String::new(),
-    };
-    // The kernel log names the PID it killed (looked up only for a SIGKILL death).
-    let kernel_line = kernel
-        .as_ref()
-        .map(|l| format!("; kernel log: {l}"))
-        .unwrap_or_default();
-    if let (Some(before), Some(now)) = (baseline.cgroup, now.cgroup)
-        && now > before
-    {
-        return OomEvidence::Strong(format!(
-            "the service's memory cgroup counted {} OOM kill(s) during the run{peak}{kernel_line}",
-            now - before
-        ));
-    }
-    if let Some(line) = kernel {
-        return OomEvidence::Strong(format!("kernel log: {line}{peak}"));
-    }
-    if let (Some(before), Some(now)) = (baseline.machine, now.machine)
-        && now > before
-    {
-        return OomEvidence::Weak(format!(
-            "the machine's OOM-kill count (/proc/vmstat) rose by {} during the run{peak}",
-            now - before
-        ));
-    }
-    OomEvidence::None
-}
-
-/// The line a unit's log gets when its main process ends.
-fn exit_note(status: ExitStatus) -> String {
-    format!("main process ended: {status}")
 }

@@ -52,10 +52,10 @@ pub struct Unit {
     /// The unit's directories in the memory and pids controllers.
     pub controllers: ward_sys::controllers::UnitControllers,
     /// OOM counters when the current run started.
-    pub oom_baseline: crate::supervisor::OomBaseline,
+    pub oom_baseline: crate::verdicts::OomBaseline,
     /// The counters as the last run's end read them, and when: a restart that follows at
     /// once takes them as its baseline instead of reading the same files again.
-    pub counters_at_exit: Option<(Instant, crate::supervisor::OomBaseline)>,
+    pub counters_at_exit: Option<(Instant, crate::verdicts::OomBaseline)>,
     /// The strategy chosen for the last crash, for status.
     pub last_strategy: Option<ward_core::config::Strategy>,
     /// The strategy the recovery table chose for the last verdict, not yet carried out.

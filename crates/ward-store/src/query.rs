@@ -222,6 +222,26 @@ impl Reader {
         Ok((held, judged))
     }
 
+    /// The estimate that the next recovery of `unit` from a crash of `class` holds: its own
+    /// outcomes, with every unit's as the prior. What the daemon's `confidence_floor` and
+    /// `ward why` both read.
+    pub fn confidence(
+        &self,
+        unit: &str,
+        class: &str,
+        min_uptime_ms: i64,
+        now_ms: i64,
+    ) -> rusqlite::Result<ward_core::classify::Confidence> {
+        let outcomes = |unit: Option<&str>| {
+            self.recovery_outcomes(unit, class, min_uptime_ms, now_ms)
+                .map(|(successes, trials)| ward_core::classify::Outcomes { successes, trials })
+        };
+        Ok(ward_core::classify::confidence(
+            outcomes(Some(unit))?,
+            outcomes(None)?,
+        ))
+    }
+
     /// The `n`th most recent ended run of `unit` (1 is the last), with its crash verdict
     /// and what ward did about it; `None` when the journal holds fewer ended runs.
     pub fn run_end(&self, unit: &str, n: u32) -> rusqlite::Result<Option<RunEnd>> {

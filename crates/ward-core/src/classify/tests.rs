@@ -322,3 +322,14 @@ proptest! {
         prop_assert_eq!(classify(&r), v);
     }
 }
+
+#[test]
+fn only_two_known_different_boot_ids_make_an_earlier_boot() {
+    use super::earlier_boot;
+    assert!(earlier_boot("a", Some("b")));
+    assert!(!earlier_boot("a", Some("a")));
+    // Not read when the run began, or unreadable now: no evidence either way.
+    assert!(!earlier_boot("", Some("b")));
+    assert!(!earlier_boot("a", None));
+    assert!(!earlier_boot("a", Some("")));
+}

@@ -4,7 +4,9 @@
 //! timers fire, processes exit), interleaved with arbitrary operator and stray events.
 
 use crate::config::{Backoff, KillMode, RestartPolicy, StartLimit};
-use crate::machine::{Action, Event, Intent, Params, ServiceMachine, SpawnFailure, State};
+use crate::machine::{
+    Action, Event, GiveUpReason, Intent, Params, Recovery, ServiceMachine, SpawnFailure, State,
+};
 use crate::{ExitStatus, Signal};
 use proptest::prelude::*;
 use std::time::Duration;
@@ -102,8 +104,31 @@ impl Harness {
     fn feed(&mut self, event: Event) {
         let before = self.m.state();
         let operator = matches!(event, Event::Start | Event::Restart);
+        let restarts = self.m.counters().restarts;
         let actions = self.m.handle(event, self.now);
         check_shape(&actions);
+        // The machine says what it decided; the daemon never has to infer it.
+        let recoveries: Vec<Recovery> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Recovery(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        assert!(recoveries.len() <= 1, "{actions:?}");
+        let restarted = u64::from(matches!(recoveries.first(), Some(Recovery::Restart { .. })));
+        assert_eq!(
+            self.m.counters().restarts,
+            restarts + restarted,
+            "{actions:?}"
+        );
+        match recoveries.first() {
+            Some(Recovery::StartLimit | Recovery::GaveUp(_)) => {
+                assert_eq!(self.m.state(), State::Failed)
+            }
+            Some(Recovery::NoRestart) => assert_eq!(self.m.state(), State::Exited),
+            _ => {}
+        }
         let spawned = matches!(actions.last(), Some(Action::Spawn));
         if before == State::Failed && !operator {
             assert!(!spawned, "a failed service spawned without an operator");
@@ -220,7 +245,7 @@ impl Harness {
             }
             Step::GiveUp => {
                 let before = self.m.state();
-                self.feed(Event::GiveUp);
+                self.feed(Event::GiveUp(GiveUpReason::RecoveryTable));
                 let after = self.m.state();
                 if before == State::Backoff {
                     prop_assert_eq_failed(after);

@@ -14,6 +14,10 @@
 //! - **One timer, with tokens.** Every [`Action::SetTimer`] carries a fresh token and
 //!   replaces the previous timer; a [`Event::Timer`] whose token is not the current one, or
 //!   that arrives while no timer is armed, is stale and ignored.
+//! - **One [`Action::Recovery`] for every end no one asked for.** A crash, an early exit,
+//!   a failed spawn or the end of a hung run's stop yields exactly one: a restart with its
+//!   delay, no restart by policy, the start limit, or a pending restart given up. The
+//!   daemon journals it as it comes and infers nothing from states or counters.
 //! - **Unexpected events are ignored, never a panic.** An event that cannot happen under the
 //!   daemon's contract in the current state (an exit while no main process exists, a
 //!   `Spawned` nobody asked for, a `TreeEmpty` nobody awaits) leaves the machine unchanged
@@ -23,8 +27,8 @@
 
 use super::backoff::{backoff_delay, unit_random};
 use super::{
-    Action, AfterStop, Event, ExitStatus, Intent, KillMode, RestartPolicy, ServiceMachine, Signal,
-    SignalTarget, SpawnFailure, State,
+    Action, AfterStop, Event, ExitStatus, GiveUpReason, Intent, KillMode, Recovery, RestartPolicy,
+    ServiceMachine, Signal, SignalTarget, SpawnFailure, State,
 };
 use std::time::Duration;
 
@@ -46,7 +50,7 @@ impl ServiceMachine {
             Event::SpawnFailed(failure) => self.on_spawn_failed(failure, now, &mut out),
             Event::Exited(status) => self.on_exited(status, now, &mut out),
             Event::Adopted { pid } => self.on_adopted(pid, now),
-            Event::GiveUp => self.on_give_up(&mut out),
+            Event::GiveUp(reason) => self.on_give_up(reason, &mut out),
             Event::TreeEmpty => self.on_tree_empty(&mut out),
             Event::Hung => self.on_hung(now, &mut out),
             Event::Timer { token } => self.on_timer(token, &mut out),
@@ -136,11 +140,12 @@ impl ServiceMachine {
     }
 
     /// Only a restart that is still waiting can be given up; anything else is left as it is.
-    fn on_give_up(&mut self, out: &mut Vec<Action>) {
+    fn on_give_up(&mut self, reason: GiveUpReason, out: &mut Vec<Action>) {
         if self.state == State::Backoff {
             self.disarm(out);
             self.backoff_delay = None;
             self.state = State::Failed;
+            out.push(Action::Recovery(Recovery::GaveUp(reason)));
         }
     }
 
@@ -192,10 +197,7 @@ impl ServiceMachine {
             }
             State::Running => {
                 self.disarm(out);
-                let started = self.started_at.unwrap_or(now);
-                if now.saturating_sub(started) >= self.params.backoff.reset_after {
-                    self.consecutive_failures = 0;
-                }
+                self.forget_failures_after_a_good_run(now);
                 if self.params.kill_mode == KillMode::Tree {
                     out.push(Action::KillTree);
                 }
@@ -208,6 +210,7 @@ impl ServiceMachine {
                     self.restart_after_failure(out);
                 } else {
                     self.state = State::Exited;
+                    out.push(Action::Recovery(Recovery::NoRestart));
                 }
             }
             // A pid exists only in the three states above.
@@ -221,10 +224,7 @@ impl ServiceMachine {
         if !matches!(self.state, State::Starting | State::Running) || self.pid.is_none() {
             return;
         }
-        let started = self.started_at.unwrap_or(now);
-        if now.saturating_sub(started) >= self.params.backoff.reset_after {
-            self.consecutive_failures = 0;
-        }
+        self.forget_failures_after_a_good_run(now);
         self.after_stop = AfterStop::Recover;
         self.begin_stop(out);
     }
@@ -298,6 +298,7 @@ impl ServiceMachine {
                 self.after_stop = AfterStop::Stay;
                 if self.params.restart == RestartPolicy::Never {
                     self.state = State::Exited;
+                    out.push(Action::Recovery(Recovery::NoRestart));
                 } else {
                     self.restart_after_failure(out);
                 }
@@ -324,8 +325,10 @@ impl ServiceMachine {
         if self.failed_start_times.len() > limit.burst as usize {
             self.backoff_delay = None;
             self.state = State::Failed;
+            out.push(Action::Recovery(Recovery::StartLimit));
         } else if self.params.restart == RestartPolicy::Never {
             self.state = State::Exited;
+            out.push(Action::Recovery(Recovery::NoRestart));
         } else {
             self.restart_after_failure(out);
         }
@@ -337,12 +340,22 @@ impl ServiceMachine {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let unit = unit_random(&mut self.rng);
         let delay = backoff_delay(&self.params.backoff, self.consecutive_failures, unit);
+        out.push(Action::Recovery(Recovery::Restart { delay }));
         if delay.is_zero() {
             self.spawn(out);
         } else {
             self.state = State::Backoff;
             self.backoff_delay = Some(delay);
             self.arm(delay, out);
+        }
+    }
+
+    /// A run that lasted `backoff.reset_after` ends the series of failures before it: the
+    /// next backoff starts from `initial` again.
+    fn forget_failures_after_a_good_run(&mut self, now: Duration) {
+        let started = self.started_at.unwrap_or(now);
+        if now.saturating_sub(started) >= self.params.backoff.reset_after {
+            self.consecutive_failures = 0;
         }
     }
 

@@ -2,7 +2,8 @@
 
 use crate::config::{Backoff, KillMode, RestartPolicy, StartLimit};
 use crate::machine::{
-    Action, AfterStop, Event, Intent, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
+    Action, AfterStop, Event, GiveUpReason, Intent, Params, Recovery, ServiceMachine, SignalTarget,
+    SpawnFailure, State,
 };
 use crate::{ExitStatus, Signal};
 use std::time::Duration;
@@ -282,6 +283,7 @@ fn crash_in_running_backs_off_after_cleaning_the_tree() {
         vec![
             transition(State::Running, State::Backoff),
             Action::KillTree,
+            Action::Recovery(Recovery::Restart { delay: ms(100) }),
             set_timer(h.token(), ms(100)),
         ]
     );
@@ -383,6 +385,9 @@ fn zero_backoff_respawns_immediately() {
         vec![
             transition(State::Running, State::Starting),
             Action::KillTree,
+            Action::Recovery(Recovery::Restart {
+                delay: Duration::ZERO
+            }),
             Action::Spawn
         ]
     );
@@ -437,7 +442,11 @@ fn never_leaves_a_dead_service_exited() {
     let acts = h.ev(Event::Exited(CRASH));
     assert_eq!(
         acts,
-        vec![transition(State::Running, State::Exited), Action::KillTree]
+        vec![
+            transition(State::Running, State::Exited),
+            Action::KillTree,
+            Action::Recovery(Recovery::NoRestart),
+        ]
     );
     assert_eq!(h.m.counters().restarts, 0);
     assert_eq!(h.m.last_exit(), Some(CRASH));
@@ -453,7 +462,10 @@ fn on_failure_leaves_a_clean_exit_but_restarts_a_failure() {
     let mut h = Harness::running(on_failure, 1);
     assert_eq!(
         h.ev(Event::Exited(CLEAN)),
-        vec![transition(State::Running, State::Exited)]
+        vec![
+            transition(State::Running, State::Exited),
+            Action::Recovery(Recovery::NoRestart),
+        ]
     );
     let mut h = Harness::running(on_failure, 1);
     h.ev(Event::Exited(ExitStatus::Exited(3)));
@@ -490,6 +502,7 @@ fn exit_before_min_uptime_is_a_failed_start_even_when_clean() {
             transition(State::Starting, State::Backoff),
             Action::CancelTimer,
             Action::KillTree,
+            Action::Recovery(Recovery::Restart { delay: ms(100) }),
             set_timer(armed + 1, ms(100)),
         ]
     );
@@ -514,7 +527,8 @@ fn failed_start_with_never_is_exited() {
         acts,
         vec![
             transition(State::Starting, State::Exited),
-            Action::CancelTimer
+            Action::CancelTimer,
+            Action::Recovery(Recovery::NoRestart),
         ]
     );
     assert_eq!(h.m.counters().failed_starts, 1);
@@ -531,6 +545,7 @@ fn spawn_failure_is_recorded_and_backs_off() {
         acts,
         vec![
             transition(State::Starting, State::Backoff),
+            Action::Recovery(Recovery::Restart { delay: ms(100) }),
             set_timer(h.token(), ms(100))
         ]
     );
@@ -562,7 +577,8 @@ fn start_limit_fails_after_burst_plus_one_failed_starts() {
         vec![
             transition(State::Starting, State::Failed),
             Action::CancelTimer,
-            Action::KillTree
+            Action::KillTree,
+            Action::Recovery(Recovery::StartLimit),
         ]
     );
     assert!(!h.m.timer_armed);
@@ -601,7 +617,13 @@ fn spawn_failures_count_towards_the_start_limit() {
     let acts = h.ev(Event::SpawnFailed(SpawnFailure::PermissionDenied(
         "x".into(),
     )));
-    assert_eq!(acts, vec![transition(State::Starting, State::Failed)]);
+    assert_eq!(
+        acts,
+        vec![
+            transition(State::Starting, State::Failed),
+            Action::Recovery(Recovery::StartLimit),
+        ]
+    );
 }
 
 #[test]
@@ -1089,10 +1111,40 @@ fn giving_up_turns_a_pending_restart_into_failed() {
     m.handle(Event::Spawned { pid: 7 }, secs(0));
     m.handle(Event::Exited(CRASH), secs(5));
     assert_eq!(m.state(), State::Backoff);
-    let actions = m.handle(Event::GiveUp, secs(5));
+    let actions = m.handle(Event::GiveUp(GiveUpReason::RepairFailed), secs(5));
     assert_eq!(m.state(), State::Failed, "{actions:?}");
     assert!(actions.contains(&Action::CancelTimer));
-    assert!(m.handle(Event::GiveUp, secs(6)).is_empty());
+    // Said once, with its reason, where it happens: the journal records exactly this.
+    let recovery = Action::Recovery(Recovery::GaveUp(GiveUpReason::RepairFailed));
+    assert_eq!(actions.iter().filter(|a| **a == recovery).count(), 1);
+    // Nothing pending any more: nothing to give up, nothing to record.
+    assert!(
+        m.handle(Event::GiveUp(GiveUpReason::RecoveryTable), secs(6))
+            .is_empty()
+    );
+}
+
+#[test]
+fn every_recovery_has_stable_words_for_the_journal() {
+    // The journal's readers (confidence, `ward why`) match on these.
+    assert_eq!(Recovery::Restart { delay: ms(5) }.as_str(), "restart");
+    assert_eq!(Recovery::Restart { delay: ms(5) }.delay(), Some(ms(5)));
+    assert_eq!(Recovery::NoRestart.as_str(), "none: restart policy");
+    assert_eq!(
+        Recovery::StartLimit.as_str(),
+        "give up: start limit reached"
+    );
+    assert_eq!(Recovery::StartLimit.delay(), None);
+    for (reason, words) in [
+        (GiveUpReason::RecoveryTable, "the recovery table says so"),
+        (GiveUpReason::RepairFailed, "the repair did not work"),
+        (GiveUpReason::RestoreFailed, "the data restore did not work"),
+    ] {
+        assert_eq!(
+            Recovery::GaveUp(reason).as_str(),
+            format!("give up: {words}")
+        );
+    }
 }
 
 // ---- Hung (health checks, watchdog) ----
@@ -1118,6 +1170,7 @@ fn hung_stops_then_restarts_after_backoff_as_a_crash() {
         vec![
             transition(State::Stopping, State::Backoff),
             Action::CancelTimer,
+            Action::Recovery(Recovery::Restart { delay: ms(100) }),
             set_timer(h.token(), ms(100)),
         ]
     );
@@ -1143,7 +1196,8 @@ fn hung_with_restart_never_ends_exited_and_main_mode_needs_no_tree() {
         acts,
         vec![
             transition(State::Stopping, State::Exited),
-            Action::CancelTimer
+            Action::CancelTimer,
+            Action::Recovery(Recovery::NoRestart),
         ]
     );
     assert_eq!(h.m.counters.restarts, 0);

@@ -354,19 +354,14 @@ fn confidence(
     class: &str,
     min_uptime: Duration,
 ) -> Option<ConfidenceJson> {
-    use ward_core::classify::{Outcomes, confidence};
     let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis() as i64;
-    let min = min_uptime.as_millis() as i64;
-    let outcomes = |unit: Option<&str>| {
-        reader
-            .recovery_outcomes(unit, class, min, now)
-            .map(|(successes, trials)| Outcomes { successes, trials })
-    };
-    let c = confidence(outcomes(Some(name)).ok()?, outcomes(None).ok()?);
+    let c = reader
+        .confidence(name, class, min_uptime.as_millis() as i64, now)
+        .ok()?;
     Some(ConfidenceJson {
         value: (c.value * 1000.0).round() / 1000.0,
         successes: c.own.successes,

@@ -11,6 +11,7 @@ mod health;
 mod journal;
 mod logs;
 mod notify_clients;
+mod oom_race;
 mod pid;
 mod quickstart;
 mod reap;

@@ -295,3 +295,24 @@ fn earlier_runs_are_judged_from_the_journal_even_with_the_daemon_down() {
     assert_eq!(stopped["class"], "stopped", "{stopped}");
     assert_eq!(run("2")["class"], "segfault");
 }
+
+#[test]
+fn a_record_without_a_boot_id_is_no_evidence_that_the_machine_went_down() {
+    let bin = testbin();
+    let mut w = Ward::up(&format!(
+        "[services.t]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nrestart = \"never\"\n\
+         on_daemon_exit = \"keep\"\n"
+    ));
+    let t = w.wait_state("t", "running").pid.expect("pid");
+    // A clean detach: the next daemon has no crash of its own to blame.
+    kill(w.daemon_pid(), Signal::QUIT);
+    w.wait_daemon_exit();
+    kill(t, Signal::KILL);
+    wait_for("t to die", || (!alive(t)).then_some(()));
+    // As if its identity could not be read at the spawn: no boot id was recorded.
+    w.edit_record("t", |v| v["main"]["boot_id"] = "".into());
+    w.start_daemon();
+    let v = why(&w, "t", "killed");
+    assert_eq!(v["summary"], "something outside ward ended it (exited, status unknown)");
+    assert!(!v["evidence"].to_string().contains("earlier boot"), "{v}");
+}

@@ -1,0 +1,152 @@
+//! Creating a unit: its output FIFOs and capture tasks, its log, its cgroup and resource
+//! controllers with their limits, and its state machine.
+
+use ward_core::config::Instance;
+use ward_core::machine::{Params, ServiceMachine};
+
+use crate::contain::Containment;
+use crate::logs::{self, Stream};
+use crate::supervisor::Supervisor;
+use crate::unit::Unit;
+use crate::verdicts::OomBaseline;
+
+impl Supervisor {
+    /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
+    pub fn add_unit(&mut self, instance: Instance) -> Option<()> {
+        let name = instance.name.clone();
+        self.journal.record(ward_store::Record::Unit {
+            unit: name.clone(),
+            service: instance.service.name.clone(),
+        });
+        match self.build_unit(instance) {
+            Ok(unit) => {
+                self.units.insert(name, Box::new(unit));
+                Some(())
+            }
+            Err(e) => {
+                tracing::error!(unit = %name, error = %e, "cannot set up the service");
+                None
+            }
+        }
+    }
+
+    fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
+        let name = instance.name.clone();
+        let sup = &self.config.supervisor;
+        let io_dir = sup.runtime_dir.join("io");
+        std::fs::create_dir_all(&io_dir)?;
+        let (out_path, err_path) = (
+            io_dir.join(format!("{name}.out")),
+            io_dir.join(format!("{name}.err")),
+        );
+        let out_r = ward_sys::fifo::open_reader(&out_path)?;
+        let err_r = ward_sys::fifo::open_reader(&err_path)?;
+        let log = self.logs.open(
+            sup.log_dir.join(format!("{name}.log")),
+            sup.log_max_size,
+            sup.log_keep,
+        );
+        let sink = self.logs.sink();
+        let (stop_capture, stop) = tokio::sync::watch::channel(false);
+        let captures = vec![
+            tokio::spawn(logs::capture(
+                out_r,
+                Stream::Stdout,
+                log.clone(),
+                sink.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(logs::capture(
+                err_r,
+                Stream::Stderr,
+                log.clone(),
+                sink,
+                stop,
+            )),
+        ];
+        let containment = match &self.cgroups {
+            Some(driver) => match driver.service(&name) {
+                Ok(cg) => Containment::Cgroup(cg),
+                Err(e) => {
+                    tracing::warn!(unit = %name, error = %e, "no cgroup for this service; containing it by process tree");
+                    Containment::Tree
+                }
+            },
+            None => Containment::Tree,
+        };
+        let controllers = self.controllers.unit(&name).unwrap_or_else(|e| {
+            tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
+            ward_sys::controllers::UnitControllers::default()
+        });
+        apply_limits(&name, &instance, &self.controllers, &controllers);
+        let mut seed = self.seed;
+        for b in name.bytes() {
+            seed = seed.rotate_left(5) ^ u64::from(b);
+        }
+        Ok(Unit {
+            machine: ServiceMachine::new(Params::from(&*instance.service), seed),
+            name,
+            instance,
+            main: None,
+            containment,
+            fifos: [out_path, err_path],
+            log,
+            timer: None,
+            awaiting_tree: false,
+            pidfile: None,
+            controllers,
+            oom_baseline: OomBaseline::default(),
+            counters_at_exit: None,
+            stop_escalated: false,
+            strategy_due: None,
+            last_strategy: None,
+            repair_before_spawn: false,
+            restore_before_spawn: false,
+            on_failure_due: false,
+            operator_signal: None,
+            verdict: None,
+            stop_capture,
+            captures,
+            persisted: None,
+            last_started: None,
+            last_exit_at: None,
+            removing: false,
+            health: Default::default(),
+            probe_due: None,
+            ready_notified: false,
+            notify_status: None,
+            watchdog_due: None,
+            hang: None,
+            waiting_for: Vec::new(),
+            stop_after_dependents: false,
+        })
+    }
+}
+
+/// Sets the unit's cgroup limits, and says where one cannot be enforced.
+pub(crate) fn apply_limits(
+    name: &str,
+    instance: &Instance,
+    available: &ward_sys::controllers::Controllers,
+    unit: &ward_sys::controllers::UnitControllers,
+) {
+    let svc = &instance.service;
+    if svc.memory_max.is_some() && !available.has_memory() {
+        tracing::warn!(unit = %name, "memory_max cannot be enforced: no memory controller here");
+    }
+    if svc.pids_max.is_some() && !available.has_pids() {
+        tracing::warn!(unit = %name, "pids_max cannot be enforced: no pids controller here");
+    }
+    if let Err(e) = unit.set_memory_max(svc.memory_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set memory_max");
+    }
+    if svc.cpu_max.is_some() && !available.has_cpu() {
+        tracing::warn!(unit = %name, "cpu_max cannot be enforced: no cpu controller here");
+    }
+    if let Err(e) = unit.set_cpu_max(svc.cpu_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set cpu_max");
+    }
+    if let Err(e) = unit.set_pids_max(svc.pids_max) {
+        tracing::warn!(unit = %name, error = %e, "cannot set pids_max");
+    }
+}

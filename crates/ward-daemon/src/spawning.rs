@@ -1,0 +1,153 @@
+//! Starting a unit's main process: plumbing lent from the unit, the spec from its config,
+//! the fork, then the bookkeeping of a new run (identity, PID file, journal, baselines).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use ward_core::machine::{Event, SpawnFailure};
+
+use crate::contain::Containment;
+use crate::launch::{self, Plumbing};
+use crate::logs;
+use crate::supervisor::Supervisor;
+use crate::unit::MainProcess;
+use crate::verdicts::{COUNTERS_REUSE, OomBaseline};
+
+impl Supervisor {
+    /// Starts a unit's main process and says how it went, as the machine's next event.
+    pub(crate) fn spawn(&mut self, name: &str) -> Event {
+        let notify = self.notify_path();
+        let Some(unit) = self.units.get_mut(name) else {
+            return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
+        };
+        let plumbing = (|| {
+            let (stdout, stderr) = unit.output_ends()?;
+            Ok::<_, std::io::Error>(Plumbing {
+                stdout,
+                stderr,
+                cgroup_procs: {
+                    let mut files = match &unit.containment {
+                        Containment::Cgroup(cg) => vec![cg.open_procs_for_join()?],
+                        Containment::Tree => Vec::new(),
+                    };
+                    files.extend(unit.controllers.join_files()?);
+                    files
+                },
+            })
+        })();
+        let spec =
+            plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile, &notify));
+        let sink = self.logs.sink();
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(e) => {
+                let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
+                logs::note(&sink, &unit.log, &failure.to_string());
+                self.judge_exec_failure(name, &failure);
+                return Event::SpawnFailed(failure);
+            }
+        };
+        // Counters read before the fork: the new process may hit a limit at once.
+        let baseline = match unit.counters_at_exit.take() {
+            Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
+            _ => OomBaseline::read(&unit.controllers, &mut self.kmsg),
+        };
+        match ward_sys::spawn::spawn(spec) {
+            Ok(spawned) => {
+                let pid = spawned.pidfd.pid();
+                self.by_pid.insert(pid, name.to_string());
+                logs::note(&sink, &unit.log, &format!("started pid {pid}"));
+                let started = SystemTime::now();
+                unit.last_started = Some(started);
+                unit.stop_escalated = false;
+                unit.operator_signal = None;
+                unit.oom_baseline = baseline;
+                // Read while the child cannot have been reaped: it is ours, and only this
+                // thread reaps.
+                let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
+                    ward_sys::ProcessIdentity {
+                        pid,
+                        start_time: 0,
+                        boot_id: String::new(),
+                    }
+                });
+                if let Some(path) = unit.instance.pidfile() {
+                    unit.pidfile =
+                        write_pidfile(&path, pid, &unit.name, &unit.instance.service.command)
+                            .map_err(|e| {
+                                tracing::warn!(unit = %name, error = %e, "no pid file");
+                                logs::note(&sink, &unit.log, &format!("no pid file: {e}"));
+                            })
+                            .ok();
+                }
+                self.journal.record(ward_store::Record::RunStarted {
+                    unit: name.to_string(),
+                    pid,
+                    start_time: identity.start_time,
+                    boot_id: identity.boot_id.clone(),
+                    at_ms: ward_store::now_ms(),
+                    adopted: false,
+                });
+                unit.main = Some(MainProcess {
+                    pidfd: spawned.pidfd,
+                    identity,
+                    started,
+                });
+                self.run_began(name, false);
+                Event::Spawned { pid }
+            }
+            Err(e) => {
+                let failure = launch::failure(&e, &unit.instance);
+                tracing::warn!(unit = %name, error = %failure, "spawn failed");
+                logs::note(&sink, &unit.log, &failure.to_string());
+                self.judge_exec_failure(name, &failure);
+                Event::SpawnFailed(failure)
+            }
+        }
+    }
+}
+
+/// Why a PID file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PidfileError {
+    /// Its directory was missing and could not be made.
+    #[error("cannot create {dir}: {source}")]
+    Dir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The new process could not be identified (it ended at once, say).
+    #[error("cannot read the identity of pid {pid}: {source}")]
+    Identity {
+        pid: u32,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file itself.
+    #[error(transparent)]
+    Write(#[from] ward_sys::pidfile::PidFileError),
+}
+
+/// Writes the PID file of a new main process (its directory is created if missing).
+pub(crate) fn write_pidfile(
+    path: &Path,
+    pid: u32,
+    unit: &str,
+    command: &[String],
+) -> Result<ward_sys::pidfile::HeldPidFile, PidfileError> {
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| PidfileError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        // Other tools must be able to reach the file: not the daemon's private umask.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+    }
+    let record = ward_sys::pidfile::PidRecord::of(pid, unit, command)
+        .map_err(|source| PidfileError::Identity { pid, source })?;
+    Ok(ward_sys::pidfile::HeldPidFile::create(path, &record)?)
+}
