@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ward_api::timestamp;
 use ward_core::config::SupervisorConfig;
 use ward_store::{Entry, Reader};
 
@@ -92,7 +93,7 @@ fn print(entries: &[Entry], json: bool) {
     for e in entries {
         let at = UNIX_EPOCH + Duration::from_millis(e.at_ms.max(0) as u64);
         rows.push(vec![
-            ward_daemon::logs::timestamp(at),
+            timestamp::string(at),
             e.unit.clone().unwrap_or_else(|| "-".into()),
             e.kind.clone(),
             e.detail.clone(),

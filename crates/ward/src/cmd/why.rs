@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use ward_api::{ServiceStatus, StatusResponse};
+use ward_api::{ServiceStatus, StatusResponse, timestamp};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
@@ -255,7 +255,7 @@ fn render(w: &Why) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let at = UNIX_EPOCH + Duration::from_millis(w.at_ms);
-    let when = ward_daemon::logs::timestamp(at);
+    let when = timestamp::string(at);
     let _ = writeln!(out, "{}: {} ({when})", w.name, w.summary);
     let _ = writeln!(out, "  class     {} ({})", w.class, w.severity);
     for (i, e) in w.evidence.iter().enumerate() {
@@ -390,22 +390,20 @@ fn run_window(end: &ward_store::RunEnd) -> (i64, i64) {
 fn stderr_tail(log_file: &str, during: Option<(i64, i64)>) -> Vec<String> {
     let text = std::fs::read_to_string(log_file).unwrap_or_default();
     // The log's timestamps have one fixed width, so they compare as strings.
-    let stamp = |ms: i64| {
-        ward_daemon::logs::timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-    };
+    let stamp = |ms: i64| timestamp::string(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64));
     // Half-open: [from, to).
     let bounds = during.map(|(from, to)| (stamp(from), stamp(to)));
     let mut lines: Vec<String> = text
         .lines()
         .rev()
-        .filter(|l| match (&bounds, l.get(..24)) {
+        .filter(|l| match (&bounds, l.get(..timestamp::LEN)) {
             (Some((from, to)), Some(at)) => at >= from.as_str() && at < to.as_str(),
             (Some(_), None) => false,
             (None, _) => true,
         })
-        // `<24-byte timestamp> err <line>`: the stream tag sits right after the time.
+        // `<timestamp> err <line>`: the stream tag sits right after the time.
         .filter_map(|l| {
-            l.get(24..)
+            l.get(timestamp::LEN..)
                 .and_then(|r| r.strip_prefix(" err "))
                 .map(String::from)
         })
