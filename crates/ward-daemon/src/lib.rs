@@ -27,6 +27,7 @@ mod snapshots;
 mod startup;
 mod supervisor;
 mod unit;
+mod wire;
 
 use std::fs::File;
 use std::path::PathBuf;

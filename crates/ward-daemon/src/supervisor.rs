@@ -19,7 +19,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
 use ward_core::config::{Config, DaemonExit, Instance};
 use ward_core::machine::{
-    Action, Event, Intent, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
+    Action, Event, Params, ServiceMachine, SignalTarget, SpawnFailure, State,
 };
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
@@ -570,11 +570,7 @@ impl Supervisor {
             return;
         }
         let record = persist::UnitRecord {
-            intent: match intent {
-                Intent::Run => "run",
-                Intent::Stop => "stop",
-            }
-            .to_string(),
+            intent: crate::wire::intent(intent),
             main: unit.main.as_ref().map(|m| persist::MainRecord {
                 pid: m.identity.pid,
                 start_time: m.identity.start_time,

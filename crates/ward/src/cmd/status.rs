@@ -1,6 +1,6 @@
 //! `ward status [NAME…] [--json]`.
 
-use ward_api::{ServiceStatus, StatusResponse};
+use ward_api::{ServiceStatus, StatusResponse, UnitState};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
@@ -69,7 +69,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
     for s in &resp.services {
         rows.push(vec![
             s.name.clone(),
-            s.state.clone(),
+            s.state.to_string(),
             s.pid.map_or("-".into(), |p| p.to_string()),
             s.process_state.clone().unwrap_or_else(|| "-".into()),
             s.uptime_ms.map_or("-".into(), |ms| {
@@ -89,12 +89,12 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
 /// What an operator should know beyond the state: why it is not running, what is next.
 fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
-    match s.state.as_str() {
-        "stopped" if !s.waiting_for.is_empty() => {
+    match s.state {
+        UnitState::Stopped if !s.waiting_for.is_empty() => {
             notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
         }
-        "stopped" => notes.push(format!("stays stopped until `ward start {}`", s.name)),
-        "failed" => {
+        UnitState::Stopped => notes.push(format!("stays stopped until `ward start {}`", s.name)),
+        UnitState::Failed => {
             let v = s.verdict.as_ref();
             let why = ward_core::classify::gave_up_reason(
                 v.map(|v| v.class.as_str()),
@@ -105,7 +105,7 @@ fn note(s: &ServiceStatus) -> String {
                 s.name
             ))
         }
-        "backoff" => {
+        UnitState::Backoff => {
             if let Some(ms) = s.backoff_ms {
                 notes.push(format!(
                     "restarting in {}",
@@ -113,7 +113,7 @@ fn note(s: &ServiceStatus) -> String {
                 ));
             }
         }
-        _ => {}
+        UnitState::Starting | UnitState::Running | UnitState::Stopping | UnitState::Exited => {}
     }
     if let Some(h) = &s.health {
         match &s.health_last {

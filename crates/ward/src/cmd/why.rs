@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use ward_api::{ServiceStatus, StatusResponse, timestamp};
+use ward_api::{ServiceStatus, StatusResponse, UnitState, timestamp};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
@@ -100,7 +100,7 @@ pub fn why(
         recommendation: v.recommendation,
         run: None,
         name: s.name,
-        state: s.state,
+        state: s.state.to_string(),
         class: v.class,
         severity: v.severity,
         summary: v.summary,
@@ -304,14 +304,14 @@ fn render(w: &Why) -> String {
 
 /// What ward does about it now, from the unit's state.
 fn next(s: &ServiceStatus) -> String {
-    match s.state.as_str() {
-        "backoff" => format!(
+    match s.state {
+        UnitState::Backoff => format!(
             "restarting in {}",
             s.backoff_ms
                 .map(|ms| format_duration(Duration::from_millis(ms)))
                 .unwrap_or_default()
         ),
-        "failed" => {
+        UnitState::Failed => {
             let v = s.verdict.as_ref();
             let why = ward_core::classify::gave_up_reason(
                 v.map(|v| v.class.as_str()),
@@ -319,30 +319,30 @@ fn next(s: &ServiceStatus) -> String {
             );
             format!("gave up: {why}; `ward start {}` tries again", s.name)
         }
-        "starting" if s.pid.is_none() => {
+        UnitState::Starting if s.pid.is_none() => {
             "starting: waiting for the repair hook or the data restore".to_string()
         }
-        "running" | "starting" => format!(
+        UnitState::Running | UnitState::Starting => format!(
             "running again (pid {}, {} restarts so far)",
             s.pid.unwrap_or(0),
             s.restarts
         ),
-        "exited" => "not restarted: its restart policy leaves it exited".into(),
-        "stopped" => format!("stopped; `ward start {}` starts it", s.name),
-        other => other.to_string(),
+        UnitState::Exited => "not restarted: its restart policy leaves it exited".into(),
+        UnitState::Stopped => format!("stopped; `ward start {}` starts it", s.name),
+        UnitState::Stopping => UnitState::Stopping.to_string(),
     }
 }
 
 /// What ward does about the end: the strategy it chose for the crash (`backoff` reads as
 /// `restart_after_backoff`), or, for an end that was not a crash, what the state says.
 fn strategy(s: &ServiceStatus, chosen: Option<&str>) -> &'static str {
-    match (chosen, s.state.as_str()) {
-        (_, "failed") => "give_up",
+    match (chosen, s.state) {
+        (_, UnitState::Failed) => "give_up",
         (Some("repair"), _) => "repair",
         (Some("restore"), _) => "restore",
         (Some("give_up"), _) => "give_up",
-        (Some(_), "backoff") | (None, "backoff") => "restart_after_backoff",
-        (_, "running" | "starting") if s.restarts > 0 => "restart",
+        (_, UnitState::Backoff) => "restart_after_backoff",
+        (_, UnitState::Running | UnitState::Starting) if s.restarts > 0 => "restart",
         _ => "none",
     }
 }

@@ -4,6 +4,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 
+use ward_api::UnitState;
+
 use crate::fixture::{Ward, testbin};
 
 /// Sends raw bytes and returns the status line and body of the answer.
@@ -92,7 +94,7 @@ fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
     assert_eq!(code, 400, "{body}");
 
     // Still alive and well.
-    assert_eq!(w.wait_state("s", "running").state, "running");
+    assert_eq!(w.wait_state("s", "running").state, UnitState::Running);
 }
 
 #[test]
