@@ -9,7 +9,7 @@ use ward_core::config::SupervisorConfig;
 use ward_store::{Entry, Reader};
 
 use crate::exit::{Failure, OK};
-use crate::table;
+use crate::{out, table};
 
 pub fn history(
     sup: &SupervisorConfig,
@@ -28,7 +28,7 @@ pub fn history(
     let entries = reader
         .history(name, since_ms)
         .map_err(|e| read_error(sup, e))?;
-    print(&entries, json);
+    print(&entries, json)?;
     Ok(OK)
 }
 
@@ -37,7 +37,7 @@ pub fn events(sup: &SupervisorConfig, since: &str, json: bool) -> Result<i32, Fa
     let entries = open(sup)?
         .events(since_ms)
         .map_err(|e| read_error(sup, e))?;
-    print(&entries, json);
+    print(&entries, json)?;
     Ok(OK)
 }
 
@@ -77,13 +77,9 @@ fn since_to_ms(text: &str) -> Result<i64, Failure> {
     Ok(now.saturating_sub(d).as_millis() as i64)
 }
 
-fn print(entries: &[Entry], json: bool) {
+fn print(entries: &[Entry], json: bool) -> Result<(), Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(entries).unwrap_or_default()
-        );
-        return;
+        return out::json(entries);
     }
     let mut rows = vec![
         ["TIME", "SERVICE", "WHAT", "DETAIL"]
@@ -99,5 +95,5 @@ fn print(entries: &[Entry], json: bool) {
             e.detail.clone(),
         ]);
     }
-    print!("{}", table::render(&rows));
+    out::print(&table::render(&rows))
 }

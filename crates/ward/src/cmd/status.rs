@@ -6,7 +6,7 @@ use ward_core::duration::format_duration;
 
 use crate::client::{self, Method};
 use crate::exit::{Failure, OK};
-use crate::table;
+use crate::{out, table};
 
 pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i32, Failure> {
     let mut resp: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
@@ -43,13 +43,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
         };
         // Typed all the way, written once: thousands of units are never built as a tree of
         // values (that tree was half of `status --json`'s time at 5,000 services).
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut stdout, &out)
-            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
-        use std::io::Write;
-        writeln!(stdout)
-            .and_then(|()| stdout.flush())
-            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
+        out::json(&out)?;
         return Ok(OK);
     }
     let mut rows = vec![
@@ -82,7 +76,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             note(s),
         ]);
     }
-    print!("{}", table::render(&rows));
+    out::print(&table::render(&rows))?;
     Ok(OK)
 }
 

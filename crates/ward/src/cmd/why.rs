@@ -12,6 +12,7 @@ use ward_core::duration::format_duration;
 use super::stats::StatsJson;
 use crate::client::{self, Method};
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::{self, outln};
 
 /// Lines of the service's stderr shown.
 const STDERR_LINES: usize = 5;
@@ -64,7 +65,7 @@ pub fn why(
 ) -> Result<i32, Failure> {
     if let Some(n) = run {
         let why = from_journal(sup, min_uptime, name, n)?;
-        return Ok(show(&why, json));
+        return show(&why, json);
     }
     let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
@@ -75,15 +76,12 @@ pub fn why(
     let Some(v) = s.verdict.clone() else {
         if json {
             let none = serde_json::json!({ "name": name, "state": s.state, "class": null });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&none).unwrap_or_default()
-            );
+            out::json(&none)?;
         } else {
-            println!(
+            outln!(
                 "{name}: no run of it has ended since the daemon started ({})",
                 s.state
-            );
+            )?;
         }
         return Ok(OK);
     };
@@ -107,7 +105,7 @@ pub fn why(
         evidence: v.evidence,
         at_ms: v.at_ms,
     };
-    Ok(show(&why, json))
+    show(&why, json)
 }
 
 /// What both screens take from the journal: the confidence that the strategy holds (when
@@ -137,17 +135,17 @@ fn journal_view(
 }
 
 /// Prints the verdict; the exit status says whether it was a crash.
-fn show(why: &Why, json: bool) -> i32 {
+fn show(why: &Why, json: bool) -> Result<i32, Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(why).unwrap_or_default());
+        out::json(why)?;
     } else {
-        print!("{}", render(why));
+        out::print(&render(why))?;
     }
-    if why.class == "clean_exit" || why.class == "stopped" {
+    Ok(if why.class == "clean_exit" || why.class == "stopped" {
         OK
     } else {
         FAILED
-    }
+    })
 }
 
 /// `--run N`: the Nth last ended run as the journal tells it. Works with the daemon down.

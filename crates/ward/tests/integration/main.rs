@@ -12,6 +12,7 @@ mod journal;
 mod logs;
 mod notify_clients;
 mod pid;
+mod pipes;
 mod quickstart;
 mod reap;
 mod recovery;
