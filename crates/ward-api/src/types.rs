@@ -1,6 +1,78 @@
 //! Request and response bodies. Field names are the stable API; add, never rename.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+/// Where a unit is in its life, as the daemon's state machine has it. On the wire it is
+/// the lowercase name (`"running"`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitState {
+    /// No process; it stays so until started (operator stop, `autostart = false`).
+    Stopped,
+    /// A process was spawned and is not yet up for `min_uptime` (or a repair hook or a
+    /// data restore runs before the spawn).
+    Starting,
+    /// The process has been up for at least `min_uptime`.
+    Running,
+    /// The stop signal was sent; waiting for every process of the unit to go.
+    Stopping,
+    /// The process ended and the restart policy leaves it.
+    Exited,
+    /// Waiting out the backoff delay before the next start.
+    Backoff,
+    /// ward gave up on it until someone starts it again.
+    Failed,
+}
+
+impl UnitState {
+    /// The name on the wire, which is also what people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitState::Stopped => "stopped",
+            UnitState::Starting => "starting",
+            UnitState::Running => "running",
+            UnitState::Stopping => "stopping",
+            UnitState::Exited => "exited",
+            UnitState::Backoff => "backoff",
+            UnitState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for UnitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the operator (or `autostart`) last asked of a unit. On the wire, and in the
+/// daemon's unit records, it is `"run"` or `"stop"`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitIntent {
+    /// Keep it running.
+    Run,
+    /// Keep it stopped.
+    Stop,
+}
+
+impl UnitIntent {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitIntent::Run => "run",
+            UnitIntent::Stop => "stop",
+        }
+    }
+}
+
+impl fmt::Display for UnitIntent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Names a set of units: explicit names (a service name with instances selects them all),
 /// or every unit.
@@ -65,9 +137,9 @@ pub struct ServiceStatus {
     /// The `[services.NAME]` it comes from.
     pub service: String,
     /// `stopped`, `starting`, `running`, `stopping`, `exited`, `backoff`, `failed`.
-    pub state: String,
+    pub state: UnitState,
     /// What the operator asked for: `run` or `stop`.
-    pub intent: String,
+    pub intent: UnitIntent,
     /// The main process, if one exists.
     pub pid: Option<u32>,
     /// What the kernel says the main process is doing: `running`, `sleeping`, `disk sleep`,
@@ -219,4 +291,53 @@ pub struct ErrorBody {
 pub struct Ack {
     /// Always true; present so the body is a JSON object.
     pub ok: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATES: [UnitState; 7] = [
+        UnitState::Stopped,
+        UnitState::Starting,
+        UnitState::Running,
+        UnitState::Stopping,
+        UnitState::Exited,
+        UnitState::Backoff,
+        UnitState::Failed,
+    ];
+
+    /// The JSON is the string docs/api.md lists, and the one `as_str` gives.
+    #[test]
+    fn states_and_intents_are_their_names_on_the_wire() {
+        let names: Vec<String> = STATES
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "\"stopped\"",
+                "\"starting\"",
+                "\"running\"",
+                "\"stopping\"",
+                "\"exited\"",
+                "\"backoff\"",
+                "\"failed\""
+            ]
+        );
+        for s in STATES {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+            let back: UnitState = serde_json::from_str(&format!("\"{}\"", s.as_str())).unwrap();
+            assert_eq!(back, s);
+        }
+        for (i, name) in [(UnitIntent::Run, "run"), (UnitIntent::Stop, "stop")] {
+            assert_eq!(serde_json::to_string(&i).unwrap(), format!("\"{name}\""));
+            assert_eq!(i.as_str(), name);
+            let back: UnitIntent = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(back, i);
+        }
+        assert!(serde_json::from_str::<UnitState>("\"Running\"").is_err());
+        assert!(serde_json::from_str::<UnitIntent>("\"pause\"").is_err());
+    }
 }

@@ -46,7 +46,7 @@ impl Supervisor {
                 }
                 continue;
             };
-            let wants_run = record.intent == "run";
+            let wants_run = record.intent == ward_api::UnitIntent::Run;
             match record.main {
                 Some(main) => match self.adopt(&name, &main, boot.as_deref()) {
                     Ok(()) if wants_run => {}

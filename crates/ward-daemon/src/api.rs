@@ -78,25 +78,19 @@ async fn answer(
     who: String,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match route(req).await {
-        Ok(command) => forward(command, &tx, who).await,
-        Err(e) => Err(e),
+        Ok(command) => forward(command, &tx, who).await.map_err(Refusal::from),
+        Err(refusal) => Err(refusal),
     };
     Ok(match reply {
         Ok(answer) => encoded(StatusCode::OK, answer.0),
-        Err(e) => {
+        Err(Refusal { error, allow }) => {
             let status =
-                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = respond(status, &e.body);
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                let allow = if e.body.error.ends_with("/v1/status") {
-                    "GET"
-                } else {
-                    "POST"
-                };
-                resp.headers_mut().insert(
-                    hyper::header::ALLOW,
-                    hyper::header::HeaderValue::from_static(allow),
-                );
+                StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = respond(status, &error.body);
+            if let Some(allow) = allow
+                && let Ok(value) = hyper::header::HeaderValue::from_str(allow.as_str())
+            {
+                resp.headers_mut().insert(hyper::header::ALLOW, value);
             }
             resp
         }
@@ -116,42 +110,83 @@ async fn forward(command: Command, tx: &mpsc::Sender<Request>, who: String) -> R
     rx.await.map_err(|_| gone())?
 }
 
+/// What a path asks of the supervisor.
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Status,
+    Start,
+    Stop,
+    Restart,
+    Signal,
+    Reload,
+    Shutdown,
+    ReopenLogs,
+    Backup,
+    JournalSync,
+}
+
+/// Every path, the one method it takes, and its endpoint. A known path asked with another
+/// method gets `405`, with this method in its `Allow` header.
+const ROUTES: &[(&str, Method, Endpoint)] = &[
+    ("/v1/status", Method::GET, Endpoint::Status),
+    ("/v1/start", Method::POST, Endpoint::Start),
+    ("/v1/stop", Method::POST, Endpoint::Stop),
+    ("/v1/restart", Method::POST, Endpoint::Restart),
+    ("/v1/signal", Method::POST, Endpoint::Signal),
+    ("/v1/reload", Method::POST, Endpoint::Reload),
+    ("/v1/shutdown", Method::POST, Endpoint::Shutdown),
+    ("/v1/logs/reopen", Method::POST, Endpoint::ReopenLogs),
+    ("/v1/backup", Method::POST, Endpoint::Backup),
+    ("/v1/journal/sync", Method::POST, Endpoint::JournalSync),
+];
+
+/// A request answered before it reaches the supervisor: the error, and for a `405` the
+/// method the path takes.
+#[derive(Debug)]
+struct Refusal {
+    error: ApiError,
+    allow: Option<Method>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Refusal {
+        Refusal { error, allow: None }
+    }
+}
+
 /// Maps method and path to a command, reading and checking the body.
-async fn route(req: HttpRequest<Incoming>) -> Result<Command, ApiError> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let post = method == Method::POST;
-    let command = match (path.as_str(), post) {
-        ("/v1/status", false) if method == Method::GET => Command::Status,
-        ("/v1/start", true) => Command::Start(body(req).await?),
-        ("/v1/stop", true) => Command::Stop(body(req).await?),
-        ("/v1/restart", true) => Command::Restart(body(req).await?),
-        ("/v1/signal", true) => Command::Signal(body(req).await?),
-        ("/v1/reload", true) => Command::Reload,
-        ("/v1/shutdown", true) => Command::Shutdown,
-        ("/v1/logs/reopen", true) => Command::ReopenLogs,
-        ("/v1/backup", true) => Command::Backup,
-        ("/v1/journal/sync", true) => Command::JournalSync,
-        (
-            "/v1/status" | "/v1/start" | "/v1/stop" | "/v1/restart" | "/v1/signal" | "/v1/reload"
-            | "/v1/shutdown" | "/v1/logs/reopen" | "/v1/backup" | "/v1/journal/sync",
-            _,
-        ) => {
-            return Err(ApiError::new(
-                405,
-                format!("{method} is not allowed on {path}"),
-                Some("GET /v1/status; every other endpoint takes POST".into()),
-            ));
-        }
-        _ => {
-            return Err(ApiError::new(
-                404,
-                format!("no endpoint {path}"),
-                Some("see docs/api.md for the endpoints".into()),
-            ));
-        }
+async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
+    let path = req.uri().path();
+    let Some((_, allowed, endpoint)) = ROUTES.iter().find(|(p, ..)| *p == path) else {
+        return Err(ApiError::new(
+            404,
+            format!("no endpoint {path}"),
+            Some("see docs/api.md for the endpoints".into()),
+        )
+        .into());
     };
-    Ok(command)
+    if req.method() != allowed {
+        return Err(Refusal {
+            error: ApiError::new(
+                405,
+                format!("{} is not allowed on {path}", req.method()),
+                Some("GET /v1/status; every other endpoint takes POST".into()),
+            ),
+            allow: Some(allowed.clone()),
+        });
+    }
+    Ok(match endpoint {
+        Endpoint::Status => Command::Status,
+        Endpoint::Start => Command::Start(body(req).await?),
+        Endpoint::Stop => Command::Stop(body(req).await?),
+        Endpoint::Restart => Command::Restart(body(req).await?),
+        Endpoint::Signal => Command::Signal(body(req).await?),
+        Endpoint::Reload => Command::Reload,
+        Endpoint::Shutdown => Command::Shutdown,
+        Endpoint::ReopenLogs => Command::ReopenLogs,
+        Endpoint::Backup => Command::Backup,
+        Endpoint::JournalSync => Command::JournalSync,
+    })
 }
 
 /// Reads a JSON body of at most [`MAX_BODY`] bytes.

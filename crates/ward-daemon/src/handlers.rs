@@ -6,12 +6,13 @@ use ward_api::{
     Ack, ActionResponse, DaemonInfo, ExitInfo, Selection, ServiceStatus, SignalRequest,
     StatusResponse, UnitResult,
 };
-use ward_core::machine::{Event, Intent, State};
+use ward_core::machine::{Event, State};
 use ward_core::{ExitStatus, Signal};
 
 use crate::requests::{ApiError, Command, Reply, Request, json};
 use crate::supervisor::{Supervisor, Until, Waiter};
 use crate::unit::Unit;
+use crate::wire;
 
 impl Supervisor {
     /// Carries out one API request; answers now or registers a waiter.
@@ -281,12 +282,8 @@ impl Supervisor {
                 ServiceStatus {
                     name: u.name.clone(),
                     service: u.instance.service.name.clone(),
-                    state: m.state().as_str().to_string(),
-                    intent: match m.intent() {
-                        Intent::Run => "run",
-                        Intent::Stop => "stop",
-                    }
-                    .to_string(),
+                    state: wire::state(m.state()),
+                    intent: wire::intent(m.intent()),
                     pid: m.pid(),
                     // Read above, in the same order of units.
                     process_state: u.main.as_ref().map(|_| {

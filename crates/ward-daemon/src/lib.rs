@@ -30,6 +30,7 @@ mod startup;
 mod supervisor;
 mod unit;
 mod verdicts;
+mod wire;
 
 use std::fs::File;
 use std::path::PathBuf;

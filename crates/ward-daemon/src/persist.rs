@@ -11,12 +11,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use ward_api::UnitIntent;
 
 /// One unit's record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct UnitRecord {
     /// `run` or `stop`: what the operator (or autostart) last asked for.
-    pub intent: String,
+    pub intent: UnitIntent,
     /// The main process, while one runs.
     pub main: Option<MainRecord>,
 }
@@ -76,7 +77,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path(), "web"), None);
         let rec = UnitRecord {
-            intent: "run".into(),
+            intent: UnitIntent::Run,
             main: Some(MainRecord {
                 pid: 7,
                 start_time: 9,
@@ -90,5 +91,31 @@ mod tests {
         assert_eq!(load(dir.path(), "web"), None);
         remove(dir.path(), "web");
         assert!(!dir.path().join("units/web.json").exists());
+    }
+
+    /// The file keeps its format: records written when the intent was a plain string
+    /// still load, and a record is written as they were.
+    #[test]
+    fn records_keep_their_json() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("units")).unwrap();
+        let old = r#"{"intent":"stop","main":{"pid":41213,"start_time":98765,"boot_id":"6f2c","started_ms":1764163200412}}"#;
+        fs::write(dir.path().join("units/web.json"), old).unwrap();
+        let rec = load(dir.path(), "web").expect("an old record loads");
+        assert_eq!(rec.intent, UnitIntent::Stop);
+        save(dir.path(), "web", &rec).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("units/web.json")).unwrap(),
+            old
+        );
+        let none = UnitRecord {
+            intent: UnitIntent::Run,
+            main: None,
+        };
+        save(dir.path(), "db", &none).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("units/db.json")).unwrap(),
+            r#"{"intent":"run","main":null}"#
+        );
     }
 }

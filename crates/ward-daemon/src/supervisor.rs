@@ -18,7 +18,7 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
 use ward_core::config::{Config, DaemonExit};
-use ward_core::machine::{Action, Event, Intent, Recovery, SignalTarget, State};
+use ward_core::machine::{Action, Event, Recovery, SignalTarget, State};
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
 use ward_sys::limits::Limit;
@@ -410,11 +410,7 @@ impl Supervisor {
             return;
         }
         let record = persist::UnitRecord {
-            intent: match intent {
-                Intent::Run => "run",
-                Intent::Stop => "stop",
-            }
-            .to_string(),
+            intent: crate::wire::intent(intent),
             main: unit.main.as_ref().map(|m| persist::MainRecord {
                 pid: m.identity.pid,
                 start_time: m.identity.start_time,

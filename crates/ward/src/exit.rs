@@ -1,6 +1,7 @@
 //! Exit codes, named once and documented in README.md and `docs/api.md`.
 
 use std::fmt;
+use std::io;
 
 /// Everything asked for was done.
 pub const OK: i32 = 0;
@@ -21,6 +22,9 @@ pub enum Failure {
     Usage(String),
     /// Exit code [`NOT_RUNNING`].
     NotRunning(String),
+    /// Standard output could not be written. Exit code [`FAILED`], except for a broken
+    /// pipe (the reader went away), which `main` ends quietly with [`OK`].
+    Output(io::Error),
 }
 
 impl Failure {
@@ -30,19 +34,21 @@ impl Failure {
             Failure::Failed(_) => FAILED,
             Failure::Usage(_) => USAGE,
             Failure::NotRunning(_) => NOT_RUNNING,
+            Failure::Output(_) => FAILED,
         }
     }
 
     /// Prints the message on stderr, prefixed so it stands out among service output.
     pub fn print(&self) {
-        let (Failure::Failed(m) | Failure::Usage(m) | Failure::NotRunning(m)) = self;
-        eprintln!("ward: {m}");
+        crate::out::errln!("ward: {self}");
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (Failure::Failed(m) | Failure::Usage(m) | Failure::NotRunning(m)) = self;
-        f.write_str(m)
+        match self {
+            Failure::Failed(m) | Failure::Usage(m) | Failure::NotRunning(m) => f.write_str(m),
+            Failure::Output(e) => write!(f, "cannot write to standard output: {e}"),
+        }
     }
 }

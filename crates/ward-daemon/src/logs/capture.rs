@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::net::unix::pipe;
+use ward_api::timestamp;
 
-use super::timestamp;
 use super::writer::{LogSink, UnitLog};
 
 /// Which of a service's streams a line came from.

@@ -7,15 +7,7 @@
 //! and never splits or loses one.
 
 mod capture;
-mod timestamp;
 mod writer;
 
 pub use capture::{Stream, capture, note};
 pub use writer::{LogSink, LogWriter, UnitLog};
-
-/// `2026-11-26T10:32:40.123Z`, the way every log line is stamped, for the CLI's tables.
-pub fn timestamp(t: std::time::SystemTime) -> String {
-    let mut out = [0u8; timestamp::LEN];
-    timestamp::format(t, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}

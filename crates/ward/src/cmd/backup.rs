@@ -8,10 +8,11 @@ use ward_sys::pidfile::{self, Class};
 
 use crate::client::{self, Empty, Method};
 use crate::exit::{Failure, OK};
+use crate::out::outln;
 
 pub fn backup(sup: &SupervisorConfig) -> Result<i32, Failure> {
     let resp: BackupResponse = client::call(&sup.socket, Method::Post("/v1/backup", Empty {}))?;
-    println!("journal backed up to {} (verified)", resp.file);
+    outln!("journal backed up to {} (verified)", resp.file)?;
     Ok(OK)
 }
 
@@ -19,9 +20,9 @@ pub fn restore(sup: &SupervisorConfig, file: &Path) -> Result<i32, Failure> {
     refuse_if_running(sup, "restore the journal")?;
     let journal = sup.state_dir.join("journal.db");
     let aside = ward_store::restore(&journal, file).map_err(|e| Failure::Failed(e.to_string()))?;
-    println!("restored {} as {}", file.display(), journal.display());
+    outln!("restored {} as {}", file.display(), journal.display())?;
     if let Some(aside) = aside {
-        println!("the journal it replaced was moved to {}", aside.display());
+        outln!("the journal it replaced was moved to {}", aside.display())?;
     }
     Ok(OK)
 }

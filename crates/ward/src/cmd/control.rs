@@ -8,6 +8,7 @@ use ward_core::config::SupervisorConfig;
 use crate::cli::Targets;
 use crate::client::{self, Empty, Method};
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::{self, outln};
 
 /// How long `ward down` waits for the daemon process to be gone after it answered.
 const DOWN_GRACE: Duration = Duration::from_secs(10);
@@ -41,10 +42,10 @@ pub fn signal(sup: &SupervisorConfig, name: String, signal: String) -> Result<i3
 
 fn print_results(resp: &ActionResponse, json: bool) -> Result<i32, Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(resp).unwrap_or_default());
+        out::json(resp)?;
     } else {
         for r in &resp.results {
-            println!("{}: {}", r.name, r.message);
+            outln!("{}: {}", r.name, r.message)?;
         }
     }
     Ok(if resp.results.iter().all(|r| r.ok) {
@@ -57,10 +58,7 @@ fn print_results(resp: &ActionResponse, json: bool) -> Result<i32, Failure> {
 pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
     let resp: ReloadResponse = client::call(&sup.socket, Method::Post("/v1/reload", Empty {}))?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&resp).unwrap_or_default()
-        );
+        out::json(&resp)?;
         return Ok(OK);
     }
     for (label, names) in [
@@ -70,11 +68,11 @@ pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
         ("unchanged", &resp.unchanged),
     ] {
         if !names.is_empty() {
-            println!("{label}: {}", names.join(", "));
+            outln!("{label}: {}", names.join(", "))?;
         }
     }
     for w in &resp.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}")?;
     }
     Ok(OK)
 }
@@ -94,6 +92,6 @@ pub fn down(sup: &SupervisorConfig) -> Result<i32, Failure> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    println!("ward is down");
+    outln!("ward is down")?;
     Ok(OK)
 }

@@ -10,6 +10,7 @@ use ward_sys::pidfile::{self, Class};
 
 use crate::client::{self, Method};
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::outln;
 
 /// One finding.
 struct Finding {
@@ -73,16 +74,16 @@ pub fn doctor(path: &Path, sup: &SupervisorConfig, repair: bool) -> Result<i32, 
 
     let problems = findings.iter().filter(|f| !f.ok).count();
     for f in &findings {
-        println!("{} {}", if f.ok { "ok     " } else { "PROBLEM" }, f.what);
+        outln!("{} {}", if f.ok { "ok     " } else { "PROBLEM" }, f.what)?;
         if let Some(fix) = &f.fix {
-            println!("        fix: {fix}");
+            outln!("        fix: {fix}")?;
         }
     }
     if problems == 0 {
-        println!("no problems found");
+        outln!("no problems found")?;
         Ok(OK)
     } else {
-        println!("{problems} problem(s) found");
+        outln!("{problems} problem(s) found")?;
         Ok(FAILED)
     }
 }

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ward_api::timestamp;
 use ward_core::config::SupervisorConfig;
 use ward_store::{Entry, Reader};
 
 use crate::exit::{Failure, OK};
-use crate::table;
+use crate::{out, table};
 
 pub fn history(
     sup: &SupervisorConfig,
@@ -27,7 +28,7 @@ pub fn history(
     let entries = reader
         .history(name, since_ms)
         .map_err(|e| read_error(sup, e))?;
-    print(&entries, json);
+    print(&entries, json)?;
     Ok(OK)
 }
 
@@ -36,7 +37,7 @@ pub fn events(sup: &SupervisorConfig, since: &str, json: bool) -> Result<i32, Fa
     let entries = open(sup)?
         .events(since_ms)
         .map_err(|e| read_error(sup, e))?;
-    print(&entries, json);
+    print(&entries, json)?;
     Ok(OK)
 }
 
@@ -76,13 +77,9 @@ fn since_to_ms(text: &str) -> Result<i64, Failure> {
     Ok(now.saturating_sub(d).as_millis() as i64)
 }
 
-fn print(entries: &[Entry], json: bool) {
+fn print(entries: &[Entry], json: bool) -> Result<(), Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(entries).unwrap_or_default()
-        );
-        return;
+        return out::json(entries);
     }
     let mut rows = vec![
         ["TIME", "SERVICE", "WHAT", "DETAIL"]
@@ -92,11 +89,11 @@ fn print(entries: &[Entry], json: bool) {
     for e in entries {
         let at = UNIX_EPOCH + Duration::from_millis(e.at_ms.max(0) as u64);
         rows.push(vec![
-            ward_daemon::logs::timestamp(at),
+            timestamp::string(at),
             e.unit.clone().unwrap_or_else(|| "-".into()),
             e.kind.clone(),
             e.detail.clone(),
         ]);
     }
-    print!("{}", table::render(&rows));
+    out::print(&table::render(&rows))
 }

@@ -12,6 +12,7 @@ use ward_core::config::{Config, SupervisorConfig};
 
 use crate::client::{self, Empty, Method};
 use crate::exit::{Failure, OK};
+use crate::out::outln;
 
 /// How often `-f` looks for new output.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -19,7 +20,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 /// `ward logs --reopen`: needs only the socket.
 pub fn reopen(sup: &SupervisorConfig) -> Result<i32, Failure> {
     let _: Ack = client::call(&sup.socket, Method::Post("/v1/logs/reopen", Empty {}))?;
-    println!("log files reopened");
+    outln!("log files reopened")?;
     Ok(OK)
 }
 
@@ -39,25 +40,21 @@ pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Re
             Ok(Tail { shown, file, end }) => (shown, Some((file, end))),
             Err(_) => (Vec::new(), None),
         };
-        if write_lines(&mut out, &label, &shown).is_err() {
-            return Ok(OK);
-        }
+        write_lines(&mut out, &label, &shown).map_err(Failure::Output)?;
         files.push(Followed::new(label, path, opened));
     }
+    out.flush().map_err(Failure::Output)?;
     if !follow {
         return Ok(OK);
     }
+    // A reader that went away (`ward logs -f | head`) ends this loop, and the command
+    // quietly (see main).
     loop {
         for f in &mut files {
             let new = f.read_new();
-            if write_lines(&mut out, &f.label, &new).is_err() {
-                // The reader went away (`ward logs -f | head`): that is a normal end.
-                return Ok(OK);
-            }
+            write_lines(&mut out, &f.label, &new).map_err(Failure::Output)?;
         }
-        if out.flush().is_err() {
-            return Ok(OK);
-        }
+        out.flush().map_err(Failure::Output)?;
         std::thread::sleep(FOLLOW_POLL);
     }
 }

@@ -14,6 +14,7 @@ mod why;
 use crate::cli::{Cli, Command};
 use crate::client;
 use crate::exit::{Failure, OK};
+use crate::out::{errln, outln};
 
 /// Runs the subcommand and returns the exit code.
 pub fn run(cli: Cli) -> Result<i32, Failure> {
@@ -24,11 +25,11 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let config = client::load(&path)?;
             let units = config.instances().len();
             limit_warnings(&config);
-            println!(
+            outln!(
                 "{}: ok ({} services, {units} units)",
                 path.display(),
                 config.services.len()
-            );
+            )?;
             Ok(OK)
         }
         Command::Status { names, json } => status::status(&client::locate(&path)?, &names, json),
@@ -85,13 +86,13 @@ fn limit_warnings(config: &ward_core::config::Config) {
     };
     for svc in config.services.values() {
         if svc.cpu_max.is_some() && !cpu {
-            eprintln!(
+            errln!(
                 "warning: [services.{}] cpu_max cannot be enforced on this machine (no cpu cgroup controller{off})",
                 svc.name
             );
         }
         if svc.memory_max.is_some() && !memory {
-            eprintln!(
+            errln!(
                 "warning: [services.{}] memory_max cannot be enforced on this machine (no memory cgroup controller{})",
                 svc.name,
                 if config.supervisor.cgroup == CgroupMode::Off {
@@ -102,7 +103,7 @@ fn limit_warnings(config: &ward_core::config::Config) {
             );
         }
         if svc.pids_max.is_some() && !pids {
-            eprintln!(
+            errln!(
                 "warning: [services.{}] pids_max cannot be enforced on this machine (no pids cgroup controller{})",
                 svc.name,
                 if config.supervisor.cgroup == CgroupMode::Off {

@@ -7,6 +7,7 @@ use ward_sys::pidfile::{self, Class, Format, Verdict};
 
 use crate::cli::PidCommand;
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::{self, errln, outln};
 
 /// One file's verdict, as `--json` prints it.
 #[derive(Serialize)]
@@ -30,7 +31,7 @@ pub fn run(cmd: PidCommand) -> Result<i32, Failure> {
                 .iter()
                 .map(|f| report(f, &pidfile::check(f), None))
                 .collect();
-            print(&reports, json);
+            print(&reports, json)?;
             Ok(if reports.iter().all(|r| r.verdict == "valid") {
                 OK
             } else {
@@ -65,13 +66,13 @@ fn clean(dir: &Path, dry_run: bool, json: bool) -> Result<i32, Failure> {
             Ok((v, removed)) => reports.push(report(&file, &v, Some(removed))),
             Err(e) => {
                 failed = true;
-                eprintln!("ward: cannot remove {}: {e}", file.display());
+                errln!("ward: cannot remove {}: {e}", file.display());
             }
         }
         seen += 1;
     }
     if json {
-        print(&reports, true);
+        print(&reports, true)?;
     } else {
         for r in &reports {
             let action = match (r.removed, dry_run) {
@@ -79,10 +80,10 @@ fn clean(dir: &Path, dry_run: bool, json: bool) -> Result<i32, Failure> {
                 (Some(true), false) => "removed",
                 _ => "kept",
             };
-            println!("{action} {}: {}", r.file, words(r));
+            outln!("{action} {}: {}", r.file, words(r))?;
         }
         if seen == 0 {
-            println!("no .pid files in {}", dir.display());
+            outln!("no .pid files in {}", dir.display())?;
         }
     }
     Ok(if failed { FAILED } else { OK })
@@ -133,15 +134,12 @@ fn words(r: &Report) -> String {
     s
 }
 
-fn print(reports: &[Report], json: bool) {
+fn print(reports: &[Report], json: bool) -> Result<(), Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(reports).unwrap_or_default()
-        );
-    } else {
-        for r in reports {
-            println!("{}: {}", r.file, words(r));
-        }
+        return out::json(reports);
     }
+    for r in reports {
+        outln!("{}: {}", r.file, words(r))?;
+    }
+    Ok(())
 }

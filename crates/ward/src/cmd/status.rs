@@ -1,12 +1,12 @@
 //! `ward status [NAME…] [--json]`.
 
-use ward_api::{ServiceStatus, StatusResponse};
+use ward_api::{ServiceStatus, StatusResponse, UnitState};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
 use crate::client::{self, Method};
 use crate::exit::{Failure, OK};
-use crate::table;
+use crate::{out, table};
 
 pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i32, Failure> {
     let mut resp: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
@@ -43,13 +43,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
         };
         // Typed all the way, written once: thousands of units are never built as a tree of
         // values (that tree was half of `status --json`'s time at 5,000 services).
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut stdout, &out)
-            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
-        use std::io::Write;
-        writeln!(stdout)
-            .and_then(|()| stdout.flush())
-            .map_err(|e| Failure::Failed(format!("cannot write the status: {e}")))?;
+        out::json(&out)?;
         return Ok(OK);
     }
     let mut rows = vec![
@@ -69,7 +63,7 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
     for s in &resp.services {
         rows.push(vec![
             s.name.clone(),
-            s.state.clone(),
+            s.state.to_string(),
             s.pid.map_or("-".into(), |p| p.to_string()),
             s.process_state.clone().unwrap_or_else(|| "-".into()),
             s.uptime_ms.map_or("-".into(), |ms| {
@@ -82,19 +76,19 @@ pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i3
             note(s),
         ]);
     }
-    print!("{}", table::render(&rows));
+    out::print(&table::render(&rows))?;
     Ok(OK)
 }
 
 /// What an operator should know beyond the state: why it is not running, what is next.
 fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
-    match s.state.as_str() {
-        "stopped" if !s.waiting_for.is_empty() => {
+    match s.state {
+        UnitState::Stopped if !s.waiting_for.is_empty() => {
             notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
         }
-        "stopped" => notes.push(format!("stays stopped until `ward start {}`", s.name)),
-        "failed" => {
+        UnitState::Stopped => notes.push(format!("stays stopped until `ward start {}`", s.name)),
+        UnitState::Failed => {
             let v = s.verdict.as_ref();
             let why = ward_core::classify::gave_up_reason(
                 v.map(|v| v.class.as_str()),
@@ -105,7 +99,7 @@ fn note(s: &ServiceStatus) -> String {
                 s.name
             ))
         }
-        "backoff" => {
+        UnitState::Backoff => {
             if let Some(ms) = s.backoff_ms {
                 notes.push(format!(
                     "restarting in {}",
@@ -113,7 +107,7 @@ fn note(s: &ServiceStatus) -> String {
                 ));
             }
         }
-        _ => {}
+        UnitState::Starting | UnitState::Running | UnitState::Stopping | UnitState::Exited => {}
     }
     if let Some(h) = &s.health {
         match &s.health_last {

@@ -10,6 +10,7 @@ use ward_sys::daemonize::{Forked, fork_daemon, redirect_stdio};
 
 use crate::client;
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::outln;
 
 pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
     let config = client::load(path).map_err(|failure| match failure {
@@ -31,11 +32,11 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
                 let mut line = String::new();
                 let _ = BufReader::new(report).read_line(&mut line);
                 return if line.trim() == "ok" {
-                    println!(
+                    outln!(
                         "ward is up (pid {child}); socket {}, daemon log {}",
                         config.supervisor.socket.display(),
                         log_path.display()
-                    );
+                    )?;
                     Ok(OK)
                 } else if line.trim().is_empty() {
                     Err(Failure::Failed(format!(

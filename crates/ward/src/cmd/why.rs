@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use ward_api::{ServiceStatus, StatusResponse};
+use ward_api::{ServiceStatus, StatusResponse, UnitState, timestamp};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
 use super::stats::StatsJson;
 use crate::client::{self, Method};
 use crate::exit::{FAILED, Failure, OK};
+use crate::out::{self, outln};
 
 /// Lines of the service's stderr shown.
 const STDERR_LINES: usize = 5;
@@ -64,7 +65,7 @@ pub fn why(
 ) -> Result<i32, Failure> {
     if let Some(n) = run {
         let why = from_journal(sup, min_uptime, name, n)?;
-        return Ok(show(&why, json));
+        return show(&why, json);
     }
     let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
@@ -75,15 +76,12 @@ pub fn why(
     let Some(v) = s.verdict.clone() else {
         if json {
             let none = serde_json::json!({ "name": name, "state": s.state, "class": null });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&none).unwrap_or_default()
-            );
+            out::json(&none)?;
         } else {
-            println!(
+            outln!(
                 "{name}: no run of it has ended since the daemon started ({})",
                 s.state
-            );
+            )?;
         }
         return Ok(OK);
     };
@@ -100,14 +98,14 @@ pub fn why(
         recommendation: v.recommendation,
         run: None,
         name: s.name,
-        state: s.state,
+        state: s.state.to_string(),
         class: v.class,
         severity: v.severity,
         summary: v.summary,
         evidence: v.evidence,
         at_ms: v.at_ms,
     };
-    Ok(show(&why, json))
+    show(&why, json)
 }
 
 /// What both screens take from the journal: the confidence that the strategy holds (when
@@ -137,17 +135,17 @@ fn journal_view(
 }
 
 /// Prints the verdict; the exit status says whether it was a crash.
-fn show(why: &Why, json: bool) -> i32 {
+fn show(why: &Why, json: bool) -> Result<i32, Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(why).unwrap_or_default());
+        out::json(why)?;
     } else {
-        print!("{}", render(why));
+        out::print(&render(why))?;
     }
-    if why.class == "clean_exit" || why.class == "stopped" {
+    Ok(if why.class == "clean_exit" || why.class == "stopped" {
         OK
     } else {
         FAILED
-    }
+    })
 }
 
 /// `--run N`: the Nth last ended run as the journal tells it. Works with the daemon down.
@@ -255,7 +253,7 @@ fn render(w: &Why) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let at = UNIX_EPOCH + Duration::from_millis(w.at_ms);
-    let when = ward_daemon::logs::timestamp(at);
+    let when = timestamp::string(at);
     let _ = writeln!(out, "{}: {} ({when})", w.name, w.summary);
     let _ = writeln!(out, "  class     {} ({})", w.class, w.severity);
     for (i, e) in w.evidence.iter().enumerate() {
@@ -304,14 +302,14 @@ fn render(w: &Why) -> String {
 
 /// What ward does about it now, from the unit's state.
 fn next(s: &ServiceStatus) -> String {
-    match s.state.as_str() {
-        "backoff" => format!(
+    match s.state {
+        UnitState::Backoff => format!(
             "restarting in {}",
             s.backoff_ms
                 .map(|ms| format_duration(Duration::from_millis(ms)))
                 .unwrap_or_default()
         ),
-        "failed" => {
+        UnitState::Failed => {
             let v = s.verdict.as_ref();
             let why = ward_core::classify::gave_up_reason(
                 v.map(|v| v.class.as_str()),
@@ -319,30 +317,30 @@ fn next(s: &ServiceStatus) -> String {
             );
             format!("gave up: {why}; `ward start {}` tries again", s.name)
         }
-        "starting" if s.pid.is_none() => {
+        UnitState::Starting if s.pid.is_none() => {
             "starting: waiting for the repair hook or the data restore".to_string()
         }
-        "running" | "starting" => format!(
+        UnitState::Running | UnitState::Starting => format!(
             "running again (pid {}, {} restarts so far)",
             s.pid.unwrap_or(0),
             s.restarts
         ),
-        "exited" => "not restarted: its restart policy leaves it exited".into(),
-        "stopped" => format!("stopped; `ward start {}` starts it", s.name),
-        other => other.to_string(),
+        UnitState::Exited => "not restarted: its restart policy leaves it exited".into(),
+        UnitState::Stopped => format!("stopped; `ward start {}` starts it", s.name),
+        UnitState::Stopping => UnitState::Stopping.to_string(),
     }
 }
 
 /// What ward does about the end: the strategy it chose for the crash (`backoff` reads as
 /// `restart_after_backoff`), or, for an end that was not a crash, what the state says.
 fn strategy(s: &ServiceStatus, chosen: Option<&str>) -> &'static str {
-    match (chosen, s.state.as_str()) {
-        (_, "failed") => "give_up",
+    match (chosen, s.state) {
+        (_, UnitState::Failed) => "give_up",
         (Some("repair"), _) => "repair",
         (Some("restore"), _) => "restore",
         (Some("give_up"), _) => "give_up",
-        (Some(_), "backoff") | (None, "backoff") => "restart_after_backoff",
-        (_, "running" | "starting") if s.restarts > 0 => "restart",
+        (_, UnitState::Backoff) => "restart_after_backoff",
+        (_, UnitState::Running | UnitState::Starting) if s.restarts > 0 => "restart",
         _ => "none",
     }
 }
@@ -385,22 +383,20 @@ fn run_window(end: &ward_store::RunEnd) -> (i64, i64) {
 fn stderr_tail(log_file: &str, during: Option<(i64, i64)>) -> Vec<String> {
     let text = std::fs::read_to_string(log_file).unwrap_or_default();
     // The log's timestamps have one fixed width, so they compare as strings.
-    let stamp = |ms: i64| {
-        ward_daemon::logs::timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-    };
+    let stamp = |ms: i64| timestamp::string(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64));
     // Half-open: [from, to).
     let bounds = during.map(|(from, to)| (stamp(from), stamp(to)));
     let mut lines: Vec<String> = text
         .lines()
         .rev()
-        .filter(|l| match (&bounds, l.get(..24)) {
+        .filter(|l| match (&bounds, l.get(..timestamp::LEN)) {
             (Some((from, to)), Some(at)) => at >= from.as_str() && at < to.as_str(),
             (Some(_), None) => false,
             (None, _) => true,
         })
-        // `<24-byte timestamp> err <line>`: the stream tag sits right after the time.
+        // `<timestamp> err <line>`: the stream tag sits right after the time.
         .filter_map(|l| {
-            l.get(24..)
+            l.get(timestamp::LEN..)
                 .and_then(|r| r.strip_prefix(" err "))
                 .map(String::from)
         })

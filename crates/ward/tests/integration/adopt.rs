@@ -1,6 +1,7 @@
 //! A daemon killed with SIGKILL costs no service a restart: the next daemon adopts them.
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, alive, kill, testbin, wait_for};
 
@@ -41,7 +42,7 @@ fn twenty_services_survive_a_killed_daemon_without_a_restart_or_a_lost_line() {
         let st = w.status();
         st.services
             .iter()
-            .all(|s| s.state == "running")
+            .all(|s| s.state == UnitState::Running)
             .then_some(st)
     });
     let pids: Vec<(String, u32)> = before
@@ -70,7 +71,7 @@ fn twenty_services_survive_a_killed_daemon_without_a_restart_or_a_lost_line() {
             .find(|s| &s.name == name)
             .expect("unit");
         assert_eq!(s.pid, Some(*pid), "{name} was not adopted");
-        assert_eq!(s.state, "running");
+        assert_eq!(s.state, UnitState::Running);
         assert_eq!(s.spawns, 0, "{name} was started again");
     }
     assert_eq!(w.processes_here().len(), 20, "a service runs twice");
@@ -134,7 +135,7 @@ fn an_operator_stop_survives_a_daemon_restart() {
     w.start_daemon();
     let a = w.unit("a");
     assert_eq!((a.state.as_str(), a.intent.as_str()), ("stopped", "stop"));
-    assert_eq!(w.unit("b").state, "running");
+    assert_eq!(w.unit("b").state, UnitState::Running);
     // A clean `ward down` is not an operator's stop: everything starts next time.
     w.ok(&["down"]);
     w.wait_daemon_exit();
@@ -142,7 +143,7 @@ fn an_operator_stop_survives_a_daemon_restart() {
     w.wait_state("b", "running");
     assert_eq!(
         w.unit("a").state,
-        "stopped",
+        UnitState::Stopped,
         "the operator's stop of a stands"
     );
 }
@@ -159,7 +160,7 @@ fn a_service_that_ended_while_ward_was_away_is_restarted_by_policy() {
     wait_for("the service to die", || (!alive(pid)).then_some(()));
     w.start_daemon();
     let s = w.wait_unit("s", "a new process", |s| {
-        s.state == "running" && s.pid.is_some_and(|p| p != pid)
+        s.state == UnitState::Running && s.pid.is_some_and(|p| p != pid)
     });
     let exit = s.last_exit.expect("exit");
     // Its new parent (init) may reap it and the kernel then keeps the status; a parent
@@ -191,7 +192,7 @@ fn a_record_whose_identity_does_not_match_is_never_adopted_or_signalled() {
     w.edit_record("s", |v| v["main"]["pid"] = stranger.id().into());
     w.start_daemon();
     let s = w.wait_unit("s", "a process of its own", |s| {
-        s.state == "running" && s.pid.is_some_and(|p| p != pid && p != stranger.id())
+        s.state == UnitState::Running && s.pid.is_some_and(|p| p != pid && p != stranger.id())
     });
     assert_eq!(
         s.last_exit.expect("exit").description,

@@ -4,6 +4,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 
+use ward_api::UnitState;
+
 use crate::fixture::{Ward, testbin};
 
 /// Sends raw bytes and returns the status line and body of the answer.
@@ -23,6 +25,15 @@ fn raw(w: &Ward, request: &[u8]) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (code, body)
+}
+
+/// Sends raw bytes and returns the whole answer, headers included.
+fn whole(w: &Ward, request: &[u8]) -> String {
+    let mut s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
+    s.write_all(request).expect("write");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
 }
 
 fn post(path: &str, body: &str) -> Vec<u8> {
@@ -53,16 +64,31 @@ fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
     let (code, _) = raw(&w, &post("/v1/frobnicate", "{}"));
     assert_eq!(code, 404);
 
-    let mut s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
-    s.write_all(b"GET /v1/stop HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n")
-        .expect("write");
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("\r\nallow: post\r\n"),
-        "{answer}"
-    );
+    // A known path with the wrong method: 405, and `Allow` names the one it takes.
+    for (method, path, allow) in [
+        ("GET", "/v1/stop", "POST"),
+        ("POST", "/v1/status", "GET"),
+        ("DELETE", "/v1/journal/sync", "POST"),
+        ("PUT", "/v1/logs/reopen", "POST"),
+    ] {
+        let answer = whole(
+            &w,
+            format!("{method} {path} HTTP/1.1\r\nhost: ward\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+        let allows: Vec<&str> = answer
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(name, _)| name.eq_ignore_ascii_case("allow"))
+            .map(|(_, value)| value.trim())
+            .collect();
+        assert_eq!(allows, [allow], "{answer}");
+        assert!(
+            answer.contains(&format!("{method} is not allowed on {path}")),
+            "{answer}"
+        );
+    }
 
     let big = "x".repeat(2 << 20);
     let (code, _) = raw(&w, &post("/v1/start", &big));
@@ -92,7 +118,7 @@ fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
     assert_eq!(code, 400, "{body}");
 
     // Still alive and well.
-    assert_eq!(w.wait_state("s", "running").state, "running");
+    assert_eq!(w.wait_state("s", "running").state, UnitState::Running);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, alive, kill, testbin, wait_for};
 
@@ -110,14 +111,14 @@ fn a_stop_does_not_hold_up_status() {
         .expect("spawn stop");
     w.wait_state("slow", "stopping");
     let t = Instant::now();
-    assert_eq!(w.unit("fast").state, "running");
+    assert_eq!(w.unit("fast").state, UnitState::Running);
     assert!(
         t.elapsed() < Duration::from_secs(1),
         "status waited for the stop"
     );
     let mut stopper = stopper;
     assert!(stopper.wait().expect("wait").success());
-    assert_eq!(w.unit("slow").state, "stopped");
+    assert_eq!(w.unit("slow").state, UnitState::Stopped);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! at shutdown, and crashes that name the dependents they affect.
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, kill, testbin, wait_for};
 
@@ -47,10 +48,14 @@ fn starting_a_dependent_starts_its_dependencies_and_stopping_waits_for_dependent
         script("web", "db"),
     ));
     w.wait_state("other", "running");
-    assert_eq!(w.unit("web").state, "stopped");
+    assert_eq!(w.unit("web").state, UnitState::Stopped);
     w.ok(&["start", "web"]);
     w.wait_state("web", "running");
-    assert_eq!(w.unit("db").state, "running", "db was started for web");
+    assert_eq!(
+        w.unit("db").state,
+        UnitState::Running,
+        "db was started for web"
+    );
     w.ok(&["down"]);
     let order = |name: &str| {
         wait_for(&format!("{name}.order"), || {

@@ -275,8 +275,11 @@ impl Ward {
         })
     }
 
+    /// Waits until unit `name` is in `state`, named as on the wire (`"running"`).
     pub fn wait_state(&self, name: &str, state: &str) -> ServiceStatus {
-        self.wait_unit(name, &format!("state {state}"), |s| s.state == state)
+        self.wait_unit(name, &format!("state {state}"), |s| {
+            s.state.as_str() == state
+        })
     }
 
     /// The unit's log file, as written so far.

@@ -13,6 +13,7 @@ mod logs;
 mod notify_clients;
 mod oom_race;
 mod pid;
+mod pipes;
 mod quickstart;
 mod reap;
 mod recovery;

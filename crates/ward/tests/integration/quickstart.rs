@@ -2,6 +2,7 @@
 //! `ward down` leaves nothing behind.
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, alive, kill, wait_for};
 
@@ -18,7 +19,7 @@ fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
         let st = w.status();
         st.services
             .iter()
-            .all(|s| s.state == "running")
+            .all(|s| s.state == UnitState::Running)
             .then_some(st)
     });
     let listed: Vec<&str> = status.services.iter().map(|s| s.name.as_str()).collect();
@@ -27,7 +28,7 @@ fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
     let clock = w.unit("clock").pid.expect("pid");
     kill(clock, Signal::KILL);
     let back = w.wait_unit("clock", "back with a new pid", |s| {
-        s.state == "running" && s.pid.is_some_and(|p| p != clock)
+        s.state == UnitState::Running && s.pid.is_some_and(|p| p != clock)
     });
     assert_eq!(
         back.last_exit.expect("exit").description,

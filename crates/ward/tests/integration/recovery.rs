@@ -1,5 +1,7 @@
 //! Recovery by policy: the recovery table, the repair hook, giving up and on_failure.
 
+use ward_api::UnitState;
+
 use crate::fixture::{Ward, testbin, wait_for};
 
 #[test]
@@ -11,7 +13,7 @@ fn a_repair_hook_runs_before_the_restart() {
          recovery = { early_exit = \"repair\" }\nbackoff = { initial = \"50ms\" }\n",
     );
     let s = w.wait_unit("db", "running after its repair", |s| {
-        s.state == "running" && s.spawns == 2
+        s.state == UnitState::Running && s.spawns == 2
     });
     assert_eq!(s.restarts, 1);
     assert!(w.dir.path().join("repaired").exists());
@@ -111,7 +113,7 @@ fn restore_puts_the_data_of_the_last_clean_start_back() {
     let mut w = w;
     w.start_daemon();
     w.wait_unit("db", "running after the restore", |s| {
-        s.state == "running" && s.spawns == 2
+        s.state == UnitState::Running && s.spawns == 2
     });
     assert_eq!(
         std::fs::read_to_string(w.dir.path().join("data/state")).expect("state"),
@@ -136,7 +138,7 @@ fn why_names_the_strategy_ward_chose() {
          recovery = { early_exit = \"repair\" }\nbackoff = { initial = \"50ms\" }\n",
     );
     let s = w.wait_unit("db", "repaired and running", |s| {
-        s.state == "running" && s.spawns == 2
+        s.state == UnitState::Running && s.spawns == 2
     });
     assert_eq!(
         s.verdict.expect("verdict").strategy.as_deref(),

@@ -1,6 +1,7 @@
 //! `ward reload` and SIGHUP apply only the difference.
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, alive, kill, testbin, wait_for};
 
@@ -41,7 +42,7 @@ fn reload_restarts_only_what_changed() {
 
     w.wait_state("added", "running");
     let new_change = w.wait_unit("change", "a new process", |s| {
-        s.state == "running" && s.pid != Some(change)
+        s.state == UnitState::Running && s.pid != Some(change)
     });
     assert!(new_change.pid.is_some());
     assert_eq!(

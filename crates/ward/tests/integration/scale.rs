@@ -1,5 +1,7 @@
 //! Many services at once.
 
+use ward_api::UnitState;
+
 use crate::fixture::{Ward, alive, testbin, wait_for};
 
 #[test]
@@ -16,7 +18,7 @@ fn a_hundred_services_start_and_stop_cleanly() {
         let st = w.status();
         st.services
             .iter()
-            .all(|s| s.state == "running")
+            .all(|s| s.state == UnitState::Running)
             .then_some(st)
     });
     assert_eq!(st.services.len(), 100);
@@ -34,7 +36,7 @@ fn a_hundred_services_start_and_stop_cleanly() {
     assert!(
         st.services
             .iter()
-            .all(|s| s.state == "stopped" && s.restarts == 0)
+            .all(|s| s.state == UnitState::Stopped && s.restarts == 0)
     );
     let out = w.ok(&["start", "--all"]);
     assert_eq!(

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use ward_api::{UnitIntent, UnitState};
+
 use crate::fixture::{Ward, alive, testbin, wait_for};
 
 /// A service that forks a child, a child in a new session, and a double-forked grandchild;
@@ -32,8 +34,8 @@ fn tree_leaves_nothing(cgroup: &str) {
     }
     assert!(w.processes_here().is_empty(), "{:?}", w.processes_here());
     let s = w.unit("tree");
-    assert_eq!(s.state, "stopped");
-    assert_eq!(s.intent, "stop");
+    assert_eq!(s.state, UnitState::Stopped);
+    assert_eq!(s.intent, UnitIntent::Stop);
 }
 
 #[test]
@@ -83,7 +85,7 @@ fn a_service_that_ignores_sigterm_is_killed_after_stop_timeout() {
     );
     assert!(!alive(pid));
     let s = w.unit("stubborn");
-    assert_eq!(s.state, "stopped");
+    assert_eq!(s.state, UnitState::Stopped);
     assert_eq!(s.last_exit.expect("exit").description, "killed by SIGKILL");
 }
 
@@ -145,7 +147,7 @@ fn status_shows_what_the_kernel_says_the_process_does() {
     });
     crate::fixture::kill(s.pid.expect("pid"), rustix::process::Signal::STOP);
     w.wait_unit("s", "stopped by SIGSTOP", |s| {
-        s.process_state.as_deref() == Some("stopped") && s.state == "running"
+        s.process_state.as_deref() == Some("stopped") && s.state == UnitState::Running
     });
     let table = w.ok(&["status"]);
     assert!(table.contains("PROC"), "{table}");

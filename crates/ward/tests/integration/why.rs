@@ -1,6 +1,7 @@
 //! `ward why`: one real process per crash class, judged by the daemon.
 
 use rustix::process::Signal;
+use ward_api::UnitState;
 
 use crate::fixture::{Ward, alive, kill, testbin, wait_for};
 
@@ -189,7 +190,9 @@ fn statistics_count_restarts_by_cause() {
     w.ok(&["restart", "calm"]);
     let pid = w.wait_state("calm", "running").pid.expect("pid");
     kill(pid, Signal::KILL);
-    w.wait_unit("calm", "back", |s| s.restarts >= 1 && s.state == "running");
+    w.wait_unit("calm", "back", |s| {
+        s.restarts >= 1 && s.state == UnitState::Running
+    });
     let out = w.cli(&["why", "calm", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let s = &v["stats"];
@@ -252,7 +255,7 @@ fn earlier_runs_are_judged_from_the_journal_even_with_the_daemon_down() {
          min_uptime = \"0s\"\nbackoff = { initial = \"50ms\" }\n",
     );
     w.wait_unit("app", "its third run", |s| {
-        s.spawns == 3 && s.state == "running"
+        s.spawns == 3 && s.state == UnitState::Running
     });
     let run = |n: &str| -> serde_json::Value {
         let out = w.cli(&["why", "app", "--run", n, "--json"]);
@@ -313,6 +316,9 @@ fn a_record_without_a_boot_id_is_no_evidence_that_the_machine_went_down() {
     w.edit_record("t", |v| v["main"]["boot_id"] = "".into());
     w.start_daemon();
     let v = why(&w, "t", "killed");
-    assert_eq!(v["summary"], "something outside ward ended it (exited, status unknown)");
+    assert_eq!(
+        v["summary"],
+        "something outside ward ended it (exited, status unknown)"
+    );
     assert!(!v["evidence"].to_string().contains("earlier boot"), "{v}");
 }

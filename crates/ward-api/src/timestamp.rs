@@ -1,5 +1,10 @@
 //! UTC timestamps for log lines, `2026-11-26T10:32:40.123Z`.
 //!
+//! Every line of a unit's log file starts with one (`<timestamp> out|err|ward <text>`).
+//! The daemon writes them and the CLI reads them back (`ward why` picks a run's stderr by
+//! comparing stamps, which sort as strings because their width is fixed), so the format
+//! lives here, in the contract both share.
+//!
 //! Hand-written (days-to-civil conversion) because it runs once per chunk of output on the
 //! log hot path and must not allocate or consult time-zone data; a calendar crate would
 //! bring both for a fixed-format UTC string.
@@ -54,6 +59,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `t` formatted as a `String`, for tables and comparisons off the hot path.
+pub fn string(t: SystemTime) -> String {
+    let mut out = [0u8; LEN];
+    format(t, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +85,12 @@ mod tests {
         assert_eq!(fmt(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(fmt(951_782_400, 5), "2000-02-29T00:00:00.005Z");
         assert_eq!(fmt(1_795_689_160, 123), "2026-11-26T10:32:40.123Z");
+    }
+
+    #[test]
+    fn string_is_the_formatted_bytes() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_689_160_123);
+        assert_eq!(string(t), "2026-11-26T10:32:40.123Z");
+        assert_eq!(string(t).len(), LEN);
     }
 }

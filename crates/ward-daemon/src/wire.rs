@@ -1,0 +1,50 @@
+//! The state machine's types as the API and the unit records spell them. `ward-core` and
+//! `ward-api` know nothing of each other, so the daemon, which uses both, converts.
+
+use ward_api::{UnitIntent, UnitState};
+use ward_core::machine::{Intent, State};
+
+/// A unit's state on the wire.
+pub(crate) fn state(s: State) -> UnitState {
+    match s {
+        State::Stopped => UnitState::Stopped,
+        State::Starting => UnitState::Starting,
+        State::Running => UnitState::Running,
+        State::Stopping => UnitState::Stopping,
+        State::Exited => UnitState::Exited,
+        State::Backoff => UnitState::Backoff,
+        State::Failed => UnitState::Failed,
+    }
+}
+
+/// A unit's intent on the wire and in its record.
+pub(crate) fn intent(i: Intent) -> UnitIntent {
+    match i {
+        Intent::Run => UnitIntent::Run,
+        Intent::Stop => UnitIntent::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire names are the machine's own (`State::as_str`), so the API says what the
+    /// daemon's logs and journal say.
+    #[test]
+    fn wire_names_match_the_machine() {
+        for s in [
+            State::Stopped,
+            State::Starting,
+            State::Running,
+            State::Stopping,
+            State::Exited,
+            State::Backoff,
+            State::Failed,
+        ] {
+            assert_eq!(state(s).as_str(), s.as_str());
+        }
+        assert_eq!(intent(Intent::Run), UnitIntent::Run);
+        assert_eq!(intent(Intent::Stop), UnitIntent::Stop);
+    }
+}
