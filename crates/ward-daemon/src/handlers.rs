@@ -57,12 +57,8 @@ impl Supervisor {
             Command::Signal(req) => ("signal", self.targets(&req.selection), self.signal(&req)),
             Command::Reload => {
                 // The journal names the units the reload changed.
-                let outcome = self.reload();
-                let changed = outcome
-                    .as_ref()
-                    .map(|r| r.changed.clone())
-                    .unwrap_or_default();
-                ("reload", changed, outcome.and_then(|r| json(&r)))
+                let (changed, answer) = self.reload_answered();
+                ("reload", changed, answer)
             }
             Command::Shutdown => {
                 let ack = json(&Ack { ok: true });

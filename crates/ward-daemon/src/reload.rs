@@ -6,7 +6,7 @@ use ward_api::ReloadResponse;
 use ward_core::config::{Instance, ServiceConfig};
 use ward_core::machine::{Event, Intent, Params};
 
-use crate::requests::ApiError;
+use crate::requests::{ApiError, Reply, json};
 use crate::supervisor::Supervisor;
 
 /// What a new config changes, unit by unit.
@@ -58,6 +58,20 @@ fn same_run(a: &ServiceConfig, b: &ServiceConfig) -> bool {
 }
 
 impl Supervisor {
+    /// A reload asked for by `ward reload` or SIGHUP: the units it changed, for the
+    /// journal, and the answer. A refusal is logged too, since SIGHUP has no one to answer.
+    pub(crate) fn reload_answered(&mut self) -> (Vec<String>, Reply) {
+        let outcome = self.reload();
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
+        }
+        let changed = outcome
+            .as_ref()
+            .map(|r| r.changed.clone())
+            .unwrap_or_default();
+        (changed, outcome.and_then(|r| json(&r)))
+    }
+
     /// Re-reads the config file; on any problem nothing changes.
     pub(crate) fn reload(&mut self) -> Result<ReloadResponse, ApiError> {
         if self.shutdown.is_some() {
@@ -79,36 +93,10 @@ impl Supervisor {
         })?;
 
         let mut warnings = Vec::new();
-        let (old, new) = (&self.config.supervisor, &config.supervisor);
-        for (key, differs) in [
-            ("state_dir", old.state_dir != new.state_dir),
-            ("socket", old.socket != new.socket),
-            ("log_dir", old.log_dir != new.log_dir),
-            ("cgroup", old.cgroup != new.cgroup),
-            ("log_max_size", old.log_max_size != new.log_max_size),
-            ("log_keep", old.log_keep != new.log_keep),
-            (
-                "journal_keep_days",
-                old.journal_keep_days != new.journal_keep_days,
-            ),
-            (
-                "journal_keep_rows",
-                old.journal_keep_rows != new.journal_keep_rows,
-            ),
-            (
-                "journal_backup_interval",
-                old.journal_backup_interval != new.journal_backup_interval,
-            ),
-            (
-                "journal_backups",
-                old.journal_backups != new.journal_backups,
-            ),
-        ] {
-            if differs {
-                warnings.push(format!(
-                    "[supervisor] {key} changed; it takes effect when the daemon restarts"
-                ));
-            }
+        for key in self.config.supervisor.changed_keys(&config.supervisor) {
+            warnings.push(format!(
+                "[supervisor] {key} changed; it takes effect when the daemon restarts"
+            ));
         }
         let supervisor = self.config.supervisor.clone();
         self.config = config;

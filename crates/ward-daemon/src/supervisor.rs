@@ -5,8 +5,8 @@
 //! *and* every orphan of their trees. One `waitpid(-1, WNOHANG)` loop, run after each
 //! SIGCHLD, reaps them all and maps each PID to its unit; nothing else in ward waits for a
 //! child. A main process's exit status can therefore never be taken by someone else, and an
-//! orphan never stays a zombie. The pidfd of each main process is opened right after the
-//! fork, before this loop can run, so signals never reach a reused PID.
+//! orphan never stays a zombie. The pidfd of each main process comes back from the clone
+//! itself (`CLONE_PIDFD`), before this loop can run, so signals never reach a reused PID.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -249,12 +249,7 @@ impl Supervisor {
                     }
                 }
                 _ = sighup.recv() => {
-                    let outcome = self.reload();
-                    if let Err(e) = &outcome {
-                        tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
-                    }
-                    let changed = outcome.as_ref().map(|r| r.changed.clone()).unwrap_or_default();
-                    let answer = outcome.and_then(|r| crate::requests::json(&r));
+                    let (changed, answer) = self.reload_answered();
                     self.journal.record(crate::journal::action("signal SIGHUP", "reload", &changed, &answer));
                 }
                 Some(req) = rx.recv() => self.handle(req),
@@ -493,10 +488,7 @@ impl Supervisor {
                 }
             }
             Action::KillTree => {
-                if let Some(main) = &unit.main {
-                    let _ = main.pidfd.send_signal(Signal::KILL);
-                }
-                if let Err(e) = unit.containment.kill_all(roots) {
+                if let Err(e) = unit.kill_everything(self.me) {
                     tracing::warn!(unit = %name, error = %e, "cannot kill the service's processes");
                 }
             }
@@ -656,10 +648,9 @@ impl Supervisor {
     fn force_stop(&mut self) {
         tracing::warn!("forced shutdown: killing every service now");
         for unit in self.units.values() {
-            if let Some(main) = &unit.main {
-                let _ = main.pidfd.send_signal(Signal::KILL);
+            if let Err(e) = unit.kill_everything(self.me) {
+                tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
             }
-            let _ = unit.containment.kill_all(unit.roots(self.me));
         }
     }
 

@@ -109,7 +109,7 @@ pub enum SpawnError {
     #[error("invalid command: {0}")]
     Invalid(String),
     /// The clone, or the mapping of the child's stack, failed in ward itself.
-    #[error("fork failed: {0}")]
+    #[error("clone failed: {0}")]
     Fork(#[source] io::Error),
     /// The child started but a step before or at exec failed; it has exited with 127 and
     /// the reaper will collect `pid`.

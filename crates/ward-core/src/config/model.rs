@@ -59,6 +59,57 @@ pub struct SupervisorConfig {
     pub journal_backups: u32,
 }
 
+impl SupervisorConfig {
+    /// The keys whose values differ in `other`, in the table's order. Every key is
+    /// compared: the destructuring below fails to compile when a key is added and not
+    /// listed, so a reload can never ignore a change without a word.
+    pub fn changed_keys(&self, other: &SupervisorConfig) -> Vec<&'static str> {
+        let SupervisorConfig {
+            state_dir,
+            runtime_dir,
+            log_dir,
+            socket,
+            log_max_size,
+            log_keep,
+            cgroup,
+            cgroup_favordynmods,
+            journal_keep_days,
+            journal_keep_rows,
+            journal_backup_interval,
+            journal_backups,
+        } = self;
+        [
+            ("state_dir", *state_dir != other.state_dir),
+            ("runtime_dir", *runtime_dir != other.runtime_dir),
+            ("log_dir", *log_dir != other.log_dir),
+            ("socket", *socket != other.socket),
+            ("log_max_size", *log_max_size != other.log_max_size),
+            ("log_keep", *log_keep != other.log_keep),
+            ("cgroup", *cgroup != other.cgroup),
+            (
+                "cgroup_favordynmods",
+                *cgroup_favordynmods != other.cgroup_favordynmods,
+            ),
+            (
+                "journal_keep_days",
+                *journal_keep_days != other.journal_keep_days,
+            ),
+            (
+                "journal_keep_rows",
+                *journal_keep_rows != other.journal_keep_rows,
+            ),
+            (
+                "journal_backup_interval",
+                *journal_backup_interval != other.journal_backup_interval,
+            ),
+            ("journal_backups", *journal_backups != other.journal_backups),
+        ]
+        .into_iter()
+        .filter_map(|(key, differs)| differs.then_some(key))
+        .collect()
+    }
+}
+
 /// How ward contains a service's processes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CgroupMode {

@@ -597,3 +597,39 @@ fn a_dependency_typo_gets_a_suggestion() {
     )[0];
     assert_eq!(e.hint.as_deref(), Some("did you mean `postgres`?"));
 }
+
+#[test]
+fn every_supervisor_key_is_compared_for_a_reload() {
+    let base = ok("[services.a]\ncommand = [\"/bin/true\"]\n");
+    assert!(base.supervisor.changed_keys(&base.supervisor).is_empty());
+    for (line, keys) in [
+        // The other paths default to places inside state_dir: they move with it.
+        (
+            "state_dir = \"/s\"",
+            &["state_dir", "runtime_dir", "log_dir", "socket"][..],
+        ),
+        ("runtime_dir = \"/r\"", &["runtime_dir"]),
+        ("log_dir = \"/l\"", &["log_dir"]),
+        ("socket = \"/x.sock\"", &["socket"]),
+        ("log_max_size = \"1MiB\"", &["log_max_size"]),
+        ("log_keep = 2", &["log_keep"]),
+        ("cgroup = \"off\"", &["cgroup"]),
+        ("cgroup_favordynmods = true", &["cgroup_favordynmods"]),
+        ("journal_keep_days = 3", &["journal_keep_days"]),
+        ("journal_keep_rows = 1000", &["journal_keep_rows"]),
+        (
+            "journal_backup_interval = \"5m\"",
+            &["journal_backup_interval"],
+        ),
+        ("journal_backups = 1", &["journal_backups"]),
+    ] {
+        let changed = ok(&format!(
+            "[supervisor]\n{line}\n[services.a]\ncommand = [\"/bin/true\"]\n"
+        ));
+        assert_eq!(
+            base.supervisor.changed_keys(&changed.supervisor),
+            keys,
+            "{line}"
+        );
+    }
+}
