@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ward_core::classify::{
-    CrashClass, ExitReport, KernelOomLog, OomEvidence, OomFacts, oom_evidence,
+    CrashClass, ExitReport, KernelOomLog, OomFacts, oom_evidence, oom_may_settle,
 };
 use ward_core::config::Strategy;
 use ward_core::machine::{Event, SpawnFailure, State};
@@ -156,9 +156,7 @@ impl Supervisor {
             peak_memory: peak,
             memory_limit: unit.instance.service.memory_max,
         };
-        let settle =
-            status.signal() == Some(Signal::KILL) && !matches!(report.oom, OomEvidence::Strong(_));
-        if settle {
+        if oom_may_settle(status, &report.oom) {
             self.pending.push(PendingVerdict {
                 due: Instant::now() + OOM_SETTLE,
                 unit: name.to_string(),
