@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::StartError;
+pub use startup::{StartError, check_descriptors};
 
 /// What `ward up` hands the daemon.
 #[derive(Debug)]

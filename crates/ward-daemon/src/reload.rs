@@ -92,6 +92,24 @@ impl Supervisor {
             )
         })?;
 
+        // Units of the old config stay until they are down: the peak is the two together.
+        let mut peak: std::collections::BTreeSet<String> =
+            config.instances().into_iter().map(|i| i.name).collect();
+        peak.extend(self.units.keys().cloned());
+        let needed = ward_core::budget::descriptors_needed(peak.len());
+        if let Err(available) = ward_sys::limits::ensure_nofile(needed) {
+            let short = ward_core::budget::Shortfall {
+                units: peak.len(),
+                needed,
+                available,
+            };
+            return Err(ApiError::new(
+                409,
+                format!("the new config does not fit; nothing changed: {short}"),
+                Some("raise the daemon's hard limit on open files and restart it, or split the services over more than one state dir".into()),
+            ));
+        }
+
         let mut warnings = Vec::new();
         for key in self.config.supervisor.changed_keys(&config.supervisor) {
             warnings.push(format!(

@@ -58,6 +58,11 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The config needs more open files than this process may have.
+    #[error(
+        "{0}\n  hint: raise the hard limit on open files for ward (`ulimit -Hn`, LimitNOFILE= in a systemd unit, `nofile` in /etc/security/limits.conf; root may raise it itself), or split the services over more than one state dir"
+    )]
+    Descriptors(ward_core::budget::Shortfall),
     /// The journal could not be opened (damaged, too new, not writable).
     #[error("{0}")]
     Journal(#[source] ward_store::StoreError),
@@ -70,6 +75,20 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Refuses a config that cannot fit this process's limit on open files, changing
+/// nothing: what `ward up -d` asks before it creates or forks anything.
+pub fn check_descriptors(config: &ward_core::config::Config) -> Result<(), StartError> {
+    let units = config.instances().len();
+    let needed = ward_core::budget::descriptors_needed(units);
+    ward_sys::limits::could_fit_nofile(needed).map_err(|available| {
+        StartError::Descriptors(ward_core::budget::Shortfall {
+            units,
+            needed,
+            available,
+        })
+    })
 }
 
 pub(crate) fn run(options: Options) -> Result<(), StartError> {
@@ -93,6 +112,17 @@ fn start_and_supervise(
     ready: &mut Option<fs::File>,
 ) -> Result<(), StartError> {
     let sup = config.supervisor.clone();
+    // Before anything is created: a config that cannot fit is refused whole, never started
+    // in part.
+    let units = config.instances().len();
+    let needed = ward_core::budget::descriptors_needed(units);
+    let nofile = ward_sys::limits::ensure_nofile(needed).map_err(|available| {
+        StartError::Descriptors(ward_core::budget::Shortfall {
+            units,
+            needed,
+            available,
+        })
+    })?;
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
@@ -122,7 +152,6 @@ fn start_and_supervise(
         what: "cannot become a child subreaper",
         source,
     })?;
-    let nofile = ward_sys::limits::raise_nofile();
     let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
     if sup.cgroup_favordynmods && cgroups.is_some() {
         favor_dynmods();

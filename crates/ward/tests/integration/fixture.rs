@@ -173,10 +173,33 @@ impl Ward {
 
     /// Starts `ward up` with `env` added to its environment.
     pub fn start_daemon_with_env(&mut self, env: &[(&str, &str)]) {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied());
+        self.start_daemon_as(cmd);
+    }
+
+    /// `ward up` run through `wrapper` (such as `prlimit --nofile=…`), which execs it: the
+    /// command the fixture would run, with the wrapper in front.
+    pub fn wrapped(&self, wrapper: &[&str]) -> Command {
+        let plain = self.command();
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]).arg(plain.get_program());
+        cmd.args(plain.get_args());
+        if let Some(dir) = plain.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
+    /// Starts `ward up` through `wrapper` (see [`Ward::wrapped`]).
+    pub fn start_daemon_wrapped(&mut self, wrapper: &[&str]) {
+        let cmd = self.wrapped(wrapper);
+        self.start_daemon_as(cmd);
+    }
+
+    fn start_daemon_as(&mut self, mut cmd: Command) {
         let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
-        let child = self
-            .command()
-            .envs(env.iter().copied())
+        let child = cmd
             .arg("up")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))

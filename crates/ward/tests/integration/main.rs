@@ -6,6 +6,7 @@ mod api;
 mod check;
 mod daemon;
 mod deps;
+mod descriptors;
 mod fixture;
 mod health;
 mod journal;
