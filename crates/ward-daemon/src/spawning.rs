@@ -56,6 +56,8 @@ impl Supervisor {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
                 self.by_pid.insert(pid, name.to_string());
+                // A look at `/proc` from before the spawn would not know the new process.
+                self.procs.forget();
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 let started = SystemTime::now();
                 unit.last_started = Some(started);

@@ -75,6 +75,8 @@ pub(crate) struct Supervisor {
     pub controllers: ward_sys::controllers::Controllers,
     /// The kernel log since the daemon started, for the OOM killer's own words.
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
+    /// This turn's look at `/proc`, for units contained by process tree.
+    pub(crate) procs: crate::contain::ProcView,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
@@ -139,6 +141,7 @@ impl Supervisor {
             },
             pending: Vec::new(),
             kmsg: ward_sys::kmsg::KernelLog::open(),
+            procs: Default::default(),
             hooks: HashMap::new(),
             cgroups,
             nofile,
@@ -221,6 +224,8 @@ impl Supervisor {
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
 
         loop {
+            // A new turn looks at `/proc` afresh.
+            self.procs.forget();
             self.reap();
             self.settle();
             if self.finished() {
@@ -488,12 +493,12 @@ impl Supervisor {
                 }
             }
             Action::KillTree => {
-                if let Err(e) = unit.kill_everything(self.me) {
+                if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
                     tracing::warn!(unit = %name, error = %e, "cannot kill the service's processes");
                 }
             }
             Action::AwaitTreeEmpty => {
-                if unit.containment.is_empty(roots) {
+                if unit.containment.is_empty(roots, &mut self.procs) {
                     self.queue.push_front((name.to_string(), Event::TreeEmpty));
                 } else {
                     unit.awaiting_tree = true;
@@ -512,9 +517,9 @@ impl Supervisor {
         if signals.contains(&Signal::KILL) && unit.machine.state() == State::Stopping {
             unit.stop_escalated = true;
         }
-        if let Err(e) = unit
-            .containment
-            .signal_all_each(signals, unit.roots(self.me))
+        if let Err(e) =
+            unit.containment
+                .signal_all_each(signals, unit.roots(self.me), &mut self.procs)
         {
             tracing::warn!(unit = %name, error = %e, "signals not delivered");
         }
@@ -563,7 +568,11 @@ impl Supervisor {
                 unit.timer = None;
                 due.push((unit.name.clone(), Event::Timer { token }));
             }
-            if unit.awaiting_tree && unit.containment.is_empty(unit.roots(self.me)) {
+            if unit.awaiting_tree
+                && unit
+                    .containment
+                    .is_empty(unit.roots(self.me), &mut self.procs)
+            {
                 unit.awaiting_tree = false;
                 due.push((unit.name.clone(), Event::TreeEmpty));
             }
@@ -648,7 +657,7 @@ impl Supervisor {
     fn force_stop(&mut self) {
         tracing::warn!("forced shutdown: killing every service now");
         for unit in self.units.values() {
-            if let Err(e) = unit.kill_everything(self.me) {
+            if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
                 tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
             }
         }

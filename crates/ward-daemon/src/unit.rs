@@ -113,11 +113,15 @@ impl Unit {
 
     /// SIGKILL to the main process through its pidfd, then to every process the unit
     /// contains: a stop that ran out of time, or a forced shutdown.
-    pub fn kill_everything(&self, ward: u32) -> std::io::Result<()> {
+    pub fn kill_everything(
+        &self,
+        ward: u32,
+        view: &mut crate::contain::ProcView,
+    ) -> std::io::Result<()> {
         if let Some(main) = &self.main {
             let _ = main.pidfd.send_signal(ward_core::Signal::KILL);
         }
-        self.containment.kill_all(self.roots(ward))
+        self.containment.kill_all(self.roots(ward), view)
     }
 
     /// What the tree fallback needs to find this unit's processes.

@@ -65,20 +65,31 @@ impl OomBaseline {
 
 impl Supervisor {
     /// Reaps every exited child: services' main processes become events, orphans vanish.
+    ///
+    /// Everything that has ended is reaped first and handled after, so that the ends of
+    /// many units (a shutdown) share one look at `/proc` for the units contained by
+    /// process tree, instead of one look each.
     pub(crate) fn reap(&mut self) {
         loop {
-            match ward_sys::reap::reap_any() {
-                Ok(Some((pid, status))) => {
-                    let Some(name) = self.by_pid.remove(&pid) else {
-                        self.hook_ended(pid, status);
-                        continue;
-                    };
-                    self.main_ended(&name, status);
+            let mut ended = Vec::new();
+            loop {
+                match ward_sys::reap::reap_any() {
+                    Ok(Some(end)) => ended.push(end),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "waitpid failed");
+                        break;
+                    }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "waitpid failed");
-                    break;
+            }
+            if ended.is_empty() {
+                return;
+            }
+            self.procs.forget();
+            for (pid, status) in ended {
+                match self.by_pid.remove(&pid) {
+                    Some(name) => self.main_ended(&name, status),
+                    None => self.hook_ended(pid, status),
                 }
             }
         }

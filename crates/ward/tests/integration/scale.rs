@@ -46,3 +46,32 @@ fn a_hundred_services_start_and_stop_cleanly() {
         100
     );
 }
+
+#[test]
+fn without_cgroups_hundreds_of_trees_stop_completely() {
+    // Contained by process tree alone: every stop, and every look for a unit's last
+    // processes, reads /proc. Each unit's tree has a child, one in a session of its own
+    // and an orphan re-parented to ward; `ward down` must reach all of them.
+    let bin = testbin();
+    let mut toml = String::from("[supervisor]\ncgroup = \"off\"\n");
+    for i in 0..150 {
+        toml.push_str(&format!(
+            "[services.t{i:03}]\ncommand = [\"{bin}\", \"tree\", \"300\"]\n"
+        ));
+    }
+    let w = Ward::up(&toml);
+    wait_for("every tree complete", || {
+        let st = w.status();
+        let running = st.services.iter().all(|s| s.state == UnitState::Running);
+        // Each tree: the main process, a child, a child in its own session, and the
+        // orphaned grandchild of a child that exited.
+        (running && w.processes_here().len() >= 150 * 4).then_some(())
+    });
+    let st = w.status();
+    assert!(st.services.iter().all(|s| s.cgroup.is_none()), "no cgroups");
+    let out = w.ok(&["down"]);
+    assert!(out.contains("ward is down"), "{out}");
+    wait_for("no process of any tree left", || {
+        w.processes_here().is_empty().then_some(())
+    });
+}
