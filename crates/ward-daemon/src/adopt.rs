@@ -37,9 +37,7 @@ impl Supervisor {
         for inst in instances {
             let name = inst.name.clone();
             let autostart = inst.service.autostart;
-            if self.add_unit(inst).is_none() {
-                continue;
-            }
+            self.add_unit(inst);
             let Some(record) = persist::load(&runtime_dir, &name) else {
                 if autostart {
                     self.request_start(&name);

@@ -170,16 +170,16 @@ impl Supervisor {
                 ));
                 continue;
             }
-            if self.add_unit(inst).is_some() {
-                if autostart {
-                    self.request_start(&name);
-                }
-                response.added.push(name);
-            } else {
+            self.add_unit(inst);
+            if let Some(Err(e)) = self.units.get(&name).map(|u| &u.output) {
                 response
                     .warnings
-                    .push(format!("{name} could not be set up; see the daemon's log"));
+                    .push(format!("{name}: {e}; each start tries again"));
             }
+            if autostart {
+                self.request_start(&name);
+            }
+            response.added.push(name);
         }
         tracing::info!(
             added = response.added.len(),

@@ -17,6 +17,14 @@ impl Supervisor {
     /// Starts a unit's main process and says how it went, as the machine's next event.
     pub(crate) fn spawn(&mut self, name: &str) -> Event {
         let notify = self.notify_path();
+        if let Err(why) = self.set_up_output(name) {
+            let failure = SpawnFailure::Other(why);
+            if let Some(unit) = self.units.get(name) {
+                logs::note(&self.logs.sink(), &unit.log, &failure.to_string());
+            }
+            self.judge_exec_failure(name, &failure);
+            return Event::SpawnFailed(failure);
+        }
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };

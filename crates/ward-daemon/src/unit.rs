@@ -82,6 +82,9 @@ pub struct Unit {
     pub stop_capture: tokio::sync::watch::Sender<bool>,
     /// The capture tasks, awaited at shutdown so their last lines reach the log.
     pub captures: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether the FIFOs are open and captured, or why they could not be: a spawn sets
+    /// them up first when they are not.
+    pub output: Result<(), String>,
     /// What was last written to the unit's record: intent and main PID.
     pub persisted: Option<(ward_core::machine::Intent, Option<u32>)>,
     /// What the health probes say about the current run.

@@ -75,3 +75,29 @@ fn without_cgroups_hundreds_of_trees_stop_completely() {
         w.processes_here().is_empty().then_some(())
     });
 }
+
+#[test]
+fn a_unit_whose_output_cannot_be_set_up_exists_with_the_reason_and_recovers() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.good]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         [services.bad]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         start_limit = {{ burst = 1, interval = \"1m\" }}\n"
+    ));
+    // Something that is not a FIFO where the unit's stdout FIFO goes.
+    let io = w.dir.path().join(".ward/io");
+    std::fs::create_dir_all(&io).expect("io dir");
+    std::fs::write(io.join("bad.out"), "not a fifo").expect("blocker");
+    w.start_daemon();
+    w.wait_state("good", "running");
+    let bad = w.wait_state("bad", "failed");
+    let why = bad.spawn_error.unwrap_or_default();
+    assert!(
+        why.contains("cannot set up the service's output") && why.contains("is not a FIFO"),
+        "{why}"
+    );
+    // Once the way is clear, a start sets it up and runs it.
+    std::fs::remove_file(io.join("bad.out")).expect("remove blocker");
+    w.ok(&["start", "bad"]);
+    w.wait_state("bad", "running");
+}
