@@ -75,6 +75,8 @@ pub(crate) struct Supervisor {
     pub controllers: ward_sys::controllers::Controllers,
     /// The kernel log since the daemon started, for the OOM killer's own words.
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
+    /// A shutdown has more units to stop than one turn stops: the next turn comes at once.
+    pub(crate) stops_pending: bool,
     /// This turn's look at `/proc`, for units contained by process tree.
     pub(crate) procs: crate::contain::ProcView,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
@@ -142,6 +144,7 @@ impl Supervisor {
             pending: Vec::new(),
             kmsg: ward_sys::kmsg::KernelLog::open(),
             procs: Default::default(),
+            stops_pending: false,
             hooks: HashMap::new(),
             cgroups,
             nofile,
@@ -528,6 +531,9 @@ impl Supervisor {
     /// The next time the loop must wake up without any other happening.
     fn next_deadline(&self) -> Instant {
         let now = Instant::now();
+        if self.stops_pending {
+            return now;
+        }
         let mut next = now + Duration::from_secs(3600);
         for unit in self.units.values() {
             if let Some((at, _)) = unit.timer {
