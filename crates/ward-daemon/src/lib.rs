@@ -20,6 +20,7 @@ mod journal;
 mod launch;
 pub mod logs;
 mod notify;
+mod own_files;
 mod persist;
 mod reload;
 mod requests;

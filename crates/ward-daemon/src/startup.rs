@@ -322,7 +322,7 @@ pub(crate) fn state_id(state_dir: &Path) -> String {
 
 /// Binds the control socket with mode 0600. A socket file left by a crashed daemon is
 /// removed: holding the lock proves no daemon is using it.
-fn bind(path: &Path) -> Result<UnixListener, StartError> {
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
     let err = |source| StartError::Socket {
         path: path.to_path_buf(),
         source,

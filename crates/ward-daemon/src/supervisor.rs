@@ -75,6 +75,11 @@ pub(crate) struct Supervisor {
     pub controllers: ward_sys::controllers::Controllers,
     /// The kernel log since the daemon started, for the OOM killer's own words.
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
+    /// When to make the daemon's own files again, what went away meanwhile.
+    pub(crate) own_files_due: Option<Instant>,
+    pub(crate) gone: Vec<ward_sys::watch::Gone>,
+    /// The PID file taken again after the first one went away (see `own_files.rs`).
+    pub(crate) relocked: Option<ward_sys::pidfile::HeldPidFile>,
     /// A shutdown has more units to stop than one turn stops: the next turn comes at once.
     pub(crate) stops_pending: bool,
     /// This turn's look at `/proc`, for units contained by process tree.
@@ -145,6 +150,9 @@ impl Supervisor {
             kmsg: ward_sys::kmsg::KernelLog::open(),
             procs: Default::default(),
             stops_pending: false,
+            relocked: None,
+            own_files_due: None,
+            gone: Vec::new(),
             hooks: HashMap::new(),
             cgroups,
             nofile,
@@ -178,7 +186,7 @@ impl Supervisor {
     pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
-        let server = tokio::spawn(crate::api::serve(listener, tx, connections.clone()));
+        let mut server = tokio::spawn(crate::api::serve(listener, tx.clone(), connections.clone()));
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),
@@ -196,10 +204,21 @@ impl Supervisor {
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
+        // The daemon's own files: watched, and made again if they go away.
+        let mut own = match ward_sys::watch::FileWatch::new() {
+            Ok(mut w) => {
+                crate::own_files::watch(&mut w, &self.config.supervisor);
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the daemon's own files");
+                None
+            }
+        };
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
         match ward_sys::notify::NotifySocket::bind(&notify_path) {
             Ok(socket) => {
-                tokio::spawn(crate::notify::listen(socket, notify_tx));
+                tokio::spawn(crate::notify::listen(socket, notify_tx.clone()));
             }
             Err(e) => tracing::error!(
                 path = %notify_path.display(),
@@ -229,6 +248,38 @@ impl Supervisor {
         loop {
             // A new turn looks at `/proc` afresh.
             self.procs.forget();
+            if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
+                let mut restored = self.restore_own_files();
+                if restored.socket {
+                    match crate::startup::bind(&self.config.supervisor.socket) {
+                        Ok(listener) => {
+                            server.abort();
+                            server = tokio::spawn(crate::api::serve(
+                                listener,
+                                tx.clone(),
+                                connections.clone(),
+                            ));
+                        }
+                        Err(e) => restored.failed.push(e.to_string()),
+                    }
+                }
+                if restored.notify {
+                    match ward_sys::notify::NotifySocket::bind(&self.notify_path()) {
+                        Ok(socket) => {
+                            tokio::spawn(crate::notify::listen(socket, notify_tx.clone()));
+                        }
+                        Err(e) => restored.failed.push(format!("the notify socket: {e}")),
+                    }
+                }
+                self.report_restored(&restored);
+                if let Some(w) = own.as_mut() {
+                    crate::own_files::watch(w, &self.config.supervisor);
+                }
+                // Anything deleted before the new watches were set is seen now.
+                if self.own_files_missing() {
+                    self.own_files_due = Some(Instant::now() + crate::own_files::SETTLE);
+                }
+            }
             self.reap();
             self.settle();
             if self.finished() {
@@ -247,6 +298,20 @@ impl Supervisor {
                     self.probe_done(&name, main, outcome);
                 }
                 Some((pid, message)) = notify_rx.recv() => self.notified(pid, message),
+                gone = async {
+                    match own.as_mut() {
+                        Some(w) => w.gone().await,
+                        None => std::future::pending().await,
+                    }
+                } => match gone {
+                    // Acted on a moment later, once a deletion in progress (`rm -rf`)
+                    // is over: what is made again meanwhile would be deleted with it.
+                    Ok(gone) => self.own_files_gone(gone),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no longer watching the daemon's own files");
+                        own = None;
+                    }
+                },
                 _ = sigquit.recv() => self.detach(),
                 _ = sigterm.recv() => self.begin_shutdown(None),
                 _ = sigint.recv() => {
@@ -393,7 +458,7 @@ impl Supervisor {
 
     /// Writes the unit's record if its intent or main process changed. A shutdown's stops
     /// are not the operator's: the intent recorded before the shutdown stays.
-    fn persist(&mut self, name: &str) {
+    pub(crate) fn persist(&mut self, name: &str) {
         let shutting_down = self.shutdown.is_some();
         let runtime_dir = self.config.supervisor.runtime_dir.clone();
         let Some(unit) = self.units.get_mut(name) else {
@@ -535,6 +600,9 @@ impl Supervisor {
             return now;
         }
         let mut next = now + Duration::from_secs(3600);
+        if let Some(due) = self.own_files_due {
+            next = next.min(due);
+        }
         for unit in self.units.values() {
             if let Some((at, _)) = unit.timer {
                 next = next.min(at);

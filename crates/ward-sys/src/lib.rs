@@ -20,6 +20,7 @@ pub mod pidfile;
 pub mod reap;
 pub mod spawn;
 pub mod tree;
+pub mod watch;
 
 pub use identity::ProcessIdentity;
 pub use pidfd::Pidfd;

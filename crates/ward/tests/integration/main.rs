@@ -21,5 +21,6 @@ mod recovery;
 mod reload;
 mod restart;
 mod scale;
+mod state_dir;
 mod stop;
 mod why;
