@@ -60,6 +60,10 @@ pub enum Command {
         /// Reopen every log file (after an external tool rotated them) and exit.
         #[arg(long)]
         reopen: bool,
+        /// Write the lines' bytes as they are, also to a terminal (where control
+        /// characters are otherwise shown escaped, as `\e[31m`).
+        #[arg(long)]
+        raw: bool,
     },
     /// Re-read the config and apply only what changed.
     Reload {

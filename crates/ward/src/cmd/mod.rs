@@ -42,8 +42,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             names,
             follow,
             lines,
+            raw,
             ..
-        } => logs::logs(&client::load(&path)?, &names, follow, lines),
+        } => {
+            let escape = !raw && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            logs::logs(&client::load(&path)?, &names, follow, lines, escape)
+        }
         Command::Reload { json } => control::reload(&client::locate(&path)?, json),
         Command::Down => control::down(&client::locate(&path)?),
         Command::Pid(cmd) => pid::run(cmd),

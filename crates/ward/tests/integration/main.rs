@@ -21,4 +21,5 @@ mod reload;
 mod restart;
 mod scale;
 mod stop;
+mod terminal;
 mod why;
