@@ -105,6 +105,10 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// Reloads waiting for the config file to be read, and the reads that ended.
+    pub(crate) reloads: crate::reload::Reloads,
+    pub(crate) reload_tx: mpsc::UnboundedSender<crate::reload::ReadDone>,
+    reload_rx: Option<mpsc::UnboundedReceiver<crate::reload::ReadDone>>,
     pub(crate) seed: u64,
 }
 
@@ -125,6 +129,7 @@ impl Supervisor {
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
+        let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path,
             graph: ward_core::deps::Graph::of(&config.services),
@@ -158,6 +163,9 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            reloads: Default::default(),
+            reload_tx,
+            reload_rx: Some(reload_rx),
             seed,
             config,
         })
@@ -189,6 +197,7 @@ impl Supervisor {
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
+        let mut reload_rx = self.reload_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
         match ward_sys::notify::NotifySocket::bind(&notify_path) {
@@ -248,10 +257,8 @@ impl Supervisor {
                         self.begin_shutdown(None);
                     }
                 }
-                _ = sighup.recv() => {
-                    let (changed, answer) = self.reload_answered();
-                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &changed, &answer));
-                }
+                _ = sighup.recv() => self.ask_reload(crate::reload::Asker::Signal),
+                Some(read) = reload_rx.recv() => self.reload_read(read),
                 Some(req) = rx.recv() => self.handle(req),
                 _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
             }

@@ -6,6 +6,7 @@
 //! statuses as [`ward_core::ExitStatus`], errors as values that say which step failed.
 
 pub mod cgroup;
+pub mod config_file;
 pub mod controllers;
 pub mod daemonize;
 pub mod favordynmods;

@@ -4,6 +4,7 @@
 mod adopt;
 mod api;
 mod check;
+mod config_file;
 mod daemon;
 mod deps;
 mod fixture;
