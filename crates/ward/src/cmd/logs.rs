@@ -15,7 +15,7 @@ use std::time::Duration;
 use ward_api::Ack;
 use ward_core::config::{Config, SupervisorConfig};
 
-use crate::client::{self, Empty, Method};
+use crate::client::{self, Empty, Method, Timeout};
 use crate::exit::{Failure, OK};
 use crate::out::outln;
 
@@ -23,8 +23,12 @@ use crate::out::outln;
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 /// `ward logs --reopen`: needs only the socket.
-pub fn reopen(sup: &SupervisorConfig) -> Result<i32, Failure> {
-    let _: Ack = client::call(&sup.socket, Method::Post("/v1/logs/reopen", Empty {}))?;
+pub fn reopen(sup: &SupervisorConfig, timeout: Timeout) -> Result<i32, Failure> {
+    let _: Ack = client::call(
+        &sup.socket,
+        Method::Post("/v1/logs/reopen", Empty {}),
+        timeout,
+    )?;
     outln!("log files reopened")?;
     Ok(OK)
 }

@@ -10,7 +10,7 @@ use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
 use super::stats::StatsJson;
-use crate::client::{self, Method};
+use crate::client::{self, Method, Timeout};
 use crate::exit::{FAILED, Failure, OK};
 use crate::out::{self, outln};
 
@@ -62,12 +62,14 @@ pub fn why(
     name: &str,
     run: Option<u32>,
     json: bool,
+    timeout: Timeout,
 ) -> Result<i32, Failure> {
     if let Some(n) = run {
         let why = from_journal(sup, min_uptime, name, n)?;
         return show(&why, json);
     }
-    let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
+    let status: StatusResponse =
+        client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
             "no unit named `{name}`\n  hint: name one unit; `ward status` lists them"

@@ -21,6 +21,7 @@ mod recovery;
 mod reload;
 mod restart;
 mod scale;
+mod socket;
 mod stop;
 mod terminal;
 mod why;
