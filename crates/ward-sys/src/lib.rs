@@ -49,6 +49,16 @@ pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
     Ok(cred.uid.as_raw())
 }
 
+/// Whether a connected socket has input waiting (bytes, or the peer's end of stream),
+/// without taking any of it: `WouldBlock` while nothing has arrived. For a server that
+/// gives a connection a slot only once its client has sent something.
+pub fn has_input(socket: &impl std::os::fd::AsFd) -> std::io::Result<()> {
+    use rustix::net::RecvFlags;
+    let mut byte = [0u8; 1];
+    rustix::net::recv(socket, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT)?;
+    Ok(())
+}
+
 /// Sets the file creation mask to 077: files and sockets the daemon creates are its own.
 pub fn private_umask() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
