@@ -155,7 +155,7 @@ fn judge(path: &Path, st: &Stat, limit: u64) -> Result<(), ConfigFileError> {
 
 /// `16 MiB` for a whole number of MiB, else bytes.
 fn in_words(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")
