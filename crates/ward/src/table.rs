@@ -66,7 +66,7 @@ mod tests {
         ];
         assert_eq!(
             render(&rows),
-            "NAME     NOTE\na\\e[2J  \"\\x07\"\nb        x\n"
+            "NAME    NOTE\na\\e[2J  \"\\x07\"\nb       x\n"
         );
     }
 }
