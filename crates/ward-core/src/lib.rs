@@ -16,6 +16,7 @@ pub mod machine;
 pub mod notify;
 pub mod recovery;
 pub mod signal;
+pub mod timeouts;
 
 pub use exit::ExitStatus;
 pub use signal::Signal;

@@ -143,13 +143,12 @@ impl Supervisor {
         // Unit records and FIFOs, for every unit; log files open again where they were.
         let names: Vec<String> = self.units.keys().cloned().collect();
         for name in &names {
-            if let Some(unit) = self.units.get_mut(name) {
-                unit.persisted = None;
-                if unit.fifos.iter().any(|f| !f.exists()) {
-                    unit.output = Err("its FIFOs went away".into());
-                }
+            if let Some(unit) = self.units.get_mut(name)
+                && unit.fifos.iter().any(|f| !f.exists())
+            {
+                unit.output = Err("its FIFOs went away".into());
             }
-            self.persist(name);
+            self.write_record(name, true);
             if let Err(e) = self.set_up_output(name) {
                 restored.failed.push(format!("{name}: {e}"));
             }

@@ -114,6 +114,10 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// Reloads waiting for the config file to be read, and the reads that ended.
+    pub(crate) reloads: crate::reload::Reloads,
+    pub(crate) reload_tx: mpsc::UnboundedSender<crate::reload::ReadDone>,
+    reload_rx: Option<mpsc::UnboundedReceiver<crate::reload::ReadDone>>,
     pub(crate) seed: u64,
 }
 
@@ -134,6 +138,7 @@ impl Supervisor {
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
+        let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path,
             graph: ward_core::deps::Graph::of(&config.services),
@@ -172,6 +177,9 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            reloads: Default::default(),
+            reload_tx,
+            reload_rx: Some(reload_rx),
             seed,
             config,
         })
@@ -203,18 +211,8 @@ impl Supervisor {
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
+        let mut reload_rx = self.reload_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
-        // The daemon's own files: watched, and made again if they go away.
-        let mut own = match ward_sys::watch::FileWatch::new() {
-            Ok(mut w) => {
-                crate::own_files::watch(&mut w, &self.config.supervisor);
-                Some(w)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the daemon's own files");
-                None
-            }
-        };
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
         match ward_sys::notify::NotifySocket::bind(&notify_path) {
             Ok(socket) => {
@@ -227,6 +225,18 @@ impl Supervisor {
             ),
         }
 
+        // The daemon's own files: watched, and made again if they go away. Set up after
+        // the notify socket, whose binding replaces a file an earlier daemon left.
+        let mut own = match ward_sys::watch::FileWatch::new() {
+            Ok(mut w) => {
+                crate::own_files::watch(&mut w, &self.config.supervisor);
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the daemon's own files");
+                None
+            }
+        };
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
             what: "daemon started".into(),
@@ -321,10 +331,8 @@ impl Supervisor {
                         self.begin_shutdown(None);
                     }
                 }
-                _ = sighup.recv() => {
-                    let (changed, answer) = self.reload_answered();
-                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &changed, &answer));
-                }
+                _ = sighup.recv() => self.ask_reload(crate::reload::Asker::Signal),
+                Some(read) = reload_rx.recv() => self.reload_read(read),
                 Some(req) = rx.recv() => self.handle(req),
                 _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
             }
@@ -459,6 +467,12 @@ impl Supervisor {
     /// Writes the unit's record if its intent or main process changed. A shutdown's stops
     /// are not the operator's: the intent recorded before the shutdown stays.
     pub(crate) fn persist(&mut self, name: &str) {
+        self.write_record(name, false);
+    }
+
+    /// Writes the unit's record; `again` writes it even when nothing changed (its file
+    /// went away), with the same rules for what a shutdown may record.
+    pub(crate) fn write_record(&mut self, name: &str, again: bool) {
         let shutting_down = self.shutdown.is_some();
         let runtime_dir = self.config.supervisor.runtime_dir.clone();
         let Some(unit) = self.units.get_mut(name) else {
@@ -474,7 +488,7 @@ impl Supervisor {
             }
         }
         let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
-        if unit.persisted == Some(now) {
+        if unit.persisted == Some(now) && !again {
             return;
         }
         let record = persist::UnitRecord {

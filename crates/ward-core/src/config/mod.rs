@@ -19,4 +19,4 @@ mod tests;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use parse::{locate, parse};
+pub use parse::{MAX_FILE_SIZE, locate, parse};

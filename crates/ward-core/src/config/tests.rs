@@ -308,6 +308,14 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "invalid service name `web server`",
     ),
     (
+        // Shown escaped by the CLI; never a unit name, so never in a status table.
+        "control character in a service name",
+        "[services.\"web\\u001b[2J\"]\ncommand = \"/bin/true\"\n",
+        1,
+        11,
+        "invalid service name `web\u{1b}[2J`",
+    ),
+    (
         "dot in a service name",
         "[services.\"web.1\"]\ncommand = \"/bin/true\"\n",
         1,

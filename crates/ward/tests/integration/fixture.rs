@@ -69,6 +69,38 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Runs `cmd` to its end and returns its output, or fails the test if it is still
+/// running after [`DEADLINE`]; it is killed then, and if the test fails otherwise while
+/// it runs. For commands that must not hang, tried where an older ward did.
+pub fn bounded(mut cmd: Command) -> Output {
+    /// Kills the child unless it was waited for.
+    struct Reap(Option<Child>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(child) = self.0.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let mut guard = Reap(Some(child));
+    wait_for(&format!("{cmd:?} to return"), || {
+        guard.0.as_mut()?.try_wait().expect("try_wait")
+    });
+    guard
+        .0
+        .take()
+        .expect("the child")
+        .wait_with_output()
+        .expect("its output")
+}
+
 /// The program `name` from `PATH`, for tests that prove ward works with programs written
 /// elsewhere. Where it is missing the test says so and is skipped, so the README's test
 /// command passes with nothing but a toolchain; under CI (`CI` set), which installs these
@@ -235,6 +267,13 @@ impl Ward {
 
     pub fn daemon_log(&self) -> String {
         fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `ward -c CONFIG ARGS`, not yet run.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(args);
+        cmd
     }
 
     /// Runs the CLI against this config.

@@ -4,6 +4,7 @@
 mod adopt;
 mod api;
 mod check;
+mod config_file;
 mod daemon;
 mod deps;
 mod descriptors;
@@ -21,6 +22,8 @@ mod recovery;
 mod reload;
 mod restart;
 mod scale;
+mod socket;
 mod state_dir;
 mod stop;
+mod terminal;
 mod why;
