@@ -155,7 +155,9 @@ fn start_and_supervise(
         Ok(())
     });
     let _ = fs::remove_file(&sup.socket);
-    lock.release();
+    if let Some(why) = lock.release().kept_because() {
+        tracing::warn!("left the daemon's pid file in place: {why}");
+    }
     result
 }
 
