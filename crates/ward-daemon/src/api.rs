@@ -210,7 +210,19 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
     let bytes = tokio::time::timeout(HEADER_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
-        .map_err(|_| too_large())?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                // A chunk size that is no number, a chunk that does not end where it
+                // says, a connection closed halfway: the body is broken, not too large.
+                ApiError::new(
+                    400,
+                    format!("malformed request body: {e}"),
+                    Some("send a JSON body, with Content-Length or well-formed chunks".into()),
+                )
+            }
+        })?
         .to_bytes();
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"{}")
