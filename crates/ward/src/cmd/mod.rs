@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let config = client::load(&path)?;
             let units = config.instances().len();
             limit_warnings(&config);
+            command_warnings(&config);
             outln!(
                 "{}: ok ({} services, {units} units)",
                 path.display(),
@@ -67,6 +68,26 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
         Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+    }
+}
+
+/// `ward check` says which programs cannot run as they stand: a `command` whose program is
+/// a directory would fail at every start with the kernel's "permission denied". A program
+/// that is missing is not named: it may be installed before `ward up`.
+fn command_warnings(config: &ward_core::config::Config) {
+    for svc in config.services.values() {
+        let Some(program) = svc.command.first().filter(|p| p.contains('/')) else {
+            continue;
+        };
+        // A relative path is looked up from the service's `cwd`, as the daemon's exec does.
+        let path = svc.cwd.join(program);
+        if path.is_dir() {
+            errln!(
+                "warning: [services.{}] command: {} is a directory, not a program",
+                svc.name,
+                path.display()
+            );
+        }
     }
 }
 

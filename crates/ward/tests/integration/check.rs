@@ -306,3 +306,26 @@ fn a_service_log_on_the_daemons_own_log_is_refused() {
     assert!(stderr.contains("the daemon's own log"), "{stderr}");
     assert!(stderr.contains("hint: "), "{stderr}");
 }
+
+/// `ward check` says so when a service's program is a directory.
+#[test]
+fn check_warns_when_the_command_is_a_directory() {
+    let w = Ward::new("");
+    let dir = w.dir.path().join("bin");
+    std::fs::create_dir(&dir).expect("dir");
+    std::fs::write(
+        &w.config,
+        format!("[services.web]\ncommand = [\"{}\"]\n", dir.display()),
+    )
+    .expect("config");
+    let out = w.cli(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "valid, with a warning");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: [services.web] command: {} is a directory, not a program",
+            dir.display()
+        )),
+        "{err}"
+    );
+}
