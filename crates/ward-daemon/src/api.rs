@@ -218,7 +218,7 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
                 // says, a connection closed halfway: the body is broken, not too large.
                 ApiError::new(
                     400,
-                    format!("malformed request body: {e}"),
+                    format!("malformed request body: {}", with_causes(&*e)),
                     Some("send a JSON body, with Content-Length or well-formed chunks".into()),
                 )
             }
@@ -231,6 +231,19 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
     };
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
+}
+
+/// An error and each of its sources: hyper's own words ("error reading a body from
+/// connection") say little without the cause ("invalid chunk size line").
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
