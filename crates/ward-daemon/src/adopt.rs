@@ -144,7 +144,10 @@ impl Supervisor {
                 &unit.name,
                 &unit.instance.service.command,
             )
-            .map_err(|e| tracing::warn!(unit = %name, error = %e, "no pid file"))
+            .map_err(|e| {
+                tracing::warn!(unit = %name, error = %e, "no pid file");
+                crate::logs::note(&self.logs.sink(), &unit.log, &format!("no pid file: {e}"));
+            })
             .ok();
         }
         tokio::spawn(watch(name.to_string(), watcher, self.adopted_tx.clone()));

@@ -323,7 +323,19 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
     let bytes = tokio::time::timeout(IDLE_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
-        .map_err(|_| too_large())?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                // A chunk size that is no number, a chunk that does not end where it
+                // says, a connection closed halfway: the body is broken, not too large.
+                ApiError::new(
+                    400,
+                    format!("malformed request body: {}", with_causes(&*e)),
+                    Some("send a JSON body, with Content-Length or well-formed chunks".into()),
+                )
+            }
+        })?
         .to_bytes();
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"{}")
@@ -332,6 +344,19 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
     };
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
+}
+
+/// An error and each of its sources: hyper's own words ("error reading a body from
+/// connection") say little without the cause ("invalid chunk size line").
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {

@@ -13,6 +13,7 @@ mod api;
 mod backups;
 mod contain;
 mod deps;
+mod footprint;
 mod handlers;
 mod health;
 mod hooks;

@@ -1,8 +1,9 @@
-//! Everything before the loop: directories, the lock, subreaper, cgroups, the socket.
+//! Everything before the loop: directories, the lock, the socket, cgroups, the journal; and
+//! taking all of it back when the start fails (see `footprint`).
 
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
@@ -11,6 +12,7 @@ use ward_sys::cgroup::{CgroupDriver, Version};
 use ward_sys::pidfile::{HeldPidFile, PidFileError, PidRecord};
 
 use crate::Options;
+use crate::footprint::Footprint;
 use crate::supervisor::Supervisor;
 
 /// Why the daemon could not start (or run) at all.
@@ -126,46 +128,39 @@ fn start_and_supervise(
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
-    private_dir(&sup.state_dir)?;
-    private_dir(&sup.runtime_dir)?;
-    private_dir(&sup.log_dir)?;
-    if let Some(parent) = sup.socket.parent() {
-        private_dir(parent)?;
-    }
-    let argv: Vec<String> = std::env::args().collect();
-    let me =
-        PidRecord::of(ward_sys::own_pid(), "ward", &argv).map_err(|source| StartError::Os {
-            what: "cannot read this process's identity",
-            source,
-        })?;
-    // A PID file left behind names a daemon that did not exit cleanly.
-    let pid_path = sup.state_dir.join("ward.pid");
-    let previous_crashed = matches!(
-        ward_sys::pidfile::check(&pid_path).class,
-        ward_sys::pidfile::Class::Stale(_)
-    );
-    let lock = take_pid_file(&pid_path, &me)?;
-
-    let (journal, repaired) = open_journal(&sup)?;
-
-    ward_sys::become_subreaper().map_err(|source| StartError::Os {
-        what: "cannot become a child subreaper",
-        source,
-    })?;
-    let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
-    if sup.cgroup_favordynmods && cgroups.is_some() {
-        favor_dynmods();
-    }
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let mut footprint = Footprint::default();
+    let prepared = match prepare(&sup, &mut footprint) {
+        Ok(p) => p,
+        Err(e) => {
+            footprint.undo();
+            return Err(e);
+        }
+    };
+    let Prepared {
+        listener,
+        journal,
+        repaired,
+        previous_crashed,
+        cgroups,
+    } = prepared;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| StartError::Os {
-            what: "cannot start the async runtime",
+    {
+        Ok(r) => r,
+        Err(source) => {
+            footprint.undo();
+            return Err(StartError::Os {
+                what: "cannot start the async runtime",
+                source,
+            });
+        }
+    };
+    let supervised = runtime.block_on(async {
+        let listener = UnixListener::from_std(listener).map_err(|source| StartError::Socket {
+            path: sup.socket.clone(),
             source,
         })?;
-    let result = runtime.block_on(async {
-        let listener = bind(&sup.socket)?;
         let mut supervisor = Supervisor::new(
             config_path,
             config,
@@ -183,9 +178,88 @@ fn start_and_supervise(
         supervisor.run(listener, ready).await;
         Ok(())
     });
-    let _ = fs::remove_file(&sup.socket);
-    lock.release();
-    result
+    match supervised {
+        Ok(()) => footprint.finish(),
+        Err(_) => footprint.undo(),
+    }
+    supervised
+}
+
+/// What the daemon needs from the host before its loop runs.
+struct Prepared {
+    listener: std::os::unix::net::UnixListener,
+    journal: ward_store::Journal,
+    repaired: Option<ward_store::RepairReport>,
+    previous_crashed: bool,
+    cgroups: Option<CgroupDriver>,
+}
+
+/// The directories, the lock, the socket, the cgroups and the journal, in that order:
+/// what can refuse the start comes before the journal, so that a refused start does not
+/// even open it. Everything made is kept in `footprint`, for a start that fails to take
+/// back.
+fn prepare(
+    sup: &ward_core::config::SupervisorConfig,
+    footprint: &mut Footprint,
+) -> Result<Prepared, StartError> {
+    let mut private_dir = |path: &Path| {
+        footprint
+            .private_dir(path)
+            .map_err(|source| StartError::Dir {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    private_dir(&sup.state_dir)?;
+    private_dir(&sup.runtime_dir)?;
+    private_dir(&sup.log_dir)?;
+    if let Some(parent) = sup.socket.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private_dir(parent)?;
+    }
+    let argv: Vec<String> = std::env::args().collect();
+    let me =
+        PidRecord::of(ward_sys::own_pid(), "ward", &argv).map_err(|source| StartError::Os {
+            what: "cannot read this process's identity",
+            source,
+        })?;
+    // A PID file left behind names a daemon that did not exit cleanly.
+    let pid_path = sup.pid_file();
+    let previous_crashed = matches!(
+        ward_sys::pidfile::check(&pid_path).class,
+        ward_sys::pidfile::Class::Stale(_)
+    );
+    footprint.lock(take_pid_file(&pid_path, &me)?);
+
+    let listener = bind(&sup.socket)?;
+    footprint
+        .socket(&sup.socket)
+        .map_err(|source| StartError::Socket {
+            path: sup.socket.clone(),
+            source,
+        })?;
+
+    let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
+    if let Some(driver) = &cgroups {
+        footprint.cgroup(driver);
+    }
+
+    ward_sys::become_subreaper().map_err(|source| StartError::Os {
+        what: "cannot become a child subreaper",
+        source,
+    })?;
+
+    footprint.journal(&sup.journal());
+    let (journal, repaired) = open_journal(sup)?;
+    if sup.cgroup_favordynmods && cgroups.is_some() {
+        favor_dynmods();
+    }
+    Ok(Prepared {
+        listener,
+        journal,
+        repaired,
+        previous_crashed,
+        cgroups,
+    })
 }
 
 /// How long `ward up` waits for the lock of a daemon that is already dead.
@@ -218,7 +292,7 @@ fn take_pid_file(path: &Path, me: &PidRecord) -> Result<HeldPidFile, StartError>
 fn open_journal(
     sup: &ward_core::config::SupervisorConfig,
 ) -> Result<(ward_store::Journal, Option<ward_store::RepairReport>), StartError> {
-    let path = sup.state_dir.join("journal.db");
+    let path = sup.journal();
     let retention = ward_store::Retention {
         keep_days: sup.journal_keep_days,
         keep_rows: sup.journal_keep_rows,
@@ -251,21 +325,6 @@ fn open_journal(
         });
     }
     Ok((journal, repaired))
-}
-
-/// Creates a directory readable by its owner only (the socket and logs live there), and
-/// narrows an existing one to that.
-fn private_dir(path: &Path) -> Result<(), StartError> {
-    let err = |source| StartError::Dir {
-        path: path.to_path_buf(),
-        source,
-    };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(err)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(err)
 }
 
 /// The cgroup driver for `mode`; `auto` falls back from v2 to v1 to none, with a warning.
@@ -321,25 +380,42 @@ pub(crate) fn state_id(state_dir: &Path) -> String {
 }
 
 /// Binds the control socket with mode 0600. A socket file left by a crashed daemon is
-/// removed: holding the lock proves no daemon is using it.
-pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
+/// removed: holding the lock proves no daemon of this state dir uses it, and nothing
+/// answers on it. Anything else at the path (a regular file, a socket another program
+/// listens on) is never removed: the start is refused.
+pub(crate) fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, StartError> {
     let err = |source| StartError::Socket {
         path: path.to_path_buf(),
         source,
     };
+    let refuse = |kind, why: &str| err(std::io::Error::new(kind, why.to_string()));
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => fs::remove_file(path).map_err(err)?,
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    fs::remove_file(path).map_err(err)?
+                }
+                Ok(_) => {
+                    return Err(refuse(
+                        std::io::ErrorKind::AddrInUse,
+                        "another program listens on it; stop that program, or choose another `socket`",
+                    ));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         Ok(_) => {
-            return Err(err(std::io::Error::new(
+            return Err(refuse(
                 std::io::ErrorKind::AlreadyExists,
                 "a file that is not a socket is in the way; move it or choose another `socket`",
-            )));
+            ));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
-    let listener = UnixListener::bind(path).map_err(err)?;
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(err)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+    listener.set_nonblocking(true).map_err(err)?;
     Ok(listener)
 }
 

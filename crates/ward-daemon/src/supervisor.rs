@@ -225,6 +225,9 @@ impl Supervisor {
             ),
         }
 
+        // A control socket bound again after the first went away: removed at exit, by its
+        // identity, like the first.
+        let mut rebound: Option<(u64, u64)> = None;
         // The daemon's own files: watched, and made again if they go away. Set up after
         // the notify socket, whose binding replaces a file an earlier daemon left.
         let mut own = match ward_sys::watch::FileWatch::new() {
@@ -261,8 +264,17 @@ impl Supervisor {
             if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
                 let mut restored = self.restore_own_files();
                 if restored.socket {
-                    match crate::startup::bind(&self.config.supervisor.socket) {
+                    match crate::startup::bind(&self.config.supervisor.socket).and_then(|l| {
+                        UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
+                            path: self.config.supervisor.socket.clone(),
+                            source,
+                        })
+                    }) {
                         Ok(listener) => {
+                            use std::os::unix::fs::MetadataExt;
+                            rebound = std::fs::symlink_metadata(&self.config.supervisor.socket)
+                                .ok()
+                                .map(|m| (m.dev(), m.ino()));
                             server.abort();
                             server = tokio::spawn(crate::api::serve(
                                 listener,
@@ -353,6 +365,18 @@ impl Supervisor {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
         server.abort();
+        // What was made again after the first went away goes at exit like the first: the
+        // lock file only while it is still ours, the socket only by its identity.
+        if let Some(lock) = self.relocked.take() {
+            let _ = lock.release();
+        }
+        if let Some(own) = rebound {
+            use std::os::unix::fs::MetadataExt;
+            let socket = &self.config.supervisor.socket;
+            if std::fs::symlink_metadata(socket).is_ok_and(|m| (m.dev(), m.ino()) == own) {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
         // Let answers already handed to connections be written before the process exits.
         let _ = tokio::time::timeout(
             Duration::from_secs(2),

@@ -107,7 +107,12 @@ impl Supervisor {
             return;
         };
         if let Some(file) = unit.pidfile.take() {
-            file.release();
+            let path = file.path().to_path_buf();
+            if let Some(why) = file.release().kept_because() {
+                let line = format!("left pid file {} in place: {why}", path.display());
+                tracing::warn!(unit = %name, "{line}");
+                logs::note(&self.logs.sink(), &unit.log, &line);
+            }
         }
         unit.probe_due = None;
         unit.watchdog_due = None;

@@ -497,7 +497,8 @@ pub fn dev_null() -> io::Result<OwnedFd> {
 pub enum ExecErrno {
     /// ENOENT: the file, or its `#!` interpreter, does not exist.
     NotFound,
-    /// EACCES, EPERM, EISDIR: not executable by this user, or a directory.
+    /// EACCES, EPERM, EISDIR: not executable by this user, or a directory (which only a
+    /// look at the path tells apart).
     PermissionDenied,
     /// ENOEXEC: not an executable format.
     BadFormat,

@@ -4,6 +4,7 @@ mod command;
 mod deps;
 mod errors;
 mod fields;
+mod files;
 mod health;
 mod model;
 mod parse;

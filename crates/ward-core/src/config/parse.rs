@@ -61,6 +61,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
 
     if let Some(table) = root.get("services").and_then(|i| i.as_table_like()) {
         super::deps::check(&mut ctx, table, &services);
+        super::files::check(&mut ctx, path, &supervisor, table, &services);
     }
 
     if ctx.report.is_empty() {

@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let config = client::load(&path)?;
             let units = config.instances().len();
             limit_warnings(&config);
+            command_warnings(&config);
             outln!(
                 "{}: ok ({} services, {units} units)",
                 path.display(),
@@ -111,6 +112,26 @@ fn waits_for_stops(
         Timeout::After(timeouts::stop(config.as_ref(), &targets.names, targets.all))
     });
     control::action(&client::locate(path)?, verb, targets, timeout)
+}
+
+/// `ward check` says which programs cannot run as they stand: a `command` whose program is
+/// a directory would fail at every start with the kernel's "permission denied". A program
+/// that is missing is not named: it may be installed before `ward up`.
+fn command_warnings(config: &ward_core::config::Config) {
+    for svc in config.services.values() {
+        let Some(program) = svc.command.first().filter(|p| p.contains('/')) else {
+            continue;
+        };
+        // A relative path is looked up from the service's `cwd`, as the daemon's exec does.
+        let path = svc.cwd.join(program);
+        if path.is_dir() {
+            errln!(
+                "warning: [services.{}] command: {} is a directory, not a program",
+                svc.name,
+                path.display()
+            );
+        }
+    }
 }
 
 /// `ward check` says which limits this machine cannot enforce: the config is valid, but a

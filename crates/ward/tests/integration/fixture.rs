@@ -247,6 +247,33 @@ impl Ward {
         });
     }
 
+    /// Runs `ward up` in the foreground, expecting it to refuse, and returns its output. A
+    /// daemon that starts after all gets SIGTERM (so that it cleans up) at the deadline,
+    /// and the test fails.
+    pub fn up_refused(&self) -> Output {
+        let mut child = self
+            .command()
+            .arg("up")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ward up");
+        let deadline = Instant::now() + DEADLINE;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() >= deadline {
+                kill(child.id(), rustix::process::Signal::TERM);
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "ward up did not refuse:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("output")
+    }
+
     pub fn daemon_pid(&self) -> u32 {
         self.daemon.as_ref().expect("daemon running").id()
     }
