@@ -14,6 +14,7 @@ pub mod exit;
 pub mod health;
 pub mod machine;
 pub mod notify;
+pub mod ownership;
 pub mod recovery;
 pub mod signal;
 pub mod timeouts;

@@ -60,6 +60,18 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// A recorded service still runs under another ward daemon.
+    #[error(
+        "{unit} (pid {pid}) still runs under another ward daemon (pid {daemon}) on this state dir, which has lost its pid file\n  hint: stop that daemon (`kill -TERM {daemon}`) before starting this one; two daemons would each supervise the same services"
+    )]
+    HeldElsewhere {
+        /// The unit.
+        unit: String,
+        /// Its main process.
+        pid: u32,
+        /// The daemon it runs under.
+        daemon: u32,
+    },
     /// The config needs more open files than this process may have.
     #[error(
         "{0}\n  hint: raise the hard limit on open files for ward (`ulimit -Hn`, LimitNOFILE= in a systemd unit, `nofile` in /etc/security/limits.conf; root may raise it itself), or split the services over more than one state dir"
@@ -229,6 +241,7 @@ fn prepare(
         ward_sys::pidfile::Class::Stale(_)
     );
     footprint.lock(take_pid_file(&pid_path, &me)?);
+    refuse_if_held_elsewhere(&sup.runtime_dir)?;
 
     let listener = bind(&sup.socket)?;
     footprint
@@ -260,6 +273,44 @@ fn prepare(
         previous_crashed,
         cgroups,
     })
+}
+
+/// Refuses the start while a recorded service still runs under another live ward
+/// daemon (one that lost its PID file): adopting it would give it two supervisors.
+fn refuse_if_held_elsewhere(runtime_dir: &Path) -> Result<(), StartError> {
+    use ward_core::ownership::{RecordedRun, held_elsewhere};
+    let boot = ward_sys::identity::boot_id().ok();
+    let runs: Vec<RecordedRun> = crate::persist::all(runtime_dir)
+        .into_iter()
+        .filter_map(|(unit, record)| {
+            let main = record.main?;
+            // A run of an earlier boot cannot still run.
+            if boot.as_deref() != Some(main.boot_id.as_str()) {
+                return None;
+            }
+            let now = ward_sys::identity::read_stat(main.pid).ok();
+            let parent = now.as_ref().map(|s| s.ppid);
+            let parent_is_ward = parent
+                .and_then(|p| ward_sys::identity::read_stat(p).ok())
+                .is_some_and(|s| s.comm == "ward");
+            Some(RecordedRun {
+                unit,
+                pid: main.pid,
+                recorded_start: main.start_time,
+                start_now: now.map(|s| s.start_time),
+                parent,
+                parent_is_ward,
+            })
+        })
+        .collect();
+    match held_elsewhere(&runs, ward_sys::own_pid()) {
+        Some(run) => Err(StartError::HeldElsewhere {
+            unit: run.unit.clone(),
+            pid: run.pid,
+            daemon: run.parent.unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// How long `ward up` waits for the lock of a daemon that is already dead.

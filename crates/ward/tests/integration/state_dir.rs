@@ -77,3 +77,39 @@ fn a_deleted_state_dir_is_made_again_and_a_second_daemon_is_refused() {
             .then_some(())
     });
 }
+
+#[test]
+fn a_second_daemon_is_refused_while_the_first_still_supervises_without_its_pid_file() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.a]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let a = w.wait_state("a", "running").pid.expect("pid");
+    let first = w.daemon_pid();
+    // Stopped, the first daemon cannot notice that its lock file goes.
+    kill(first, Signal::STOP);
+    std::fs::remove_file(w.dir.path().join(".ward/ward.pid")).expect("rm ward.pid");
+    let second = w
+        .wrapped(&["env"])
+        .args(["up", "-d"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("second ward up");
+    kill(first, Signal::CONT);
+    if second.status.success() {
+        w.cli(&["down"]);
+    }
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "a (pid {a}) still runs under another ward daemon (pid {first})"
+        )),
+        "{stderr}"
+    );
+    // The first daemon, going on, takes its lock again; a runs once, as before.
+    wait_for("ward.pid made again", || {
+        w.dir.path().join(".ward/ward.pid").exists().then_some(())
+    });
+    assert_eq!(w.unit("a").pid, Some(a));
+}
