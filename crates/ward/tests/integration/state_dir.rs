@@ -9,6 +9,23 @@ use ward_api::UnitState;
 
 use crate::fixture::{Ward, kill, testbin, wait_for};
 
+/// Runs a second `ward up -d` on the state dir, expects it refused, and returns its
+/// stderr. One that started anyway is stopped before the test fails.
+fn second_up_refused(w: &Ward) -> String {
+    let second = w
+        .wrapped(&["env"])
+        .args(["up", "-d"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("second ward up");
+    if second.status.success() {
+        w.cli(&["down"]);
+    }
+    let stderr = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_deleted_state_dir_is_made_again_and_a_second_daemon_is_refused() {
     let bin = testbin();
@@ -44,17 +61,7 @@ fn a_deleted_state_dir_is_made_again_and_a_second_daemon_is_refused() {
     }
 
     // The lock is held again: a second daemon is refused.
-    let second = w
-        .wrapped(&["env"])
-        .args(["up", "-d"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("second ward up");
-    if second.status.success() {
-        w.cli(&["down"]);
-    }
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    let stderr = second_up_refused(&w);
     assert!(stderr.contains("another ward daemon"), "{stderr}");
 
     // The journal kept its history and says what happened.
@@ -89,18 +96,8 @@ fn a_second_daemon_is_refused_while_the_first_still_supervises_without_its_pid_f
     // Stopped, the first daemon cannot notice that its lock file goes.
     kill(first, Signal::STOP);
     std::fs::remove_file(w.dir.path().join(".ward/ward.pid")).expect("rm ward.pid");
-    let second = w
-        .wrapped(&["env"])
-        .args(["up", "-d"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("second ward up");
+    let stderr = second_up_refused(&w);
     kill(first, Signal::CONT);
-    if second.status.success() {
-        w.cli(&["down"]);
-    }
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "a (pid {a}) still runs under another ward daemon (pid {first})"
