@@ -381,4 +381,88 @@ mod tests {
         };
         assert!(!wrong.is_alive());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes a process name may hold, weighted towards those that confuse a parser.
+        fn comm_byte() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                3 => prop::sample::select(b" ()\n\t0123456789SZ".to_vec()),
+                // Lead bytes of multi-byte characters, alone: a name cut by the kernel.
+                1 => prop::sample::select(vec![0xd0u8, 0xd1, 0xe2, 0xf0, 0xff]),
+                2 => any::<u8>(),
+            ]
+        }
+
+        /// A line as the kernel writes it: the name as given, every field in its place.
+        fn stat_line(
+            pid: u32,
+            comm: &[u8],
+            state: char,
+            ppid: u32,
+            between: &[i64],
+            start_time: u64,
+            tail: &[u64],
+        ) -> Vec<u8> {
+            let mut line = format!("{pid} (").into_bytes();
+            line.extend_from_slice(comm);
+            line.extend_from_slice(format!(") {state} {ppid}").as_bytes());
+            for field in between {
+                line.extend_from_slice(format!(" {field}").as_bytes());
+            }
+            line.extend_from_slice(format!(" {start_time}").as_bytes());
+            for field in tail {
+                line.extend_from_slice(format!(" {field}").as_bytes());
+            }
+            line.push(b'\n');
+            line
+        }
+
+        proptest! {
+            #[test]
+            fn stat_parsing_is_total(content in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_stat(&content);
+            }
+
+            #[test]
+            fn stat_fields_are_found_whatever_the_name(
+                pid in any::<u32>(),
+                comm in prop::collection::vec(comm_byte(), 0..40),
+                state in prop::sample::select(b"RSDTtZXxIWP".to_vec()),
+                ppid in any::<u32>(),
+                between in prop::collection::vec(any::<i64>(), 17),
+                start_time in any::<u64>(),
+                tail in prop::collection::vec(any::<u64>(), 0..31),
+            ) {
+                let state = char::from(state);
+                let line = stat_line(pid, &comm, state, ppid, &between, start_time, &tail);
+                let stat = parse_stat(&line);
+                prop_assert_eq!(
+                    stat,
+                    Some(Stat {
+                        comm: String::from_utf8_lossy(&comm).into_owned(),
+                        state,
+                        ppid,
+                        start_time,
+                    })
+                );
+            }
+
+            #[test]
+            fn a_line_cut_before_the_start_time_is_refused(
+                comm in prop::collection::vec(comm_byte(), 0..40),
+                between in prop::collection::vec(any::<i64>(), 17),
+                start_time in any::<u64>(),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let line = stat_line(1, &comm, 'S', 1, &between, start_time, &[]);
+                // Everything up to the space before the start time.
+                let before_start = line.len() - format!(" {start_time}\n").len();
+                let cut = cut.index(before_start + 1);
+                prop_assert_eq!(parse_stat(&line[..cut]), None);
+            }
+        }
+    }
 }
