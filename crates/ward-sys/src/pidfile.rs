@@ -105,11 +105,11 @@ impl HeldPidFile {
             match flock(&f, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let mut text = String::new();
-                    let _ = f.read_to_string(&mut text);
+                    let mut content = Vec::new();
+                    let _ = f.read_to_end(&mut content);
                     return Err(PidFileError::Held {
                         path: path.to_path_buf(),
-                        holder: holder_pid(&text).unwrap_or_else(|| "unknown".into()),
+                        holder: holder_pid(&content).unwrap_or_else(|| "unknown".into()),
                     });
                 }
                 Err(e) => return Err(io_err(e.into())),
@@ -179,14 +179,57 @@ fn same_file(f: &File, path: &Path) -> bool {
 }
 
 /// The PID a file's content names, for messages.
-fn holder_pid(text: &str) -> Option<String> {
-    let t = text.trim();
-    if let Ok(n) = t.parse::<u32>() {
-        return Some(n.to_string());
+fn holder_pid(content: &[u8]) -> Option<String> {
+    match parse_content(content) {
+        Content::Plain(pid) => Some(pid.to_string()),
+        Content::Ward(record) => Some(record.pid.to_string()),
+        Content::Empty | Content::Corrupted { .. } => None,
     }
-    serde_json::from_str::<PidRecord>(t)
-        .ok()
-        .map(|r| r.pid.to_string())
+}
+
+/// What the bytes of a PID file hold, judged without looking at any process or lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// Nothing but white space: a file being written, or a broken one.
+    Empty,
+    /// One PID other than 0, as other programs write it.
+    Plain(u32),
+    /// ward's JSON record.
+    Ward(PidRecord),
+    /// Not a PID file.
+    Corrupted {
+        /// The format it was told to be in, when that could be told (`0` is a plain
+        /// file naming no process).
+        format: Option<Format>,
+        /// Why it is not a PID file.
+        why: String,
+    },
+}
+
+/// Reads the content of a PID file: white space around it is ignored, and bytes that
+/// are not UTF-8 are read as U+FFFD (so they can only spoil a number or the JSON).
+pub fn parse_content(content: &[u8]) -> Content {
+    let text = String::from_utf8_lossy(content);
+    let text = text.trim();
+    if text.is_empty() {
+        return Content::Empty;
+    }
+    if let Ok(pid) = text.parse::<u32>() {
+        return match pid {
+            0 => Content::Corrupted {
+                format: Some(Format::Plain),
+                why: "pid 0".into(),
+            },
+            pid => Content::Plain(pid),
+        };
+    }
+    match serde_json::from_str(text) {
+        Ok(record) => Content::Ward(record),
+        Err(e) => Content::Corrupted {
+            format: None,
+            why: e.to_string(),
+        },
+    }
 }
 
 /// What reading a PID file concluded.
@@ -292,35 +335,27 @@ pub fn check(path: &Path) -> Verdict {
         return verdict(Class::Corrupted(e.to_string()), None, None, None);
     }
     let held = is_held(&file);
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
-    if text.is_empty() {
-        let class = if held {
-            Class::Locked
-        } else {
-            Class::Corrupted("the file is empty".into())
-        };
-        return verdict(class, None, None, None);
-    }
-    if let Ok(pid) = text.parse::<u32>() {
-        if pid == 0 {
-            return verdict(
-                Class::Corrupted("pid 0".into()),
-                Some(Format::Plain),
-                None,
-                None,
-            );
+    let record = match parse_content(&bytes) {
+        Content::Empty if held => return verdict(Class::Locked, None, None, None),
+        Content::Empty => {
+            let class = Class::Corrupted("the file is empty".into());
+            return verdict(class, None, None, None);
         }
-        let class = match read_stat(pid) {
-            Ok(stat) if stat.state != 'Z' => Class::Valid,
-            _ => Class::Stale(StaleReason::NotRunning),
-        };
-        return verdict(class, Some(Format::Plain), Some(pid), None);
-    }
-    let record: PidRecord = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(_) if held => return verdict(Class::Locked, None, None, None),
-        Err(e) => return verdict(Class::Corrupted(e.to_string()), None, None, None),
+        Content::Plain(pid) => {
+            let class = match read_stat(pid) {
+                Ok(stat) if stat.state != 'Z' => Class::Valid,
+                _ => Class::Stale(StaleReason::NotRunning),
+            };
+            return verdict(class, Some(Format::Plain), Some(pid), None);
+        }
+        // Half a record, while its owner writes it.
+        Content::Corrupted { format: None, .. } if held => {
+            return verdict(Class::Locked, None, None, None);
+        }
+        Content::Corrupted { format, why } => {
+            return verdict(Class::Corrupted(why), format, None, None);
+        }
+        Content::Ward(record) => record,
     };
     let pid = Some(record.pid);
     let class = if boot_id().is_ok_and(|b| b != record.boot_id) {
