@@ -557,4 +557,114 @@ mod tests {
         ));
         assert!(!stale.exists());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn record() -> impl Strategy<Value = PidRecord> {
+            (
+                any::<u32>(),
+                any::<u64>(),
+                ".*",
+                ".*",
+                prop::collection::vec(".*", 0..4),
+                any::<u64>(),
+            )
+                .prop_map(
+                    |(pid, start_time, boot_id, service, command, created_ms)| PidRecord {
+                        pid,
+                        start_time,
+                        boot_id,
+                        service,
+                        command,
+                        created_ms,
+                    },
+                )
+        }
+
+        fn space() -> impl Strategy<Value = String> {
+            "[ \t\r\n]{0,3}"
+        }
+
+        proptest! {
+            #[test]
+            fn content_parsing_is_total(content in prop::collection::vec(any::<u8>(), 0..256)) {
+                let parsed = parse_content(&content);
+                prop_assert_ne!(&parsed, &Content::Plain(0));
+                // The holder named in a refusal is the PID the content names.
+                let named = match parsed {
+                    Content::Plain(pid) => Some(pid.to_string()),
+                    Content::Ward(r) => Some(r.pid.to_string()),
+                    _ => None,
+                };
+                prop_assert_eq!(holder_pid(&content), named);
+            }
+
+            #[test]
+            fn a_ward_record_reads_back_as_written(
+                record in record(),
+                pretty in any::<bool>(),
+                before in space(),
+                after in space(),
+            ) {
+                let json = if pretty {
+                    serde_json::to_string_pretty(&record).unwrap()
+                } else {
+                    serde_json::to_string(&record).unwrap()
+                };
+                let content = format!("{before}{json}{after}");
+                prop_assert_eq!(parse_content(content.as_bytes()), Content::Ward(record));
+            }
+
+            #[test]
+            fn a_cut_or_extended_record_is_corrupted(
+                record in record(),
+                cut in any::<prop::sample::Index>(),
+                // Starts with a character that `trim` keeps (`\S` is not White_Space).
+                garbage in "\\S\\PC{0,20}",
+            ) {
+                let json = serde_json::to_vec(&record).unwrap();
+                // A proper, non-empty prefix, cut anywhere, even inside a character.
+                let cut = 1 + cut.index(json.len() - 1);
+                prop_assert!(
+                    matches!(
+                        parse_content(&json[..cut]),
+                        Content::Corrupted { format: None, .. }
+                    ),
+                    "{:?}",
+                    String::from_utf8_lossy(&json[..cut])
+                );
+                let mut extended = json.clone();
+                extended.extend_from_slice(garbage.as_bytes());
+                prop_assert!(
+                    matches!(parse_content(&extended), Content::Corrupted { format: None, .. }),
+                    "{:?}",
+                    String::from_utf8_lossy(&extended)
+                );
+            }
+
+            #[test]
+            fn a_bare_pid_is_plain_and_zero_names_nothing(
+                pid in any::<u32>(),
+                before in space(),
+                after in space(),
+            ) {
+                let content = format!("{before}{pid}{after}");
+                let expected = match pid {
+                    0 => Content::Corrupted {
+                        format: Some(Format::Plain),
+                        why: "pid 0".into(),
+                    },
+                    pid => Content::Plain(pid),
+                };
+                prop_assert_eq!(parse_content(content.as_bytes()), expected);
+            }
+
+            #[test]
+            fn white_space_alone_is_empty(content in space()) {
+                prop_assert_eq!(parse_content(content.as_bytes()), Content::Empty);
+            }
+        }
+    }
 }
