@@ -140,12 +140,39 @@ const ROUTES: &[(&str, Method, Endpoint)] = &[
     ("/v1/journal/sync", Method::POST, Endpoint::JournalSync),
 ];
 
+impl Endpoint {
+    /// Whether the endpoint reads a JSON body.
+    fn takes_body(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Start | Endpoint::Stop | Endpoint::Restart | Endpoint::Signal
+        )
+    }
+}
+
 /// A request answered before it reaches the supervisor: the error, and for a `405` the
 /// method the path takes.
 #[derive(Debug)]
-struct Refusal {
+pub struct Refusal {
     error: ApiError,
     allow: Option<Method>,
+}
+
+impl Refusal {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.error.status
+    }
+
+    /// For a `405`, the one method the path takes, sent in the `Allow` header.
+    pub fn allow(&self) -> Option<&str> {
+        self.allow.as_ref().map(Method::as_str)
+    }
+
+    /// What the answer's body says is wrong.
+    pub fn message(&self) -> &str {
+        &self.error.body.error
+    }
 }
 
 impl From<ApiError> for Refusal {
@@ -156,7 +183,28 @@ impl From<ApiError> for Refusal {
 
 /// Maps method and path to a command, reading and checking the body.
 async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
-    let path = req.uri().path();
+    let endpoint = endpoint(req.method().as_str(), req.uri().path())?;
+    // Only the endpoints that take a body wait for one.
+    let body = if endpoint.takes_body() {
+        read_body(req).await?
+    } else {
+        Bytes::new()
+    };
+    Ok(command(endpoint, &body)?)
+}
+
+/// Decodes one request: its method, its path and its body as read (whole, at most
+/// [`MAX_BODY`] bytes). Pure, so that it can be fuzzed; the server reads the body only
+/// for the endpoints that take one, and answers `413` or `408` for a body too large or
+/// too slow before it gets here.
+pub fn decode(method: &str, path: &str, body: &[u8]) -> Result<Command, Refusal> {
+    let endpoint = endpoint(method, path)?;
+    Ok(command(endpoint, body)?)
+}
+
+/// The endpoint of a path: `404` for an unknown path, `405` for a known one asked with
+/// another method.
+fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
     let Some((_, allowed, endpoint)) = ROUTES.iter().find(|(p, ..)| *p == path) else {
         return Err(ApiError::new(
             404,
@@ -165,22 +213,27 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
         )
         .into());
     };
-    if req.method() != allowed {
+    if method != allowed.as_str() {
         return Err(Refusal {
             error: ApiError::new(
                 405,
-                format!("{} is not allowed on {path}", req.method()),
+                format!("{method} is not allowed on {path}"),
                 Some("GET /v1/status; every other endpoint takes POST".into()),
             ),
             allow: Some(allowed.clone()),
         });
     }
+    Ok(*endpoint)
+}
+
+/// The command for an endpoint; `body` is read only by the endpoints that take one.
+fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
     Ok(match endpoint {
         Endpoint::Status => Command::Status,
-        Endpoint::Start => Command::Start(body(req).await?),
-        Endpoint::Stop => Command::Stop(body(req).await?),
-        Endpoint::Restart => Command::Restart(body(req).await?),
-        Endpoint::Signal => Command::Signal(body(req).await?),
+        Endpoint::Start => Command::Start(json_body(body)?),
+        Endpoint::Stop => Command::Stop(json_body(body)?),
+        Endpoint::Restart => Command::Restart(json_body(body)?),
+        Endpoint::Signal => Command::Signal(json_body(body)?),
         Endpoint::Reload => Command::Reload,
         Endpoint::Shutdown => Command::Shutdown,
         Endpoint::ReopenLogs => Command::ReopenLogs,
@@ -189,8 +242,8 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
     })
 }
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes.
-async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiError> {
+/// Reads a body of at most [`MAX_BODY`] bytes.
+async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             413,
@@ -207,17 +260,21 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
         return Err(too_large());
     }
     let collect = Limited::new(req.into_body(), MAX_BODY).collect();
-    let bytes = tokio::time::timeout(HEADER_TIMEOUT, collect)
+    Ok(tokio::time::timeout(HEADER_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
         .map_err(|_| too_large())?
-        .to_bytes();
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Bytes::from_static(b"{}")
+        .to_bytes())
+}
+
+/// A JSON body; an empty one (or only white space) is `{}`.
+fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
     } else {
-        bytes
+        body
     };
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
 }
 
