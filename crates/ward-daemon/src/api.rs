@@ -298,3 +298,140 @@ fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Full<Bytes>> {
     );
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ward_api::{Selection, SignalRequest};
+
+    const METHODS: &[&str] = &[
+        "GET", "POST", "PUT", "DELETE", "HEAD", "get", "post", "BREW",
+    ];
+
+    /// The endpoints' paths, near misses of them, and anything.
+    fn path() -> impl Strategy<Value = String> {
+        let known = prop::sample::select(ROUTES).prop_map(|(p, ..)| p.to_string());
+        let near = (prop::sample::select(ROUTES), 0..4usize).prop_map(|((p, ..), how)| match how {
+            0 => format!("{p}/"),
+            1 => p.to_uppercase(),
+            2 => format!("/{p}"),
+            _ => p[..p.len() - 1].to_string(),
+        });
+        prop_oneof![3 => known, 2 => near, 1 => "/\\PC{0,20}"]
+    }
+
+    fn method() -> impl Strategy<Value = String> {
+        let known = prop::sample::select(METHODS).prop_map(str::to_string);
+        prop_oneof![4 => known, 1 => "[A-Za-z]{0,8}"]
+    }
+
+    fn selection() -> impl Strategy<Value = Selection> {
+        (prop::collection::vec("\\PC{0,12}", 0..4), any::<bool>())
+            .prop_map(|(names, all)| Selection { names, all })
+    }
+
+    /// A body: JSON that fits an endpoint, JSON that does not, or any bytes.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            selection().prop_map(|s| serde_json::to_vec(&s).unwrap()),
+            (selection(), "\\PC{0,8}").prop_map(|(selection, signal)| {
+                serde_json::to_vec(&SignalRequest { selection, signal }).unwrap()
+            }),
+            prop::sample::select(vec![
+                "",
+                " \r\n",
+                "{}",
+                "null",
+                "[]",
+                "5",
+                "{\"names\": 5}",
+                "{\"all\": \"yes\"}",
+                "{\"names\": [\"a\"], \"extra\": 1}",
+                "{\"signal\": 9}",
+                "{not json",
+            ])
+            .prop_map(|b| b.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_request_is_decoded_or_refused_with_a_client_error(
+            method in method(),
+            path in path(),
+            body in body(),
+        ) {
+            let route = ROUTES.iter().find(|(p, ..)| *p == path);
+            match (decode(&method, &path, &body), route) {
+                (Err(refusal), None) => prop_assert_eq!(refusal.status(), 404),
+                (Err(refusal), Some((_, allowed, _))) if method != allowed.as_str() => {
+                    prop_assert_eq!(refusal.status(), 405);
+                    prop_assert_eq!(refusal.allow(), Some(allowed.as_str()));
+                }
+                (Err(refusal), Some((_, _, endpoint))) => {
+                    // Only a body can be wrong on the right path with the right method.
+                    prop_assert!(endpoint.takes_body(), "{endpoint:?} refused: {refusal:?}");
+                    prop_assert_eq!(refusal.status(), 400);
+                    prop_assert!(refusal.message().starts_with("malformed JSON body"));
+                    prop_assert_eq!(refusal.allow(), None);
+                }
+                (Ok(_), None) => prop_assert!(false, "{path} is no endpoint"),
+                (Ok(command), Some((_, allowed, endpoint))) => {
+                    prop_assert_eq!(method.as_str(), allowed.as_str());
+                    let body_less = matches!(
+                        command,
+                        Command::Status
+                            | Command::Reload
+                            | Command::Shutdown
+                            | Command::ReopenLogs
+                            | Command::Backup
+                            | Command::JournalSync
+                    );
+                    prop_assert_eq!(body_less, !endpoint.takes_body(), "{:?}", command);
+                }
+            }
+        }
+
+        #[test]
+        fn a_selection_arrives_as_sent(
+            selection in selection(),
+            which in 0..3usize,
+            pretty in any::<bool>(),
+        ) {
+            let body = if pretty {
+                serde_json::to_vec_pretty(&selection).unwrap()
+            } else {
+                serde_json::to_vec(&selection).unwrap()
+            };
+            let (path, expected) = match which {
+                0 => ("/v1/start", Command::Start(selection.clone())),
+                1 => ("/v1/stop", Command::Stop(selection.clone())),
+                _ => ("/v1/restart", Command::Restart(selection.clone())),
+            };
+            prop_assert_eq!(decode("POST", path, &body).unwrap(), expected);
+            // Cut short, it is refused as malformed, never read as less than was sent.
+            for cut in 1..body.len() {
+                let refusal = decode("POST", path, &body[..cut]).unwrap_err();
+                prop_assert_eq!(refusal.status(), 400);
+            }
+        }
+
+        #[test]
+        fn a_signal_request_arrives_as_sent(selection in selection(), signal in "\\PC{0,12}") {
+            let request = SignalRequest { selection, signal };
+            let body = serde_json::to_vec(&request).unwrap();
+            prop_assert_eq!(decode("POST", "/v1/signal", &body).unwrap(), Command::Signal(request));
+        }
+
+        #[test]
+        fn an_empty_body_selects_nothing(space in "[ \t\r\n]{0,4}") {
+            let stop = decode("POST", "/v1/stop", space.as_bytes()).unwrap();
+            prop_assert_eq!(stop, Command::Stop(Selection::default()));
+            // A signal needs its name.
+            let signal = decode("POST", "/v1/signal", space.as_bytes()).unwrap_err();
+            prop_assert_eq!(signal.status(), 400);
+        }
+    }
+}
