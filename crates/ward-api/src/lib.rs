@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod escape;
 pub mod timestamp;
 mod types;
 

@@ -20,7 +20,7 @@ mod tests;
 
 pub use class::{CrashClass, Severity};
 pub use confidence::{Confidence, Outcomes, PRIOR_WEIGHT, confidence};
-pub use oom::{KernelOomLog, OomFacts, oom_evidence};
+pub use oom::{KernelOomLog, OomFacts, oom_evidence, oom_may_settle};
 
 /// How sure ward is that the kernel's OOM killer ended the process.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,53 @@
 //! result in; what to do about an unhealthy service is the daemon's (it restarts it as
 //! `hung`).
 
+use crate::ExitStatus;
 use crate::config::HealthCheck;
+use crate::duration::format_duration;
 use std::time::Duration;
+
+/// Why one probe failed. Its words are the evidence of a `hung` verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeFailure {
+    /// The probe command ended unsuccessfully.
+    Ended(ExitStatus),
+    /// The probe command outlived its timeout and was killed.
+    TimedOut(Duration),
+    /// The probe command could not be started: the error.
+    CouldNotStart(String),
+    /// A TCP probe's connection failed.
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// The error, in the system's words.
+        error: String,
+    },
+    /// A TCP probe got no connection within its timeout.
+    ConnectTimeout {
+        /// `host:port`.
+        addr: String,
+        /// The probe's `timeout`.
+        timeout: Duration,
+    },
+}
+
+impl std::fmt::Display for ProbeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeFailure::Ended(status) => write!(f, "the probe ended with {status}"),
+            ProbeFailure::TimedOut(t) => {
+                write!(f, "the probe timed out after {}", format_duration(*t))
+            }
+            ProbeFailure::CouldNotStart(e) => write!(f, "the probe could not start: {e}"),
+            ProbeFailure::Connect { addr, error } => write!(f, "cannot connect to {addr}: {error}"),
+            ProbeFailure::ConnectTimeout { addr, timeout } => write!(
+                f,
+                "no connection to {addr} within {}",
+                format_duration(*timeout)
+            ),
+        }
+    }
+}
 
 /// What the probes say about the current run.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -83,7 +128,7 @@ impl HealthTracker {
     pub fn record(
         &mut self,
         check: &HealthCheck,
-        outcome: Result<(), String>,
+        outcome: Result<(), ProbeFailure>,
         since_start: Duration,
     ) -> Option<HealthChange> {
         self.probes += 1;
@@ -100,6 +145,7 @@ impl HealthTracker {
                 if !grace {
                     self.failures = self.failures.saturating_add(1);
                 }
+                let why = why.to_string();
                 self.last = Some(why.clone());
                 if self.failures >= check.retries && self.health != Health::Unhealthy {
                     self.health = Health::Unhealthy;
@@ -119,6 +165,37 @@ mod tests {
     use super::*;
     use crate::config::Probe;
 
+    fn exit(code: i32) -> ProbeFailure {
+        ProbeFailure::Ended(ExitStatus::Exited(code))
+    }
+
+    fn refused() -> ProbeFailure {
+        ProbeFailure::Connect {
+            addr: "127.0.0.1:1".into(),
+            error: "connection refused".into(),
+        }
+    }
+
+    #[test]
+    fn failures_read_as_the_evidence_says() {
+        assert_eq!(
+            ProbeFailure::TimedOut(Duration::from_secs(5)).to_string(),
+            "the probe timed out after 5s"
+        );
+        assert_eq!(
+            ProbeFailure::ConnectTimeout {
+                addr: "127.0.0.1:5432".into(),
+                timeout: Duration::from_secs(5)
+            }
+            .to_string(),
+            "no connection to 127.0.0.1:5432 within 5s"
+        );
+        assert_eq!(
+            ProbeFailure::CouldNotStart("not found".into()).to_string(),
+            "the probe could not start: not found"
+        );
+    }
+
     fn check(retries: u32, start_period: Duration) -> HealthCheck {
         HealthCheck {
             probe: Probe::Tcp("127.0.0.1:1".into()),
@@ -134,18 +211,18 @@ mod tests {
         let c = check(3, Duration::ZERO);
         let mut t = HealthTracker::default();
         let at = Duration::from_secs(5);
-        assert_eq!(t.record(&c, Err("exit 1".into()), at), None);
-        assert_eq!(t.record(&c, Err("exit 1".into()), at), None);
-        let change = t.record(&c, Err("exit 2".into()), at);
+        assert_eq!(t.record(&c, Err(exit(1)), at), None);
+        assert_eq!(t.record(&c, Err(exit(1)), at), None);
+        let change = t.record(&c, Err(exit(2)), at);
         assert_eq!(
             change,
             Some(HealthChange::BecameUnhealthy(
-                "its health check failed 3 time(s) in a row (retries 3); last: exit 2".into()
+                "its health check failed 3 time(s) in a row (retries 3); last: the probe ended with exit 2".into()
             ))
         );
         assert_eq!(t.health(), Health::Unhealthy);
         // Reported once, not on every further failure.
-        assert_eq!(t.record(&c, Err("exit 2".into()), at), None);
+        assert_eq!(t.record(&c, Err(exit(2)), at), None);
     }
 
     #[test]
@@ -155,16 +232,19 @@ mod tests {
         let at = Duration::from_secs(1);
         assert_eq!(t.record(&c, Ok(()), at), Some(HealthChange::BecameHealthy));
         assert_eq!(t.record(&c, Ok(()), at), None);
-        assert_eq!(t.record(&c, Err("refused".into()), at), None);
+        assert_eq!(t.record(&c, Err(refused()), at), None);
         assert_eq!(t.health(), Health::Healthy);
         assert_eq!(t.record(&c, Ok(()), at), None);
         assert_eq!(t.failures(), 0);
-        assert_eq!(t.record(&c, Err("refused".into()), at), None);
+        assert_eq!(t.record(&c, Err(refused()), at), None);
         assert!(matches!(
-            t.record(&c, Err("refused".into()), at),
+            t.record(&c, Err(refused()), at),
             Some(HealthChange::BecameUnhealthy(_))
         ));
-        assert_eq!(t.last(), Some("refused"));
+        assert_eq!(
+            t.last(),
+            Some("cannot connect to 127.0.0.1:1: connection refused")
+        );
     }
 
     #[test]
@@ -172,21 +252,18 @@ mod tests {
         let c = check(1, Duration::from_secs(10));
         let mut t = HealthTracker::default();
         for s in 0..10 {
-            assert_eq!(
-                t.record(&c, Err("refused".into()), Duration::from_secs(s)),
-                None
-            );
+            assert_eq!(t.record(&c, Err(refused()), Duration::from_secs(s)), None);
         }
         assert_eq!(t.health(), Health::Starting);
         assert!(matches!(
-            t.record(&c, Err("refused".into()), Duration::from_secs(10)),
+            t.record(&c, Err(refused()), Duration::from_secs(10)),
             Some(HealthChange::BecameUnhealthy(_))
         ));
         // After a pass, the grace is over even inside the period.
         let mut t = HealthTracker::default();
         t.record(&c, Ok(()), Duration::from_secs(1));
         assert!(matches!(
-            t.record(&c, Err("refused".into()), Duration::from_secs(2)),
+            t.record(&c, Err(refused()), Duration::from_secs(2)),
             Some(HealthChange::BecameUnhealthy(_))
         ));
     }

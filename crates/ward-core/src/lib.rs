@@ -5,6 +5,7 @@
 //! tested deterministically and exhaustively without a process or a sleep.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod deps;
@@ -13,8 +14,10 @@ pub mod exit;
 pub mod health;
 pub mod machine;
 pub mod notify;
+pub mod ownership;
 pub mod recovery;
 pub mod signal;
+pub mod timeouts;
 
 pub use exit::ExitStatus;
 pub use signal::Signal;

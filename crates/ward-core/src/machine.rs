@@ -54,8 +54,10 @@ impl State {
 pub enum SpawnFailure {
     /// The program file does not exist (ENOENT), or is not on PATH.
     NotFound(String),
-    /// Not allowed to execute it (EACCES, EPERM), or it is a directory.
+    /// Not allowed to execute it (EACCES, EPERM).
     PermissionDenied(String),
+    /// The program's path names a directory (the kernel says EACCES): the path, as given.
+    IsDirectory(String),
     /// Not an executable format the kernel knows (ENOEXEC), or a bad interpreter.
     BadFormat(String),
     /// The working directory is missing or unusable.
@@ -69,6 +71,9 @@ impl std::fmt::Display for SpawnFailure {
         match self {
             SpawnFailure::NotFound(m) => write!(f, "exec failed: not found: {m}"),
             SpawnFailure::PermissionDenied(m) => write!(f, "exec failed: permission denied: {m}"),
+            SpawnFailure::IsDirectory(path) => {
+                write!(f, "exec failed: {path} is a directory, not a program")
+            }
             SpawnFailure::BadFormat(m) => write!(f, "exec failed: bad executable format: {m}"),
             SpawnFailure::BadCwd(m) => write!(f, "exec failed: working directory: {m}"),
             SpawnFailure::Other(m) => write!(f, "start failed: {m}"),

@@ -126,6 +126,29 @@ impl Preparation {
     }
 }
 
+/// Work on a service's `data` that a spawn waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FileJob {
+    /// A snapshot before a clean start: the data is known good.
+    Snapshot,
+    /// Putting the last snapshot back before a restart (the `restore` strategy).
+    Restore,
+}
+
+/// What a spawn of a service with `data` waits for: a restore when the strategy asked
+/// for one; a snapshot on the first start or after a clean end; nothing after a crash
+/// (the data may be what broke) or while the last end is still being judged (a crash not
+/// yet named is no clean end).
+pub fn file_job(restore_due: bool, judging: bool, last_was_crash: bool) -> Option<FileJob> {
+    if restore_due {
+        Some(FileJob::Restore)
+    } else if !judging && !last_was_crash {
+        Some(FileJob::Snapshot)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +219,14 @@ mod tests {
             choose_strategy(&s, CrashClass::Abort, read),
             StrategyChoice::Table(Strategy::GiveUp)
         );
+    }
+
+    #[test]
+    fn data_is_snapshot_only_when_known_good_and_restored_when_asked() {
+        assert_eq!(file_job(true, true, true), Some(FileJob::Restore));
+        assert_eq!(file_job(false, false, false), Some(FileJob::Snapshot));
+        assert_eq!(file_job(false, false, true), None);
+        assert_eq!(file_job(false, true, false), None);
     }
 
     #[test]

@@ -37,9 +37,7 @@ impl Supervisor {
         for inst in instances {
             let name = inst.name.clone();
             let autostart = inst.service.autostart;
-            if self.add_unit(inst).is_none() {
-                continue;
-            }
+            self.add_unit(inst);
             let Some(record) = persist::load(&runtime_dir, &name) else {
                 if autostart {
                     self.request_start(&name);
@@ -146,7 +144,10 @@ impl Supervisor {
                 &unit.name,
                 &unit.instance.service.command,
             )
-            .map_err(|e| tracing::warn!(unit = %name, error = %e, "no pid file"))
+            .map_err(|e| {
+                tracing::warn!(unit = %name, error = %e, "no pid file");
+                crate::logs::note(&self.logs.sink(), &unit.log, &format!("no pid file: {e}"));
+            })
             .ok();
         }
         tokio::spawn(watch(name.to_string(), watcher, self.adopted_tx.clone()));

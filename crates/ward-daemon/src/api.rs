@@ -4,6 +4,22 @@
 //! goes to the supervisor through a channel with a one-shot reply. Nothing here touches a
 //! unit. Only the daemon's own user (or root) may talk to it; the socket file is 0600 in a
 //! 0700 directory as well.
+//!
+//! Connection slots. At most [`MAX_CONNECTIONS`] connections are served at once, and any
+//! local process of an allowed user could try to hold them all. So:
+//!
+//! - A connection takes no slot until it has sent something: it waits for its first
+//!   bytes for at most [`IDLE_TIMEOUT`] and is closed then. At most [`MAX_UNREAD`] wait
+//!   so; more wait in the listen backlog.
+//! - Once served, it must send a whole request head within [`IDLE_TIMEOUT`] (again after
+//!   each answer, when it is kept alive), and the body within [`IDLE_TIMEOUT`] of the
+//!   head. An idle or slow client holds a slot for two seconds at most.
+//! - One slot of the [`MAX_CONNECTIONS`] is kept for `GET /v1/status`: a connection that
+//!   finds the other 63 taken (by requests that wait for their units, say 63 `ward stop`s
+//!   of a service with a long `stop_timeout`) gets the reserved slot, and there only a
+//!   status is answered; anything else gets `503` at once. Which request a connection
+//!   carries is known only once its head is read, so the slot is taken first and the
+//!   request judged in it; a reserved connection carries one request and is closed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,23 +34,37 @@ use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use tokio::net::UnixListener;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::net::UnixStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use ward_api::{ErrorBody, MAX_BODY};
 
 use crate::requests::{ApiError, Command, Reply, Request};
+use crate::supervisor::MAX_CONNECTIONS;
 
-/// A client that opened a connection must send its request headers, and then its body,
-/// within this time each.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection must show its first bytes within this time of being accepted, its whole
+/// request head within this time of being served (or of its last answer), and then its
+/// body within this time of the head.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Accepts connections until the task is aborted.
+/// Connections accepted that have sent nothing yet (they hold no slot).
+const MAX_UNREAD: usize = 256;
+
+/// Accepts connections until the task is aborted. `connections` has
+/// [`MAX_CONNECTIONS`] permits, one per connection served; the supervisor takes them all
+/// at its end, to let the answers in flight be written.
 pub(crate) async fn serve(
     listener: UnixListener,
     tx: mpsc::Sender<Request>,
     connections: Arc<Semaphore>,
 ) {
     let me = ward_sys::own_uid();
+    // Every slot but one; the last is kept for status (see the module's documentation).
+    let general = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize - 1));
+    let unread = Arc::new(Semaphore::new(MAX_UNREAD));
     loop {
+        let Ok(waiting) = unread.clone().acquire_owned().await else {
+            return;
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
@@ -55,20 +85,103 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = connections.clone().acquire_owned().await else {
-            return;
-        };
-        let tx = tx.clone();
+        let (tx, connections, general) = (tx.clone(), connections.clone(), general.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            let who = format!("uid {uid}");
-            let service = service_fn(move |req| answer(req, tx.clone(), who.clone()));
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // Nothing sent within the time: closed, without ever holding a slot.
+            if !matches!(
+                tokio::time::timeout(IDLE_TIMEOUT, first_bytes(&stream)).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+            drop(waiting);
+            let Some(slot) = take_slot(&connections, &general).await else {
+                return;
+            };
+            serve_connection(stream, uid, slot, tx).await;
         });
+    }
+}
+
+/// Waits until the client has sent something (or closed its end). Readiness alone can be
+/// reported before anything arrived, so the socket is peeked at to be sure.
+async fn first_bytes(stream: &UnixStream) -> std::io::Result<()> {
+    loop {
+        stream.readable().await?;
+        match stream.try_io(tokio::io::Interest::READABLE, || {
+            ward_sys::has_input(stream)
+        }) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A served connection's hold, given back when it closes: its permit among all
+/// connections and, unless it has the slot kept for status, a general slot.
+struct Slot {
+    general: Option<OwnedSemaphorePermit>,
+    _all: OwnedSemaphorePermit,
+}
+
+/// A general slot if one is free; else the reserved one as soon as it is, or a general
+/// one, whichever comes first. `None` once the server is closing.
+async fn take_slot(connections: &Arc<Semaphore>, general: &Arc<Semaphore>) -> Option<Slot> {
+    let as_general = |g: OwnedSemaphorePermit| async {
+        // At most 63 general slots are held, so a permit is free but for reserved
+        // connections, which are answered at once.
+        let all = connections.clone().acquire_owned().await.ok()?;
+        Some(Slot {
+            general: Some(g),
+            _all: all,
+        })
+    };
+    if let Ok(g) = general.clone().try_acquire_owned() {
+        return as_general(g).await;
+    }
+    tokio::select! {
+        g = general.clone().acquire_owned() => as_general(g.ok()?).await,
+        all = connections.clone().acquire_owned() => Some(Slot {
+            general: None,
+            _all: all.ok()?,
+        }),
+    }
+}
+
+async fn serve_connection(stream: UnixStream, uid: u32, slot: Slot, tx: mpsc::Sender<Request>) {
+    let who = format!("uid {uid}");
+    let reserved = slot.general.is_none();
+    let service = service_fn(move |req: HttpRequest<Incoming>| {
+        let (tx, who) = (tx.clone(), who.clone());
+        async move {
+            if reserved && !(req.method() == Method::GET && req.uri().path() == "/v1/status") {
+                return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, &busy()));
+            }
+            answer(req, tx, who).await
+        }
+    });
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
+        // A reserved slot serves one request, so that it is free again at once.
+        .keep_alive(!reserved)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    drop(slot);
+}
+
+/// The answer to a request other than status on the reserved slot.
+fn busy() -> ErrorBody {
+    ErrorBody {
+        error: format!(
+            "all {} connection slots of the daemon are taken; the last one is kept for GET /v1/status",
+            MAX_CONNECTIONS - 1
+        ),
+        hint: Some(
+            "try again once requests in progress are answered (a stop waits for its units); \
+             `ward status` still answers"
+                .into(),
+        ),
     }
 }
 
@@ -195,8 +308,8 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
 
 /// Decodes one request: its method, its path and its body as read (whole, at most
 /// [`MAX_BODY`] bytes). Pure, so that it can be fuzzed; the server reads the body only
-/// for the endpoints that take one, and answers `413` or `408` for a body too large or
-/// too slow before it gets here.
+/// for the endpoints that take one, and answers `413`, `408` or `400` for a body too
+/// large, too slow or broken (a bad chunk) before it gets here.
 pub fn decode(method: &str, path: &str, body: &[u8]) -> Result<Command, Refusal> {
     let endpoint = endpoint(method, path)?;
     Ok(command(endpoint, body)?)
@@ -260,10 +373,22 @@ async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, ApiError> {
         return Err(too_large());
     }
     let collect = Limited::new(req.into_body(), MAX_BODY).collect();
-    Ok(tokio::time::timeout(HEADER_TIMEOUT, collect)
+    Ok(tokio::time::timeout(IDLE_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
-        .map_err(|_| too_large())?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                // A chunk size that is no number, a chunk that does not end where it
+                // says, a connection closed halfway: the body is broken, not too large.
+                ApiError::new(
+                    400,
+                    format!("malformed request body: {}", with_causes(&*e)),
+                    Some("send a JSON body, with Content-Length or well-formed chunks".into()),
+                )
+            }
+        })?
         .to_bytes())
 }
 
@@ -276,6 +401,19 @@ fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
+}
+
+/// An error and each of its sources: hyper's own words ("error reading a body from
+/// connection") say little without the cause ("invalid chunk size line").
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {

@@ -10,12 +10,19 @@ use ward_store::{JournalHandle, Record, now_ms};
 
 use crate::requests::{ApiError, Reply, json};
 
-async fn take(path: PathBuf, keep: usize) -> Result<PathBuf, String> {
-    match tokio::task::spawn_blocking(move || ward_store::backup(&path, keep)).await {
-        Ok(Ok(file)) => Ok(file),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("the backup task failed: {e}")),
-    }
+/// Why a backup was not taken.
+#[derive(Debug, thiserror::Error)]
+enum BackupError {
+    /// The journal's own error (unreadable, disk full, the copy failed its check).
+    #[error(transparent)]
+    Store(#[from] ward_store::StoreError),
+    /// The blocking thread that copies died.
+    #[error("the backup task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+async fn take(path: PathBuf, keep: usize) -> Result<PathBuf, BackupError> {
+    Ok(tokio::task::spawn_blocking(move || ward_store::backup(&path, keep)).await??)
 }
 
 /// A backup every `interval`, the newest `keep` kept.
@@ -34,7 +41,7 @@ pub(crate) async fn periodic(
                 journal.record(Record::Daemon {
                     at_ms: now_ms(),
                     what: "journal backup failed".into(),
-                    detail: e,
+                    detail: e.to_string(),
                 });
             }
         }

@@ -16,6 +16,28 @@ pub enum Containment {
     Tree,
 }
 
+/// One look at `/proc`, shared by every unit contained by process tree in one turn of
+/// the supervisor's loop: a shutdown of N units, or the poll of N units waiting for their
+/// last processes, reads `/proc` once instead of N times. The supervisor forgets it at
+/// each turn and after each spawn; a look that is older than a process's end only makes a
+/// unit seem busy a little longer, and the next poll looks again.
+#[derive(Debug, Default)]
+pub struct ProcView {
+    table: Option<ProcessTable>,
+}
+
+impl ProcView {
+    /// The table, read now if this turn has none yet.
+    pub fn table(&mut self) -> &ProcessTable {
+        self.table.get_or_insert_with(ProcessTable::scan)
+    }
+
+    /// The next look reads `/proc` again.
+    pub fn forget(&mut self) {
+        self.table = None;
+    }
+}
+
 /// What the tree fallback needs to know to find a unit's processes.
 #[derive(Debug, Clone, Copy)]
 pub struct TreeRoots<'a> {
@@ -28,9 +50,9 @@ pub struct TreeRoots<'a> {
 }
 
 impl Containment {
-    /// The unit's processes as (pid, start time), read from one snapshot of `/proc`.
-    fn tree_pids(roots: TreeRoots<'_>) -> Vec<(u32, u64)> {
-        let table = ProcessTable::scan();
+    /// The unit's processes as (pid, start time), from this turn's look at `/proc`.
+    fn tree_pids(roots: TreeRoots<'_>, view: &mut ProcView) -> Vec<(u32, u64)> {
+        let table = view.table();
         let mut starts = table.marked_children(roots.ward, roots.unit);
         if let Some(m) = roots.main {
             starts.push(m);
@@ -45,29 +67,39 @@ impl Containment {
     }
 
     /// Whether `pid` is one of the unit's processes now.
-    pub fn contains(&self, pid: u32, roots: TreeRoots<'_>) -> bool {
+    pub fn contains(&self, pid: u32, roots: TreeRoots<'_>, view: &mut ProcView) -> bool {
         match self {
             Containment::Cgroup(cg) => cg.pids().is_ok_and(|p| p.contains(&pid)),
-            Containment::Tree => Self::tree_pids(roots).iter().any(|&(p, _)| p == pid),
+            Containment::Tree => Self::tree_pids(roots, view).iter().any(|&(p, _)| p == pid),
         }
     }
 
     /// Sends `signal` to every process of the unit.
-    pub fn signal_all(&self, signal: Signal, roots: TreeRoots<'_>) -> io::Result<usize> {
-        self.signal_all_each(&[signal], roots)
+    pub fn signal_all(
+        &self,
+        signal: Signal,
+        roots: TreeRoots<'_>,
+        view: &mut ProcView,
+    ) -> io::Result<usize> {
+        self.signal_all_each(&[signal], roots, view)
     }
 
     /// Sends each of `signals`, in order, to every process of the unit: one look at the
     /// unit's processes for all of them (a stop sends its signal and SIGCONT together).
     /// Returns how many processes were reached.
-    pub fn signal_all_each(&self, signals: &[Signal], roots: TreeRoots<'_>) -> io::Result<usize> {
+    pub fn signal_all_each(
+        &self,
+        signals: &[Signal],
+        roots: TreeRoots<'_>,
+        view: &mut ProcView,
+    ) -> io::Result<usize> {
         match self {
             Containment::Cgroup(cg) => cg.signal_all_each(signals),
             Containment::Tree => {
                 let mut n = 0;
                 // Each through a pidfd whose process is checked to be the one seen in the
                 // snapshot: a PID reused since then is never signalled.
-                for (pid, start_time) in Self::tree_pids(roots) {
+                for (pid, start_time) in Self::tree_pids(roots, view) {
                     if let Ok(fd) = ward_sys::Pidfd::open_identified(pid, start_time) {
                         let sent = signals.iter().filter(|&&s| fd.send_signal(s).is_ok());
                         if sent.count() > 0 {
@@ -81,18 +113,18 @@ impl Containment {
     }
 
     /// SIGKILLs every process of the unit.
-    pub fn kill_all(&self, roots: TreeRoots<'_>) -> io::Result<()> {
+    pub fn kill_all(&self, roots: TreeRoots<'_>, view: &mut ProcView) -> io::Result<()> {
         match self {
             Containment::Cgroup(cg) => cg.kill_all(),
-            Containment::Tree => self.signal_all(Signal::KILL, roots).map(|_| ()),
+            Containment::Tree => self.signal_all(Signal::KILL, roots, view).map(|_| ()),
         }
     }
 
     /// True when no process of the unit is left.
-    pub fn is_empty(&self, roots: TreeRoots<'_>) -> bool {
+    pub fn is_empty(&self, roots: TreeRoots<'_>, view: &mut ProcView) -> bool {
         match self {
             Containment::Cgroup(cg) => cg.is_empty(),
-            Containment::Tree => Self::tree_pids(roots).is_empty(),
+            Containment::Tree => Self::tree_pids(roots, view).is_empty(),
         }
     }
 

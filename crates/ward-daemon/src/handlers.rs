@@ -56,13 +56,8 @@ impl Supervisor {
             }
             Command::Signal(req) => ("signal", self.targets(&req.selection), self.signal(&req)),
             Command::Reload => {
-                // The journal names the units the reload changed.
-                let outcome = self.reload();
-                let changed = outcome
-                    .as_ref()
-                    .map(|r| r.changed.clone())
-                    .unwrap_or_default();
-                ("reload", changed, outcome.and_then(|r| json(&r)))
+                // Answered, and journaled with the units it changed, once the file is read.
+                return self.ask_reload(crate::reload::Asker::Api { reply, who });
             }
             Command::Shutdown => {
                 let ack = json(&Ack { ok: true });

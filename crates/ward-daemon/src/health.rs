@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use ward_core::config::Probe;
-use ward_core::health::{Health, HealthChange};
+use ward_core::health::{Health, HealthChange, ProbeFailure};
 use ward_core::machine::State;
 
 use crate::hooks::{Hook, HookKind};
@@ -19,7 +19,7 @@ use crate::supervisor::Supervisor;
 const FIRST_PROBES: Duration = Duration::from_secs(1);
 
 /// A finished probe: the unit, the main process it probed, and the outcome.
-pub(crate) type ProbeDone = (String, u32, Result<(), String>);
+pub(crate) type ProbeDone = (String, u32, Result<(), ProbeFailure>);
 
 impl Supervisor {
     /// A run began (spawned, or adopted from an earlier daemon): fresh health, the first
@@ -80,11 +80,14 @@ impl Supervisor {
                     .await
                     {
                         Ok(Ok(_)) => Ok(()),
-                        Ok(Err(e)) => Err(format!("cannot connect to {addr}: {e}")),
-                        Err(_) => Err(format!(
-                            "no connection to {addr} within {}",
-                            ward_core::duration::format_duration(check.timeout)
-                        )),
+                        Ok(Err(e)) => Err(ProbeFailure::Connect {
+                            addr: addr.clone(),
+                            error: e.to_string(),
+                        }),
+                        Err(_) => Err(ProbeFailure::ConnectTimeout {
+                            addr: addr.clone(),
+                            timeout: check.timeout,
+                        }),
                     };
                     let _ = tx.send((unit_name, pid, outcome));
                 });
@@ -109,16 +112,14 @@ impl Supervisor {
                             },
                         );
                     }
-                    Err(e) => {
-                        self.probe_done(name, pid, Err(format!("the probe could not start: {e}")))
-                    }
+                    Err(e) => self.probe_done(name, pid, Err(ProbeFailure::CouldNotStart(e))),
                 }
             }
         }
     }
 
     /// A probe of `main` ended: record it, and act on a change of health.
-    pub(crate) fn probe_done(&mut self, name: &str, main: u32, outcome: Result<(), String>) {
+    pub(crate) fn probe_done(&mut self, name: &str, main: u32, outcome: Result<(), ProbeFailure>) {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use ward_core::ExitStatus;
+use ward_core::health::ProbeFailure;
 use ward_core::machine::{Event, GiveUpReason};
 use ward_core::recovery::{Preparation, StrategyStep, strategy_step};
 use ward_store::{Record, now_ms};
@@ -215,17 +216,16 @@ impl Supervisor {
             return;
         };
         if let HookKind::Health { main } = hook.kind {
+            let timeout = self
+                .units
+                .get(&hook.unit)
+                .and_then(|u| u.instance.service.health.as_ref())
+                .map(|h| h.timeout)
+                .unwrap_or_default();
             let outcome = match (hook.timed_out, status.is_clean()) {
-                (true, _) => Err(format!(
-                    "the probe timed out after {}",
-                    self.units
-                        .get(&hook.unit)
-                        .and_then(|u| u.instance.service.health.as_ref())
-                        .map(|h| ward_core::duration::format_duration(h.timeout))
-                        .unwrap_or_default()
-                )),
+                (true, _) => Err(ProbeFailure::TimedOut(timeout)),
                 (false, true) => Ok(()),
-                (false, false) => Err(format!("the probe ended with {status}")),
+                (false, false) => Err(ProbeFailure::Ended(status)),
             };
             self.probe_done(&hook.unit, main, outcome);
             return;

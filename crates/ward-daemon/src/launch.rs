@@ -96,6 +96,11 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
                 ExecErrno::NotFound => SpawnFailure::NotFound(format!(
                     "{program}: no such file (or its #! interpreter is missing)"
                 )),
+                // The kernel answers EACCES for a directory too: say which it is. A
+                // relative path was looked up from the service's `cwd`.
+                ExecErrno::PermissionDenied if inst.service.cwd.join(program).is_dir() => {
+                    SpawnFailure::IsDirectory(program.clone())
+                }
                 ExecErrno::PermissionDenied => {
                     SpawnFailure::PermissionDenied(format!("{program}: {error}"))
                 }

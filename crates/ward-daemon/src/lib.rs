@@ -13,6 +13,7 @@ mod api;
 mod backups;
 mod contain;
 mod deps;
+mod footprint;
 mod handlers;
 mod health;
 mod hooks;
@@ -20,6 +21,7 @@ mod journal;
 mod launch;
 pub mod logs;
 mod notify;
+mod own_files;
 mod persist;
 mod reload;
 mod requests;
@@ -37,7 +39,7 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::StartError;
+pub use startup::{StartError, check_descriptors};
 
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.

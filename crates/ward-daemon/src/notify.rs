@@ -48,7 +48,7 @@ pub(crate) async fn listen(socket: NotifySocket, tx: mpsc::UnboundedSender<Notif
 
 impl Supervisor {
     /// The unit a process belongs to: its main process, or one it contains.
-    fn unit_of(&self, pid: u32) -> Option<String> {
+    fn unit_of(&mut self, pid: u32) -> Option<String> {
         if let Some(u) = self
             .units
             .values()
@@ -59,7 +59,10 @@ impl Supervisor {
         self.units
             .values()
             .filter(|u| u.main.is_some())
-            .find(|u| u.containment.contains(pid, u.roots(self.me)))
+            .find(|u| {
+                u.containment
+                    .contains(pid, u.roots(self.me), &mut self.procs)
+            })
             .map(|u| u.name.clone())
     }
 

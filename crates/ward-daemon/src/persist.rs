@@ -63,6 +63,24 @@ pub(crate) fn load(runtime_dir: &Path, unit: &str) -> Option<UnitRecord> {
     }
 }
 
+/// Every record there is, by unit name (files that are not records are skipped).
+pub(crate) fn all(runtime_dir: &Path) -> Vec<(String, UnitRecord)> {
+    let Ok(entries) = fs::read_dir(dir(runtime_dir)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
+            if name.starts_with('.') {
+                return None;
+            }
+            let record = serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
+            Some((name, record))
+        })
+        .collect()
+}
+
 /// Forgets a unit that left the config.
 pub(crate) fn remove(runtime_dir: &Path, unit: &str) {
     let _ = fs::remove_file(file(runtime_dir, unit));

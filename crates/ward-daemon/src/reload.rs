@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use tokio::sync::oneshot;
 use ward_api::ReloadResponse;
 use ward_core::config::{Instance, ServiceConfig};
 use ward_core::machine::{Event, Intent, Params};
+use ward_sys::config_file::ConfigFileError;
 
-use crate::requests::ApiError;
+use crate::requests::{ApiError, Reply, json};
 use crate::supervisor::Supervisor;
 
 /// What a new config changes, unit by unit.
@@ -57,15 +59,132 @@ fn same_run(a: &ServiceConfig, b: &ServiceConfig) -> bool {
     strip(a) == strip(b)
 }
 
+/// Who asked for a reload, and where its answer goes.
+pub(crate) enum Asker {
+    /// `POST /v1/reload`.
+    Api {
+        reply: oneshot::Sender<Reply>,
+        who: String,
+    },
+    /// `SIGHUP`: nobody to answer; the outcome goes to the daemon's log and the journal.
+    Signal,
+}
+
+/// The config file's text as a thread read it.
+pub(crate) type ReadDone = Result<String, ConfigFileError>;
+
+/// The reloads asked for. The file is read on a thread of its own, never on the
+/// supervisor's task: a file system that hangs (NFS, FUSE) must not stop the supervising.
+/// At most one read runs at a time; reloads asked for meanwhile get a read of their own,
+/// together, once it ends, so each answer reflects the file as it was when it was asked.
+#[derive(Default)]
+pub(crate) struct Reloads {
+    /// The askers of the read that runs, if one does.
+    reading: Option<Vec<Asker>>,
+    /// Asked while it runs.
+    next: Vec<Asker>,
+}
+
 impl Supervisor {
-    /// Re-reads the config file; on any problem nothing changes.
-    pub(crate) fn reload(&mut self) -> Result<ReloadResponse, ApiError> {
+    /// A reload asked for by `ward reload` or SIGHUP: the file is read off this task, and
+    /// the reload applied when the read is done ([`Supervisor::reload_read`]).
+    pub(crate) fn ask_reload(&mut self, asker: Asker) {
         if self.shutdown.is_some() {
-            return Err(ApiError::new(409, "ward is shutting down", None));
+            self.answer_reloads(vec![asker], Err(shutting_down()));
+        } else if self.reloads.reading.is_some() {
+            self.reloads.next.push(asker);
+        } else {
+            self.start_read(vec![asker]);
+        }
+    }
+
+    fn start_read(&mut self, askers: Vec<Asker>) {
+        let (path, tx) = (self.config_path.clone(), self.reload_tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ward-config-read".into())
+            // A thread, not tokio's blocking pool: a read that never returns must not keep
+            // the runtime, and so the daemon, from exiting.
+            .spawn(move || {
+                let _ = tx.send(ward_sys::config_file::read(&path));
+            });
+        self.reloads.reading = Some(askers);
+        if let Err(e) = spawned {
+            self.reload_read(Err(ConfigFileError::Io {
+                path: self.config_path.clone(),
+                source: e,
+            }));
+        }
+    }
+
+    /// The config file was read (or could not be): the reload is applied, or refused, and
+    /// every reload that waited for this read is answered with the same outcome. Then the
+    /// reloads asked for meanwhile get their read.
+    pub(crate) fn reload_read(&mut self, read: ReadDone) {
+        let askers = self.reloads.reading.take().unwrap_or_default();
+        let outcome = self.reload(read);
+        self.answer_reloads(askers, outcome);
+        let next = std::mem::take(&mut self.reloads.next);
+        if !next.is_empty() {
+            self.start_read(next);
+        }
+    }
+
+    /// Journals the outcome for each asker and answers those that wait. A refusal is
+    /// logged too, since SIGHUP has no one to answer.
+    fn answer_reloads(&mut self, askers: Vec<Asker>, outcome: Result<ReloadResponse, ApiError>) {
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
+        }
+        let changed = outcome
+            .as_ref()
+            .map(|r| r.changed.clone())
+            .unwrap_or_default();
+        for asker in askers {
+            let answer = match &outcome {
+                Ok(r) => json(r),
+                Err(e) => Err(ApiError::new(
+                    e.status,
+                    e.body.error.clone(),
+                    e.body.hint.clone(),
+                )),
+            };
+            match asker {
+                Asker::Api { reply, who } => {
+                    self.answer_recorded(reply, answer, &who, "reload", &changed);
+                }
+                Asker::Signal => self.journal.record(crate::journal::action(
+                    "signal SIGHUP",
+                    "reload",
+                    &changed,
+                    &answer,
+                )),
+            }
+        }
+    }
+
+    /// Applies the config read from the file; on any problem nothing changes.
+    fn reload(&mut self, read: ReadDone) -> Result<ReloadResponse, ApiError> {
+        // Also when the shutdown began while the file was being read.
+        if self.shutdown.is_some() {
+            return Err(shutting_down());
         }
         let path = self.config_path.clone();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            ApiError::new(500, format!("cannot read {}: {e}", path.display()), None)
+        let text = read.map_err(|e| {
+            // A file that is missing or cannot be read is the machine's trouble (500); one
+            // that is not a config ward reads is the operator's to fix (400).
+            let status = if matches!(e, ConfigFileError::Io { .. }) {
+                500
+            } else {
+                400
+            };
+            ApiError::new(
+                status,
+                e.to_string(),
+                Some(format!(
+                    "nothing changed; put the config back at {} as a regular file and reload again",
+                    path.display()
+                )),
+            )
         })?;
         let config = ward_core::config::parse(&path, &text).map_err(|e| {
             ApiError::new(
@@ -78,37 +197,29 @@ impl Supervisor {
             )
         })?;
 
+        // Units of the old config stay until they are down: the peak is the two together.
+        let mut peak: std::collections::BTreeSet<String> =
+            config.instances().into_iter().map(|i| i.name).collect();
+        peak.extend(self.units.keys().cloned());
+        let needed = ward_core::budget::descriptors_needed(peak.len());
+        if let Err(available) = ward_sys::limits::ensure_nofile(needed) {
+            let short = ward_core::budget::Shortfall {
+                units: peak.len(),
+                needed,
+                available,
+            };
+            return Err(ApiError::new(
+                409,
+                format!("the new config does not fit; nothing changed: {short}"),
+                Some("raise the daemon's hard limit on open files and restart it, or split the services over more than one state dir".into()),
+            ));
+        }
+
         let mut warnings = Vec::new();
-        let (old, new) = (&self.config.supervisor, &config.supervisor);
-        for (key, differs) in [
-            ("state_dir", old.state_dir != new.state_dir),
-            ("socket", old.socket != new.socket),
-            ("log_dir", old.log_dir != new.log_dir),
-            ("cgroup", old.cgroup != new.cgroup),
-            ("log_max_size", old.log_max_size != new.log_max_size),
-            ("log_keep", old.log_keep != new.log_keep),
-            (
-                "journal_keep_days",
-                old.journal_keep_days != new.journal_keep_days,
-            ),
-            (
-                "journal_keep_rows",
-                old.journal_keep_rows != new.journal_keep_rows,
-            ),
-            (
-                "journal_backup_interval",
-                old.journal_backup_interval != new.journal_backup_interval,
-            ),
-            (
-                "journal_backups",
-                old.journal_backups != new.journal_backups,
-            ),
-        ] {
-            if differs {
-                warnings.push(format!(
-                    "[supervisor] {key} changed; it takes effect when the daemon restarts"
-                ));
-            }
+        for key in self.config.supervisor.changed_keys(&config.supervisor) {
+            warnings.push(format!(
+                "[supervisor] {key} changed; it takes effect when the daemon restarts"
+            ));
         }
         let supervisor = self.config.supervisor.clone();
         self.config = config;
@@ -164,16 +275,16 @@ impl Supervisor {
                 ));
                 continue;
             }
-            if self.add_unit(inst).is_some() {
-                if autostart {
-                    self.request_start(&name);
-                }
-                response.added.push(name);
-            } else {
+            self.add_unit(inst);
+            if let Some(Err(e)) = self.units.get(&name).map(|u| &u.output) {
                 response
                     .warnings
-                    .push(format!("{name} could not be set up; see the daemon's log"));
+                    .push(format!("{name}: {e}; each start tries again"));
             }
+            if autostart {
+                self.request_start(&name);
+            }
+            response.added.push(name);
         }
         tracing::info!(
             added = response.added.len(),
@@ -184,6 +295,10 @@ impl Supervisor {
         );
         Ok(response)
     }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(409, "ward is shutting down", None)
 }
 
 #[cfg(test)]

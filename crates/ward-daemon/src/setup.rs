@@ -11,59 +11,83 @@ use crate::unit::Unit;
 use crate::verdicts::OomBaseline;
 
 impl Supervisor {
-    /// Creates a unit (pipes, log, cgroup, machine); `None` if the system refused.
-    pub fn add_unit(&mut self, instance: Instance) -> Option<()> {
+    /// Creates a unit (pipes, log, cgroup, machine). A unit whose output cannot be set up
+    /// (a full disk, no descriptors left) still exists: each spawn tries again, and fails
+    /// with the reason until it works, so the unit shows why in `backoff`, `exited` or
+    /// `failed`, never vanishes.
+    pub fn add_unit(&mut self, instance: Instance) {
         let name = instance.name.clone();
         self.journal.record(ward_store::Record::Unit {
             unit: name.clone(),
             service: instance.service.name.clone(),
         });
-        match self.build_unit(instance) {
-            Ok(unit) => {
-                self.units.insert(name, Box::new(unit));
-                Some(())
+        let unit = self.build_unit(instance);
+        self.units.insert(name.clone(), Box::new(unit));
+        if let Err(e) = self.set_up_output(&name) {
+            tracing::error!(unit = %name, error = %e, "each start tries again");
+        }
+    }
+
+    /// Opens the unit's FIFOs and starts their capture tasks, if that is still to do.
+    pub(crate) fn set_up_output(&mut self, name: &str) -> Result<(), String> {
+        let sup = &self.config.supervisor;
+        let Some(unit) = self.units.get_mut(name) else {
+            return Ok(());
+        };
+        if unit.output.is_ok() {
+            return Ok(());
+        }
+        let opened = (|| {
+            std::fs::create_dir_all(sup.runtime_dir.join("io"))?;
+            let out_r = ward_sys::fifo::open_reader(&unit.fifos[0])?;
+            let err_r = ward_sys::fifo::open_reader(&unit.fifos[1])?;
+            Ok::<_, std::io::Error>((out_r, err_r))
+        })();
+        match opened {
+            Ok((out_r, err_r)) => {
+                let sink = self.logs.sink();
+                let stop = unit.stop_capture.subscribe();
+                unit.captures = vec![
+                    tokio::spawn(logs::capture(
+                        out_r,
+                        Stream::Stdout,
+                        unit.log.clone(),
+                        sink.clone(),
+                        stop.clone(),
+                    )),
+                    tokio::spawn(logs::capture(
+                        err_r,
+                        Stream::Stderr,
+                        unit.log.clone(),
+                        sink,
+                        stop,
+                    )),
+                ];
+                unit.output = Ok(());
+                Ok(())
             }
             Err(e) => {
-                tracing::error!(unit = %name, error = %e, "cannot set up the service");
-                None
+                let why = format!("cannot set up the service's output: {e}");
+                unit.output = Err(why.clone());
+                Err(why)
             }
         }
     }
 
-    fn build_unit(&mut self, instance: Instance) -> std::io::Result<Unit> {
+    fn build_unit(&mut self, instance: Instance) -> Unit {
         let name = instance.name.clone();
         let sup = &self.config.supervisor;
         let io_dir = sup.runtime_dir.join("io");
-        std::fs::create_dir_all(&io_dir)?;
         let (out_path, err_path) = (
             io_dir.join(format!("{name}.out")),
             io_dir.join(format!("{name}.err")),
         );
-        let out_r = ward_sys::fifo::open_reader(&out_path)?;
-        let err_r = ward_sys::fifo::open_reader(&err_path)?;
         let log = self.logs.open(
             sup.log_dir.join(format!("{name}.log")),
             sup.log_max_size,
             sup.log_keep,
         );
-        let sink = self.logs.sink();
-        let (stop_capture, stop) = tokio::sync::watch::channel(false);
-        let captures = vec![
-            tokio::spawn(logs::capture(
-                out_r,
-                Stream::Stdout,
-                log.clone(),
-                sink.clone(),
-                stop.clone(),
-            )),
-            tokio::spawn(logs::capture(
-                err_r,
-                Stream::Stderr,
-                log.clone(),
-                sink,
-                stop,
-            )),
-        ];
+        let (stop_capture, _) = tokio::sync::watch::channel(false);
         let containment = match &self.cgroups {
             Some(driver) => match driver.service(&name) {
                 Ok(cg) => Containment::Cgroup(cg),
@@ -83,7 +107,7 @@ impl Supervisor {
         for b in name.bytes() {
             seed = seed.rotate_left(5) ^ u64::from(b);
         }
-        Ok(Unit {
+        Unit {
             machine: ServiceMachine::new(Params::from(&*instance.service), seed),
             name,
             instance,
@@ -106,7 +130,8 @@ impl Supervisor {
             operator_signal: None,
             verdict: None,
             stop_capture,
-            captures,
+            captures: Vec::new(),
+            output: Err("not set up yet".into()),
             persisted: None,
             last_started: None,
             last_exit_at: None,
@@ -119,7 +144,7 @@ impl Supervisor {
             hang: None,
             waiting_for: Vec::new(),
             stop_after_dependents: false,
-        })
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ward_core::recovery::Preparation;
+use ward_core::recovery::{FileJob, Preparation, file_job};
 use ward_store::{Record, now_ms};
 
 use crate::logs;
@@ -18,15 +18,6 @@ use crate::supervisor::Supervisor;
 /// A snapshot or restore that ended: the unit, which job, and the snapshot's path or the
 /// error.
 pub(crate) type FileJobDone = (String, FileJob, io::Result<PathBuf>);
-
-/// Work on a unit's `data` paths that a spawn waits for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum FileJob {
-    /// A snapshot before a clean start.
-    Snapshot,
-    /// Putting the last snapshot back before a restart.
-    Restore,
-}
 
 impl Supervisor {
     /// A spawn the machine asked for: restore the data first if the strategy says so, or
@@ -42,17 +33,12 @@ impl Supervisor {
         if data.is_empty() {
             return false;
         }
-        let job = if std::mem::take(&mut unit.restore_before_spawn) {
-            FileJob::Restore
-        } else if !settling
-            && unit
-                .verdict
-                .as_ref()
-                .is_none_or(|(v, _)| !v.class.is_crash())
-        {
-            // The first start, or one after a clean end: the data is known good.
-            FileJob::Snapshot
-        } else {
+        let last_was_crash = unit
+            .verdict
+            .as_ref()
+            .is_some_and(|(v, _)| v.class.is_crash());
+        let restore = std::mem::take(&mut unit.restore_before_spawn);
+        let Some(job) = file_job(restore, settling, last_was_crash) else {
             return false;
         };
         let keep = unit.instance.service.data_snapshots as usize;

@@ -17,6 +17,14 @@ impl Supervisor {
     /// Starts a unit's main process and says how it went, as the machine's next event.
     pub(crate) fn spawn(&mut self, name: &str) -> Event {
         let notify = self.notify_path();
+        if let Err(why) = self.set_up_output(name) {
+            let failure = SpawnFailure::Other(why);
+            if let Some(unit) = self.units.get(name) {
+                logs::note(&self.logs.sink(), &unit.log, &failure.to_string());
+            }
+            self.judge_exec_failure(name, &failure);
+            return Event::SpawnFailed(failure);
+        }
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
@@ -56,6 +64,8 @@ impl Supervisor {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
                 self.by_pid.insert(pid, name.to_string());
+                // A look at `/proc` from before the spawn would not know the new process.
+                self.procs.forget();
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 let started = SystemTime::now();
                 unit.last_started = Some(started);

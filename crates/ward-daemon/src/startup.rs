@@ -1,8 +1,9 @@
-//! Everything before the loop: directories, the lock, subreaper, cgroups, the socket.
+//! Everything before the loop: directories, the lock, the socket, cgroups, the journal; and
+//! taking all of it back when the start fails (see `footprint`).
 
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
@@ -11,6 +12,7 @@ use ward_sys::cgroup::{CgroupDriver, Version};
 use ward_sys::pidfile::{HeldPidFile, PidFileError, PidRecord};
 
 use crate::Options;
+use crate::footprint::Footprint;
 use crate::supervisor::Supervisor;
 
 /// Why the daemon could not start (or run) at all.
@@ -58,6 +60,23 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// A recorded service still runs under another ward daemon.
+    #[error(
+        "{unit} (pid {pid}) still runs under another ward daemon (pid {daemon}) on this state dir, which has lost its pid file\n  hint: stop that daemon (`kill -TERM {daemon}`) before starting this one; two daemons would each supervise the same services"
+    )]
+    HeldElsewhere {
+        /// The unit.
+        unit: String,
+        /// Its main process.
+        pid: u32,
+        /// The daemon it runs under.
+        daemon: u32,
+    },
+    /// The config needs more open files than this process may have.
+    #[error(
+        "{0}\n  hint: raise the hard limit on open files for ward (`ulimit -Hn`, LimitNOFILE= in a systemd unit, `nofile` in /etc/security/limits.conf; root may raise it itself), or split the services over more than one state dir"
+    )]
+    Descriptors(ward_core::budget::Shortfall),
     /// The journal could not be opened (damaged, too new, not writable).
     #[error("{0}")]
     Journal(#[source] ward_store::StoreError),
@@ -70,6 +89,20 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Refuses a config that cannot fit this process's limit on open files, changing
+/// nothing: what `ward up -d` asks before it creates or forks anything.
+pub fn check_descriptors(config: &ward_core::config::Config) -> Result<(), StartError> {
+    let units = config.instances().len();
+    let needed = ward_core::budget::descriptors_needed(units);
+    ward_sys::limits::could_fit_nofile(needed).map_err(|available| {
+        StartError::Descriptors(ward_core::budget::Shortfall {
+            units,
+            needed,
+            available,
+        })
+    })
 }
 
 pub(crate) fn run(options: Options) -> Result<(), StartError> {
@@ -93,50 +126,53 @@ fn start_and_supervise(
     ready: &mut Option<fs::File>,
 ) -> Result<(), StartError> {
     let sup = config.supervisor.clone();
+    // Before anything is created: a config that cannot fit is refused whole, never started
+    // in part.
+    let units = config.instances().len();
+    let needed = ward_core::budget::descriptors_needed(units);
+    let nofile = ward_sys::limits::ensure_nofile(needed).map_err(|available| {
+        StartError::Descriptors(ward_core::budget::Shortfall {
+            units,
+            needed,
+            available,
+        })
+    })?;
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
-    private_dir(&sup.state_dir)?;
-    private_dir(&sup.runtime_dir)?;
-    private_dir(&sup.log_dir)?;
-    if let Some(parent) = sup.socket.parent() {
-        private_dir(parent)?;
-    }
-    let argv: Vec<String> = std::env::args().collect();
-    let me =
-        PidRecord::of(ward_sys::own_pid(), "ward", &argv).map_err(|source| StartError::Os {
-            what: "cannot read this process's identity",
-            source,
-        })?;
-    // A PID file left behind names a daemon that did not exit cleanly.
-    let pid_path = sup.state_dir.join("ward.pid");
-    let previous_crashed = matches!(
-        ward_sys::pidfile::check(&pid_path).class,
-        ward_sys::pidfile::Class::Stale(_)
-    );
-    let lock = take_pid_file(&pid_path, &me)?;
-
-    let (journal, repaired) = open_journal(&sup)?;
-
-    ward_sys::become_subreaper().map_err(|source| StartError::Os {
-        what: "cannot become a child subreaper",
-        source,
-    })?;
-    let nofile = ward_sys::limits::raise_nofile();
-    let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
-    if sup.cgroup_favordynmods && cgroups.is_some() {
-        favor_dynmods();
-    }
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let mut footprint = Footprint::default();
+    let prepared = match prepare(&sup, &mut footprint) {
+        Ok(p) => p,
+        Err(e) => {
+            footprint.undo();
+            return Err(e);
+        }
+    };
+    let Prepared {
+        listener,
+        journal,
+        repaired,
+        previous_crashed,
+        cgroups,
+    } = prepared;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| StartError::Os {
-            what: "cannot start the async runtime",
+    {
+        Ok(r) => r,
+        Err(source) => {
+            footprint.undo();
+            return Err(StartError::Os {
+                what: "cannot start the async runtime",
+                source,
+            });
+        }
+    };
+    let supervised = runtime.block_on(async {
+        let listener = UnixListener::from_std(listener).map_err(|source| StartError::Socket {
+            path: sup.socket.clone(),
             source,
         })?;
-    let result = runtime.block_on(async {
-        let listener = bind(&sup.socket)?;
         let mut supervisor = Supervisor::new(
             config_path,
             config,
@@ -154,9 +190,127 @@ fn start_and_supervise(
         supervisor.run(listener, ready).await;
         Ok(())
     });
-    let _ = fs::remove_file(&sup.socket);
-    lock.release();
-    result
+    match supervised {
+        Ok(()) => footprint.finish(),
+        Err(_) => footprint.undo(),
+    }
+    supervised
+}
+
+/// What the daemon needs from the host before its loop runs.
+struct Prepared {
+    listener: std::os::unix::net::UnixListener,
+    journal: ward_store::Journal,
+    repaired: Option<ward_store::RepairReport>,
+    previous_crashed: bool,
+    cgroups: Option<CgroupDriver>,
+}
+
+/// The directories, the lock, the socket, the cgroups and the journal, in that order:
+/// what can refuse the start comes before the journal, so that a refused start does not
+/// even open it. Everything made is kept in `footprint`, for a start that fails to take
+/// back.
+fn prepare(
+    sup: &ward_core::config::SupervisorConfig,
+    footprint: &mut Footprint,
+) -> Result<Prepared, StartError> {
+    let mut private_dir = |path: &Path| {
+        footprint
+            .private_dir(path)
+            .map_err(|source| StartError::Dir {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    private_dir(&sup.state_dir)?;
+    private_dir(&sup.runtime_dir)?;
+    private_dir(&sup.log_dir)?;
+    if let Some(parent) = sup.socket.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private_dir(parent)?;
+    }
+    let argv: Vec<String> = std::env::args().collect();
+    let me =
+        PidRecord::of(ward_sys::own_pid(), "ward", &argv).map_err(|source| StartError::Os {
+            what: "cannot read this process's identity",
+            source,
+        })?;
+    // A PID file left behind names a daemon that did not exit cleanly.
+    let pid_path = sup.pid_file();
+    let previous_crashed = matches!(
+        ward_sys::pidfile::check(&pid_path).class,
+        ward_sys::pidfile::Class::Stale(_)
+    );
+    footprint.lock(take_pid_file(&pid_path, &me)?);
+    refuse_if_held_elsewhere(&sup.runtime_dir)?;
+
+    let listener = bind(&sup.socket)?;
+    footprint
+        .socket(&sup.socket)
+        .map_err(|source| StartError::Socket {
+            path: sup.socket.clone(),
+            source,
+        })?;
+
+    let cgroups = cgroups(sup.cgroup, &sup.state_dir)?;
+    if let Some(driver) = &cgroups {
+        footprint.cgroup(driver);
+    }
+
+    ward_sys::become_subreaper().map_err(|source| StartError::Os {
+        what: "cannot become a child subreaper",
+        source,
+    })?;
+
+    footprint.journal(&sup.journal());
+    let (journal, repaired) = open_journal(sup)?;
+    if sup.cgroup_favordynmods && cgroups.is_some() {
+        favor_dynmods();
+    }
+    Ok(Prepared {
+        listener,
+        journal,
+        repaired,
+        previous_crashed,
+        cgroups,
+    })
+}
+
+/// Refuses the start while a recorded service still runs under another live ward
+/// daemon (one that lost its PID file): adopting it would give it two supervisors.
+fn refuse_if_held_elsewhere(runtime_dir: &Path) -> Result<(), StartError> {
+    use ward_core::ownership::{RecordedRun, held_elsewhere};
+    let boot = ward_sys::identity::boot_id().ok();
+    let runs: Vec<RecordedRun> = crate::persist::all(runtime_dir)
+        .into_iter()
+        .filter_map(|(unit, record)| {
+            let main = record.main?;
+            // A run of an earlier boot cannot still run.
+            if boot.as_deref() != Some(main.boot_id.as_str()) {
+                return None;
+            }
+            let now = ward_sys::identity::read_stat(main.pid).ok();
+            let parent = now.as_ref().map(|s| s.ppid);
+            let parent_is_ward = parent
+                .and_then(|p| ward_sys::identity::read_stat(p).ok())
+                .is_some_and(|s| s.comm == "ward");
+            Some(RecordedRun {
+                unit,
+                pid: main.pid,
+                recorded_start: main.start_time,
+                start_now: now.map(|s| s.start_time),
+                parent,
+                parent_is_ward,
+            })
+        })
+        .collect();
+    match held_elsewhere(&runs, ward_sys::own_pid()) {
+        Some(run) => Err(StartError::HeldElsewhere {
+            unit: run.unit.clone(),
+            pid: run.pid,
+            daemon: run.parent.unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// How long `ward up` waits for the lock of a daemon that is already dead.
@@ -189,7 +343,7 @@ fn take_pid_file(path: &Path, me: &PidRecord) -> Result<HeldPidFile, StartError>
 fn open_journal(
     sup: &ward_core::config::SupervisorConfig,
 ) -> Result<(ward_store::Journal, Option<ward_store::RepairReport>), StartError> {
-    let path = sup.state_dir.join("journal.db");
+    let path = sup.journal();
     let retention = ward_store::Retention {
         keep_days: sup.journal_keep_days,
         keep_rows: sup.journal_keep_rows,
@@ -222,21 +376,6 @@ fn open_journal(
         });
     }
     Ok((journal, repaired))
-}
-
-/// Creates a directory readable by its owner only (the socket and logs live there), and
-/// narrows an existing one to that.
-fn private_dir(path: &Path) -> Result<(), StartError> {
-    let err = |source| StartError::Dir {
-        path: path.to_path_buf(),
-        source,
-    };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(err)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(err)
 }
 
 /// The cgroup driver for `mode`; `auto` falls back from v2 to v1 to none, with a warning.
@@ -292,25 +431,42 @@ pub(crate) fn state_id(state_dir: &Path) -> String {
 }
 
 /// Binds the control socket with mode 0600. A socket file left by a crashed daemon is
-/// removed: holding the lock proves no daemon is using it.
-fn bind(path: &Path) -> Result<UnixListener, StartError> {
+/// removed: holding the lock proves no daemon of this state dir uses it, and nothing
+/// answers on it. Anything else at the path (a regular file, a socket another program
+/// listens on) is never removed: the start is refused.
+pub(crate) fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, StartError> {
     let err = |source| StartError::Socket {
         path: path.to_path_buf(),
         source,
     };
+    let refuse = |kind, why: &str| err(std::io::Error::new(kind, why.to_string()));
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => fs::remove_file(path).map_err(err)?,
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    fs::remove_file(path).map_err(err)?
+                }
+                Ok(_) => {
+                    return Err(refuse(
+                        std::io::ErrorKind::AddrInUse,
+                        "another program listens on it; stop that program, or choose another `socket`",
+                    ));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         Ok(_) => {
-            return Err(err(std::io::Error::new(
+            return Err(refuse(
                 std::io::ErrorKind::AlreadyExists,
                 "a file that is not a socket is in the way; move it or choose another `socket`",
-            )));
+            ));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),
     }
-    let listener = UnixListener::bind(path).map_err(err)?;
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(err)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+    listener.set_nonblocking(true).map_err(err)?;
     Ok(listener)
 }
 

@@ -5,8 +5,8 @@
 //! *and* every orphan of their trees. One `waitpid(-1, WNOHANG)` loop, run after each
 //! SIGCHLD, reaps them all and maps each PID to its unit; nothing else in ward waits for a
 //! child. A main process's exit status can therefore never be taken by someone else, and an
-//! orphan never stays a zombie. The pidfd of each main process is opened right after the
-//! fork, before this loop can run, so signals never reach a reused PID.
+//! orphan never stays a zombie. The pidfd of each main process comes back from the clone
+//! itself (`CLONE_PIDFD`), before this loop can run, so signals never reach a reused PID.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -75,6 +75,15 @@ pub(crate) struct Supervisor {
     pub controllers: ward_sys::controllers::Controllers,
     /// The kernel log since the daemon started, for the OOM killer's own words.
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
+    /// When to make the daemon's own files again, what went away meanwhile.
+    pub(crate) own_files_due: Option<Instant>,
+    pub(crate) gone: Vec<ward_sys::watch::Gone>,
+    /// The PID file taken again after the first one went away (see `own_files.rs`).
+    pub(crate) relocked: Option<ward_sys::pidfile::HeldPidFile>,
+    /// A shutdown has more units to stop than one turn stops: the next turn comes at once.
+    pub(crate) stops_pending: bool,
+    /// This turn's look at `/proc`, for units contained by process tree.
+    pub(crate) procs: crate::contain::ProcView,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
     pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
@@ -105,6 +114,10 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// Reloads waiting for the config file to be read, and the reads that ended.
+    pub(crate) reloads: crate::reload::Reloads,
+    pub(crate) reload_tx: mpsc::UnboundedSender<crate::reload::ReadDone>,
+    reload_rx: Option<mpsc::UnboundedReceiver<crate::reload::ReadDone>>,
     pub(crate) seed: u64,
 }
 
@@ -125,6 +138,7 @@ impl Supervisor {
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
+        let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path,
             graph: ward_core::deps::Graph::of(&config.services),
@@ -139,6 +153,11 @@ impl Supervisor {
             },
             pending: Vec::new(),
             kmsg: ward_sys::kmsg::KernelLog::open(),
+            procs: Default::default(),
+            stops_pending: false,
+            relocked: None,
+            own_files_due: None,
+            gone: Vec::new(),
             hooks: HashMap::new(),
             cgroups,
             nofile,
@@ -158,6 +177,9 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            reloads: Default::default(),
+            reload_tx,
+            reload_rx: Some(reload_rx),
             seed,
             config,
         })
@@ -172,7 +194,7 @@ impl Supervisor {
     pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
-        let server = tokio::spawn(crate::api::serve(listener, tx, connections.clone()));
+        let mut server = tokio::spawn(crate::api::serve(listener, tx.clone(), connections.clone()));
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),
@@ -189,11 +211,12 @@ impl Supervisor {
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
+        let mut reload_rx = self.reload_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
         match ward_sys::notify::NotifySocket::bind(&notify_path) {
             Ok(socket) => {
-                tokio::spawn(crate::notify::listen(socket, notify_tx));
+                tokio::spawn(crate::notify::listen(socket, notify_tx.clone()));
             }
             Err(e) => tracing::error!(
                 path = %notify_path.display(),
@@ -202,6 +225,21 @@ impl Supervisor {
             ),
         }
 
+        // A control socket bound again after the first went away: removed at exit, by its
+        // identity, like the first.
+        let mut rebound: Option<(u64, u64)> = None;
+        // The daemon's own files: watched, and made again if they go away. Set up after
+        // the notify socket, whose binding replaces a file an earlier daemon left.
+        let mut own = match ward_sys::watch::FileWatch::new() {
+            Ok(mut w) => {
+                crate::own_files::watch(&mut w, &self.config.supervisor);
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the daemon's own files");
+                None
+            }
+        };
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
             what: "daemon started".into(),
@@ -221,6 +259,49 @@ impl Supervisor {
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
 
         loop {
+            // A new turn looks at `/proc` afresh.
+            self.procs.forget();
+            if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
+                let mut restored = self.restore_own_files();
+                if restored.socket {
+                    match crate::startup::bind(&self.config.supervisor.socket).and_then(|l| {
+                        UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
+                            path: self.config.supervisor.socket.clone(),
+                            source,
+                        })
+                    }) {
+                        Ok(listener) => {
+                            use std::os::unix::fs::MetadataExt;
+                            rebound = std::fs::symlink_metadata(&self.config.supervisor.socket)
+                                .ok()
+                                .map(|m| (m.dev(), m.ino()));
+                            server.abort();
+                            server = tokio::spawn(crate::api::serve(
+                                listener,
+                                tx.clone(),
+                                connections.clone(),
+                            ));
+                        }
+                        Err(e) => restored.failed.push(e.to_string()),
+                    }
+                }
+                if restored.notify {
+                    match ward_sys::notify::NotifySocket::bind(&self.notify_path()) {
+                        Ok(socket) => {
+                            tokio::spawn(crate::notify::listen(socket, notify_tx.clone()));
+                        }
+                        Err(e) => restored.failed.push(format!("the notify socket: {e}")),
+                    }
+                }
+                self.report_restored(&restored);
+                if let Some(w) = own.as_mut() {
+                    crate::own_files::watch(w, &self.config.supervisor);
+                }
+                // Anything deleted before the new watches were set is seen now.
+                if self.own_files_missing() {
+                    self.own_files_due = Some(Instant::now() + crate::own_files::SETTLE);
+                }
+            }
             self.reap();
             self.settle();
             if self.finished() {
@@ -239,6 +320,20 @@ impl Supervisor {
                     self.probe_done(&name, main, outcome);
                 }
                 Some((pid, message)) = notify_rx.recv() => self.notified(pid, message),
+                gone = async {
+                    match own.as_mut() {
+                        Some(w) => w.gone().await,
+                        None => std::future::pending().await,
+                    }
+                } => match gone {
+                    // Acted on a moment later, once a deletion in progress (`rm -rf`)
+                    // is over: what is made again meanwhile would be deleted with it.
+                    Ok(gone) => self.own_files_gone(gone),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no longer watching the daemon's own files");
+                        own = None;
+                    }
+                },
                 _ = sigquit.recv() => self.detach(),
                 _ = sigterm.recv() => self.begin_shutdown(None),
                 _ = sigint.recv() => {
@@ -248,15 +343,8 @@ impl Supervisor {
                         self.begin_shutdown(None);
                     }
                 }
-                _ = sighup.recv() => {
-                    let outcome = self.reload();
-                    if let Err(e) = &outcome {
-                        tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
-                    }
-                    let changed = outcome.as_ref().map(|r| r.changed.clone()).unwrap_or_default();
-                    let answer = outcome.and_then(|r| crate::requests::json(&r));
-                    self.journal.record(crate::journal::action("signal SIGHUP", "reload", &changed, &answer));
-                }
+                _ = sighup.recv() => self.ask_reload(crate::reload::Asker::Signal),
+                Some(read) = reload_rx.recv() => self.reload_read(read),
                 Some(req) = rx.recv() => self.handle(req),
                 _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
             }
@@ -277,6 +365,18 @@ impl Supervisor {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
         server.abort();
+        // What was made again after the first went away goes at exit like the first: the
+        // lock file only while it is still ours, the socket only by its identity.
+        if let Some(lock) = self.relocked.take() {
+            let _ = lock.release();
+        }
+        if let Some(own) = rebound {
+            use std::os::unix::fs::MetadataExt;
+            let socket = &self.config.supervisor.socket;
+            if std::fs::symlink_metadata(socket).is_ok_and(|m| (m.dev(), m.ino()) == own) {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
         // Let answers already handed to connections be written before the process exits.
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
@@ -390,7 +490,13 @@ impl Supervisor {
 
     /// Writes the unit's record if its intent or main process changed. A shutdown's stops
     /// are not the operator's: the intent recorded before the shutdown stays.
-    fn persist(&mut self, name: &str) {
+    pub(crate) fn persist(&mut self, name: &str) {
+        self.write_record(name, false);
+    }
+
+    /// Writes the unit's record; `again` writes it even when nothing changed (its file
+    /// went away), with the same rules for what a shutdown may record.
+    pub(crate) fn write_record(&mut self, name: &str, again: bool) {
         let shutting_down = self.shutdown.is_some();
         let runtime_dir = self.config.supervisor.runtime_dir.clone();
         let Some(unit) = self.units.get_mut(name) else {
@@ -406,7 +512,7 @@ impl Supervisor {
             }
         }
         let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
-        if unit.persisted == Some(now) {
+        if unit.persisted == Some(now) && !again {
             return;
         }
         let record = persist::UnitRecord {
@@ -493,15 +599,12 @@ impl Supervisor {
                 }
             }
             Action::KillTree => {
-                if let Some(main) = &unit.main {
-                    let _ = main.pidfd.send_signal(Signal::KILL);
-                }
-                if let Err(e) = unit.containment.kill_all(roots) {
+                if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
                     tracing::warn!(unit = %name, error = %e, "cannot kill the service's processes");
                 }
             }
             Action::AwaitTreeEmpty => {
-                if unit.containment.is_empty(roots) {
+                if unit.containment.is_empty(roots, &mut self.procs) {
                     self.queue.push_front((name.to_string(), Event::TreeEmpty));
                 } else {
                     unit.awaiting_tree = true;
@@ -520,9 +623,9 @@ impl Supervisor {
         if signals.contains(&Signal::KILL) && unit.machine.state() == State::Stopping {
             unit.stop_escalated = true;
         }
-        if let Err(e) = unit
-            .containment
-            .signal_all_each(signals, unit.roots(self.me))
+        if let Err(e) =
+            unit.containment
+                .signal_all_each(signals, unit.roots(self.me), &mut self.procs)
         {
             tracing::warn!(unit = %name, error = %e, "signals not delivered");
         }
@@ -531,7 +634,13 @@ impl Supervisor {
     /// The next time the loop must wake up without any other happening.
     fn next_deadline(&self) -> Instant {
         let now = Instant::now();
+        if self.stops_pending {
+            return now;
+        }
         let mut next = now + Duration::from_secs(3600);
+        if let Some(due) = self.own_files_due {
+            next = next.min(due);
+        }
         for unit in self.units.values() {
             if let Some((at, _)) = unit.timer {
                 next = next.min(at);
@@ -571,7 +680,11 @@ impl Supervisor {
                 unit.timer = None;
                 due.push((unit.name.clone(), Event::Timer { token }));
             }
-            if unit.awaiting_tree && unit.containment.is_empty(unit.roots(self.me)) {
+            if unit.awaiting_tree
+                && unit
+                    .containment
+                    .is_empty(unit.roots(self.me), &mut self.procs)
+            {
                 unit.awaiting_tree = false;
                 due.push((unit.name.clone(), Event::TreeEmpty));
             }
@@ -656,10 +769,9 @@ impl Supervisor {
     fn force_stop(&mut self) {
         tracing::warn!("forced shutdown: killing every service now");
         for unit in self.units.values() {
-            if let Some(main) = &unit.main {
-                let _ = main.pidfd.send_signal(Signal::KILL);
+            if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
+                tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
             }
-            let _ = unit.containment.kill_all(unit.roots(self.me));
         }
     }
 

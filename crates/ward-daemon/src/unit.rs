@@ -82,6 +82,9 @@ pub struct Unit {
     pub stop_capture: tokio::sync::watch::Sender<bool>,
     /// The capture tasks, awaited at shutdown so their last lines reach the log.
     pub captures: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether the FIFOs are open and captured, or why they could not be: a spawn sets
+    /// them up first when they are not.
+    pub output: Result<(), String>,
     /// What was last written to the unit's record: intent and main PID.
     pub persisted: Option<(ward_core::machine::Intent, Option<u32>)>,
     /// What the health probes say about the current run.
@@ -109,6 +112,19 @@ impl Unit {
             ward_sys::fifo::open_writer(&self.fifos[0])?,
             ward_sys::fifo::open_writer(&self.fifos[1])?,
         ))
+    }
+
+    /// SIGKILL to the main process through its pidfd, then to every process the unit
+    /// contains: a stop that ran out of time, or a forced shutdown.
+    pub fn kill_everything(
+        &self,
+        ward: u32,
+        view: &mut crate::contain::ProcView,
+    ) -> std::io::Result<()> {
+        if let Some(main) = &self.main {
+            let _ = main.pidfd.send_signal(ward_core::Signal::KILL);
+        }
+        self.containment.kill_all(self.roots(ward), view)
     }
 
     /// What the tree fallback needs to find this unit's processes.

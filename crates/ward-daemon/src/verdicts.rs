@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ward_core::classify::{
-    CrashClass, ExitReport, KernelOomLog, OomEvidence, OomFacts, oom_evidence,
+    CrashClass, ExitReport, KernelOomLog, OomFacts, oom_evidence, oom_may_settle,
 };
 use ward_core::config::Strategy;
 use ward_core::machine::{Event, SpawnFailure, State};
@@ -65,20 +65,31 @@ impl OomBaseline {
 
 impl Supervisor {
     /// Reaps every exited child: services' main processes become events, orphans vanish.
+    ///
+    /// Everything that has ended is reaped first and handled after, so that the ends of
+    /// many units (a shutdown) share one look at `/proc` for the units contained by
+    /// process tree, instead of one look each.
     pub(crate) fn reap(&mut self) {
         loop {
-            match ward_sys::reap::reap_any() {
-                Ok(Some((pid, status))) => {
-                    let Some(name) = self.by_pid.remove(&pid) else {
-                        self.hook_ended(pid, status);
-                        continue;
-                    };
-                    self.main_ended(&name, status);
+            let mut ended = Vec::new();
+            loop {
+                match ward_sys::reap::reap_any() {
+                    Ok(Some(end)) => ended.push(end),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "waitpid failed");
+                        break;
+                    }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "waitpid failed");
-                    break;
+            }
+            if ended.is_empty() {
+                return;
+            }
+            self.procs.forget();
+            for (pid, status) in ended {
+                match self.by_pid.remove(&pid) {
+                    Some(name) => self.main_ended(&name, status),
+                    None => self.hook_ended(pid, status),
                 }
             }
         }
@@ -96,7 +107,12 @@ impl Supervisor {
             return;
         };
         if let Some(file) = unit.pidfile.take() {
-            file.release();
+            let path = file.path().to_path_buf();
+            if let Some(why) = file.release().kept_because() {
+                let line = format!("left pid file {} in place: {why}", path.display());
+                tracing::warn!(unit = %name, "{line}");
+                logs::note(&self.logs.sink(), &unit.log, &line);
+            }
         }
         unit.probe_due = None;
         unit.watchdog_due = None;
@@ -156,9 +172,7 @@ impl Supervisor {
             peak_memory: peak,
             memory_limit: unit.instance.service.memory_max,
         };
-        let settle =
-            status.signal() == Some(Signal::KILL) && !matches!(report.oom, OomEvidence::Strong(_));
-        if settle {
+        if oom_may_settle(status, &report.oom) {
             self.pending.push(PendingVerdict {
                 due: Instant::now() + OOM_SETTLE,
                 unit: name.to_string(),

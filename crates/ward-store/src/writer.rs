@@ -37,6 +37,9 @@ enum Msg {
     Then(Box<dyn FnOnce() + Send>),
     /// Commit what came before, then end, whoever still holds a handle.
     Stop,
+    /// The file was deleted or replaced under the open connection: write what the
+    /// connection still holds to a new file at the journal's path and go on there.
+    Recreate(SyncSender<Result<(), StoreError>>),
 }
 
 /// The daemon's handle on the journal; dropping it commits what is queued and ends the
@@ -242,6 +245,45 @@ impl Journal {
             let _ = done_rx.recv();
         }
     }
+
+    /// The journal's file was deleted (or moved) while the daemon had it open: SQLite
+    /// goes on writing to the unlinked file, and everything would be lost with it. This
+    /// writes the whole journal, as the open connection still sees it, to a new file at
+    /// the journal's path (`VACUUM INTO`, which refuses to overwrite a file that someone
+    /// put there meanwhile), then goes on writing there. Blocks until done.
+    pub fn recreate(&self) -> Result<(), StoreError> {
+        let Some(JournalHandle { queue, .. }) = &self.handle else {
+            return Ok(());
+        };
+        let (done_tx, done_rx) = sync_channel(1);
+        if queue.send(Msg::Recreate(done_tx)).is_err() {
+            return Ok(());
+        }
+        done_rx.recv().unwrap_or(Ok(()))
+    }
+}
+
+/// Writes what `conn` holds to a new file at `path` and opens that instead. The copy is
+/// made under a name of its own and linked into place, which fails if anything is at
+/// `path` by then: whatever someone put there is left as it is (`VACUUM INTO` itself
+/// would write into a non-empty file before it refuses it).
+fn recreate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension(format!("db.recreating.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    conn.execute("VACUUM INTO ?1", [tmp.to_string_lossy()])
+        .map_err(|source| StoreError::Sqlite {
+            path: tmp.clone(),
+            source,
+        })?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(io)?;
+    *conn = schema::open_checked(path)?;
+    Ok(())
 }
 
 impl Drop for Journal {
@@ -321,6 +363,10 @@ fn run(
                 }
                 Msg::Then(done) => done(),
                 Msg::Stop => stop = true,
+                Msg::Recreate(done) => {
+                    let _ = done.send(recreate(&mut conn, &path));
+                    ids.clear();
+                }
             }
         }
         if stop {
@@ -587,6 +633,41 @@ mod tests {
         let before = queue.waiting.load(Ordering::Acquire);
         assert!(queue.send(Msg::Stop).is_err());
         assert_eq!(queue.waiting.load(Ordering::Acquire), before);
+    }
+
+    #[test]
+    fn a_journal_deleted_under_the_writer_is_written_anew_with_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let j = Journal::open(&path).unwrap();
+        let daemon = |what: &str| Record::Daemon {
+            at_ms: now_ms(),
+            what: what.into(),
+            detail: String::new(),
+        };
+        j.record(daemon("before"));
+        j.sync();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        j.recreate().unwrap();
+        j.record(daemon("after"));
+        j.sync();
+        let reader = crate::Reader::open(&path).unwrap();
+        let what: Vec<String> = reader
+            .events(0)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert!(what.iter().any(|w| w.contains("before")), "{what:?}");
+        assert!(what.iter().any(|w| w.contains("after")), "{what:?}");
+        // A file someone put there meanwhile is never overwritten.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "not ours").unwrap();
+        let refused = j.recreate();
+        assert_eq!(std::fs::read(&path).unwrap(), b"not ours", "{refused:?}");
+        assert!(refused.is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct CgroupDriver {
     version: Version,
     /// `<mount>/<our own cgroup>/ward-<id>`.
     base: PathBuf,
+    /// Whether this driver made `base` (rather than finding it, left by an earlier daemon).
+    created: bool,
 }
 
 /// One service's cgroup directory.
@@ -161,12 +163,22 @@ impl CgroupDriver {
         let base = mount
             .join(rel.trim_start_matches('/'))
             .join(format!("ward-{id}"));
-        match fs::create_dir(&base) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        let created = match fs::create_dir(&base) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
             Err(source) => return Err(CgroupError::NotWritable { path: base, source }),
-        }
-        Ok(CgroupDriver { version, base })
+        };
+        Ok(CgroupDriver {
+            version,
+            base,
+            created,
+        })
+    }
+
+    /// Whether [`CgroupDriver::detect`] made the daemon's directory, so that a start that
+    /// fails takes it away again (one found there is left as it was).
+    pub fn created_base(&self) -> bool {
+        self.created
     }
 
     /// The version in use.

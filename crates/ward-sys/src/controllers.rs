@@ -285,11 +285,6 @@ impl UnitControllers {
         crate::kfile::read(dir.join(file)).ok()?.trim().parse().ok()
     }
 
-    /// The memory cgroup directory, for status.
-    pub fn memory_dir(&self) -> Option<&Path> {
-        self.memory.as_ref().map(|(_, d)| d.as_path())
-    }
-
     /// Removes the directories (fails quietly while processes remain).
     pub fn remove(&self) {
         for (_, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {

@@ -6,6 +6,7 @@
 //! statuses as [`ward_core::ExitStatus`], errors as values that say which step failed.
 
 pub mod cgroup;
+pub mod config_file;
 pub mod controllers;
 pub mod daemonize;
 pub mod favordynmods;
@@ -20,6 +21,7 @@ pub mod pidfile;
 pub mod reap;
 pub mod spawn;
 pub mod tree;
+pub mod watch;
 
 pub use identity::ProcessIdentity;
 pub use pidfd::Pidfd;
@@ -46,6 +48,16 @@ pub fn own_uid() -> u32 {
 pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
     let cred = rustix::net::sockopt::socket_peercred(socket)?;
     Ok(cred.uid.as_raw())
+}
+
+/// Whether a connected socket has input waiting (bytes, or the peer's end of stream),
+/// without taking any of it: `WouldBlock` while nothing has arrived. For a server that
+/// gives a connection a slot only once its client has sent something.
+pub fn has_input(socket: &impl std::os::fd::AsFd) -> std::io::Result<()> {
+    use rustix::net::RecvFlags;
+    let mut byte = [0u8; 1];
+    rustix::net::recv(socket, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT)?;
+    Ok(())
 }
 
 /// Sets the file creation mask to 077: files and sockets the daemon creates are its own.

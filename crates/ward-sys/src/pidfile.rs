@@ -6,17 +6,24 @@
 //! programs write them, are read too, with the weaker checks a bare PID allows.
 //!
 //! Ownership is an exclusive `flock` on the file. A new owner locks the file at the path,
-//! checks that it is still the file at the path (another owner may have replaced it), then
-//! writes the record to a locked temporary file, syncs it, renames it over the path and
-//! syncs the directory. So exactly one of two racing writers wins, a reader never sees a
-//! half-written file, and a file whose owner died is unlocked and can be taken over.
+//! checks that it is still the file at the path (another owner may have replaced it) and
+//! that it is a PID file, then writes the record to a locked temporary file, syncs it,
+//! renames it over the path and syncs the directory; where no file is, the temporary file
+//! is moved to the path only if nothing has appeared there meanwhile. So exactly one of two
+//! racing writers wins, a reader never sees a half-written file, and a file whose owner
+//! died is unlocked and can be taken over.
+//!
+//! ward never overwrites or removes a file that is not its own: a file at the path that
+//! is not a PID file (ward's record, or a bare PID) is refused, and at the end a file is
+//! removed only while it is still the one ward wrote (same inode, same content).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{FlockOperation, flock};
+use rustix::fs::{FlockOperation, Mode, OFlags, RenameFlags, flock};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{ProcessIdentity, boot_id, read_stat};
@@ -67,6 +74,16 @@ pub enum PidFileError {
         /// The PID its content names, or `unknown`.
         holder: String,
     },
+    /// Something that is not a PID file is at the path; ward leaves it alone.
+    #[error(
+        "{path} is not a PID file; ward will not overwrite it (it is {found}; move it away, or choose another path)"
+    )]
+    NotPidFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there, in words: `a directory`, `a file of 120 bytes that is not a PID`.
+        found: String,
+    },
     /// The file or its directory could not be used.
     #[error("cannot write pid file {path}: {source}")]
     Io {
@@ -83,30 +100,73 @@ pub enum PidFileError {
 pub struct HeldPidFile {
     path: PathBuf,
     file: File,
+    /// What was written, to tell at the end whether the file is still ward's.
+    written: Vec<u8>,
+}
+
+/// What [`HeldPidFile::release`] did with the file.
+#[derive(Debug)]
+#[must_use = "a file left in place should be reported"]
+pub enum Release {
+    /// It was still the file ward wrote, and is gone now.
+    Removed,
+    /// Somebody else had removed it already.
+    Gone,
+    /// Another file is at the path now (another inode): left alone.
+    Replaced,
+    /// The file is ward's, but its content is not what ward wrote: left alone.
+    Changed,
+    /// It could not be looked at or removed.
+    Failed(io::Error),
+}
+
+impl Release {
+    /// Why the file was left in place, or `None` when nothing is left of ward's.
+    pub fn kept_because(&self) -> Option<String> {
+        match self {
+            Release::Removed | Release::Gone => None,
+            Release::Replaced => Some("another file is at its path now".into()),
+            Release::Changed => Some("its content changed".into()),
+            Release::Failed(e) => Some(format!("cannot remove it: {e}")),
+        }
+    }
 }
 
 impl HeldPidFile {
-    /// Takes `path` for `record`, or fails with [`PidFileError::Held`] if a live owner has it.
+    /// Takes `path` for `record`, or fails with [`PidFileError::Held`] if a live owner has
+    /// it, or with [`PidFileError::NotPidFile`] if something else is there.
     pub fn create(path: &Path, record: &PidRecord) -> Result<HeldPidFile, PidFileError> {
         let io_err = |source| PidFileError::Io {
             path: path.to_path_buf(),
             source,
         };
-        // Lock the file at the path, and make sure it still is the file at the path.
-        let claimed = loop {
-            let mut f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o644)
-                .open(path)
-                .map_err(io_err)?;
-            match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+        let mut body = serde_json::to_vec(record)
+            .map_err(io::Error::other)
+            .map_err(io_err)?;
+        body.push(b'\n');
+        loop {
+            let existing = match open_existing(path) {
+                Ok(f) => f,
+                Err(rustix::io::Errno::NOENT) => match write_atomically(path, &body, Place::New) {
+                    Ok(file) => return Ok(HeldPidFile::new(path, file, body)),
+                    // Another writer was first: judge its file like any other.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io_err(e)),
+                },
+                Err(rustix::io::Errno::LOOP) => {
+                    return Err(PidFileError::NotPidFile {
+                        path: path.to_path_buf(),
+                        found: "a symbolic link".into(),
+                    });
+                }
+                Err(e) => return Err(io_err(e.into())),
+            };
+            // Lock the file at the path, and make sure it still is the file at the path.
+            match flock(&existing, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::WOULDBLOCK) => {
                     let mut content = Vec::new();
-                    let _ = f.read_to_end(&mut content);
+                    let _ = (&existing).take(4096).read_to_end(&mut content);
                     return Err(PidFileError::Held {
                         path: path.to_path_buf(),
                         holder: holder_pid(&content).unwrap_or_else(|| "unknown".into()),
@@ -114,16 +174,27 @@ impl HeldPidFile {
                 }
                 Err(e) => return Err(io_err(e.into())),
             }
-            if same_file(&f, path) {
-                break f;
+            if !same_file(&existing, path) {
+                continue;
             }
-        };
-        let file = write_atomically(path, record).map_err(io_err)?;
-        drop(claimed);
-        Ok(HeldPidFile {
+            if let Some(found) = not_a_pid_file(&existing) {
+                return Err(PidFileError::NotPidFile {
+                    path: path.to_path_buf(),
+                    found,
+                });
+            }
+            let file = write_atomically(path, &body, Place::Replace).map_err(io_err)?;
+            drop(existing);
+            return Ok(HeldPidFile::new(path, file, body));
+        }
+    }
+
+    fn new(path: &Path, file: File, written: Vec<u8>) -> HeldPidFile {
+        HeldPidFile {
             path: path.to_path_buf(),
             file,
-        })
+            written,
+        }
     }
 
     /// The file's path.
@@ -131,16 +202,119 @@ impl HeldPidFile {
         &self.path
     }
 
-    /// Removes the file and gives up the lock, on a clean end of the owner.
-    pub fn release(self) {
-        let _ = fs::remove_file(&self.path);
+    /// Removes the file if it still is the one written (same inode, same content), then
+    /// gives up the lock, on a clean end of the owner. A file that is no longer ward's is
+    /// left in place; the answer says why.
+    pub fn release(self) -> Release {
+        let release = match (self.file.metadata(), fs::symlink_metadata(&self.path)) {
+            (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => Release::Gone,
+            (Err(e), _) | (_, Err(e)) => Release::Failed(e),
+            (Ok(ours), Ok(there)) if (ours.dev(), ours.ino()) != (there.dev(), there.ino()) => {
+                Release::Replaced
+            }
+            (Ok(_), Ok(_)) => {
+                // The same inode: what the path holds is what this descriptor reads.
+                let mut now = vec![0; self.written.len() + 1];
+                match read_at_most(&self.file, &mut now) {
+                    Err(e) => Release::Failed(e),
+                    Ok(n) if now[..n] != self.written[..] => Release::Changed,
+                    Ok(_) => match fs::remove_file(&self.path) {
+                        Ok(()) => Release::Removed,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => Release::Gone,
+                        Err(e) => Release::Failed(e),
+                    },
+                }
+            }
+        };
         drop(self.file);
+        release
     }
 }
 
-/// Writes `record` to a locked temporary file beside `path` and renames it into place;
-/// returns the new file, still locked.
-fn write_atomically(path: &Path, record: &PidRecord) -> io::Result<File> {
+/// Reads from the start of `file` until `buf` is full or the file ends.
+fn read_at_most(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens what is at `path` to lock and judge it: never through a symbolic link (`ELOOP`),
+/// and without blocking on a FIFO or a device.
+fn open_existing(path: &Path) -> Result<File, rustix::io::Errno> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// The largest file that can be a PID file: a ward record with a long command line.
+const MAX_PID_FILE: u64 = 64 * 1024;
+
+/// What `file` is, in words, when it is not a PID file (ward's record or a bare PID,
+/// whitespace around it allowed); `None` when it is one.
+fn not_a_pid_file(file: &File) -> Option<String> {
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return Some(format!("a file that cannot be examined ({e})")),
+    };
+    if meta.is_dir() {
+        return Some("a directory".into());
+    }
+    if !meta.is_file() {
+        return Some("not a regular file".into());
+    }
+    if meta.len() > MAX_PID_FILE {
+        return Some(format!("a file of {} bytes", meta.len()));
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = file.take(MAX_PID_FILE).read_to_end(&mut bytes) {
+        return Some(format!("a file that cannot be read ({e})"));
+    }
+    if is_pid_text(&bytes) {
+        return None;
+    }
+    Some(if bytes.iter().all(u8::is_ascii_whitespace) {
+        "an empty file".into()
+    } else {
+        format!("a file of {} bytes that names no process", bytes.len())
+    })
+}
+
+/// Whether `bytes` is a PID file's content: ward's JSON record, or a bare PID.
+fn is_pid_text(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let text = text.trim_ascii();
+    let bare = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u32>().is_ok_and(|pid| pid > 0);
+    bare || serde_json::from_str::<PidRecord>(text).is_ok()
+}
+
+/// Whether the temporary file replaces what is at the path, or goes where nothing is.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Place {
+    Replace,
+    New,
+}
+
+/// Tells apart the temporary files of one process (threads may write at once).
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `body` to a new, locked temporary file beside `path` and moves it into place;
+/// returns the new file, still locked. With [`Place::New`] an error of kind
+/// `AlreadyExists` means that a file appeared at the path first.
+fn write_atomically(path: &Path, body: &[u8], place: Place) -> io::Result<File> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -149,21 +323,36 @@ fn write_atomically(path: &Path, record: &PidRecord) -> io::Result<File> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(&tmp)?;
-    flock(&f, FlockOperation::NonBlockingLockExclusive)?;
-    // Readable by other tools whatever the writer's umask: finding the process is its use.
-    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    let mut body = serde_json::to_vec(record).map_err(io::Error::other)?;
-    body.push(b'\n');
-    let written = f.write_all(&body).and_then(|()| f.sync_all());
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+    // A new name of its own (O_EXCL): a file left by someone else is never reused.
+    let mut attempts = 0;
+    let (tmp, mut f) = loop {
+        let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
+        attempts += 1;
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => {}
+            Err(e) => return Err(e),
+        }
+    };
+    let placed = (|| {
+        flock(&f, FlockOperation::NonBlockingLockExclusive)?;
+        // Readable by other tools whatever the writer's umask: finding the process is its use.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        match place {
+            Place::Replace => fs::rename(&tmp, path),
+            Place::New => move_to_empty_place(&tmp, path),
+        }
+    })();
+    if let Err(e) = placed {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
@@ -171,8 +360,23 @@ fn write_atomically(path: &Path, record: &PidRecord) -> io::Result<File> {
     Ok(f)
 }
 
+/// Moves `tmp` to `path` unless something is at `path` (then `AlreadyExists`).
+fn move_to_empty_place(tmp: &Path, path: &Path) -> io::Result<()> {
+    use rustix::fs::CWD;
+    match rustix::fs::renameat_with(CWD, tmp, CWD, path, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        // A file system without `RENAME_NOREPLACE`: a hard link fails just as well when
+        // the name is taken.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            fs::hard_link(tmp, path)?;
+            fs::remove_file(tmp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn same_file(f: &File, path: &Path) -> bool {
-    match (f.metadata(), fs::metadata(path)) {
+    match (f.metadata(), fs::symlink_metadata(path)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
@@ -442,8 +646,107 @@ mod tests {
             }
             other => panic!("expected Held, got {other:?}"),
         }
-        held.release();
+        assert!(matches!(held.release(), Release::Removed));
         assert_eq!(check(&path).class, Class::NotFound);
+    }
+
+    #[test]
+    fn only_pid_files_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("bare.pid"), " 4194303\n").unwrap();
+        fs::write(
+            d.join("record.pid"),
+            serde_json::to_string(&PidRecord {
+                pid: 4_194_303,
+                ..me()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        for name in ["bare.pid", "record.pid"] {
+            let held = HeldPidFile::create(&d.join(name), &me()).unwrap();
+            assert_eq!(check(&d.join(name)).class, Class::Valid, "{name}");
+            assert!(matches!(held.release(), Release::Removed));
+        }
+        fs::write(d.join("notes"), "precious\n").unwrap();
+        fs::write(d.join("empty"), "").unwrap();
+        fs::write(d.join("zero"), "0\n").unwrap();
+        fs::write(d.join("journal.db"), b"SQLite format 3\0\x10\0").unwrap();
+        fs::create_dir(d.join("dir")).unwrap();
+        std::os::unix::fs::symlink(d.join("bare.pid.gone"), d.join("dangling")).unwrap();
+        fs::write(d.join("target"), "1234\n").unwrap();
+        std::os::unix::fs::symlink(d.join("target"), d.join("link")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for (name, found) in [
+            ("notes", "a file of 9 bytes that names no process"),
+            ("empty", "an empty file"),
+            ("zero", "a file of 2 bytes that names no process"),
+            ("journal.db", "that names no process"),
+            ("dir", "a directory"),
+            ("dangling", "a symbolic link"),
+            ("link", "a symbolic link"),
+            ("fifo", "not a regular file"),
+        ] {
+            let path = d.join(name);
+            let before = fs::symlink_metadata(&path).unwrap();
+            match HeldPidFile::create(&path, &me()) {
+                Err(e @ PidFileError::NotPidFile { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.starts_with(&format!(
+                            "{} is not a PID file; ward will not overwrite it (it is ",
+                            path.display()
+                        )) && text.contains(found),
+                        "{name}: {text}"
+                    );
+                }
+                other => panic!("{name}: expected NotPidFile, got {other:?}"),
+            }
+            let after = fs::symlink_metadata(&path).unwrap();
+            assert_eq!((before.ino(), before.len()), (after.ino(), after.len()));
+        }
+        assert_eq!(fs::read_to_string(d.join("notes")).unwrap(), "precious\n");
+        assert_eq!(fs::read_to_string(d.join("target")).unwrap(), "1234\n");
+        // No temporary file is left behind by the refusals.
+        let tmp: Vec<_> = fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(tmp.is_empty(), "{tmp:?}");
+    }
+
+    #[test]
+    fn release_removes_only_the_file_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pid");
+
+        let held = HeldPidFile::create(&path, &me()).unwrap();
+        fs::write(dir.path().join("other"), "someone else's\n").unwrap();
+        fs::rename(dir.path().join("other"), &path).unwrap();
+        assert!(matches!(held.release(), Release::Replaced));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "someone else's\n");
+        fs::remove_file(&path).unwrap();
+
+        let held = HeldPidFile::create(&path, &me()).unwrap();
+        fs::write(&path, "edited\n").unwrap();
+        let release = held.release();
+        assert!(matches!(release, Release::Changed));
+        assert_eq!(release.kept_because().unwrap(), "its content changed");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "edited\n");
+        fs::remove_file(&path).unwrap();
+
+        let held = HeldPidFile::create(&path, &me()).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(matches!(held.release(), Release::Gone));
     }
 
     #[test]
@@ -532,6 +835,8 @@ mod tests {
                 .collect();
             assert_eq!(winners.len(), 1);
             assert_eq!(check(&path).class, Class::Valid);
+            // Every loser cleaned up after itself: the winner's file is the only one.
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         }
     }
 

@@ -109,7 +109,7 @@ pub enum SpawnError {
     #[error("invalid command: {0}")]
     Invalid(String),
     /// The clone, or the mapping of the child's stack, failed in ward itself.
-    #[error("fork failed: {0}")]
+    #[error("clone failed: {0}")]
     Fork(#[source] io::Error),
     /// The child started but a step before or at exec failed; it has exited with 127 and
     /// the reaper will collect `pid`.
@@ -497,7 +497,8 @@ pub fn dev_null() -> io::Result<OwnedFd> {
 pub enum ExecErrno {
     /// ENOENT: the file, or its `#!` interpreter, does not exist.
     NotFound,
-    /// EACCES, EPERM, EISDIR: not executable by this user, or a directory.
+    /// EACCES, EPERM, EISDIR: not executable by this user, or a directory (which only a
+    /// look at the path tells apart).
     PermissionDenied,
     /// ENOEXEC: not an executable format.
     BadFormat,

@@ -2,6 +2,7 @@
 //! process, plus orphans re-parented to ward (the subreaper) that carry the service's
 //! marker in their environment.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
 
@@ -16,6 +17,9 @@ pub struct ProcessTable {
     children: HashMap<u32, Vec<u32>>,
     /// Start time of every process seen, to verify identity when a pidfd is opened later.
     starts: HashMap<u32, u64>,
+    /// The children of a parent by the unit their marker names, read once per parent and
+    /// table: looking up N units reads each child's environment once, not N times.
+    marks: RefCell<HashMap<u32, HashMap<String, Vec<u32>>>>,
 }
 
 impl ProcessTable {
@@ -36,7 +40,11 @@ impl ProcessTable {
                 }
             }
         }
-        ProcessTable { children, starts }
+        ProcessTable {
+            children,
+            starts,
+            marks: RefCell::default(),
+        }
     }
 
     /// The start time the process had when the table was read.
@@ -59,17 +67,69 @@ impl ProcessTable {
 
     /// Children of `parent` whose environment says they belong to `unit`.
     pub fn marked_children(&self, parent: u32, unit: &str) -> Vec<u32> {
-        let needle = format!("{UNIT_ENV}={unit}");
-        self.children
-            .get(&parent)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&pid| {
-                fs::read(format!("/proc/{pid}/environ"))
-                    .map(|env| env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()))
-                    .unwrap_or(false)
-            })
-            .collect()
+        let mut marks = self.marks.borrow_mut();
+        let by_unit = marks.entry(parent).or_insert_with(|| {
+            let mut by_unit: HashMap<String, Vec<u32>> = HashMap::new();
+            for &pid in self.children.get(&parent).into_iter().flatten() {
+                if let Some(unit) = marker(pid) {
+                    by_unit.entry(unit).or_default().push(pid);
+                }
+            }
+            by_unit
+        });
+        by_unit.get(unit).cloned().unwrap_or_default()
+    }
+}
+
+/// The unit a process's environment names, if it carries the marker.
+fn marker(pid: u32) -> Option<String> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{UNIT_ENV}=");
+    env.split(|&b| b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child of this test process carrying `marker` as its unit, killed on drop.
+    struct Marked(std::process::Child);
+
+    impl Marked {
+        fn spawn(unit: &str) -> Marked {
+            Marked(
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .env(UNIT_ENV, unit)
+                    .spawn()
+                    .expect("spawn sleep"),
+            )
+        }
+    }
+
+    impl Drop for Marked {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn children_are_found_by_the_unit_their_marker_names() {
+        let a = Marked::spawn("alpha");
+        let b = Marked::spawn("alpha:health");
+        let me = std::process::id();
+        let table = ProcessTable::scan();
+        let alpha = table.marked_children(me, "alpha");
+        assert!(alpha.contains(&a.0.id()), "{alpha:?}");
+        // A hook's marker names the unit and the hook: not the unit's own process.
+        assert!(!alpha.contains(&b.0.id()), "{alpha:?}");
+        assert_eq!(table.marked_children(me, "alpha:health"), [b.0.id()]);
+        assert!(table.marked_children(me, "beta").is_empty());
+        // Asked again, from what the first look read.
+        assert_eq!(table.marked_children(me, "alpha"), alpha);
+        assert!(table.descendants(&[me]).contains(&a.0.id()));
     }
 }

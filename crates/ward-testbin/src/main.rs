@@ -18,6 +18,9 @@
 //! ward-testbin notify MS EVERY PINGS  after MS send READY=1 to $NOTIFY_SOCKET, then
 //!                                     WATCHDOG=1 every EVERY ms, PINGS times, then hang
 //! ward-testbin listen MS SECS         after MS listen on 127.0.0.1:$PORT, sleep SECS
+//! ward-testbin hostile TEXT           write TEXT on stdout and stderr, send STATUS=TEXT
+//!                                     to $NOTIFY_SOCKET, print "sent", sleep (for
+//!                                     escape sequences aimed at the operator's terminal)
 //! ```
 //! Modes used internally by `tree`: `setsid-sleep SECS`, `fork-and-exit SECS`.
 #![forbid(unsafe_code)]
@@ -64,6 +67,14 @@ fn main() {
                 let _ = listener.accept();
                 std::thread::sleep(Duration::from_millis(5));
             }
+        }
+        "hostile" => {
+            let text = args.get(1).cloned().unwrap_or_else(|| usage());
+            say(&text);
+            eprintln!("{text}");
+            notify(&format!("STATUS={text}"));
+            say("sent");
+            sleep_secs(3600);
         }
         "exit" => std::process::exit(n(1) as i32),
         "crash" => {

@@ -11,6 +11,12 @@ pub struct Cli {
     #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// How long to wait for the daemon's answer (`0`: without limit) [default: 30s; for
+    /// stop and restart 30s plus the longest stop_timeout involved, for down 30s plus the
+    /// longest chain of stop_timeouts, for backup 5m].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = crate::client::Timeout::parse)]
+    pub timeout: Option<crate::client::Timeout>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +66,10 @@ pub enum Command {
         /// Reopen every log file (after an external tool rotated them) and exit.
         #[arg(long)]
         reopen: bool,
+        /// Write the lines' bytes as they are, also to a terminal (where control
+        /// characters are otherwise shown escaped, as `\e[31m`).
+        #[arg(long)]
+        raw: bool,
     },
     /// Re-read the config and apply only what changed.
     Reload {

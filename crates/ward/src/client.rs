@@ -1,11 +1,13 @@
 //! Finding the config and talking to the daemon it names.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ward_api::{Client, ClientError};
 use ward_core::config::{Config, SupervisorConfig};
+use ward_core::duration::format_duration;
 
 use crate::exit::Failure;
 
@@ -37,41 +39,96 @@ pub fn locate(path: &Path) -> Result<SupervisorConfig, Failure> {
     Ok(ward_core::config::locate(path, &text))
 }
 
+/// The config's text: from a regular file of at most 16 MiB only, so that a FIFO or a
+/// device named by `-c` is refused at once instead of blocking or filling memory.
 fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+    ward_sys::config_file::read(path).map_err(|e| {
+        let hint = if e.is_not_found() {
             "\n  hint: run ward in the directory of your ward.toml, or name it with `ward -c PATH …`"
         } else {
             ""
         };
-        Failure::Usage(format!("cannot read config {}: {e}{hint}", path.display()))
+        Failure::Usage(format!("{e}{hint}"))
     })
 }
+
+/// How long `settle_journal` waits: a daemon that cannot commit in that time (a stalled
+/// disk, a stopped daemon) is not waited for; the reader shows what is committed.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// Lets a running daemon commit what it has journaled so far, so that a read of the
 /// journal right after an event shows it. Without a daemon there is nothing to wait for.
 pub fn settle_journal(sup: &SupervisorConfig) {
     if sup.socket.exists() {
-        let _ = call::<serde_json::Value>(&sup.socket, Method::Post("/v1/journal/sync", Empty {}));
+        let _ = call::<serde_json::Value>(
+            &sup.socket,
+            Method::Post("/v1/journal/sync", Empty {}),
+            Timeout::After(SETTLE),
+        );
     }
 }
 
-/// A blocking call to the daemon on `socket`.
+/// How long a call waits for the daemon's answer: `--timeout`, or the command's own
+/// default (see `ward_core::timeouts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// Gives up after this long.
+    After(Duration),
+    /// Waits as long as it takes (`--timeout 0`).
+    Never,
+}
+
+impl Timeout {
+    /// `--timeout DURATION`: `30s`, `2m`, …; `0` waits without limit.
+    pub fn parse(text: &str) -> Result<Timeout, String> {
+        if text.trim() == "0" {
+            return Ok(Timeout::Never);
+        }
+        let d = ward_core::duration::parse_duration(text).map_err(|e| e.to_string())?;
+        Ok(if d.is_zero() {
+            Timeout::Never
+        } else {
+            Timeout::After(d)
+        })
+    }
+}
+
+/// A blocking call to the daemon on `socket`, given up after `timeout`.
 pub fn call<T: DeserializeOwned>(
     socket: &Path,
     method: Method<'_, impl Serialize>,
+    timeout: Timeout,
 ) -> Result<T, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Failed(format!("cannot start the async runtime: {e}")))?;
     let client = Client::new(socket);
-    let result = runtime.block_on(async {
+    let request = async {
         match method {
             Method::Get(path) => client.get(path).await,
             Method::Post(path, body) => client.post(path, &body).await,
         }
-    });
+    };
+    let result = runtime
+        .block_on(async {
+            match timeout {
+                Timeout::Never => Ok(request.await),
+                Timeout::After(limit) => tokio::time::timeout(limit, request)
+                    .await
+                    .map_err(|_| limit),
+            }
+        })
+        .map_err(|limit| {
+            Failure::NotRunning(format!(
+                "no answer from the ward daemon on {} within {}\n  hint: a daemon that is \
+                 stopped (SIGSTOP) or stuck does not answer; what was asked may still be \
+                 carried out (see `ward status`); `--timeout DURATION` waits longer, \
+                 `--timeout 0` without limit",
+                socket.display(),
+                format_duration(limit)
+            ))
+        })?;
     result.map_err(|e| match e {
         ClientError::Connect { socket, source }
             if source.kind() == std::io::ErrorKind::PermissionDenied =>

@@ -5,11 +5,18 @@
 //!
 //! Standard error is only for messages and warnings: a failed write there is ignored, since
 //! there is nowhere left to say so.
+//!
+//! Text for people (everything but `--json` and `ward logs`) passes
+//! [`ward_api::escape::lines`] on its way out, on stdout and stderr alike: what a service
+//! said (its `STATUS=` text, its stderr in `ward why`) is shown, never obeyed by the
+//! terminal. ward's own text holds no control character but line feeds, so this changes
+//! nothing else. JSON needs no such step: serde writes control characters as `\u001b`.
 
 use std::fmt;
 use std::io::{self, Write};
 
 use serde::Serialize;
+use ward_api::escape;
 
 use crate::exit::Failure;
 
@@ -29,18 +36,19 @@ macro_rules! errln {
 
 pub(crate) use {errln, outln};
 
-/// Prints `text` on stdout as it is.
+/// Prints `text` on stdout, escaped for a terminal.
 pub fn print(text: &str) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(escape::lines(text).as_bytes())
         .and_then(|()| out.flush())
         .map_err(Failure::Output)
 }
 
 /// Prints a line on stdout; see [`outln!`].
 pub fn line(args: fmt::Arguments<'_>) -> Result<(), Failure> {
+    let text = args.to_string();
     let mut out = io::stdout().lock();
-    out.write_fmt(args)
+    out.write_all(escape::lines(&text).as_bytes())
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
         .map_err(Failure::Output)
@@ -60,6 +68,9 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
 
 /// Prints a line on stderr; see [`errln!`].
 pub fn error_line(args: fmt::Arguments<'_>) {
+    let text = args.to_string();
     let mut err = io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+    let _ = err
+        .write_all(escape::lines(&text).as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
 }

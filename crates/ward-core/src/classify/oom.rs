@@ -45,6 +45,13 @@ pub struct OomFacts {
     pub memory_limit: Option<u64>,
 }
 
+/// Whether a death's verdict waits for OOM evidence to settle: the kernel may report a
+/// death before its counters move or its log line is written, and only a SIGKILL death
+/// without strong evidence yet can still turn out to be an OOM kill.
+pub fn oom_may_settle(status: crate::ExitStatus, evidence: &OomEvidence) -> bool {
+    status.signal() == Some(crate::Signal::KILL) && !matches!(evidence, OomEvidence::Strong(_))
+}
+
 /// Judges the facts by the rule of this module.
 pub fn oom_evidence(f: &OomFacts) -> OomEvidence {
     let peak = peak_words(f.peak_memory, f.memory_limit);
@@ -131,6 +138,19 @@ mod tests {
 
     const OTHER: &str = "Memory cgroup out of memory: Killed process 4242 (hog)";
     const THIS: &str = "Memory cgroup out of memory: Killed process 77 (me)";
+
+    #[test]
+    fn only_a_sigkill_without_strong_evidence_waits() {
+        use crate::{ExitStatus, Signal};
+        let kill = ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false,
+        };
+        assert!(oom_may_settle(kill, &OomEvidence::None));
+        assert!(oom_may_settle(kill, &OomEvidence::Weak("vmstat".into())));
+        assert!(!oom_may_settle(kill, &OomEvidence::Strong("cgroup".into())));
+        assert!(!oom_may_settle(ExitStatus::Exited(1), &OomEvidence::None));
+    }
 
     #[test]
     fn the_units_own_counter_rising_is_strong() {

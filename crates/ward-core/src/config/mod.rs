@@ -4,6 +4,7 @@ mod command;
 mod deps;
 mod errors;
 mod fields;
+mod files;
 mod health;
 mod model;
 mod parse;
@@ -21,4 +22,4 @@ mod tests;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use parse::{locate, parse};
+pub use parse::{MAX_FILE_SIZE, locate, parse};

@@ -59,6 +59,103 @@ pub struct SupervisorConfig {
     pub journal_backups: u32,
 }
 
+impl SupervisorConfig {
+    /// The daemon's own PID file and lock on the state dir: `<state_dir>/ward.pid`.
+    pub fn pid_file(&self) -> PathBuf {
+        self.state_dir.join("ward.pid")
+    }
+
+    /// The journal: `<state_dir>/journal.db`.
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir.join("journal.db")
+    }
+
+    /// Where `ward up -d` sends the daemon's own output: `<state_dir>/ward.log`.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.state_dir.join("ward.log")
+    }
+
+    /// The socket services send readiness and watchdog messages to:
+    /// `<runtime_dir>/notify.sock`.
+    pub fn notify_socket(&self) -> PathBuf {
+        self.runtime_dir.join("notify.sock")
+    }
+
+    /// A unit's log file: `<log_dir>/NAME.log` (rotated copies add `.1`, `.2`, …).
+    pub fn log_file(&self, unit: &str) -> PathBuf {
+        self.log_dir.join(format!("{unit}.log"))
+    }
+
+    /// Every single file the daemon itself writes, each with what it is in words: no
+    /// service's log or PID file may be one of them.
+    pub fn own_files(&self) -> Vec<(PathBuf, &'static str)> {
+        let journal = self.journal();
+        let beside = |suffix: &str| {
+            let mut name = journal.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        vec![
+            (self.pid_file(), "the daemon's pid file"),
+            (self.daemon_log(), "the daemon's own log"),
+            (beside("-wal"), "the journal's write-ahead log"),
+            (beside("-shm"), "the journal's shared memory file"),
+            (journal, "the journal"),
+            (self.socket.clone(), "the control socket"),
+            (self.notify_socket(), "the notify socket"),
+        ]
+    }
+
+    /// The keys whose values differ in `other`, in the table's order. Every key is
+    /// compared: the destructuring below fails to compile when a key is added and not
+    /// listed, so a reload can never ignore a change without a word.
+    pub fn changed_keys(&self, other: &SupervisorConfig) -> Vec<&'static str> {
+        let SupervisorConfig {
+            state_dir,
+            runtime_dir,
+            log_dir,
+            socket,
+            log_max_size,
+            log_keep,
+            cgroup,
+            cgroup_favordynmods,
+            journal_keep_days,
+            journal_keep_rows,
+            journal_backup_interval,
+            journal_backups,
+        } = self;
+        [
+            ("state_dir", *state_dir != other.state_dir),
+            ("runtime_dir", *runtime_dir != other.runtime_dir),
+            ("log_dir", *log_dir != other.log_dir),
+            ("socket", *socket != other.socket),
+            ("log_max_size", *log_max_size != other.log_max_size),
+            ("log_keep", *log_keep != other.log_keep),
+            ("cgroup", *cgroup != other.cgroup),
+            (
+                "cgroup_favordynmods",
+                *cgroup_favordynmods != other.cgroup_favordynmods,
+            ),
+            (
+                "journal_keep_days",
+                *journal_keep_days != other.journal_keep_days,
+            ),
+            (
+                "journal_keep_rows",
+                *journal_keep_rows != other.journal_keep_rows,
+            ),
+            (
+                "journal_backup_interval",
+                *journal_backup_interval != other.journal_backup_interval,
+            ),
+            ("journal_backups", *journal_backups != other.journal_backups),
+        ]
+        .into_iter()
+        .filter_map(|(key, differs)| differs.then_some(key))
+        .collect()
+    }
+}
+
 /// How ward contains a service's processes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CgroupMode {

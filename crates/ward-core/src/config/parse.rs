@@ -9,6 +9,11 @@ use std::path::Path;
 
 const TOP_KEYS: &[&str] = &["supervisor", "services"];
 
+/// The largest config file ward reads: 16 MiB. A real `ward.toml` of 10,000 services is
+/// a few megabytes; anything larger is a mistake (a log file named by `-c`, `/dev/zero`),
+/// and reading it whole would cost the CLI and the daemon that much memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 /// Parses and validates a whole config file.
 ///
 /// `path` is used for messages and to resolve relative paths; the text is not read from it,
@@ -56,6 +61,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
 
     if let Some(table) = root.get("services").and_then(|i| i.as_table_like()) {
         super::deps::check(&mut ctx, table, &services);
+        super::files::check(&mut ctx, path, &supervisor, table, &services);
     }
 
     if ctx.report.is_empty() {

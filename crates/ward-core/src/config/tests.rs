@@ -308,6 +308,14 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "invalid service name `web server`",
     ),
     (
+        // Shown escaped by the CLI; never a unit name, so never in a status table.
+        "control character in a service name",
+        "[services.\"web\\u001b[2J\"]\ncommand = \"/bin/true\"\n",
+        1,
+        11,
+        "invalid service name `web\u{1b}[2J`",
+    ),
+    (
         "dot in a service name",
         "[services.\"web.1\"]\ncommand = \"/bin/true\"\n",
         1,
@@ -596,4 +604,138 @@ fn a_dependency_typo_gets_a_suggestion() {
         "[services.postgres]\ncommand = \"x\"\n[services.web]\ncommand = \"x\"\ndepends_on = [\"postgre\"]\n",
     )[0];
     assert_eq!(e.hint.as_deref(), Some("did you mean `postgres`?"));
+}
+
+#[test]
+fn every_supervisor_key_is_compared_for_a_reload() {
+    let base = ok("[services.a]\ncommand = [\"/bin/true\"]\n");
+    assert!(base.supervisor.changed_keys(&base.supervisor).is_empty());
+    for (line, keys) in [
+        // The other paths default to places inside state_dir: they move with it.
+        (
+            "state_dir = \"/s\"",
+            &["state_dir", "runtime_dir", "log_dir", "socket"][..],
+        ),
+        ("runtime_dir = \"/r\"", &["runtime_dir"]),
+        ("log_dir = \"/l\"", &["log_dir"]),
+        ("socket = \"/x.sock\"", &["socket"]),
+        ("log_max_size = \"1MiB\"", &["log_max_size"]),
+        ("log_keep = 2", &["log_keep"]),
+        ("cgroup = \"off\"", &["cgroup"]),
+        ("cgroup_favordynmods = true", &["cgroup_favordynmods"]),
+        ("journal_keep_days = 3", &["journal_keep_days"]),
+        ("journal_keep_rows = 1000", &["journal_keep_rows"]),
+        (
+            "journal_backup_interval = \"5m\"",
+            &["journal_backup_interval"],
+        ),
+        ("journal_backups = 1", &["journal_backups"]),
+    ] {
+        let changed = ok(&format!(
+            "[supervisor]\n{line}\n[services.a]\ncommand = [\"/bin/true\"]\n"
+        ));
+        assert_eq!(
+            base.supervisor.changed_keys(&changed.supervisor),
+            keys,
+            "{line}"
+        );
+    }
+}
+
+/// Where each refused `pidfile` or log is reported, and what it says.
+#[test]
+fn pidfiles_and_logs_on_files_ward_keeps_are_refused() {
+    const SLEEP: &str = "command = \"/bin/sleep 100\"\n";
+    let cases: Vec<(String, (usize, usize), &str)> = vec![
+        (
+            format!(
+                "[supervisor]\nstate_dir = \"st\"\n[services.web]\n{SLEEP}pidfile = \"st/journal.db\"\n"
+            ),
+            (5, 11),
+            "`pidfile` st/journal.db is inside `state_dir` (st)",
+        ),
+        (
+            format!("[services.web]\n{SLEEP}pidfile = \".ward/ward.pid\"\n"),
+            (3, 11),
+            "is inside `state_dir`",
+        ),
+        (
+            format!(
+                "[supervisor]\nruntime_dir = \"/run/w\"\n[services.web]\n{SLEEP}pidfile = \"/run/w/../w/units/x\"\n"
+            ),
+            (5, 11),
+            "`pidfile` /run/w/units/x is inside `runtime_dir` (/run/w)",
+        ),
+        (
+            format!("[services.web]\n{SLEEP}pidfile = \"./ward.toml\"\n"),
+            (3, 11),
+            "`pidfile` ward.toml is this config file",
+        ),
+        (
+            format!(
+                "[supervisor]\nsocket = \"/run/w.sock\"\n[services.web]\n{SLEEP}pidfile = \"/run/w.sock\"\n"
+            ),
+            (5, 11),
+            "is the control socket",
+        ),
+        (
+            format!(
+                "[supervisor]\nlog_dir = \"l\"\n[services.a]\n{SLEEP}pidfile = \"l/b.0.log.2\"\n[services.b]\n{SLEEP}instances = 2\n"
+            ),
+            (5, 11),
+            "`pidfile` l/b.0.log.2 is a rotated log of `b.0`",
+        ),
+        (
+            format!(
+                "[services.z]\n{SLEEP}pidfile = \"run/x.pid\"\n[services.a]\n{SLEEP}pidfile = \"run/x.pid\"\n"
+            ),
+            (6, 11),
+            "`pidfile` run/x.pid is also the pid file of `z`",
+        ),
+        (
+            format!(
+                "[services.a]\n{SLEEP}pidfile = \"run/x.pid\"\ninstances = 3\n[services.b]\n{SLEEP}pidfile = \"run/x.2.pid\"\n"
+            ),
+            (7, 11),
+            "is also the pid file of `a.2`",
+        ),
+        (
+            format!("[supervisor]\nlog_dir = \".ward\"\n[services.ward]\n{SLEEP}"),
+            (3, 11),
+            "[services.ward] would write its log to .ward/ward.log, which is the daemon's own log",
+        ),
+        (
+            format!(
+                "[supervisor]\nlog_dir = \"/l\"\nsocket = \"/l/api.log.1\"\n[services.api]\n{SLEEP}"
+            ),
+            (4, 11),
+            "[services.api] would write a rotated log to /l/api.log.1, which is the control socket",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, place, fragment) in &cases {
+        let errs = errors(text);
+        let first = &errs[0];
+        if errs.len() != 1
+            || (first.line, first.column) != *place
+            || !first.message.contains(fragment)
+            || first.hint.is_none()
+        {
+            failures.push(format!(
+                "{text}\nexpected one error at {place:?} containing {fragment:?}, got {errs:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn pidfiles_of_their_own_are_accepted() {
+    // Instances get a file each; a file beside ward's directories is fine.
+    let c = ok(
+        "[services.a]\ncommand = \"x\"\npidfile = \"run/a.pid\"\ninstances = 2\n\
+                [services.b]\ncommand = \"x\"\npidfile = \"run/a.pid.b\"\n\
+                [services.ward]\ncommand = \"x\"\npidfile = \".wardx/ward.pid\"\n",
+    );
+    assert_eq!(c.instances().len(), 4);
 }

@@ -127,11 +127,6 @@ impl LogWriter {
         unit
     }
 
-    /// Flushes and forgets a unit's file.
-    pub fn close(&self, log: &UnitLog) {
-        let _ = self.sink.tx.send(Msg::Close { id: log.id });
-    }
-
     /// Reopens every file, for external rotators that renamed them.
     pub fn reopen(&self) {
         let _ = self.sink.tx.send(Msg::Reopen);

@@ -6,12 +6,13 @@ use ward_api::BackupResponse;
 use ward_core::config::SupervisorConfig;
 use ward_sys::pidfile::{self, Class};
 
-use crate::client::{self, Empty, Method};
+use crate::client::{self, Empty, Method, Timeout};
 use crate::exit::{Failure, OK};
 use crate::out::outln;
 
-pub fn backup(sup: &SupervisorConfig) -> Result<i32, Failure> {
-    let resp: BackupResponse = client::call(&sup.socket, Method::Post("/v1/backup", Empty {}))?;
+pub fn backup(sup: &SupervisorConfig, timeout: Timeout) -> Result<i32, Failure> {
+    let resp: BackupResponse =
+        client::call(&sup.socket, Method::Post("/v1/backup", Empty {}), timeout)?;
     outln!("journal backed up to {} (verified)", resp.file)?;
     Ok(OK)
 }

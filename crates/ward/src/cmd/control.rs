@@ -6,14 +6,19 @@ use ward_api::{Ack, ActionResponse, ReloadResponse, Selection, SignalRequest};
 use ward_core::config::SupervisorConfig;
 
 use crate::cli::Targets;
-use crate::client::{self, Empty, Method};
+use crate::client::{self, Empty, Method, Timeout};
 use crate::exit::{FAILED, Failure, OK};
 use crate::out::{self, outln};
 
 /// How long `ward down` waits for the daemon process to be gone after it answered.
 const DOWN_GRACE: Duration = Duration::from_secs(10);
 
-pub fn action(sup: &SupervisorConfig, verb: &str, targets: &Targets) -> Result<i32, Failure> {
+pub fn action(
+    sup: &SupervisorConfig,
+    verb: &str,
+    targets: &Targets,
+    timeout: Timeout,
+) -> Result<i32, Failure> {
     if targets.names.is_empty() && !targets.all {
         return Err(Failure::Usage(format!(
             "name the services to {verb}, or use --all"
@@ -23,12 +28,20 @@ pub fn action(sup: &SupervisorConfig, verb: &str, targets: &Targets) -> Result<i
         names: targets.names.clone(),
         all: targets.all,
     };
-    let resp: ActionResponse =
-        client::call(&sup.socket, Method::Post(&format!("/v1/{verb}"), body))?;
+    let resp: ActionResponse = client::call(
+        &sup.socket,
+        Method::Post(&format!("/v1/{verb}"), body),
+        timeout,
+    )?;
     print_results(&resp, targets.json)
 }
 
-pub fn signal(sup: &SupervisorConfig, name: String, signal: String) -> Result<i32, Failure> {
+pub fn signal(
+    sup: &SupervisorConfig,
+    name: String,
+    signal: String,
+    timeout: Timeout,
+) -> Result<i32, Failure> {
     let body = SignalRequest {
         selection: Selection {
             names: vec![name],
@@ -36,7 +49,8 @@ pub fn signal(sup: &SupervisorConfig, name: String, signal: String) -> Result<i3
         },
         signal,
     };
-    let resp: ActionResponse = client::call(&sup.socket, Method::Post("/v1/signal", body))?;
+    let resp: ActionResponse =
+        client::call(&sup.socket, Method::Post("/v1/signal", body), timeout)?;
     print_results(&resp, false)
 }
 
@@ -55,8 +69,9 @@ fn print_results(resp: &ActionResponse, json: bool) -> Result<i32, Failure> {
     })
 }
 
-pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
-    let resp: ReloadResponse = client::call(&sup.socket, Method::Post("/v1/reload", Empty {}))?;
+pub fn reload(sup: &SupervisorConfig, json: bool, timeout: Timeout) -> Result<i32, Failure> {
+    let resp: ReloadResponse =
+        client::call(&sup.socket, Method::Post("/v1/reload", Empty {}), timeout)?;
     if json {
         out::json(&resp)?;
         return Ok(OK);
@@ -79,8 +94,8 @@ pub fn reload(sup: &SupervisorConfig, json: bool) -> Result<i32, Failure> {
 
 /// Stops everything, then waits until the daemon has released its state dir, so that a
 /// `ward up` right after cannot find it still locked.
-pub fn down(sup: &SupervisorConfig) -> Result<i32, Failure> {
-    let _: Ack = client::call(&sup.socket, Method::Post("/v1/shutdown", Empty {}))?;
+pub fn down(sup: &SupervisorConfig, timeout: Timeout) -> Result<i32, Failure> {
+    let _: Ack = client::call(&sup.socket, Method::Post("/v1/shutdown", Empty {}), timeout)?;
     let pid_file = sup.state_dir.join("ward.pid");
     let deadline = Instant::now() + DOWN_GRACE;
     while pid_file.exists() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use ward_core::config::{Config, SupervisorConfig};
 use ward_sys::pidfile::{self, Class};
 
-use crate::client::{self, Method};
+use crate::client::{self, Method, Timeout};
 use crate::exit::{FAILED, Failure, OK};
 use crate::out::outln;
 
@@ -35,7 +35,12 @@ fn problem(what: impl Into<String>, fix: impl Into<String>) -> Finding {
     }
 }
 
-pub fn doctor(path: &Path, sup: &SupervisorConfig, repair: bool) -> Result<i32, Failure> {
+pub fn doctor(
+    path: &Path,
+    sup: &SupervisorConfig,
+    repair: bool,
+    timeout: Timeout,
+) -> Result<i32, Failure> {
     let mut findings = Vec::new();
     let state = &sup.state_dir;
     match std::fs::metadata(state) {
@@ -65,7 +70,7 @@ pub fn doctor(path: &Path, sup: &SupervisorConfig, repair: bool) -> Result<i32, 
         Ok(_) => findings.push(ok(format!("state dir {} is private", state.display()))),
     }
 
-    let running = daemon(sup, repair, &mut findings);
+    let running = daemon(sup, repair, timeout, &mut findings);
     favordynmods(sup, &mut findings);
     journal(sup, repair, running, &mut findings);
     if let Ok(config) = client::load(path) {
@@ -114,7 +119,12 @@ fn favordynmods(sup: &SupervisorConfig, findings: &mut Vec<Finding>) {
 }
 
 /// The PID file and the socket; returns whether a daemon runs.
-fn daemon(sup: &SupervisorConfig, repair: bool, findings: &mut Vec<Finding>) -> bool {
+fn daemon(
+    sup: &SupervisorConfig,
+    repair: bool,
+    timeout: Timeout,
+    findings: &mut Vec<Finding>,
+) -> bool {
     let pid_file = sup.state_dir.join("ward.pid");
     let v = pidfile::check(&pid_file);
     let running = v.class == Class::Valid;
@@ -170,7 +180,7 @@ fn daemon(sup: &SupervisorConfig, repair: bool, findings: &mut Vec<Finding>) -> 
                 ));
             }
             let answer: Result<ward_api::StatusResponse, _> =
-                client::call(socket, Method::<()>::Get("/v1/status"));
+                client::call(socket, Method::<()>::Get("/v1/status"), timeout);
             match answer {
                 Ok(st) => {
                     findings.push(ok(format!("the daemon answers on {}", socket.display())));

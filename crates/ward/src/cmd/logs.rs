@@ -1,5 +1,10 @@
-//! `ward logs NAME… [-f] [-n N] [--reopen]`: read straight from the log files, so logs can
-//! be read while the daemon is down too.
+//! `ward logs NAME… [-f] [-n N] [--reopen] [--raw]`: read straight from the log files, so
+//! logs can be read while the daemon is down too.
+//!
+//! The lines are what the services wrote. To a terminal they go escaped
+//! ([`ward_api::escape::bytes`]), so that a service cannot clear the operator's screen,
+//! recolour it or set its title; to a pipe or a file, and with `--raw`, they go as bytes,
+//! for tools that want them exactly.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -10,7 +15,7 @@ use std::time::Duration;
 use ward_api::Ack;
 use ward_core::config::{Config, SupervisorConfig};
 
-use crate::client::{self, Empty, Method};
+use crate::client::{self, Empty, Method, Timeout};
 use crate::exit::{Failure, OK};
 use crate::out::outln;
 
@@ -18,13 +23,24 @@ use crate::out::outln;
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 /// `ward logs --reopen`: needs only the socket.
-pub fn reopen(sup: &SupervisorConfig) -> Result<i32, Failure> {
-    let _: Ack = client::call(&sup.socket, Method::Post("/v1/logs/reopen", Empty {}))?;
+pub fn reopen(sup: &SupervisorConfig, timeout: Timeout) -> Result<i32, Failure> {
+    let _: Ack = client::call(
+        &sup.socket,
+        Method::Post("/v1/logs/reopen", Empty {}),
+        timeout,
+    )?;
     outln!("log files reopened")?;
     Ok(OK)
 }
 
-pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Result<i32, Failure> {
+/// Prints the logs; `escape` shows control characters as visible escapes.
+pub fn logs(
+    config: &Config,
+    names: &[String],
+    follow: bool,
+    lines: usize,
+    escape: bool,
+) -> Result<i32, Failure> {
     let units = select(config, names)?;
     let prefix = units.len() > 1;
     let width = units.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
@@ -40,7 +56,7 @@ pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Re
             Ok(Tail { shown, file, end }) => (shown, Some((file, end))),
             Err(_) => (Vec::new(), None),
         };
-        write_lines(&mut out, &label, &shown).map_err(Failure::Output)?;
+        write_lines(&mut out, &label, &shown, escape).map_err(Failure::Output)?;
         files.push(Followed::new(label, path, opened));
     }
     out.flush().map_err(Failure::Output)?;
@@ -52,7 +68,7 @@ pub fn logs(config: &Config, names: &[String], follow: bool, lines: usize) -> Re
     loop {
         for f in &mut files {
             let new = f.read_new();
-            write_lines(&mut out, &f.label, &new).map_err(Failure::Output)?;
+            write_lines(&mut out, &f.label, &new, escape).map_err(Failure::Output)?;
         }
         out.flush().map_err(Failure::Output)?;
         std::thread::sleep(FOLLOW_POLL);
@@ -93,10 +109,14 @@ fn log_file(config: &Config, unit: &str) -> PathBuf {
     config.supervisor.log_dir.join(format!("{unit}.log"))
 }
 
-fn write_lines(out: &mut impl Write, label: &str, bytes: &[u8]) -> io::Result<()> {
+fn write_lines(out: &mut impl Write, label: &str, bytes: &[u8], escape: bool) -> io::Result<()> {
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         out.write_all(label.as_bytes())?;
-        out.write_all(line)?;
+        if escape {
+            out.write_all(ward_api::escape::bytes(line).as_bytes())?;
+        } else {
+            out.write_all(line)?;
+        }
     }
     Ok(())
 }

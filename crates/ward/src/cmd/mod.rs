@@ -11,20 +11,28 @@ mod status;
 mod up;
 mod why;
 
+use std::time::Duration;
+
+use ward_core::timeouts;
+
 use crate::cli::{Cli, Command};
-use crate::client;
+use crate::client::{self, Timeout};
 use crate::exit::{Failure, OK};
 use crate::out::{errln, outln};
 
 /// Runs the subcommand and returns the exit code.
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     let path = client::config_path(cli.config.as_deref());
+    // `--timeout`, or the command's own default (see `ward_core::timeouts`).
+    let within = |default: Duration| cli.timeout.unwrap_or(Timeout::After(default));
+    let answer = within(timeouts::ANSWER);
     match cli.command {
         Command::Up { detach } => up::up(&path, detach),
         Command::Check => {
             let config = client::load(&path)?;
             let units = config.instances().len();
             limit_warnings(&config);
+            command_warnings(&config);
             outln!(
                 "{}: ok ({} services, {units} units)",
                 path.display(),
@@ -32,20 +40,31 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             )?;
             Ok(OK)
         }
-        Command::Status { names, json } => status::status(&client::locate(&path)?, &names, json),
-        Command::Start(t) => control::action(&client::locate(&path)?, "start", &t),
-        Command::Stop(t) => control::action(&client::locate(&path)?, "stop", &t),
-        Command::Restart(t) => control::action(&client::locate(&path)?, "restart", &t),
-        Command::Signal { name, signal } => control::signal(&client::locate(&path)?, name, signal),
-        Command::Logs { reopen: true, .. } => logs::reopen(&client::locate(&path)?),
+        Command::Status { names, json } => {
+            status::status(&client::locate(&path)?, &names, json, answer)
+        }
+        Command::Start(t) => control::action(&client::locate(&path)?, "start", &t, answer),
+        Command::Stop(t) => waits_for_stops(&path, "stop", &t, cli.timeout),
+        Command::Restart(t) => waits_for_stops(&path, "restart", &t, cli.timeout),
+        Command::Signal { name, signal } => {
+            control::signal(&client::locate(&path)?, name, signal, answer)
+        }
+        Command::Logs { reopen: true, .. } => logs::reopen(&client::locate(&path)?, answer),
         Command::Logs {
             names,
             follow,
             lines,
+            raw,
             ..
-        } => logs::logs(&client::load(&path)?, &names, follow, lines),
-        Command::Reload { json } => control::reload(&client::locate(&path)?, json),
-        Command::Down => control::down(&client::locate(&path)?),
+        } => {
+            let escape = !raw && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            logs::logs(&client::load(&path)?, &names, follow, lines, escape)
+        }
+        Command::Reload { json } => control::reload(&client::locate(&path)?, json, answer),
+        Command::Down => {
+            let limit = within(timeouts::shutdown(client::load(&path).ok().as_ref()));
+            control::down(&client::locate(&path)?, limit)
+        }
         Command::Pid(cmd) => pid::run(cmd),
         Command::Why { name, run, json } => {
             // min_uptime decides whether a recovery held; the config may be mid-edit.
@@ -58,15 +77,60 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                         .map(|i| i.service.min_uptime)
                 })
                 .unwrap_or(std::time::Duration::from_secs(1));
-            why::why(&client::locate(&path)?, min_uptime, &name, run, json)
+            why::why(
+                &client::locate(&path)?,
+                min_uptime,
+                &name,
+                run,
+                json,
+                answer,
+            )
         }
-        Command::Backup => backup::backup(&client::locate(&path)?),
+        Command::Backup => backup::backup(&client::locate(&path)?, within(timeouts::BACKUP)),
         Command::Restore { file } => backup::restore(&client::locate(&path)?, &file),
-        Command::Doctor { repair } => doctor::doctor(&path, &client::locate(&path)?, repair),
+        Command::Doctor { repair } => {
+            doctor::doctor(&path, &client::locate(&path)?, repair, answer)
+        }
         Command::History { name, since, json } => {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
         Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+    }
+}
+
+/// `ward stop` and `ward restart`: they are answered once their units are down (the stop
+/// half, for a restart), so by default they wait as long as the config's stop timeouts
+/// allow.
+fn waits_for_stops(
+    path: &std::path::Path,
+    verb: &str,
+    targets: &crate::cli::Targets,
+    given: Option<Timeout>,
+) -> Result<i32, Failure> {
+    let timeout = given.unwrap_or_else(|| {
+        let config = client::load(path).ok();
+        Timeout::After(timeouts::stop(config.as_ref(), &targets.names, targets.all))
+    });
+    control::action(&client::locate(path)?, verb, targets, timeout)
+}
+
+/// `ward check` says which programs cannot run as they stand: a `command` whose program is
+/// a directory would fail at every start with the kernel's "permission denied". A program
+/// that is missing is not named: it may be installed before `ward up`.
+fn command_warnings(config: &ward_core::config::Config) {
+    for svc in config.services.values() {
+        let Some(program) = svc.command.first().filter(|p| p.contains('/')) else {
+            continue;
+        };
+        // A relative path is looked up from the service's `cwd`, as the daemon's exec does.
+        let path = svc.cwd.join(program);
+        if path.is_dir() {
+            errln!(
+                "warning: [services.{}] command: {} is a directory, not a program",
+                svc.name,
+                path.display()
+            );
+        }
     }
 }
 

@@ -4,12 +4,18 @@ use ward_api::{ServiceStatus, StatusResponse, UnitState};
 use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
-use crate::client::{self, Method};
+use crate::client::{self, Method, Timeout};
 use crate::exit::{Failure, OK};
 use crate::{out, table};
 
-pub fn status(sup: &SupervisorConfig, names: &[String], json: bool) -> Result<i32, Failure> {
-    let mut resp: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
+pub fn status(
+    sup: &SupervisorConfig,
+    names: &[String],
+    json: bool,
+    timeout: Timeout,
+) -> Result<i32, Failure> {
+    let mut resp: StatusResponse =
+        client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
     if !names.is_empty() {
         for name in names {
             if !resp

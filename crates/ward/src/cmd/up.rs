@@ -1,7 +1,7 @@
 //! `ward up [-d]`: the daemon, in the foreground or detached.
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
@@ -19,6 +19,9 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
     })?;
     let mut ready = None;
     if detach {
+        // Refused before the state dir or the daemon exists; the foreground daemon checks
+        // for itself before it creates anything.
+        ward_daemon::check_descriptors(&config).map_err(|e| Failure::Failed(e.to_string()))?;
         let state_dir = &config.supervisor.state_dir;
         DirBuilder::new()
             .recursive(true)
@@ -30,7 +33,8 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
         match fork_daemon().map_err(|e| Failure::Failed(format!("cannot fork: {e}")))? {
             Forked::Parent { child, report } => {
                 let mut line = String::new();
-                let _ = BufReader::new(report).read_line(&mut line);
+                let mut reader = BufReader::new(report);
+                let _ = reader.read_line(&mut line);
                 return if line.trim() == "ok" {
                     outln!(
                         "ward is up (pid {child}); socket {}, daemon log {}",
@@ -44,7 +48,12 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
                         log_path.display()
                     )))
                 } else {
-                    Err(Failure::Failed(line.trim_end().to_string()))
+                    // The daemon exits after saying why: the rest (a hint) follows.
+                    let mut rest = String::new();
+                    let _ = reader.read_to_string(&mut rest);
+                    Err(Failure::Failed(
+                        format!("{line}{rest}").trim_end().to_string(),
+                    ))
                 };
             }
             Forked::Child { report } => {

@@ -10,7 +10,7 @@ use ward_core::config::SupervisorConfig;
 use ward_core::duration::format_duration;
 
 use super::stats::StatsJson;
-use crate::client::{self, Method};
+use crate::client::{self, Method, Timeout};
 use crate::exit::{FAILED, Failure, OK};
 use crate::out::{self, outln};
 
@@ -62,12 +62,14 @@ pub fn why(
     name: &str,
     run: Option<u32>,
     json: bool,
+    timeout: Timeout,
 ) -> Result<i32, Failure> {
     if let Some(n) = run {
         let why = from_journal(sup, min_uptime, name, n)?;
         return show(&why, json);
     }
-    let status: StatusResponse = client::call(&sup.socket, Method::<()>::Get("/v1/status"))?;
+    let status: StatusResponse =
+        client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
             "no unit named `{name}`\n  hint: name one unit; `ward status` lists them"
@@ -370,8 +372,6 @@ fn confidence(
     })
 }
 
-/// The last lines the service wrote to stderr, from its log file; within `during` (ms
-/// since the Unix epoch, start and end) when given.
 /// The span of log time that belongs to an ended run. The log stamps a line when ward reads
 /// it, which can be just after the death that ended the run was recorded; until the next run
 /// starts (or for a second, when none did) nothing else writes to the service's log.
@@ -380,8 +380,13 @@ fn run_window(end: &ward_store::RunEnd) -> (i64, i64) {
     (end.started_ms, until.max(end.ended_ms + 1))
 }
 
+/// The last lines the service wrote to stderr, from its log file; within `during` (ms
+/// since the Unix epoch, start and end) when given.
 fn stderr_tail(log_file: &str, during: Option<(i64, i64)>) -> Vec<String> {
-    let text = std::fs::read_to_string(log_file).unwrap_or_default();
+    // Bytes, not text: one byte of a service's output that is not UTF-8 must not hide the
+    // whole tail. Shown on a terminal, each line is escaped on its way out (`out::print`).
+    let bytes = std::fs::read(log_file).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     // The log's timestamps have one fixed width, so they compare as strings.
     let stamp = |ms: i64| timestamp::string(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64));
     // Half-open: [from, to).

@@ -168,3 +168,29 @@ fn signal_reaches_the_main_process() {
     let out = w.cli(&["signal", "s", "HUP"]);
     assert_eq!(out.status.code(), Some(1), "not running: nothing to signal");
 }
+
+/// A chunked body whose chunk size is not a number is malformed, not too large: 400, and
+/// the message says so.
+#[test]
+fn a_malformed_chunked_body_is_400_not_413() {
+    let w = Ward::up("");
+    for bad in [
+        "zz\r\n{}\r\n0\r\n\r\n",
+        "2\r\n{}XX0\r\n\r\n",
+        "-1\r\n{}\r\n0\r\n\r\n",
+    ] {
+        let request = format!(
+            "POST /v1/stop HTTP/1.1\r\nhost: ward\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n{bad}"
+        );
+        let (code, body) = raw(&w, request.as_bytes());
+        assert_eq!(code, 400, "{bad:?}: {body}");
+        assert!(body.contains("malformed request body"), "{bad:?}: {body}");
+        assert!(!body.contains("larger than"), "{bad:?}: {body}");
+    }
+    // A good chunked body still works.
+    let (code, body) = raw(
+        &w,
+        b"POST /v1/stop HTTP/1.1\r\nhost: ward\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\nd\r\n{\"all\": true}\r\n0\r\n\r\n",
+    );
+    assert_eq!(code, 200, "{body}");
+}

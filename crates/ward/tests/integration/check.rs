@@ -210,3 +210,122 @@ fn cgroup_favordynmods_turns_the_option_on_and_keeps_the_others() {
         "{doctor}"
     );
 }
+
+/// A `pidfile` that names one of ward's own files, the config, or another unit's pid file
+/// is refused by `ward check`, at the value, before anything runs.
+#[test]
+fn a_pidfile_on_a_file_ward_keeps_is_refused() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[supervisor]\nstate_dir = \"st\"\n[services.web]\ncommand = \"/bin/sleep 100\"\npidfile = \"st/journal.db\"\n",
+            "5:11: `pidfile`",
+            "is inside `state_dir`",
+        ),
+        (
+            "[services.web]\ncommand = \"/bin/sleep 100\"\npidfile = \"ward.toml\"\n",
+            "3:11: `pidfile`",
+            "is this config file",
+        ),
+        (
+            "[supervisor]\nruntime_dir = \"rt\"\n[services.web]\ncommand = \"/bin/sleep 100\"\npidfile = \"./rt/../rt/io/web.pid\"\n",
+            "5:11: `pidfile`",
+            "is inside `runtime_dir`",
+        ),
+        (
+            "[services.a]\ncommand = \"/bin/sleep 100\"\npidfile = \"run/x.pid\"\n\
+             [services.b]\ncommand = \"/bin/sleep 100\"\npidfile = \"run/x.pid\"\n",
+            "6:11: `pidfile`",
+            "is also the pid file of `a`",
+        ),
+        (
+            "[services.a]\ncommand = \"/bin/sleep 100\"\npidfile = \"run/a.pid\"\ninstances = 2\n\
+             [services.b]\ncommand = \"/bin/sleep 100\"\npidfile = \"run/a.1.pid\"\n",
+            "7:11: `pidfile`",
+            "is also the pid file of `a.1`",
+        ),
+        (
+            "[supervisor]\nlog_dir = \"logs\"\n[services.a]\ncommand = \"/bin/sleep 100\"\npidfile = \"logs/b.log\"\n\
+             [services.b]\ncommand = \"/bin/sleep 100\"\n",
+            "5:11: `pidfile`",
+            "is the log of `b`",
+        ),
+    ];
+    for (toml, place, what) in cases {
+        let w = Ward::new(toml);
+        let out = w.cli(&["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}\n{stderr}");
+        let want = format!("{}:{place}", w.config.display());
+        assert!(
+            stderr.contains(&want) && stderr.contains(what) && stderr.contains("hint: "),
+            "for\n{toml}\nexpected `{want}` … `{what}` and a hint in:\n{stderr}"
+        );
+    }
+}
+
+/// `ward up` refuses the same file through the same check: the journal and the config it
+/// names are left as they were.
+#[test]
+fn up_refuses_a_pidfile_on_the_journal_and_touches_nothing() {
+    let toml = "[supervisor]\nstate_dir = \"st\"\n\
+                [services.web]\ncommand = \"/bin/sleep 100\"\npidfile = \"st/journal.db\"\n\
+                [services.cfg]\ncommand = \"/bin/sleep 100\"\npidfile = \"ward.toml\"\n";
+    let w = Ward::new(toml);
+    let journal = w.dir.path().join("st/journal.db");
+    std::fs::create_dir(w.dir.path().join("st")).expect("state dir");
+    std::fs::write(&journal, "not really sqlite, but precious").expect("journal");
+    let out = w.up_refused();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing was started"), "{stderr}");
+    assert!(stderr.contains("is inside `state_dir`"), "{stderr}");
+    assert!(stderr.contains("is this config file"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&journal).expect("journal"),
+        "not really sqlite, but precious"
+    );
+    assert_eq!(std::fs::read_to_string(&w.config).expect("config"), toml);
+    assert!(w.processes_here().is_empty());
+}
+
+/// A service whose log file would be the daemon's own log (`ward` with `log_dir` set to
+/// the state dir) is refused at its name.
+#[test]
+fn a_service_log_on_the_daemons_own_log_is_refused() {
+    let w = Ward::new(
+        "[supervisor]\nlog_dir = \".ward\"\n[services.ward]\ncommand = \"/bin/sleep 100\"\n",
+    );
+    let out = w.cli(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let want = format!(
+        "{}:3:11: [services.ward] would write its log to ",
+        w.config.display()
+    );
+    assert!(stderr.contains(&want), "expected `{want}` in:\n{stderr}");
+    assert!(stderr.contains("the daemon's own log"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+}
+
+/// `ward check` says so when a service's program is a directory.
+#[test]
+fn check_warns_when_the_command_is_a_directory() {
+    let w = Ward::new("");
+    let dir = w.dir.path().join("bin");
+    std::fs::create_dir(&dir).expect("dir");
+    std::fs::write(
+        &w.config,
+        format!("[services.web]\ncommand = [\"{}\"]\n", dir.display()),
+    )
+    .expect("config");
+    let out = w.cli(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "valid, with a warning");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: [services.web] command: {} is a directory, not a program",
+            dir.display()
+        )),
+        "{err}"
+    );
+}

@@ -149,3 +149,114 @@ fn ward_log_filters_the_daemons_own_log_and_a_bad_one_is_named() {
     );
     assert!(log.contains(" INFO "), "no fallback to info:\n{log}");
 }
+
+/// Every path below `dir`, with the content of each regular file (and `<dir>`, `<socket>`
+/// or `<other>` for the rest), sorted.
+fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = e.path();
+            let kind = e.file_type().expect("file type");
+            let what = if kind.is_dir() {
+                todo.push(path.clone());
+                "<dir>".to_string()
+            } else if kind.is_file() {
+                std::fs::read_to_string(&path).unwrap_or_else(|_| "<binary>".into())
+            } else if std::os::unix::fs::FileTypeExt::is_socket(&kind) {
+                "<socket>".to_string()
+            } else {
+                "<other>".to_string()
+            };
+            out.push((path, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `ward-<id>` directories of the state dir `state_dir` under any cgroup mount: the
+/// id is the daemon's hash of the state dir's full path (`startup::state_id`).
+fn cgroup_dirs_of(state_dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let full = std::fs::canonicalize(state_dir).expect("state dir");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in full.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let name = format!("ward-{h:016x}");
+    let mut found = Vec::new();
+    let mut todo = vec![(std::path::PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((d, depth)) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == name.as_str() {
+                found.push(e.path());
+            } else if depth < 4 {
+                todo.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+/// A regular file at the socket path is never removed: `ward up` refuses, names it, and
+/// leaves the host as it found it: no PID file, journal, directory or cgroup of its own.
+#[test]
+fn a_file_in_the_sockets_way_survives_a_refused_up_and_nothing_is_left() {
+    let w = Ward::new(&format!(
+        "[supervisor]\nruntime_dir = \"rt\"\n\
+         [services.s]\ncommand = [\"{}\", \"sleep\", \"300\"]\n",
+        testbin()
+    ));
+    let state_dir = w.dir.path().join(".ward");
+    std::fs::create_dir(&state_dir).expect("state dir");
+    let in_the_way = state_dir.join("ward.sock");
+    std::fs::write(&in_the_way, "my notes, not a socket\n").expect("file");
+    let before = tree(w.dir.path());
+    let out = w.up_refused();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", in_the_way.display()))
+            && stderr.contains("a file that is not a socket is in the way"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&in_the_way).expect("the file survives"),
+        "my notes, not a socket\n"
+    );
+    assert_eq!(
+        tree(w.dir.path()),
+        before,
+        "the failed start left files behind"
+    );
+    assert_eq!(cgroup_dirs_of(&state_dir), Vec::<std::path::PathBuf>::new());
+    assert!(w.processes_here().is_empty());
+}
+
+/// A socket that another program listens on is not a leftover: `ward up` refuses and
+/// leaves it bound.
+#[test]
+fn a_socket_another_program_listens_on_is_not_taken() {
+    let w = Ward::new("");
+    let state_dir = w.dir.path().join(".ward");
+    std::fs::create_dir(&state_dir).expect("state dir");
+    let path = state_dir.join("ward.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let out = w.up_refused();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another program listens on it"), "{stderr}");
+    // Still the test's socket: a client reaches this listener.
+    let _client = std::os::unix::net::UnixStream::connect(&path).expect("still bound");
+    listener.accept().expect("accepted by the test's listener");
+    assert!(!state_dir.join("ward.pid").exists());
+    assert_eq!(cgroup_dirs_of(&state_dir), Vec::<std::path::PathBuf>::new());
+}

@@ -69,6 +69,38 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Runs `cmd` to its end and returns its output, or fails the test if it is still
+/// running after [`DEADLINE`]; it is killed then, and if the test fails otherwise while
+/// it runs. For commands that must not hang, tried where an older ward did.
+pub fn bounded(mut cmd: Command) -> Output {
+    /// Kills the child unless it was waited for.
+    struct Reap(Option<Child>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(child) = self.0.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command");
+    let mut guard = Reap(Some(child));
+    wait_for(&format!("{cmd:?} to return"), || {
+        guard.0.as_mut()?.try_wait().expect("try_wait")
+    });
+    guard
+        .0
+        .take()
+        .expect("the child")
+        .wait_with_output()
+        .expect("its output")
+}
+
 /// The program `name` from `PATH`, for tests that prove ward works with programs written
 /// elsewhere. Where it is missing the test says so and is skipped, so the README's test
 /// command passes with nothing but a toolchain; under CI (`CI` set), which installs these
@@ -173,10 +205,33 @@ impl Ward {
 
     /// Starts `ward up` with `env` added to its environment.
     pub fn start_daemon_with_env(&mut self, env: &[(&str, &str)]) {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied());
+        self.start_daemon_as(cmd);
+    }
+
+    /// `ward up` run through `wrapper` (such as `prlimit --nofile=…`), which execs it: the
+    /// command the fixture would run, with the wrapper in front.
+    pub fn wrapped(&self, wrapper: &[&str]) -> Command {
+        let plain = self.command();
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]).arg(plain.get_program());
+        cmd.args(plain.get_args());
+        if let Some(dir) = plain.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
+    /// Starts `ward up` through `wrapper` (see [`Ward::wrapped`]).
+    pub fn start_daemon_wrapped(&mut self, wrapper: &[&str]) {
+        let cmd = self.wrapped(wrapper);
+        self.start_daemon_as(cmd);
+    }
+
+    fn start_daemon_as(&mut self, mut cmd: Command) {
         let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
-        let child = self
-            .command()
-            .envs(env.iter().copied())
+        let child = cmd
             .arg("up")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
@@ -190,6 +245,33 @@ impl Ward {
             }
             self.try_status()
         });
+    }
+
+    /// Runs `ward up` in the foreground, expecting it to refuse, and returns its output. A
+    /// daemon that starts after all gets SIGTERM (so that it cleans up) at the deadline,
+    /// and the test fails.
+    pub fn up_refused(&self) -> Output {
+        let mut child = self
+            .command()
+            .arg("up")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ward up");
+        let deadline = Instant::now() + DEADLINE;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() >= deadline {
+                kill(child.id(), rustix::process::Signal::TERM);
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "ward up did not refuse:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("output")
     }
 
     pub fn daemon_pid(&self) -> u32 {
@@ -212,6 +294,13 @@ impl Ward {
 
     pub fn daemon_log(&self) -> String {
         fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `ward -c CONFIG ARGS`, not yet run.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(args);
+        cmd
     }
 
     /// Runs the CLI against this config.

@@ -170,3 +170,124 @@ fn two_writers_race_for_one_pidfile_and_exactly_one_wins() {
     let status = winner.wait().expect("wait");
     assert!(status.success());
 }
+
+/// A `pidfile` path that holds something other than a PID file is never overwritten nor
+/// removed: the service runs without a pid file and its log says why. A bare PID (as other
+/// programs write) and a stale ward record are PID files, and are replaced.
+#[test]
+fn a_file_that_is_not_a_pid_file_is_never_overwritten_or_removed() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.notes]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"notes.txt\"\n\
+         [services.linked]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"link.pid\"\n\
+         [services.plain]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"plain.pid\"\n\
+         [services.stale]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"stale.pid\"\n"
+    ));
+    let d = w.dir.path().to_path_buf();
+    let precious = "precious notes\nsecond line\n";
+    fs::write(d.join("notes.txt"), precious).expect("notes");
+    fs::write(d.join("target.txt"), precious).expect("target");
+    std::os::unix::fs::symlink(d.join("target.txt"), d.join("link.pid")).expect("symlink");
+    fs::write(d.join("plain.pid"), " 4194303 \n").expect("plain");
+    fs::write(d.join("stale.pid"), record(4_194_303, 1, &boot_id())).expect("stale");
+    w.start_daemon();
+    for unit in ["notes", "linked", "plain", "stale"] {
+        w.wait_state(unit, "running");
+    }
+    for (unit, file) in [("notes", "notes.txt"), ("linked", "link.pid")] {
+        let line = crate::fixture::wait_for(&format!("{unit}: `no pid file`"), || {
+            w.log(unit)
+                .lines()
+                .find(|l| l.contains("no pid file: "))
+                .map(String::from)
+        });
+        assert!(
+            line.contains(&format!(
+                "{} is not a PID file; ward will not overwrite it",
+                d.join(file).display()
+            )),
+            "{line}"
+        );
+    }
+    for unit in ["plain", "stale"] {
+        let pid = w.unit(unit).pid.expect("pid");
+        let path = d.join(format!("{unit}.pid"));
+        let out = w.ok(&["pid", "check", path.to_str().expect("utf-8")]);
+        assert!(
+            out.contains(&format!("valid (pid {pid}, service {unit})")),
+            "{out}"
+        );
+    }
+    w.ok(&["down"]);
+    w.wait_daemon_exit();
+    assert_eq!(
+        fs::read_to_string(d.join("notes.txt")).expect("kept"),
+        precious
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("target.txt")).expect("kept"),
+        precious
+    );
+    assert!(
+        fs::symlink_metadata(d.join("link.pid"))
+            .expect("link kept")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!d.join("plain.pid").exists() && !d.join("stale.pid").exists());
+    // No temporary file of ward's is left beside them.
+    let left: Vec<String> = fs::read_dir(&d)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// At a stop, a pid file is removed only while it still is the file ward wrote: one that
+/// was replaced (another inode) or rewritten in place (other content) is left, and the
+/// unit's log says why.
+#[test]
+fn a_pidfile_changed_while_its_service_runs_is_left_at_stop() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.replaced]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"run/replaced.pid\"\n\
+         [services.rewritten]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"run/rewritten.pid\"\n\
+         [services.kept]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\npidfile = \"run/kept.pid\"\n"
+    ));
+    let d = w.dir.path().join("run");
+    for unit in ["replaced", "rewritten", "kept"] {
+        w.wait_state(unit, "running");
+        crate::fixture::wait_for(&format!("{unit}'s pid file"), || {
+            d.join(format!("{unit}.pid")).exists().then_some(())
+        });
+    }
+    // Another inode at the path, holding someone else's data.
+    fs::write(d.join("other"), "someone else's\n").expect("write");
+    fs::rename(d.join("other"), d.join("replaced.pid")).expect("rename");
+    // The same inode, other content.
+    fs::write(d.join("rewritten.pid"), "edited by hand\n").expect("write");
+    w.ok(&["stop", "replaced", "rewritten", "kept"]);
+    assert_eq!(
+        fs::read_to_string(d.join("replaced.pid")).expect("kept"),
+        "someone else's\n"
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("rewritten.pid")).expect("kept"),
+        "edited by hand\n"
+    );
+    assert!(!d.join("kept.pid").exists(), "ward's own file is removed");
+    for (unit, why) in [
+        ("replaced", "another file is at its path now"),
+        ("rewritten", "its content changed"),
+    ] {
+        let line = format!(
+            "left pid file {} in place: {why}",
+            d.join(format!("{unit}.pid")).display()
+        );
+        crate::fixture::wait_for(&format!("{unit} to log `{line}`"), || {
+            w.log(unit).contains(&line).then_some(())
+        });
+    }
+}

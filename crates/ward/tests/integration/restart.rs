@@ -130,3 +130,28 @@ fn exec_failures_are_reported_precisely_and_back_off() {
     assert_eq!(out.status.code(), Some(1), "a start that cannot exec fails");
     assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
 }
+
+/// A directory given as `command` is named as a directory, not as a permission problem.
+#[test]
+fn a_directory_as_command_is_named_a_directory() {
+    let w = Ward::new("");
+    let dir = w.dir.path().join("bin");
+    std::fs::create_dir(&dir).expect("dir");
+    std::fs::write(
+        &w.config,
+        format!(
+            "[services.dir]\ncommand = [\"{}\"]\nstart_limit = {{ burst = 0 }}\n",
+            dir.display()
+        ),
+    )
+    .expect("config");
+    let mut w = w;
+    w.start_daemon();
+    let unit = w.wait_state("dir", "failed");
+    let err = unit.spawn_error.expect("spawn error");
+    assert!(
+        err.contains(&format!("{} is a directory, not a program", dir.display())),
+        "{err}"
+    );
+    assert!(!err.contains("permission denied"), "{err}");
+}

@@ -46,3 +46,58 @@ fn a_hundred_services_start_and_stop_cleanly() {
         100
     );
 }
+
+#[test]
+fn without_cgroups_hundreds_of_trees_stop_completely() {
+    // Contained by process tree alone: every stop, and every look for a unit's last
+    // processes, reads /proc. Each unit's tree has a child, one in a session of its own
+    // and an orphan re-parented to ward; `ward down` must reach all of them.
+    let bin = testbin();
+    let mut toml = String::from("[supervisor]\ncgroup = \"off\"\n");
+    for i in 0..150 {
+        toml.push_str(&format!(
+            "[services.t{i:03}]\ncommand = [\"{bin}\", \"tree\", \"300\"]\n"
+        ));
+    }
+    let w = Ward::up(&toml);
+    wait_for("every tree complete", || {
+        let st = w.status();
+        let running = st.services.iter().all(|s| s.state == UnitState::Running);
+        // Each tree: the main process, a child, a child in its own session, and the
+        // orphaned grandchild of a child that exited.
+        (running && w.processes_here().len() >= 150 * 4).then_some(())
+    });
+    let st = w.status();
+    assert!(st.services.iter().all(|s| s.cgroup.is_none()), "no cgroups");
+    let out = w.ok(&["down"]);
+    assert!(out.contains("ward is down"), "{out}");
+    wait_for("no process of any tree left", || {
+        w.processes_here().is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_unit_whose_output_cannot_be_set_up_exists_with_the_reason_and_recovers() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.good]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         [services.bad]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         start_limit = {{ burst = 1, interval = \"1m\" }}\n"
+    ));
+    // Something that is not a FIFO where the unit's stdout FIFO goes.
+    let io = w.dir.path().join(".ward/io");
+    std::fs::create_dir_all(&io).expect("io dir");
+    std::fs::write(io.join("bad.out"), "not a fifo").expect("blocker");
+    w.start_daemon();
+    w.wait_state("good", "running");
+    let bad = w.wait_state("bad", "failed");
+    let why = bad.spawn_error.unwrap_or_default();
+    assert!(
+        why.contains("cannot set up the service's output") && why.contains("is not a FIFO"),
+        "{why}"
+    );
+    // Once the way is clear, a start sets it up and runs it.
+    std::fs::remove_file(io.join("bad.out")).expect("remove blocker");
+    w.ok(&["start", "bad"]);
+    w.wait_state("bad", "running");
+}

@@ -1,0 +1,116 @@
+//! The descriptor budget: a config that cannot fit the daemon's limit on open files is
+//! refused whole, with the numbers, before anything is created; one that fits starts
+//! every unit.
+
+use std::process::Stdio;
+
+use ward_api::UnitState;
+
+use crate::fixture::{Ward, external, testbin, wait_for};
+
+fn services(n: usize) -> String {
+    let bin = testbin();
+    (0..n)
+        .map(|i| format!("[services.s{i:03}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"))
+        .collect()
+}
+
+#[test]
+fn a_config_that_cannot_fit_is_refused_with_numbers_and_nothing_starts() {
+    let (Some(prlimit), Some(setpriv)) = (external("prlimit"), external("setpriv")) else {
+        return;
+    };
+    let w = Ward::new(&services(100));
+    // A hard limit of 300 that the daemon may not raise, even as root.
+    let out = w
+        .wrapped(&[
+            prlimit.to_str().expect("path"),
+            "--nofile=300:300",
+            setpriv.to_str().expect("path"),
+            "--bounding-set=-sys_resource",
+            "--inh-caps=-sys_resource",
+        ])
+        .args(["up", "-d"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ward up -d");
+    if out.status.success() {
+        // A daemon that started anyway is stopped before the test fails.
+        w.cli(&["down"]);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "100 units need 756 open files (5 per unit and 256 for the daemon), but this \
+             process may open only 300"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: raise the hard limit on open files"),
+        "{stderr}"
+    );
+    // Refused before anything was made: no state dir, no process.
+    assert!(!w.dir.path().join(".ward").exists());
+    assert!(w.processes_here().is_empty());
+}
+
+#[test]
+fn a_config_that_fits_under_the_hard_limit_starts_every_unit() {
+    let Some(prlimit) = external("prlimit") else {
+        return;
+    };
+    let mut w = Ward::new(&services(200));
+    // A soft limit far too low, a hard limit with room: the daemon raises the soft one.
+    w.start_daemon_wrapped(&[prlimit.to_str().expect("path"), "--nofile=300:4096"]);
+    let st = wait_for("200 services running", || {
+        let st = w.status();
+        (st.services.len() == 200 && st.services.iter().all(|s| s.state == UnitState::Running))
+            .then_some(st)
+    });
+    // Children get the limit ward was given, not the one it raised for itself.
+    let pid = st.services[0].pid.expect("pid");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    assert!(
+        line.split_whitespace().collect::<Vec<_>>()[3..5] == ["300", "4096"],
+        "{line}"
+    );
+}
+
+#[test]
+fn a_reload_that_cannot_fit_changes_nothing() {
+    let (Some(prlimit), Some(setpriv)) = (external("prlimit"), external("setpriv")) else {
+        return;
+    };
+    let mut w = Ward::new(&services(5));
+    // 5 units need 281 of 300; 10 would need 306.
+    w.start_daemon_wrapped(&[
+        prlimit.to_str().expect("path"),
+        "--nofile=300:300",
+        setpriv.to_str().expect("path"),
+        "--bounding-set=-sys_resource",
+        "--inh-caps=-sys_resource",
+    ]);
+    wait_for("5 services running", || {
+        let st = w.status();
+        st.services
+            .iter()
+            .all(|s| s.state == UnitState::Running)
+            .then_some(())
+    });
+    std::fs::write(&w.config, services(10)).expect("write config");
+    let out = w.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("the new config does not fit; nothing changed: 10 units need 306 open files"),
+        "{stderr}"
+    );
+    assert_eq!(w.status().services.len(), 5);
+}
