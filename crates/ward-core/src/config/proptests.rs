@@ -145,6 +145,39 @@ fn assignments(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<(Stri
         .prop_map(|(keys, values)| keys.iter().map(|k| k.to_string()).zip(values).collect())
 }
 
+/// A service's keys: often a good `command`, so that the service is checked in full, and
+/// a `pidfile` that may fall on a file ward keeps, a log, or another service's PID file.
+fn service_keys() -> impl Strategy<Value = Vec<(String, String)>> {
+    let pidfile = prop::sample::select(vec![
+        "\"ward.toml\"",
+        "\".ward/ward.sock\"",
+        "\".ward/logs/web.log\"",
+        "\".ward/logs/db.log.1\"",
+        "\"./run/../run/x.pid\"",
+        "\"/etc/ward/run/x.pid\"",
+        "\"run/x.pid\"",
+    ]);
+    let command = any::<bool>();
+    (
+        assignments(SERVICE_KEYS),
+        proptest::option::of(pidfile),
+        command,
+    )
+        .prop_map(|(mut keys, pidfile, command)| {
+            let has = |keys: &[(String, String)], key: &str| keys.iter().any(|(k, _)| k == key);
+            // Without a command a service is not checked further.
+            if command && !has(&keys, "command") {
+                keys.push(("command".into(), "[\"/bin/true\"]".into()));
+            }
+            if let Some(path) = pidfile
+                && !has(&keys, "pidfile")
+            {
+                keys.push(("pidfile".into(), path.into()));
+            }
+            keys
+        })
+}
+
 /// How a service table is written: `[services.NAME]`, an inline table, or dotted keys.
 #[derive(Clone, Copy, Debug)]
 enum Style {
@@ -161,7 +194,7 @@ fn toml_file() -> impl Strategy<Value = String> {
         let styles = prop::sample::select(vec![Style::Header, Style::Inline, Style::Dotted]);
         (
             Just(names),
-            prop::collection::vec((styles, assignments(SERVICE_KEYS)), n),
+            prop::collection::vec((styles, service_keys()), n),
         )
     });
     (
