@@ -279,7 +279,7 @@ fn not_a_pid_file(file: &File) -> Option<String> {
     if let Err(e) = file.take(MAX_PID_FILE).read_to_end(&mut bytes) {
         return Some(format!("a file that cannot be read ({e})"));
     }
-    if is_pid_text(&bytes) {
+    if matches!(parse_content(&bytes), Content::Plain(_) | Content::Ward(_)) {
         return None;
     }
     Some(if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -287,18 +287,6 @@ fn not_a_pid_file(file: &File) -> Option<String> {
     } else {
         format!("a file of {} bytes that names no process", bytes.len())
     })
-}
-
-/// Whether `bytes` is a PID file's content: ward's JSON record, or a bare PID.
-fn is_pid_text(bytes: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    let text = text.trim_ascii();
-    let bare = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && text.parse::<u32>().is_ok_and(|pid| pid > 0);
-    bare || serde_json::from_str::<PidRecord>(text).is_ok()
 }
 
 /// Whether the temporary file replaces what is at the path, or goes where nothing is.
@@ -410,15 +398,24 @@ pub enum Content {
     },
 }
 
-/// Reads the content of a PID file: white space around it is ignored, and bytes that
-/// are not UTF-8 are read as U+FFFD (so they can only spoil a number or the JSON).
+/// Reads the content of a PID file: ward's JSON record, or a PID in ASCII digits, with
+/// ASCII white space around it. Anything else (a sign, other white space, bytes that are
+/// not UTF-8) is corrupted: this one judge decides both what `check` calls a PID file and
+/// what `HeldPidFile::create` may replace.
 pub fn parse_content(content: &[u8]) -> Content {
-    let text = String::from_utf8_lossy(content);
-    let text = text.trim();
-    if text.is_empty() {
+    let content = content.trim_ascii();
+    if content.is_empty() {
         return Content::Empty;
     }
-    if let Ok(pid) = text.parse::<u32>() {
+    let Ok(text) = std::str::from_utf8(content) else {
+        return Content::Corrupted {
+            format: None,
+            why: "the file is not UTF-8".into(),
+        };
+    };
+    if text.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(pid) = text.parse::<u32>()
+    {
         return match pid {
             0 => Content::Corrupted {
                 format: Some(Format::Plain),
@@ -725,6 +722,40 @@ mod tests {
     }
 
     #[test]
+    fn what_check_reads_as_a_pid_file_is_what_create_replaces() {
+        // One judge of content for both: a file that `create` refuses to overwrite as no
+        // PID file must not be called valid (or stale, and removed) by `check`.
+        let dir = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let mut record = serde_json::to_vec(&me()).unwrap();
+        record.push(0xff);
+        let odd: [(&str, Vec<u8>); 4] = [
+            ("plus", format!("+{pid}\n").into_bytes()),
+            ("nbsp", format!("\u{a0}{pid}\n").into_bytes()),
+            ("vertical-tab", format!("{pid}\u{b}").into_bytes()),
+            ("not-utf8", record),
+        ];
+        for (name, content) in odd {
+            let path = dir.path().join(name);
+            fs::write(&path, &content).unwrap();
+            assert!(
+                matches!(parse_content(&content), Content::Corrupted { .. }),
+                "{name}: {:?}",
+                parse_content(&content)
+            );
+            assert!(matches!(check(&path).class, Class::Corrupted(_)), "{name}");
+            assert!(
+                matches!(
+                    HeldPidFile::create(&path, &me()),
+                    Err(PidFileError::NotPidFile { .. })
+                ),
+                "{name}"
+            );
+            assert!(!remove_if_stale(&path).unwrap().1, "{name}");
+        }
+    }
+
+    #[test]
     fn release_removes_only_the_file_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.pid");
@@ -894,9 +925,26 @@ mod tests {
 
         proptest! {
             #[test]
-            fn content_parsing_is_total(content in prop::collection::vec(any::<u8>(), 0..256)) {
+            fn content_parsing_is_total(
+                content in prop::collection::vec(
+                    prop_oneof![
+                        any::<u8>(),
+                        prop::sample::select(b"0123456789 \t\n\x0b\x0c\r+-{}".to_vec()),
+                    ],
+                    0..256,
+                ),
+            ) {
                 let parsed = parse_content(&content);
                 prop_assert_ne!(&parsed, &Content::Plain(0));
+                prop_assert_eq!(
+                    parsed == Content::Empty,
+                    content.iter().all(u8::is_ascii_whitespace)
+                );
+                if let Content::Plain(pid) = parsed {
+                    let digits = content.trim_ascii();
+                    prop_assert!(digits.iter().all(u8::is_ascii_digit));
+                    prop_assert_eq!(std::str::from_utf8(digits).unwrap().parse::<u32>(), Ok(pid));
+                }
                 // The holder named in a refusal is the PID the content names.
                 let named = match parsed {
                     Content::Plain(pid) => Some(pid.to_string()),
