@@ -253,12 +253,39 @@ const ROUTES: &[(&str, Method, Endpoint)] = &[
     ("/v1/journal/sync", Method::POST, Endpoint::JournalSync),
 ];
 
+impl Endpoint {
+    /// Whether the endpoint reads a JSON body.
+    fn takes_body(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Start | Endpoint::Stop | Endpoint::Restart | Endpoint::Signal
+        )
+    }
+}
+
 /// A request answered before it reaches the supervisor: the error, and for a `405` the
 /// method the path takes.
 #[derive(Debug)]
-struct Refusal {
+pub struct Refusal {
     error: ApiError,
     allow: Option<Method>,
+}
+
+impl Refusal {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.error.status
+    }
+
+    /// For a `405`, the one method the path takes, sent in the `Allow` header.
+    pub fn allow(&self) -> Option<&str> {
+        self.allow.as_ref().map(Method::as_str)
+    }
+
+    /// What the answer's body says is wrong.
+    pub fn message(&self) -> &str {
+        &self.error.body.error
+    }
 }
 
 impl From<ApiError> for Refusal {
@@ -269,7 +296,28 @@ impl From<ApiError> for Refusal {
 
 /// Maps method and path to a command, reading and checking the body.
 async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
-    let path = req.uri().path();
+    let endpoint = endpoint(req.method().as_str(), req.uri().path())?;
+    // Only the endpoints that take a body wait for one.
+    let body = if endpoint.takes_body() {
+        read_body(req).await?
+    } else {
+        Bytes::new()
+    };
+    Ok(command(endpoint, &body)?)
+}
+
+/// Decodes one request: its method, its path and its body as read (whole, at most
+/// [`MAX_BODY`] bytes). Pure, so that it can be fuzzed; the server reads the body only
+/// for the endpoints that take one, and answers `413`, `408` or `400` for a body too
+/// large, too slow or broken (a bad chunk) before it gets here.
+pub fn decode(method: &str, path: &str, body: &[u8]) -> Result<Command, Refusal> {
+    let endpoint = endpoint(method, path)?;
+    Ok(command(endpoint, body)?)
+}
+
+/// The endpoint of a path: `404` for an unknown path, `405` for a known one asked with
+/// another method.
+fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
     let Some((_, allowed, endpoint)) = ROUTES.iter().find(|(p, ..)| *p == path) else {
         return Err(ApiError::new(
             404,
@@ -278,22 +326,27 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
         )
         .into());
     };
-    if req.method() != allowed {
+    if method != allowed.as_str() {
         return Err(Refusal {
             error: ApiError::new(
                 405,
-                format!("{} is not allowed on {path}", req.method()),
+                format!("{method} is not allowed on {path}"),
                 Some("GET /v1/status; every other endpoint takes POST".into()),
             ),
             allow: Some(allowed.clone()),
         });
     }
+    Ok(*endpoint)
+}
+
+/// The command for an endpoint; `body` is read only by the endpoints that take one.
+fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
     Ok(match endpoint {
         Endpoint::Status => Command::Status,
-        Endpoint::Start => Command::Start(body(req).await?),
-        Endpoint::Stop => Command::Stop(body(req).await?),
-        Endpoint::Restart => Command::Restart(body(req).await?),
-        Endpoint::Signal => Command::Signal(body(req).await?),
+        Endpoint::Start => Command::Start(json_body(body)?),
+        Endpoint::Stop => Command::Stop(json_body(body)?),
+        Endpoint::Restart => Command::Restart(json_body(body)?),
+        Endpoint::Signal => Command::Signal(json_body(body)?),
         Endpoint::Reload => Command::Reload,
         Endpoint::Shutdown => Command::Shutdown,
         Endpoint::ReopenLogs => Command::ReopenLogs,
@@ -302,8 +355,8 @@ async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
     })
 }
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes.
-async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiError> {
+/// Reads a body of at most [`MAX_BODY`] bytes.
+async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             413,
@@ -320,7 +373,7 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
         return Err(too_large());
     }
     let collect = Limited::new(req.into_body(), MAX_BODY).collect();
-    let bytes = tokio::time::timeout(IDLE_TIMEOUT, collect)
+    Ok(tokio::time::timeout(IDLE_TIMEOUT, collect)
         .await
         .map_err(|_| ApiError::new(408, "the request body did not arrive in time", None))?
         .map_err(|e| {
@@ -336,13 +389,17 @@ async fn body<T: DeserializeOwned>(req: HttpRequest<Incoming>) -> Result<T, ApiE
                 )
             }
         })?
-        .to_bytes();
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Bytes::from_static(b"{}")
+        .to_bytes())
+}
+
+/// A JSON body; an empty one (or only white space) is `{}`.
+fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
     } else {
-        bytes
+        body
     };
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
 }
 
@@ -378,4 +435,141 @@ fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ward_api::{Selection, SignalRequest};
+
+    const METHODS: &[&str] = &[
+        "GET", "POST", "PUT", "DELETE", "HEAD", "get", "post", "BREW",
+    ];
+
+    /// The endpoints' paths, near misses of them, and anything.
+    fn path() -> impl Strategy<Value = String> {
+        let known = prop::sample::select(ROUTES).prop_map(|(p, ..)| p.to_string());
+        let near = (prop::sample::select(ROUTES), 0..4usize).prop_map(|((p, ..), how)| match how {
+            0 => format!("{p}/"),
+            1 => p.to_uppercase(),
+            2 => format!("/{p}"),
+            _ => p[..p.len() - 1].to_string(),
+        });
+        prop_oneof![3 => known, 2 => near, 1 => "/\\PC{0,20}"]
+    }
+
+    fn method() -> impl Strategy<Value = String> {
+        let known = prop::sample::select(METHODS).prop_map(str::to_string);
+        prop_oneof![4 => known, 1 => "[A-Za-z]{0,8}"]
+    }
+
+    fn selection() -> impl Strategy<Value = Selection> {
+        (prop::collection::vec("\\PC{0,12}", 0..4), any::<bool>())
+            .prop_map(|(names, all)| Selection { names, all })
+    }
+
+    /// A body: JSON that fits an endpoint, JSON that does not, or any bytes.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            selection().prop_map(|s| serde_json::to_vec(&s).unwrap()),
+            (selection(), "\\PC{0,8}").prop_map(|(selection, signal)| {
+                serde_json::to_vec(&SignalRequest { selection, signal }).unwrap()
+            }),
+            prop::sample::select(vec![
+                "",
+                " \r\n",
+                "{}",
+                "null",
+                "[]",
+                "5",
+                "{\"names\": 5}",
+                "{\"all\": \"yes\"}",
+                "{\"names\": [\"a\"], \"extra\": 1}",
+                "{\"signal\": 9}",
+                "{not json",
+            ])
+            .prop_map(|b| b.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_request_is_decoded_or_refused_with_a_client_error(
+            method in method(),
+            path in path(),
+            body in body(),
+        ) {
+            let route = ROUTES.iter().find(|(p, ..)| *p == path);
+            match (decode(&method, &path, &body), route) {
+                (Err(refusal), None) => prop_assert_eq!(refusal.status(), 404),
+                (Err(refusal), Some((_, allowed, _))) if method != allowed.as_str() => {
+                    prop_assert_eq!(refusal.status(), 405);
+                    prop_assert_eq!(refusal.allow(), Some(allowed.as_str()));
+                }
+                (Err(refusal), Some((_, _, endpoint))) => {
+                    // Only a body can be wrong on the right path with the right method.
+                    prop_assert!(endpoint.takes_body(), "{endpoint:?} refused: {refusal:?}");
+                    prop_assert_eq!(refusal.status(), 400);
+                    prop_assert!(refusal.message().starts_with("malformed JSON body"));
+                    prop_assert_eq!(refusal.allow(), None);
+                }
+                (Ok(_), None) => prop_assert!(false, "{path} is no endpoint"),
+                (Ok(command), Some((_, allowed, endpoint))) => {
+                    prop_assert_eq!(method.as_str(), allowed.as_str());
+                    let body_less = matches!(
+                        command,
+                        Command::Status
+                            | Command::Reload
+                            | Command::Shutdown
+                            | Command::ReopenLogs
+                            | Command::Backup
+                            | Command::JournalSync
+                    );
+                    prop_assert_eq!(body_less, !endpoint.takes_body(), "{:?}", command);
+                }
+            }
+        }
+
+        #[test]
+        fn a_selection_arrives_as_sent(
+            selection in selection(),
+            which in 0..3usize,
+            pretty in any::<bool>(),
+        ) {
+            let body = if pretty {
+                serde_json::to_vec_pretty(&selection).unwrap()
+            } else {
+                serde_json::to_vec(&selection).unwrap()
+            };
+            let (path, expected) = match which {
+                0 => ("/v1/start", Command::Start(selection.clone())),
+                1 => ("/v1/stop", Command::Stop(selection.clone())),
+                _ => ("/v1/restart", Command::Restart(selection.clone())),
+            };
+            prop_assert_eq!(decode("POST", path, &body).unwrap(), expected);
+            // Cut short, it is refused as malformed, never read as less than was sent.
+            for cut in 1..body.len() {
+                let refusal = decode("POST", path, &body[..cut]).unwrap_err();
+                prop_assert_eq!(refusal.status(), 400);
+            }
+        }
+
+        #[test]
+        fn a_signal_request_arrives_as_sent(selection in selection(), signal in "\\PC{0,12}") {
+            let request = SignalRequest { selection, signal };
+            let body = serde_json::to_vec(&request).unwrap();
+            prop_assert_eq!(decode("POST", "/v1/signal", &body).unwrap(), Command::Signal(request));
+        }
+
+        #[test]
+        fn an_empty_body_selects_nothing(space in "[ \t\r\n]{0,4}") {
+            let stop = decode("POST", "/v1/stop", space.as_bytes()).unwrap();
+            prop_assert_eq!(stop, Command::Stop(Selection::default()));
+            // A signal needs its name.
+            let signal = decode("POST", "/v1/signal", space.as_bytes()).unwrap_err();
+            prop_assert_eq!(signal.status(), 400);
+        }
+    }
 }

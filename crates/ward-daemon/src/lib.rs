@@ -41,6 +41,11 @@ use ward_core::config::Config;
 
 pub use startup::{StartError, check_descriptors};
 
+/// How the control API turns a request into a [`Command`]: a pure function, public for
+/// the fuzz targets in `fuzz/`.
+pub use api::{Refusal, decode};
+pub use requests::Command;
+
 /// What `ward up` hands the daemon.
 #[derive(Debug)]
 pub struct Options {

@@ -4,18 +4,27 @@ use tokio::sync::oneshot;
 use ward_api::{ErrorBody, Selection, SignalRequest};
 
 /// One API call, on its way to the supervisor.
-#[derive(Debug)]
-pub(crate) enum Command {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `GET /v1/status`.
     Status,
+    /// `POST /v1/start`.
     Start(Selection),
+    /// `POST /v1/stop`.
     Stop(Selection),
+    /// `POST /v1/restart`.
     Restart(Selection),
+    /// `POST /v1/signal`.
     Signal(SignalRequest),
+    /// `POST /v1/reload`.
     Reload,
+    /// `POST /v1/shutdown`.
     Shutdown,
+    /// `POST /v1/logs/reopen`.
     ReopenLogs,
+    /// `POST /v1/backup`.
     Backup,
-    /// Answered once everything journaled before it is committed.
+    /// `POST /v1/journal/sync`: answered once everything journaled before it is committed.
     JournalSync,
 }
 

@@ -29,19 +29,25 @@ pub struct Stat {
     pub start_time: u64,
 }
 
-/// Parses the text of `/proc/PID/stat`.
+/// Parses the content of `/proc/PID/stat`.
 ///
 /// The command name sits in parentheses and may itself contain spaces and `)`, so the
-/// fields are counted from the *last* `)`. Hand-written because this runs for every
-/// process ward inspects and no crate offers a parser this small without a full /proc model.
-pub fn parse_stat(text: &str) -> Option<Stat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
+/// fields are counted from the *last* `)`. It is taken as bytes: the kernel writes the
+/// name as the program set it, and cuts an executable's file name at 15 bytes, even in
+/// the middle of a character, so a name such as `xсервис-проверка` makes the file
+/// invalid UTF-8. The name is kept lossily; the fields after it are always ASCII.
+/// Hand-written because this runs for every process ward inspects and no crate offers a
+/// parser this small without a full /proc model.
+pub fn parse_stat(content: &[u8]) -> Option<Stat> {
+    let open = content.iter().position(|&b| b == b'(')?;
+    let close = content.iter().rposition(|&b| b == b')')?;
     if close < open {
         return None;
     }
-    let comm = text[open + 1..close].to_string();
-    let mut rest = text[close + 1..].split_ascii_whitespace();
+    let comm = String::from_utf8_lossy(&content[open + 1..close]).into_owned();
+    let mut rest = std::str::from_utf8(&content[close + 1..])
+        .ok()?
+        .split_ascii_whitespace();
     // Field 3 is the state; fields are numbered from 1 with pid = 1, comm = 2.
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
@@ -57,8 +63,8 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 
 /// Reads and parses `/proc/PID/stat`.
 pub fn read_stat(pid: u32) -> io::Result<Stat> {
-    let text = crate::kfile::read(format!("/proc/{pid}/stat"))?;
-    parse_stat(&text).ok_or_else(|| {
+    let content = crate::kfile::read_bytes(format!("/proc/{pid}/stat"))?;
+    parse_stat(&content).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("unparsable /proc/{pid}/stat"),
@@ -268,7 +274,7 @@ mod tests {
     #[test]
     fn parses_a_name_with_parens_and_spaces() {
         let line = "1234 (we ird) (x) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
-        let s = parse_stat(line).unwrap();
+        let s = parse_stat(line.as_bytes()).unwrap();
         assert_eq!(s.comm, "we ird) (x");
         assert_eq!(s.state, 'S');
         assert_eq!(s.ppid, 1);
@@ -276,10 +282,45 @@ mod tests {
     }
 
     #[test]
+    fn a_program_whose_name_the_kernel_cuts_inside_a_character_is_still_seen() {
+        // The kernel keeps the first 15 bytes of the file name: here `x`, six Cyrillic
+        // letters of two bytes, `-`, and the first byte of `п`. That is not UTF-8, and
+        // it must not make a live process look gone.
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("xсервис-проверка");
+        std::os::unix::fs::symlink("/bin/sleep", &name).unwrap();
+        let mut sleeps = Sleeps(vec![
+            std::process::Command::new(&name)
+                .arg("100")
+                .spawn()
+                .unwrap(),
+        ]);
+        let pid = sleeps.0[0].id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let stat = loop {
+            let raw = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
+            if raw.starts_with(format!("{pid} (x").as_bytes()) {
+                assert!(std::str::from_utf8(&raw).is_err(), "{raw:?}");
+                break read_stat(pid).unwrap();
+            }
+            // Before the exec the child still bears the test's name.
+            assert!(std::time::Instant::now() < deadline, "never exec'd");
+            std::thread::yield_now();
+        };
+        assert_eq!(stat.comm, "xсервис-\u{fffd}");
+        assert!(ProcState::of(pid).is_alive());
+        let me = ProcessIdentity::of(pid).unwrap();
+        assert!(me.is_alive());
+        sleeps.0[0].kill().unwrap();
+        sleeps.0[0].wait().unwrap();
+        assert!(!me.is_alive());
+    }
+
+    #[test]
     fn rejects_truncated() {
-        assert_eq!(parse_stat("12 (a) S 1 2"), None);
-        assert_eq!(parse_stat(""), None);
-        assert_eq!(parse_stat("12 )a( S"), None);
+        assert_eq!(parse_stat(b"12 (a) S 1 2"), None);
+        assert_eq!(parse_stat(b""), None);
+        assert_eq!(parse_stat(b"12 )a( S"), None);
     }
 
     #[test]
@@ -339,5 +380,89 @@ mod tests {
             ..me.clone()
         };
         assert!(!wrong.is_alive());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes a process name may hold, weighted towards those that confuse a parser.
+        fn comm_byte() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                3 => prop::sample::select(b" ()\n\t0123456789SZ".to_vec()),
+                // Lead bytes of multi-byte characters, alone: a name cut by the kernel.
+                1 => prop::sample::select(vec![0xd0u8, 0xd1, 0xe2, 0xf0, 0xff]),
+                2 => any::<u8>(),
+            ]
+        }
+
+        /// A line as the kernel writes it: the name as given, every field in its place.
+        fn stat_line(
+            pid: u32,
+            comm: &[u8],
+            state: char,
+            ppid: u32,
+            between: &[i64],
+            start_time: u64,
+            tail: &[u64],
+        ) -> Vec<u8> {
+            let mut line = format!("{pid} (").into_bytes();
+            line.extend_from_slice(comm);
+            line.extend_from_slice(format!(") {state} {ppid}").as_bytes());
+            for field in between {
+                line.extend_from_slice(format!(" {field}").as_bytes());
+            }
+            line.extend_from_slice(format!(" {start_time}").as_bytes());
+            for field in tail {
+                line.extend_from_slice(format!(" {field}").as_bytes());
+            }
+            line.push(b'\n');
+            line
+        }
+
+        proptest! {
+            #[test]
+            fn stat_parsing_is_total(content in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_stat(&content);
+            }
+
+            #[test]
+            fn stat_fields_are_found_whatever_the_name(
+                pid in any::<u32>(),
+                comm in prop::collection::vec(comm_byte(), 0..40),
+                state in prop::sample::select(b"RSDTtZXxIWP".to_vec()),
+                ppid in any::<u32>(),
+                between in prop::collection::vec(any::<i64>(), 17),
+                start_time in any::<u64>(),
+                tail in prop::collection::vec(any::<u64>(), 0..31),
+            ) {
+                let state = char::from(state);
+                let line = stat_line(pid, &comm, state, ppid, &between, start_time, &tail);
+                let stat = parse_stat(&line);
+                prop_assert_eq!(
+                    stat,
+                    Some(Stat {
+                        comm: String::from_utf8_lossy(&comm).into_owned(),
+                        state,
+                        ppid,
+                        start_time,
+                    })
+                );
+            }
+
+            #[test]
+            fn a_line_cut_before_the_start_time_is_refused(
+                comm in prop::collection::vec(comm_byte(), 0..40),
+                between in prop::collection::vec(any::<i64>(), 17),
+                start_time in any::<u64>(),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let line = stat_line(1, &comm, 'S', 1, &between, start_time, &[]);
+                // Everything up to the space before the start time.
+                let before_start = line.len() - format!(" {start_time}\n").len();
+                let cut = cut.index(before_start + 1);
+                prop_assert_eq!(parse_stat(&line[..cut]), None);
+            }
+        }
     }
 }

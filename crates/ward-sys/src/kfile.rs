@@ -12,6 +12,18 @@ use rustix::fs::{Mode, OFlags, open};
 
 /// The whole file as text.
 pub fn read(path: impl AsRef<Path>) -> io::Result<String> {
+    let out = read_bytes(path.as_ref())?;
+    String::from_utf8(out).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not UTF-8", path.as_ref().display()),
+        )
+    })
+}
+
+/// The whole file as bytes, for files that may hold text the kernel did not write, such
+/// as a process's name in `/proc/PID/stat`.
+pub fn read_bytes(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let fd = open(
         path.as_ref(),
         OFlags::RDONLY | OFlags::CLOEXEC,
@@ -27,12 +39,7 @@ pub fn read(path: impl AsRef<Path>) -> io::Result<String> {
             Err(e) => return Err(e.into()),
         }
     }
-    String::from_utf8(out).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is not UTF-8", path.as_ref().display()),
-        )
-    })
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -165,11 +165,11 @@ impl HeldPidFile {
             match flock(&existing, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {}
                 Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let mut text = String::new();
-                    let _ = (&existing).take(4096).read_to_string(&mut text);
+                    let mut content = Vec::new();
+                    let _ = (&existing).take(4096).read_to_end(&mut content);
                     return Err(PidFileError::Held {
                         path: path.to_path_buf(),
-                        holder: holder_pid(&text).unwrap_or_else(|| "unknown".into()),
+                        holder: holder_pid(&content).unwrap_or_else(|| "unknown".into()),
                     });
                 }
                 Err(e) => return Err(io_err(e.into())),
@@ -279,7 +279,7 @@ fn not_a_pid_file(file: &File) -> Option<String> {
     if let Err(e) = file.take(MAX_PID_FILE).read_to_end(&mut bytes) {
         return Some(format!("a file that cannot be read ({e})"));
     }
-    if is_pid_text(&bytes) {
+    if matches!(parse_content(&bytes), Content::Plain(_) | Content::Ward(_)) {
         return None;
     }
     Some(if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -287,18 +287,6 @@ fn not_a_pid_file(file: &File) -> Option<String> {
     } else {
         format!("a file of {} bytes that names no process", bytes.len())
     })
-}
-
-/// Whether `bytes` is a PID file's content: ward's JSON record, or a bare PID.
-fn is_pid_text(bytes: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    let text = text.trim_ascii();
-    let bare = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && text.parse::<u32>().is_ok_and(|pid| pid > 0);
-    bare || serde_json::from_str::<PidRecord>(text).is_ok()
 }
 
 /// Whether the temporary file replaces what is at the path, or goes where nothing is.
@@ -383,14 +371,66 @@ fn same_file(f: &File, path: &Path) -> bool {
 }
 
 /// The PID a file's content names, for messages.
-fn holder_pid(text: &str) -> Option<String> {
-    let t = text.trim();
-    if let Ok(n) = t.parse::<u32>() {
-        return Some(n.to_string());
+fn holder_pid(content: &[u8]) -> Option<String> {
+    match parse_content(content) {
+        Content::Plain(pid) => Some(pid.to_string()),
+        Content::Ward(record) => Some(record.pid.to_string()),
+        Content::Empty | Content::Corrupted { .. } => None,
     }
-    serde_json::from_str::<PidRecord>(t)
-        .ok()
-        .map(|r| r.pid.to_string())
+}
+
+/// What the bytes of a PID file hold, judged without looking at any process or lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// Nothing but white space: a file being written, or a broken one.
+    Empty,
+    /// One PID other than 0, as other programs write it.
+    Plain(u32),
+    /// ward's JSON record.
+    Ward(PidRecord),
+    /// Not a PID file.
+    Corrupted {
+        /// The format it was told to be in, when that could be told (`0` is a plain
+        /// file naming no process).
+        format: Option<Format>,
+        /// Why it is not a PID file.
+        why: String,
+    },
+}
+
+/// Reads the content of a PID file: ward's JSON record, or a PID in ASCII digits, with
+/// ASCII white space around it. Anything else (a sign, other white space, bytes that are
+/// not UTF-8) is corrupted: this one judge decides both what `check` calls a PID file and
+/// what `HeldPidFile::create` may replace.
+pub fn parse_content(content: &[u8]) -> Content {
+    let content = content.trim_ascii();
+    if content.is_empty() {
+        return Content::Empty;
+    }
+    let Ok(text) = std::str::from_utf8(content) else {
+        return Content::Corrupted {
+            format: None,
+            why: "the file is not UTF-8".into(),
+        };
+    };
+    if text.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(pid) = text.parse::<u32>()
+    {
+        return match pid {
+            0 => Content::Corrupted {
+                format: Some(Format::Plain),
+                why: "pid 0".into(),
+            },
+            pid => Content::Plain(pid),
+        };
+    }
+    match serde_json::from_str(text) {
+        Ok(record) => Content::Ward(record),
+        Err(e) => Content::Corrupted {
+            format: None,
+            why: e.to_string(),
+        },
+    }
 }
 
 /// What reading a PID file concluded.
@@ -496,35 +536,27 @@ pub fn check(path: &Path) -> Verdict {
         return verdict(Class::Corrupted(e.to_string()), None, None, None);
     }
     let held = is_held(&file);
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
-    if text.is_empty() {
-        let class = if held {
-            Class::Locked
-        } else {
-            Class::Corrupted("the file is empty".into())
-        };
-        return verdict(class, None, None, None);
-    }
-    if let Ok(pid) = text.parse::<u32>() {
-        if pid == 0 {
-            return verdict(
-                Class::Corrupted("pid 0".into()),
-                Some(Format::Plain),
-                None,
-                None,
-            );
+    let record = match parse_content(&bytes) {
+        Content::Empty if held => return verdict(Class::Locked, None, None, None),
+        Content::Empty => {
+            let class = Class::Corrupted("the file is empty".into());
+            return verdict(class, None, None, None);
         }
-        let class = match read_stat(pid) {
-            Ok(stat) if stat.state != 'Z' => Class::Valid,
-            _ => Class::Stale(StaleReason::NotRunning),
-        };
-        return verdict(class, Some(Format::Plain), Some(pid), None);
-    }
-    let record: PidRecord = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(_) if held => return verdict(Class::Locked, None, None, None),
-        Err(e) => return verdict(Class::Corrupted(e.to_string()), None, None, None),
+        Content::Plain(pid) => {
+            let class = match read_stat(pid) {
+                Ok(stat) if stat.state != 'Z' => Class::Valid,
+                _ => Class::Stale(StaleReason::NotRunning),
+            };
+            return verdict(class, Some(Format::Plain), Some(pid), None);
+        }
+        // Half a record, while its owner writes it.
+        Content::Corrupted { format: None, .. } if held => {
+            return verdict(Class::Locked, None, None, None);
+        }
+        Content::Corrupted { format, why } => {
+            return verdict(Class::Corrupted(why), format, None, None);
+        }
+        Content::Ward(record) => record,
     };
     let pid = Some(record.pid);
     let class = if boot_id().is_ok_and(|b| b != record.boot_id) {
@@ -690,6 +722,40 @@ mod tests {
     }
 
     #[test]
+    fn what_check_reads_as_a_pid_file_is_what_create_replaces() {
+        // One judge of content for both: a file that `create` refuses to overwrite as no
+        // PID file must not be called valid (or stale, and removed) by `check`.
+        let dir = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let mut record = serde_json::to_vec(&me()).unwrap();
+        record.push(0xff);
+        let odd: [(&str, Vec<u8>); 4] = [
+            ("plus", format!("+{pid}\n").into_bytes()),
+            ("nbsp", format!("\u{a0}{pid}\n").into_bytes()),
+            ("vertical-tab", format!("{pid}\u{b}").into_bytes()),
+            ("not-utf8", record),
+        ];
+        for (name, content) in odd {
+            let path = dir.path().join(name);
+            fs::write(&path, &content).unwrap();
+            assert!(
+                matches!(parse_content(&content), Content::Corrupted { .. }),
+                "{name}: {:?}",
+                parse_content(&content)
+            );
+            assert!(matches!(check(&path).class, Class::Corrupted(_)), "{name}");
+            assert!(
+                matches!(
+                    HeldPidFile::create(&path, &me()),
+                    Err(PidFileError::NotPidFile { .. })
+                ),
+                "{name}"
+            );
+            assert!(!remove_if_stale(&path).unwrap().1, "{name}");
+        }
+    }
+
+    #[test]
     fn release_removes_only_the_file_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.pid");
@@ -826,5 +892,132 @@ mod tests {
             Class::Stale(StaleReason::NotRunning)
         ));
         assert!(!stale.exists());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn record() -> impl Strategy<Value = PidRecord> {
+            (
+                any::<u32>(),
+                any::<u64>(),
+                ".*",
+                ".*",
+                prop::collection::vec(".*", 0..4),
+                any::<u64>(),
+            )
+                .prop_map(
+                    |(pid, start_time, boot_id, service, command, created_ms)| PidRecord {
+                        pid,
+                        start_time,
+                        boot_id,
+                        service,
+                        command,
+                        created_ms,
+                    },
+                )
+        }
+
+        fn space() -> impl Strategy<Value = String> {
+            "[ \t\r\n]{0,3}"
+        }
+
+        proptest! {
+            #[test]
+            fn content_parsing_is_total(
+                content in prop::collection::vec(
+                    prop_oneof![
+                        any::<u8>(),
+                        prop::sample::select(b"0123456789 \t\n\x0b\x0c\r+-{}".to_vec()),
+                    ],
+                    0..256,
+                ),
+            ) {
+                let parsed = parse_content(&content);
+                prop_assert_ne!(&parsed, &Content::Plain(0));
+                prop_assert_eq!(
+                    parsed == Content::Empty,
+                    content.iter().all(u8::is_ascii_whitespace)
+                );
+                if let Content::Plain(pid) = parsed {
+                    let digits = content.trim_ascii();
+                    prop_assert!(digits.iter().all(u8::is_ascii_digit));
+                    prop_assert_eq!(std::str::from_utf8(digits).unwrap().parse::<u32>(), Ok(pid));
+                }
+                // The holder named in a refusal is the PID the content names.
+                let named = match parsed {
+                    Content::Plain(pid) => Some(pid.to_string()),
+                    Content::Ward(r) => Some(r.pid.to_string()),
+                    _ => None,
+                };
+                prop_assert_eq!(holder_pid(&content), named);
+            }
+
+            #[test]
+            fn a_ward_record_reads_back_as_written(
+                record in record(),
+                pretty in any::<bool>(),
+                before in space(),
+                after in space(),
+            ) {
+                let json = if pretty {
+                    serde_json::to_string_pretty(&record).unwrap()
+                } else {
+                    serde_json::to_string(&record).unwrap()
+                };
+                let content = format!("{before}{json}{after}");
+                prop_assert_eq!(parse_content(content.as_bytes()), Content::Ward(record));
+            }
+
+            #[test]
+            fn a_cut_or_extended_record_is_corrupted(
+                record in record(),
+                cut in any::<prop::sample::Index>(),
+                // Starts with a character that `trim` keeps (`\S` is not White_Space).
+                garbage in "\\S\\PC{0,20}",
+            ) {
+                let json = serde_json::to_vec(&record).unwrap();
+                // A proper, non-empty prefix, cut anywhere, even inside a character.
+                let cut = 1 + cut.index(json.len() - 1);
+                prop_assert!(
+                    matches!(
+                        parse_content(&json[..cut]),
+                        Content::Corrupted { format: None, .. }
+                    ),
+                    "{:?}",
+                    String::from_utf8_lossy(&json[..cut])
+                );
+                let mut extended = json.clone();
+                extended.extend_from_slice(garbage.as_bytes());
+                prop_assert!(
+                    matches!(parse_content(&extended), Content::Corrupted { format: None, .. }),
+                    "{:?}",
+                    String::from_utf8_lossy(&extended)
+                );
+            }
+
+            #[test]
+            fn a_bare_pid_is_plain_and_zero_names_nothing(
+                pid in any::<u32>(),
+                before in space(),
+                after in space(),
+            ) {
+                let content = format!("{before}{pid}{after}");
+                let expected = match pid {
+                    0 => Content::Corrupted {
+                        format: Some(Format::Plain),
+                        why: "pid 0".into(),
+                    },
+                    pid => Content::Plain(pid),
+                };
+                prop_assert_eq!(parse_content(content.as_bytes()), expected);
+            }
+
+            #[test]
+            fn white_space_alone_is_empty(content in space()) {
+                prop_assert_eq!(parse_content(content.as_bytes()), Content::Empty);
+            }
+        }
     }
 }

@@ -16,6 +16,8 @@ mod tables;
 mod words;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use errors::{ConfigError, ConfigErrors};

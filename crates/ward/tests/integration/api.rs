@@ -50,6 +50,7 @@ fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
     let w = Ward::up(&format!(
         "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
     ));
+    let before = w.wait_state("s", "running");
     let (code, body) = raw(&w, &post("/v1/start", "{not json"));
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("malformed JSON"), "{body}");
@@ -117,8 +118,24 @@ fn bad_requests_get_4xx_and_the_daemon_keeps_answering() {
     );
     assert_eq!(code, 400, "{body}");
 
-    // Still alive and well.
-    assert_eq!(w.wait_state("s", "running").state, UnitState::Running);
+    // None of them reached the service (a stop whose body was cut short, a signal that
+    // was misread, would show as another process), and a good request is still served.
+    let after = w.unit("s");
+    assert_eq!(
+        (after.state, after.pid, after.spawns, after.restarts),
+        (UnitState::Running, before.pid, 1, 0),
+        "{after:?}"
+    );
+    let (code, body) = raw(
+        &w,
+        &post("/v1/signal", "{\"names\": [\"s\"], \"signal\": \"CONT\"}"),
+    );
+    assert_eq!(code, 200, "{body}");
+    let pid = before.pid.expect("pid");
+    assert!(
+        body.contains(&format!("sent SIGCONT to pid {pid}")),
+        "{body}"
+    );
 }
 
 #[test]
