@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use ward_sys::watch::{FileWatch, Gone};
 
+use tokio::net::UnixListener;
+
 use crate::supervisor::Supervisor;
 
 /// The paths to watch: each directory, with the names in it that the daemon owns.
@@ -59,6 +61,54 @@ pub(crate) fn watch(watch: &mut FileWatch, sup: &ward_core::config::SupervisorCo
 pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Supervisor {
+    /// The time to make the daemon's own files again has come: do it, bind the sockets
+    /// that went again, report, watch the new directories, and look once more.
+    pub(crate) fn repair_own_files(
+        &mut self,
+        serving: &mut crate::serving::Serving,
+        own: Option<&mut FileWatch>,
+    ) {
+        let mut restored = self.restore_own_files();
+        if restored.socket {
+            match crate::startup::bind(&self.config.supervisor.socket).and_then(|l| {
+                UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
+                    path: self.config.supervisor.socket.clone(),
+                    source,
+                })
+            }) {
+                Ok(listener) => {
+                    use std::os::unix::fs::MetadataExt;
+                    serving.rebound = std::fs::symlink_metadata(&self.config.supervisor.socket)
+                        .ok()
+                        .map(|m| (m.dev(), m.ino()));
+                    serving.server.abort();
+                    serving.server = tokio::spawn(crate::api::serve(
+                        listener,
+                        serving.tx.clone(),
+                        serving.connections.clone(),
+                    ));
+                }
+                Err(e) => restored.failed.push(e.to_string()),
+            }
+        }
+        if restored.notify {
+            match ward_sys::notify::NotifySocket::bind(&self.notify_path()) {
+                Ok(socket) => {
+                    tokio::spawn(crate::notify::listen(socket, serving.notify_tx.clone()));
+                }
+                Err(e) => restored.failed.push(format!("the notify socket: {e}")),
+            }
+        }
+        self.report_restored(&restored);
+        if let Some(w) = own {
+            crate::own_files::watch(w, &self.config.supervisor);
+        }
+        // Anything deleted before the new watches were set is seen now.
+        if self.own_files_missing() {
+            self.own_files_due = Some(std::time::Instant::now() + SETTLE);
+        }
+    }
+
     /// The watch saw something go: act on it once the deletion has settled.
     pub(crate) fn own_files_gone(&mut self, gone: Vec<Gone>) {
         self.gone.extend(gone);

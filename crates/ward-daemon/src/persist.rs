@@ -86,6 +86,50 @@ pub(crate) fn remove(runtime_dir: &Path, unit: &str) {
     let _ = fs::remove_file(file(runtime_dir, unit));
 }
 
+impl crate::supervisor::Supervisor {
+    /// Writes the unit's record if its intent or main process changed. A shutdown's stops
+    /// are not the operator's: the intent recorded before the shutdown stays.
+    pub(crate) fn persist(&mut self, name: &str) {
+        self.write_record(name, false);
+    }
+
+    /// Writes the unit's record; `again` writes it even when nothing changed (its file
+    /// went away), with the same rules for what a shutdown may record.
+    pub(crate) fn write_record(&mut self, name: &str, again: bool) {
+        let shutting_down = self.shutdown.is_some();
+        let runtime_dir = self.config.supervisor.runtime_dir.clone();
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let mut intent = unit.machine.intent();
+        if shutting_down {
+            match unit.persisted {
+                Some((before, _)) => intent = before,
+                // Never started and never stopped by anyone: nothing to remember.
+                None if unit.main.is_none() => return,
+                None => {}
+            }
+        }
+        let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
+        if unit.persisted == Some(now) && !again {
+            return;
+        }
+        let record = UnitRecord {
+            intent: crate::wire::intent(intent),
+            main: unit.main.as_ref().map(|m| MainRecord {
+                pid: m.identity.pid,
+                start_time: m.identity.start_time,
+                boot_id: m.identity.boot_id.clone(),
+                started_ms: crate::supervisor::Supervisor::epoch_ms(m.started),
+            }),
+        };
+        match save(&runtime_dir, name, &record) {
+            Ok(()) => unit.persisted = Some(now),
+            Err(e) => tracing::warn!(unit = %name, error = %e, "cannot write the unit's record"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
-use ward_core::config::{Config, DaemonExit};
+use ward_core::config::Config;
 use ward_core::machine::{Action, Event, Recovery, SignalTarget, State};
 use ward_core::{ExitStatus, Signal};
 use ward_sys::cgroup::CgroupDriver;
@@ -30,7 +30,7 @@ use crate::unit::Unit;
 use crate::verdicts::PendingVerdict;
 
 /// How often a unit that waits for its last processes to go is looked at again.
-const TREE_POLL: Duration = Duration::from_millis(20);
+pub(crate) const TREE_POLL: Duration = Duration::from_millis(20);
 
 /// At most this many API connections at once; more wait in the listen backlog.
 pub(crate) const MAX_CONNECTIONS: u32 = 64;
@@ -98,7 +98,7 @@ pub(crate) struct Supervisor {
     pub shutdown: Option<Vec<tokio::sync::oneshot::Sender<Reply>>>,
     /// `SIGQUIT`: exit, leaving `on_daemon_exit = "keep"` services running for the next
     /// daemon.
-    detaching: bool,
+    pub(crate) detaching: bool,
     /// The history of every unit, written by its own thread.
     pub journal: ward_store::Journal,
     /// What the repair at start-up did, if the journal needed one.
@@ -194,7 +194,7 @@ impl Supervisor {
     pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
-        let mut server = tokio::spawn(crate::api::serve(listener, tx.clone(), connections.clone()));
+        let server = tokio::spawn(crate::api::serve(listener, tx.clone(), connections.clone()));
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),
@@ -225,9 +225,13 @@ impl Supervisor {
             ),
         }
 
-        // A control socket bound again after the first went away: removed at exit, by its
-        // identity, like the first.
-        let mut rebound: Option<(u64, u64)> = None;
+        let mut serving = crate::serving::Serving {
+            server,
+            tx,
+            connections,
+            notify_tx,
+            rebound: None,
+        };
         // The daemon's own files: watched, and made again if they go away. Set up after
         // the notify socket, whose binding replaces a file an earlier daemon left.
         let mut own = match ward_sys::watch::FileWatch::new() {
@@ -262,45 +266,7 @@ impl Supervisor {
             // A new turn looks at `/proc` afresh.
             self.procs.forget();
             if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
-                let mut restored = self.restore_own_files();
-                if restored.socket {
-                    match crate::startup::bind(&self.config.supervisor.socket).and_then(|l| {
-                        UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
-                            path: self.config.supervisor.socket.clone(),
-                            source,
-                        })
-                    }) {
-                        Ok(listener) => {
-                            use std::os::unix::fs::MetadataExt;
-                            rebound = std::fs::symlink_metadata(&self.config.supervisor.socket)
-                                .ok()
-                                .map(|m| (m.dev(), m.ino()));
-                            server.abort();
-                            server = tokio::spawn(crate::api::serve(
-                                listener,
-                                tx.clone(),
-                                connections.clone(),
-                            ));
-                        }
-                        Err(e) => restored.failed.push(e.to_string()),
-                    }
-                }
-                if restored.notify {
-                    match ward_sys::notify::NotifySocket::bind(&self.notify_path()) {
-                        Ok(socket) => {
-                            tokio::spawn(crate::notify::listen(socket, notify_tx.clone()));
-                        }
-                        Err(e) => restored.failed.push(format!("the notify socket: {e}")),
-                    }
-                }
-                self.report_restored(&restored);
-                if let Some(w) = own.as_mut() {
-                    crate::own_files::watch(w, &self.config.supervisor);
-                }
-                // Anything deleted before the new watches were set is seen now.
-                if self.own_files_missing() {
-                    self.own_files_due = Some(Instant::now() + crate::own_files::SETTLE);
-                }
+                self.repair_own_files(&mut serving, own.as_mut());
             }
             self.reap();
             self.settle();
@@ -350,95 +316,7 @@ impl Supervisor {
             }
         }
 
-        self.journal.record(ward_store::Record::Daemon {
-            at_ms: ward_store::now_ms(),
-            what: "daemon stopped".into(),
-            detail: if self.detaching {
-                "detached: services with on_daemon_exit = \"keep\" left running".into()
-            } else {
-                "every service stopped".into()
-            },
-        });
-        // `ward down` is answered once everything is in the journal.
-        self.journal.sync();
-        for reply in self.shutdown.take().unwrap_or_default() {
-            let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
-        }
-        server.abort();
-        // What was made again after the first went away goes at exit like the first: the
-        // lock file only while it is still ours, the socket only by its identity.
-        if let Some(lock) = self.relocked.take() {
-            let _ = lock.release();
-        }
-        if let Some(own) = rebound {
-            use std::os::unix::fs::MetadataExt;
-            let socket = &self.config.supervisor.socket;
-            if std::fs::symlink_metadata(socket).is_ok_and(|m| (m.dev(), m.ino()) == own) {
-                let _ = std::fs::remove_file(socket);
-            }
-        }
-        // Let answers already handed to connections be written before the process exits.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            connections.acquire_many(MAX_CONNECTIONS),
-        )
-        .await;
-        // The last lines in the pipes reach the logs before the writer is flushed.
-        let mut captures = Vec::new();
-        for unit in self.units.values_mut() {
-            let _ = unit.stop_capture.send(true);
-            captures.append(&mut unit.captures);
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            for c in captures {
-                let _ = c.await;
-            }
-        })
-        .await;
-        self.logs.sync();
-        // The unit records stay: the next daemon adopts what still runs and keeps what the
-        // operator stopped stopped.
-        for unit in self.units.values() {
-            if unit.is_down() {
-                unit.containment.remove();
-                unit.controllers.remove();
-            }
-        }
-        if let Some(cg) = &self.cgroups {
-            let _ = cg.remove_base();
-        }
-        self.controllers.remove_base();
-        tracing::info!("ward stopped");
-    }
-
-    /// The loop ends once a shutdown has stopped every unit (but those a `SIGQUIT` keeps).
-    fn finished(&self) -> bool {
-        self.shutdown.is_some()
-            && self
-                .units
-                .values()
-                .all(|u| u.is_down() || (self.detaching && u.kept_on_detach()))
-    }
-
-    /// `SIGQUIT`: stop the services that must not outlive the daemon, and leave.
-    fn detach(&mut self) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        tracing::info!(
-            "detaching: services with on_daemon_exit = \"keep\" stay up for the next daemon"
-        );
-        self.detaching = true;
-        self.shutdown = Some(Vec::new());
-        let names: Vec<String> = self
-            .units
-            .values()
-            .filter(|u| !u.kept_on_detach())
-            .map(|u| u.name.clone())
-            .collect();
-        for name in names {
-            self.dispatch(&name, Event::Stop);
-        }
+        self.wind_down(serving).await;
     }
 
     /// Feeds one event to a unit and carries out everything that follows from it.
@@ -485,48 +363,6 @@ impl Supervisor {
             && std::mem::take(&mut unit.on_failure_due)
         {
             self.on_failure(name);
-        }
-    }
-
-    /// Writes the unit's record if its intent or main process changed. A shutdown's stops
-    /// are not the operator's: the intent recorded before the shutdown stays.
-    pub(crate) fn persist(&mut self, name: &str) {
-        self.write_record(name, false);
-    }
-
-    /// Writes the unit's record; `again` writes it even when nothing changed (its file
-    /// went away), with the same rules for what a shutdown may record.
-    pub(crate) fn write_record(&mut self, name: &str, again: bool) {
-        let shutting_down = self.shutdown.is_some();
-        let runtime_dir = self.config.supervisor.runtime_dir.clone();
-        let Some(unit) = self.units.get_mut(name) else {
-            return;
-        };
-        let mut intent = unit.machine.intent();
-        if shutting_down {
-            match unit.persisted {
-                Some((before, _)) => intent = before,
-                // Never started and never stopped by anyone: nothing to remember.
-                None if unit.main.is_none() => return,
-                None => {}
-            }
-        }
-        let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
-        if unit.persisted == Some(now) && !again {
-            return;
-        }
-        let record = persist::UnitRecord {
-            intent: crate::wire::intent(intent),
-            main: unit.main.as_ref().map(|m| persist::MainRecord {
-                pid: m.identity.pid,
-                start_time: m.identity.start_time,
-                boot_id: m.identity.boot_id.clone(),
-                started_ms: Supervisor::epoch_ms(m.started),
-            }),
-        };
-        match persist::save(&runtime_dir, name, &record) {
-            Ok(()) => unit.persisted = Some(now),
-            Err(e) => tracing::warn!(unit = %name, error = %e, "cannot write the unit's record"),
         }
     }
 
@@ -631,69 +467,6 @@ impl Supervisor {
         }
     }
 
-    /// The next time the loop must wake up without any other happening.
-    fn next_deadline(&self) -> Instant {
-        let now = Instant::now();
-        if self.stops_pending {
-            return now;
-        }
-        let mut next = now + Duration::from_secs(3600);
-        if let Some(due) = self.own_files_due {
-            next = next.min(due);
-        }
-        for unit in self.units.values() {
-            if let Some((at, _)) = unit.timer {
-                next = next.min(at);
-            }
-            if unit.awaiting_tree {
-                next = next.min(now + TREE_POLL);
-            }
-            for at in [unit.probe_due, unit.watchdog_due].into_iter().flatten() {
-                next = next.min(at);
-            }
-        }
-        for p in &self.pending {
-            next = next.min(p.due);
-        }
-        for h in self.hooks.values() {
-            next = next.min(h.deadline);
-        }
-        next
-    }
-
-    /// Fires due timers and reports trees that have emptied.
-    fn fire_timers(&mut self) {
-        // Children that ended before now are judged by their ends, not by a deadline that
-        // came due in the same turn of the loop: a probe that answered in time while the
-        // loop was busy (another unit's stop, say) is not a timed-out probe.
-        self.reap();
-        self.settle_verdicts();
-        self.kill_late_hooks();
-        self.run_due_probes();
-        self.check_watchdogs();
-        let now = Instant::now();
-        let mut due = Vec::new();
-        for unit in self.units.values_mut() {
-            if let Some((at, token)) = unit.timer
-                && at <= now
-            {
-                unit.timer = None;
-                due.push((unit.name.clone(), Event::Timer { token }));
-            }
-            if unit.awaiting_tree
-                && unit
-                    .containment
-                    .is_empty(unit.roots(self.me), &mut self.procs)
-            {
-                unit.awaiting_tree = false;
-                due.push((unit.name.clone(), Event::TreeEmpty));
-            }
-        }
-        for (name, event) in due {
-            self.dispatch(&name, event);
-        }
-    }
-
     /// Answers waiters whose units arrived, and drops removed units once they are down.
     fn settle(&mut self) {
         self.start_waiting();
@@ -752,29 +525,6 @@ impl Supervisor {
         }
     }
 
-    /// Stops every unit; the loop ends once all are down.
-    pub fn begin_shutdown(&mut self, reply: Option<tokio::sync::oneshot::Sender<Reply>>) {
-        if self.shutdown.is_none() {
-            tracing::info!("stopping every service");
-            self.shutdown = Some(Vec::new());
-            let names: Vec<String> = self.units.keys().cloned().collect();
-            self.stop_in_order(names);
-        }
-        if let (Some(list), Some(reply)) = (self.shutdown.as_mut(), reply) {
-            list.push(reply);
-        }
-    }
-
-    /// A second SIGINT: no more waiting for stop timeouts.
-    fn force_stop(&mut self) {
-        tracing::warn!("forced shutdown: killing every service now");
-        for unit in self.units.values() {
-            if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
-                tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
-            }
-        }
-    }
-
     /// `NOTIFY_SOCKET` for the services.
     pub(crate) fn notify_path(&self) -> PathBuf {
         crate::notify::socket_path(&self.config.supervisor.runtime_dir)
@@ -784,17 +534,5 @@ impl Supervisor {
     pub fn epoch_ms(t: SystemTime) -> u64 {
         t.duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
-    }
-}
-
-impl Unit {
-    /// Whether a `SIGQUIT` leaves this unit running.
-    pub fn kept_on_detach(&self) -> bool {
-        self.instance.service.on_daemon_exit == DaemonExit::Keep
-    }
-
-    /// No process of the unit is left and none is coming.
-    pub fn is_down(&self) -> bool {
-        self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
     }
 }

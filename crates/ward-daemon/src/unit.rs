@@ -136,3 +136,15 @@ impl Unit {
         }
     }
 }
+
+impl Unit {
+    /// Whether a `SIGQUIT` leaves this unit running.
+    pub fn kept_on_detach(&self) -> bool {
+        self.instance.service.on_daemon_exit == ward_core::config::DaemonExit::Keep
+    }
+
+    /// No process of the unit is left and none is coming.
+    pub fn is_down(&self) -> bool {
+        self.machine.is_quiescent() && !self.awaiting_tree && self.main.is_none()
+    }
+}

@@ -1,0 +1,129 @@
+//! The end of the daemon: a shutdown in dependency order, a forced one, a detach that
+//! leaves some services running, and what the daemon puts in order before it exits.
+
+use std::time::Duration;
+
+use ward_core::machine::Event;
+
+use crate::requests::Reply;
+use crate::serving::Serving;
+use crate::supervisor::{MAX_CONNECTIONS, Supervisor};
+
+impl Supervisor {
+    /// The loop ends once a shutdown has stopped every unit (but those a `SIGQUIT` keeps).
+    pub(crate) fn finished(&self) -> bool {
+        self.shutdown.is_some()
+            && self
+                .units
+                .values()
+                .all(|u| u.is_down() || (self.detaching && u.kept_on_detach()))
+    }
+
+    /// `SIGQUIT`: stop the services that must not outlive the daemon, and leave.
+    pub(crate) fn detach(&mut self) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        tracing::info!(
+            "detaching: services with on_daemon_exit = \"keep\" stay up for the next daemon"
+        );
+        self.detaching = true;
+        self.shutdown = Some(Vec::new());
+        let names: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| !u.kept_on_detach())
+            .map(|u| u.name.clone())
+            .collect();
+        for name in names {
+            self.dispatch(&name, Event::Stop);
+        }
+    }
+
+    /// Stops every unit; the loop ends once all are down.
+    pub fn begin_shutdown(&mut self, reply: Option<tokio::sync::oneshot::Sender<Reply>>) {
+        if self.shutdown.is_none() {
+            tracing::info!("stopping every service");
+            self.shutdown = Some(Vec::new());
+            let names: Vec<String> = self.units.keys().cloned().collect();
+            self.stop_in_order(names);
+        }
+        if let (Some(list), Some(reply)) = (self.shutdown.as_mut(), reply) {
+            list.push(reply);
+        }
+    }
+
+    /// A second SIGINT: no more waiting for stop timeouts.
+    pub(crate) fn force_stop(&mut self) {
+        tracing::warn!("forced shutdown: killing every service now");
+        for unit in self.units.values() {
+            if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
+                tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
+            }
+        }
+    }
+
+    /// After the loop: the journal's last word, the answers to `ward down`, the last
+    /// output in the logs, and the cgroups of units that are down removed.
+    pub(crate) async fn wind_down(&mut self, serving: Serving) {
+        self.journal.record(ward_store::Record::Daemon {
+            at_ms: ward_store::now_ms(),
+            what: "daemon stopped".into(),
+            detail: if self.detaching {
+                "detached: services with on_daemon_exit = \"keep\" left running".into()
+            } else {
+                "every service stopped".into()
+            },
+        });
+        // `ward down` is answered once everything is in the journal.
+        self.journal.sync();
+        for reply in self.shutdown.take().unwrap_or_default() {
+            let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
+        }
+        serving.server.abort();
+        // What was made again after the first went away goes at exit like the first: the
+        // lock file only while it is still ours, the socket only by its identity.
+        if let Some(lock) = self.relocked.take() {
+            let _ = lock.release();
+        }
+        if let Some(own) = serving.rebound {
+            use std::os::unix::fs::MetadataExt;
+            let socket = &self.config.supervisor.socket;
+            if std::fs::symlink_metadata(socket).is_ok_and(|m| (m.dev(), m.ino()) == own) {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
+        // Let answers already handed to connections be written before the process exits.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            serving.connections.acquire_many(MAX_CONNECTIONS),
+        )
+        .await;
+        // The last lines in the pipes reach the logs before the writer is flushed.
+        let mut captures = Vec::new();
+        for unit in self.units.values_mut() {
+            let _ = unit.stop_capture.send(true);
+            captures.append(&mut unit.captures);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            for c in captures {
+                let _ = c.await;
+            }
+        })
+        .await;
+        self.logs.sync();
+        // The unit records stay: the next daemon adopts what still runs and keeps what the
+        // operator stopped stopped.
+        for unit in self.units.values() {
+            if unit.is_down() {
+                unit.containment.remove();
+                unit.controllers.remove();
+            }
+        }
+        if let Some(cg) = &self.cgroups {
+            let _ = cg.remove_base();
+        }
+        self.controllers.remove_base();
+        tracing::info!("ward stopped");
+    }
+}

@@ -1,0 +1,73 @@
+//! Time in the loop: when it must wake up next without anything else happening, and
+//! what is due when it does.
+
+use std::time::{Duration, Instant};
+
+use ward_core::machine::Event;
+
+use crate::supervisor::{Supervisor, TREE_POLL};
+
+impl Supervisor {
+    /// The next time the loop must wake up without any other happening.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        if self.stops_pending {
+            return now;
+        }
+        let mut next = now + Duration::from_secs(3600);
+        if let Some(due) = self.own_files_due {
+            next = next.min(due);
+        }
+        for unit in self.units.values() {
+            if let Some((at, _)) = unit.timer {
+                next = next.min(at);
+            }
+            if unit.awaiting_tree {
+                next = next.min(now + TREE_POLL);
+            }
+            for at in [unit.probe_due, unit.watchdog_due].into_iter().flatten() {
+                next = next.min(at);
+            }
+        }
+        for p in &self.pending {
+            next = next.min(p.due);
+        }
+        for h in self.hooks.values() {
+            next = next.min(h.deadline);
+        }
+        next
+    }
+
+    /// Fires due timers and reports trees that have emptied.
+    pub(crate) fn fire_timers(&mut self) {
+        // Children that ended before now are judged by their ends, not by a deadline that
+        // came due in the same turn of the loop: a probe that answered in time while the
+        // loop was busy (another unit's stop, say) is not a timed-out probe.
+        self.reap();
+        self.settle_verdicts();
+        self.kill_late_hooks();
+        self.run_due_probes();
+        self.check_watchdogs();
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for unit in self.units.values_mut() {
+            if let Some((at, token)) = unit.timer
+                && at <= now
+            {
+                unit.timer = None;
+                due.push((unit.name.clone(), Event::Timer { token }));
+            }
+            if unit.awaiting_tree
+                && unit
+                    .containment
+                    .is_empty(unit.roots(self.me), &mut self.procs)
+            {
+                unit.awaiting_tree = false;
+                due.push((unit.name.clone(), Event::TreeEmpty));
+            }
+        }
+        for (name, event) in due {
+            self.dispatch(&name, event);
+        }
+    }
+}
