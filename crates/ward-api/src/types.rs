@@ -185,6 +185,10 @@ pub struct ServiceStatus {
     /// Services it depends on that are not ready yet: its start waits for them.
     #[serde(default)]
     pub waiting_for: Vec<String>,
+    /// The daemon starts it in a moment: a daemon starts its units a slice at a time,
+    /// so that thousands of them never keep a status waiting.
+    #[serde(default)]
+    pub start_queued: bool,
     /// The services it depends on, as configured.
     #[serde(default)]
     pub depends_on: Vec<String>,

@@ -40,7 +40,7 @@ impl Supervisor {
             self.add_unit(inst);
             let Some(record) = persist::load(&runtime_dir, &name) else {
                 if autostart {
-                    self.request_start(&name);
+                    self.queue_start(&name);
                 }
                 continue;
             };
@@ -98,7 +98,7 @@ impl Supervisor {
                         }
                     }
                 },
-                None if wants_run => self.request_start(&name),
+                None if wants_run => self.queue_start(&name),
                 // The operator stopped it: it stays stopped, autostart or not.
                 None => {}
             }

@@ -26,11 +26,6 @@ impl Unit {
     }
 }
 
-/// How many units a shutdown stops in one turn of the loop. Each stop signals the unit,
-/// writes its record and journals the change; 3,000 at once kept `ward status` waiting
-/// 2.5 s.
-const STOP_BATCH: usize = 200;
-
 impl Supervisor {
     /// The units of `service`.
     fn units_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
@@ -59,6 +54,9 @@ impl Supervisor {
     /// Starts a unit now, or once its dependencies are ready; dependencies nobody asked
     /// to run are started too (as `ward start web` starts the `db` that web needs).
     pub(crate) fn request_start(&mut self, name: &str) {
+        if let Some(unit) = self.units.get_mut(name) {
+            unit.start_queued = false;
+        }
         let unmet = self.unmet(name);
         if unmet.is_empty() {
             if let Some(unit) = self.units.get_mut(name) {
@@ -86,6 +84,28 @@ impl Supervisor {
                 .collect();
             for d in idle {
                 self.request_start(&d);
+            }
+        }
+    }
+
+    /// Starts `name` in a later slice of the loop: what a daemon does with the units it
+    /// starts by itself, so that thousands of spawns never keep `ward status` waiting.
+    pub(crate) fn queue_start(&mut self, name: &str) {
+        if let Some(unit) = self.units.get_mut(name) {
+            unit.start_queued = true;
+            self.backlog.starts.push_back(name.to_string());
+        }
+    }
+
+    /// Starts queued units for as long as this turn's slice lasts. A unit asked to stop,
+    /// or started by a request, meanwhile is no longer queued.
+    pub(crate) fn start_queued(&mut self) {
+        while !self.backlog.spent() {
+            let Some(name) = self.backlog.starts.pop_front() else {
+                return;
+            };
+            if self.units.get(&name).is_some_and(|u| u.start_queued) {
+                self.request_start(&name);
             }
         }
     }
@@ -143,38 +163,38 @@ impl Supervisor {
         for name in &names {
             if let Some(unit) = self.units.get_mut(name) {
                 unit.waiting_for.clear();
+                unit.start_queued = false;
                 unit.stop_after_dependents = true;
             }
         }
         self.stop_freed();
     }
 
-    /// Stops the units held back for their dependents, once those are down: at most
-    /// [`STOP_BATCH`] per turn of the loop, so that a shutdown of thousands of units
-    /// leaves the loop free to answer `ward status` between batches.
+    /// Stops the units held back for their dependents, once those are down: as many as
+    /// a turn's slice has time for (each stop signals the unit, writes its record and
+    /// journals the change), so that a shutdown of thousands of units leaves the loop
+    /// free to answer `ward status` between slices.
     pub(crate) fn stop_freed(&mut self) {
-        self.stops_pending = false;
+        self.backlog.stops = false;
         let held: Vec<String> = self
             .units
             .values()
             .filter(|u| u.stop_after_dependents)
             .map(|u| u.name.clone())
             .collect();
-        let mut stopped = 0;
         for name in held {
             if self.dependents_up(&name) {
                 continue;
             }
-            if stopped == STOP_BATCH {
-                // The next turn comes at once, after whatever else is waiting.
-                self.stops_pending = true;
+            if self.backlog.spent() {
+                // The next turn comes at once, after the server's.
+                self.backlog.stops = true;
                 return;
             }
             if let Some(unit) = self.units.get_mut(&name) {
                 unit.stop_after_dependents = false;
             }
             self.dispatch(&name, Event::Stop);
-            stopped += 1;
         }
     }
 }

@@ -167,10 +167,12 @@ impl Footprint {
                 Step::Socket(socket) if socket.still_there() => {
                     let _ = fs::remove_file(&socket.path);
                 }
-                Step::Socket(socket) => {
+                Step::Socket(socket) if socket.path.symlink_metadata().is_ok() => {
                     tracing::warn!(path = %socket.path.display(), "left the socket path alone: another file is there now");
                 }
                 Step::Lock(held) => lock = Some(held),
+                // Already removed, when the server stopped.
+                Step::Socket(_) => {}
                 Step::Dir(_) | Step::Narrowed { .. } | Step::Cgroup(_) | Step::Journal(_) => {}
             }
         }

@@ -278,7 +278,11 @@ impl Supervisor {
                     name: u.name.clone(),
                     service: u.instance.service.name.clone(),
                     state: wire::state(m.state()),
-                    intent: wire::intent(m.intent()),
+                    intent: if u.start_queued {
+                        ward_api::UnitIntent::Run
+                    } else {
+                        wire::intent(m.intent())
+                    },
                     pid: m.pid(),
                     // Read above, in the same order of units.
                     process_state: u.main.as_ref().map(|_| {
@@ -320,6 +324,7 @@ impl Supervisor {
                     health_last: u.health.last().map(str::to_string),
                     ready: u.is_ready(),
                     waiting_for: u.waiting_for.clone(),
+                    start_queued: u.start_queued,
                     // From the config in force: a reload that changes only `depends_on`
                     // leaves the unit's own copy as it was.
                     depends_on: self
@@ -376,6 +381,7 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
             true,
             format!("waiting for {} to be ready", u.waiting_for.join(", ")),
         ),
+        State::Stopped if u.start_queued && !wants_stop => (true, "starts in a moment".to_string()),
         State::Stopped => (wants_stop, "stopped".to_string()),
         State::Backoff => {
             let why = m

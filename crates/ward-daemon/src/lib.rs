@@ -33,6 +33,7 @@ mod spawning;
 mod startup;
 mod supervisor;
 mod timers;
+mod turns;
 mod unit;
 mod verdicts;
 mod wire;

@@ -77,10 +77,7 @@ impl Supervisor {
                 })
             }) {
                 Ok(listener) => {
-                    use std::os::unix::fs::MetadataExt;
-                    serving.rebound = std::fs::symlink_metadata(&self.config.supervisor.socket)
-                        .ok()
-                        .map(|m| (m.dev(), m.ino()));
+                    serving.bound = crate::serving::identity(&self.config.supervisor.socket);
                     serving.server.abort();
                     serving.server = tokio::spawn(crate::api::serve(
                         listener,

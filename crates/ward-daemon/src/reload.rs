@@ -197,17 +197,24 @@ impl Supervisor {
             )
         })?;
 
-        // Units of the old config stay until they are down: the peak is the two together.
-        let mut peak: std::collections::BTreeSet<String> =
-            config.instances().into_iter().map(|i| i.name).collect();
-        peak.extend(self.units.keys().cloned());
-        let needed = ward_core::budget::descriptors_needed(peak.len());
-        if let Err(available) = ward_sys::limits::ensure_nofile(needed) {
-            let short = ward_core::budget::Shortfall {
-                units: peak.len(),
-                needed,
-                available,
-            };
+        // Units of the old config stay until they are down: the peak is the two together,
+        // each name counted once with the larger of its two needs.
+        let mut peak: BTreeMap<String, Instance> = self
+            .units
+            .iter()
+            .map(|(name, u)| (name.clone(), u.instance.clone()))
+            .collect();
+        for new in config.instances() {
+            let keep_old = peak
+                .get(&new.name)
+                .is_some_and(|old| ward_core::budget::has_helper(&old.service));
+            if !keep_old {
+                peak.insert(new.name.clone(), new);
+            }
+        }
+        let demand = ward_core::budget::Demand::of(peak.values());
+        if let Err(available) = ward_sys::limits::ensure_nofile(demand.descriptors()) {
+            let short = demand.shortfall(available);
             return Err(ApiError::new(
                 409,
                 format!("the new config does not fit; nothing changed: {short}"),

@@ -18,7 +18,29 @@ pub(crate) struct Serving {
     pub connections: Arc<Semaphore>,
     /// Where the notify socket's datagrams go.
     pub notify_tx: mpsc::UnboundedSender<crate::notify::Notification>,
-    /// A control socket bound again after the first went away, by identity (device,
-    /// inode): removed at exit like the first, and only while it is still that file.
-    pub rebound: Option<(u64, u64)>,
+    /// The control socket's file by identity (device, inode), the first one or one bound
+    /// again after the first went away: removed as soon as the server stops, so that a
+    /// client finds no socket rather than one nobody answers on, and only while it is
+    /// still that file.
+    pub bound: Option<(u64, u64)>,
+}
+
+/// A file's identity, to tell later whether the path still names it.
+pub(crate) fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+impl Serving {
+    /// Stops accepting connections and removes the socket file it listened on.
+    pub fn close(&mut self, socket: &std::path::Path) {
+        self.server.abort();
+        if let Some(own) = self.bound.take()
+            && identity(socket) == Some(own)
+        {
+            let _ = std::fs::remove_file(socket);
+        }
+    }
 }

@@ -143,6 +143,7 @@ impl Supervisor {
             watchdog_due: None,
             hang: None,
             waiting_for: Vec::new(),
+            start_queued: false,
             stop_after_dependents: false,
         }
     }

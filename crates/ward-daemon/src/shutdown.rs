@@ -65,7 +65,7 @@ impl Supervisor {
 
     /// After the loop: the journal's last word, the answers to `ward down`, the last
     /// output in the logs, and the cgroups of units that are down removed.
-    pub(crate) async fn wind_down(&mut self, serving: Serving) {
+    pub(crate) async fn wind_down(&mut self, mut serving: Serving) {
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
             what: "daemon stopped".into(),
@@ -80,18 +80,12 @@ impl Supervisor {
         for reply in self.shutdown.take().unwrap_or_default() {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
-        serving.server.abort();
-        // What was made again after the first went away goes at exit like the first: the
-        // lock file only while it is still ours, the socket only by its identity.
+        // No more answers: the socket goes with the listener, not after the slower steps
+        // below, so that nobody meets a socket that refuses. Like the lock file made again
+        // after the first went away, it is removed only while it is still ours.
+        serving.close(&self.config.supervisor.socket);
         if let Some(lock) = self.relocked.take() {
             let _ = lock.release();
-        }
-        if let Some(own) = serving.rebound {
-            use std::os::unix::fs::MetadataExt;
-            let socket = &self.config.supervisor.socket;
-            if std::fs::symlink_metadata(socket).is_ok_and(|m| (m.dev(), m.ino()) == own) {
-                let _ = std::fs::remove_file(socket);
-            }
         }
         // Let answers already handed to connections be written before the process exits.
         let _ = tokio::time::timeout(

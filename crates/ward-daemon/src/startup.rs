@@ -94,15 +94,9 @@ pub enum StartError {
 /// Refuses a config that cannot fit this process's limit on open files, changing
 /// nothing: what `ward up -d` asks before it creates or forks anything.
 pub fn check_descriptors(config: &ward_core::config::Config) -> Result<(), StartError> {
-    let units = config.instances().len();
-    let needed = ward_core::budget::descriptors_needed(units);
-    ward_sys::limits::could_fit_nofile(needed).map_err(|available| {
-        StartError::Descriptors(ward_core::budget::Shortfall {
-            units,
-            needed,
-            available,
-        })
-    })
+    let demand = ward_core::budget::Demand::of(&config.instances());
+    ward_sys::limits::could_fit_nofile(demand.descriptors())
+        .map_err(|available| StartError::Descriptors(demand.shortfall(available)))
 }
 
 pub(crate) fn run(options: Options) -> Result<(), StartError> {
@@ -128,15 +122,9 @@ fn start_and_supervise(
     let sup = config.supervisor.clone();
     // Before anything is created: a config that cannot fit is refused whole, never started
     // in part.
-    let units = config.instances().len();
-    let needed = ward_core::budget::descriptors_needed(units);
-    let nofile = ward_sys::limits::ensure_nofile(needed).map_err(|available| {
-        StartError::Descriptors(ward_core::budget::Shortfall {
-            units,
-            needed,
-            available,
-        })
-    })?;
+    let demand = ward_core::budget::Demand::of(&config.instances());
+    let nofile = ward_sys::limits::ensure_nofile(demand.descriptors())
+        .map_err(|available| StartError::Descriptors(demand.shortfall(available)))?;
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();

@@ -80,8 +80,8 @@ pub(crate) struct Supervisor {
     pub(crate) gone: Vec<ward_sys::watch::Gone>,
     /// The PID file taken again after the first one went away (see `own_files.rs`).
     pub(crate) relocked: Option<ward_sys::pidfile::HeldPidFile>,
-    /// A shutdown has more units to stop than one turn stops: the next turn comes at once.
-    pub(crate) stops_pending: bool,
+    /// Work a turn had no time for (see `turns.rs`).
+    pub(crate) backlog: crate::turns::Backlog,
     /// This turn's look at `/proc`, for units contained by process tree.
     pub(crate) procs: crate::contain::ProcView,
     /// Verdicts waiting for OOM evidence to settle: (when, unit, pid, report, baselines).
@@ -154,7 +154,7 @@ impl Supervisor {
             pending: Vec::new(),
             kmsg: ward_sys::kmsg::KernelLog::open(),
             procs: Default::default(),
-            stops_pending: false,
+            backlog: Default::default(),
             relocked: None,
             own_files_due: None,
             gone: Vec::new(),
@@ -230,7 +230,7 @@ impl Supervisor {
             tx,
             connections,
             notify_tx,
-            rebound: None,
+            bound: crate::serving::identity(&self.config.supervisor.socket),
         };
         // The daemon's own files: watched, and made again if they go away. Set up after
         // the notify socket, whose binding replaces a file an earlier daemon left.
@@ -263,6 +263,12 @@ impl Supervisor {
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
 
         loop {
+            // Work left from the last turn waits until the server has had its turn, so a
+            // `ward status` is answered between slices.
+            if self.backlog.pending() {
+                tokio::task::yield_now().await;
+            }
+            self.backlog.begin_turn();
             // A new turn looks at `/proc` afresh.
             self.procs.forget();
             if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
@@ -325,6 +331,7 @@ impl Supervisor {
             && let Some(unit) = self.units.get_mut(name)
         {
             unit.waiting_for.clear();
+            unit.start_queued = false;
         }
         self.queue.push_back((name.to_string(), event));
         while let Some((name, event)) = self.queue.pop_front() {
@@ -469,6 +476,7 @@ impl Supervisor {
 
     /// Answers waiters whose units arrived, and drops removed units once they are down.
     fn settle(&mut self) {
+        self.start_queued();
         self.start_waiting();
         self.stop_freed();
         let waiters = std::mem::take(&mut self.waiters);

@@ -11,7 +11,7 @@ impl Supervisor {
     /// The next time the loop must wake up without any other happening.
     pub(crate) fn next_deadline(&self) -> Instant {
         let now = Instant::now();
-        if self.stops_pending {
+        if self.backlog.pending() {
             return now;
         }
         let mut next = now + Duration::from_secs(3600);
@@ -44,6 +44,10 @@ impl Supervisor {
         // came due in the same turn of the loop: a probe that answered in time while the
         // loop was busy (another unit's stop, say) is not a timed-out probe.
         self.reap();
+        if !self.backlog.ended.is_empty() {
+            // Ends not judged yet come first; the next turn comes at once.
+            return;
+        }
         self.settle_verdicts();
         self.kill_late_hooks();
         self.run_due_probes();
@@ -55,19 +59,37 @@ impl Supervisor {
                 && at <= now
             {
                 unit.timer = None;
-                due.push((unit.name.clone(), Event::Timer { token }));
+                due.push((unit.name.clone(), Event::Timer { token }, at));
             }
+            // Reading a tree costs a file read (a cgroup's `cgroup.procs`): past the
+            // slice, the rest are read in the next turn.
             if unit.awaiting_tree
+                && !self.backlog.spent()
                 && unit
                     .containment
                     .is_empty(unit.roots(self.me), &mut self.procs)
             {
                 unit.awaiting_tree = false;
-                due.push((unit.name.clone(), Event::TreeEmpty));
+                due.push((unit.name.clone(), Event::TreeEmpty, now));
             }
         }
-        for (name, event) in due {
+        let mut due = due.into_iter();
+        for (name, event, _) in due.by_ref() {
             self.dispatch(&name, event);
+            if self.backlog.spent() {
+                break;
+            }
+        }
+        // What the slice had no time for stays due, for the next turn.
+        for (name, event, at) in due {
+            if let Some(unit) = self.units.get_mut(&name) {
+                match event {
+                    Event::Timer { token } => {
+                        unit.timer.get_or_insert((at, token));
+                    }
+                    _ => unit.awaiting_tree = true,
+                }
+            }
         }
     }
 }

@@ -101,6 +101,8 @@ pub struct Unit {
     pub hang: Option<String>,
     /// Dependencies (service names) not yet ready: the start waits for them.
     pub waiting_for: Vec<String>,
+    /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).
+    pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.
     pub stop_after_dependents: bool,
 }

@@ -71,10 +71,10 @@ impl Supervisor {
     /// process tree, instead of one look each.
     pub(crate) fn reap(&mut self) {
         loop {
-            let mut ended = Vec::new();
+            let before = self.backlog.ended.len();
             loop {
                 match ward_sys::reap::reap_any() {
-                    Ok(Some(end)) => ended.push(end),
+                    Ok(Some(end)) => self.backlog.ended.push_back(end),
                     Ok(None) => break,
                     Err(e) => {
                         tracing::error!(error = %e, "waitpid failed");
@@ -82,14 +82,21 @@ impl Supervisor {
                     }
                 }
             }
-            if ended.is_empty() {
+            if self.backlog.ended.is_empty() {
                 return;
             }
-            self.procs.forget();
-            for (pid, status) in ended {
+            if self.backlog.ended.len() > before {
+                self.procs.forget();
+            }
+            // What this turn's slice has no time for waits for the next turn; the
+            // processes are reaped already, so nothing is lost meanwhile.
+            while let Some((pid, status)) = self.backlog.ended.pop_front() {
                 match self.by_pid.remove(&pid) {
                     Some(name) => self.main_ended(&name, status),
                     None => self.hook_ended(pid, status),
+                }
+                if self.backlog.spent() {
+                    return;
                 }
             }
         }

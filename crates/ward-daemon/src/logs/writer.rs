@@ -14,7 +14,7 @@ const QUEUE: usize = 1024;
 /// How many log files stay open at once. Past it, the file written least recently is
 /// closed and opened again when its unit next writes: thousands of chatty services then
 /// cost no more descriptors than this, and the daemon stays under the open-file limit.
-const OPEN_FILES: usize = 512;
+const OPEN_FILES: usize = ward_core::budget::LOG_FILES as usize;
 
 enum Msg {
     Open {

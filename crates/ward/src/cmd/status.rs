@@ -93,6 +93,7 @@ fn note(s: &ServiceStatus) -> String {
         UnitState::Stopped if !s.waiting_for.is_empty() => {
             notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
         }
+        UnitState::Stopped if s.start_queued => notes.push("starts in a moment".to_string()),
         UnitState::Stopped => notes.push(format!("stays stopped until `ward start {}`", s.name)),
         UnitState::Failed => {
             let v = s.verdict.as_ref();
