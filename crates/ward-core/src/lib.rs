@@ -9,6 +9,7 @@ pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod deps;
+pub mod dirs;
 pub mod duration;
 pub mod exit;
 pub mod health;

@@ -1,15 +1,14 @@
 //! What a start puts on the host, kept so that a start that fails takes it all back, and
 //! so that the end of the daemon removes only what is still its own.
 //!
-//! Every directory created, every directory mode narrowed, the lock taken, the socket
-//! bound and the cgroup made is kept in order with the identity of the very file (device
+//! Every directory created, the lock taken, the socket bound and the cgroup made is kept in order with the identity of the very file (device
 //! and inode). A removal happens only while the path still names that file: a file that
 //! someone put in the place of ward's meanwhile is left alone, and nothing ward did not
 //! create is ever removed.
 
 use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use ward_sys::cgroup::CgroupDriver;
@@ -45,8 +44,6 @@ impl Identified {
 enum Step {
     /// A directory that did not exist.
     Dir(Identified),
-    /// An existing directory narrowed to 0700, and its mode before.
-    Narrowed { dir: Identified, mode: u32 },
     /// The daemon's PID file and lock on the state dir.
     Lock(HeldPidFile),
     /// The control socket.
@@ -66,38 +63,38 @@ pub(crate) struct Footprint {
 
 impl Footprint {
     /// Creates a directory readable by its owner only (the socket and logs live there),
-    /// with any missing parents, or narrows an existing one to that. What it creates or
-    /// narrows is kept, to be taken back by [`Footprint::undo`].
-    pub fn private_dir(&mut self, path: &Path) -> io::Result<()> {
+    /// with any missing parents, each kept to be taken back by [`Footprint::undo`]. An
+    /// existing directory is never changed: it is judged (`ward_core::dirs`), and one that
+    /// others could write to is refused.
+    pub fn private_dir(&mut self, path: &Path) -> Result<(), DirError> {
         let mut missing = Vec::new();
         let mut at = Some(path);
         while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
             match fs::symlink_metadata(p) {
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(p),
-                Err(e) => return Err(e),
+                Err(e) => return Err(DirError::Io(e)),
             }
             at = p.parent();
         }
         for dir in missing.iter().rev() {
             match DirBuilder::new().mode(0o700).create(dir) {
-                Ok(()) => self.steps.push(Step::Dir(Identified::of(dir)?)),
-                // Made by someone else meanwhile: not ward's to take back.
+                Ok(()) => self
+                    .steps
+                    .push(Step::Dir(Identified::of(dir).map_err(DirError::Io)?)),
+                // Made by someone else meanwhile: not ward's to take back, and judged below.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(DirError::Io(e)),
             }
         }
-        let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
-        if mode != 0o700 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
-            if missing.first() != Some(&path) {
-                self.steps.push(Step::Narrowed {
-                    dir: Identified::of(path)?,
-                    mode,
-                });
-            }
+        let made_here = self
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Dir(d) if d.path == path && d.still_there()));
+        if made_here {
+            return Ok(());
         }
-        Ok(())
+        judge_existing(path)
     }
 
     /// The daemon's PID file, taken.
@@ -135,9 +132,6 @@ impl Footprint {
                         tracing::warn!(path = %dir.path.display(), error = %e, "left a directory this start made");
                     }
                 }
-                Step::Narrowed { dir, mode } if dir.still_there() => {
-                    let _ = fs::set_permissions(&dir.path, fs::Permissions::from_mode(mode));
-                }
                 Step::Socket(socket) if socket.still_there() => {
                     let _ = fs::remove_file(&socket.path);
                 }
@@ -152,7 +146,7 @@ impl Footprint {
                         let _ = fs::remove_file(name);
                     }
                 }
-                Step::Dir(_) | Step::Narrowed { .. } | Step::Socket(_) => {}
+                Step::Dir(_) | Step::Socket(_) => {}
             }
         }
     }
@@ -173,13 +167,30 @@ impl Footprint {
                 Step::Lock(held) => lock = Some(held),
                 // Already removed, when the server stopped.
                 Step::Socket(_) => {}
-                Step::Dir(_) | Step::Narrowed { .. } | Step::Cgroup(_) | Step::Journal(_) => {}
+                Step::Dir(_) | Step::Cgroup(_) | Step::Journal(_) => {}
             }
         }
         if let Some(lock) = lock {
             release(lock);
         }
     }
+}
+
+/// Why a directory of ward's cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    /// It could not be read or created.
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    /// It exists, and others could replace ward's files there.
+    #[error("{0}")]
+    Unsafe(ward_core::dirs::DirProblem),
+}
+
+/// Judges a directory that exists, as the daemon's user, without changing it.
+pub fn judge_existing(path: &Path) -> Result<(), DirError> {
+    let meta = fs::metadata(path).map_err(DirError::Io)?;
+    ward_core::dirs::judge(meta.mode(), meta.uid(), ward_sys::own_uid()).map_err(DirError::Unsafe)
 }
 
 /// Releases the daemon's PID file, saying so when it is left in place.
@@ -193,6 +204,7 @@ fn release(lock: HeldPidFile) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn undo_takes_back_only_what_is_still_its_own() {
@@ -205,8 +217,17 @@ mod tests {
         fp.private_dir(&tmp.path().join("a/b/c")).unwrap();
         fp.private_dir(&tmp.path().join("kept/d")).unwrap();
         fp.private_dir(&tmp.path().join("swapped")).unwrap();
+        // An existing directory is used as it is.
         assert_eq!(
             fs::metadata(&old).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(
+            fs::metadata(tmp.path().join("a/b/c"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
             0o700
         );
         // Something of someone else's appears in one, another is replaced.
@@ -215,12 +236,27 @@ mod tests {
         fs::remove_dir(tmp.path().join("swapped")).unwrap();
         fs::rename(tmp.path().join("new"), tmp.path().join("swapped")).unwrap();
         fp.undo();
-        assert_eq!(
-            fs::metadata(&old).unwrap().permissions().mode() & 0o777,
-            0o755
-        );
+        assert!(old.exists());
         assert!(!tmp.path().join("a").exists());
         assert!(tmp.path().join("kept/d/theirs").exists());
         assert!(tmp.path().join("swapped").exists());
+    }
+
+    #[test]
+    fn a_directory_others_may_write_to_is_refused_and_left_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open = tmp.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let mut fp = Footprint::default();
+        let e = fp.private_dir(&open).unwrap_err();
+        assert!(matches!(e, DirError::Unsafe(_)), "{e}");
+        assert_eq!(
+            fs::metadata(&open).unwrap().permissions().mode() & 0o7777,
+            0o777
+        );
+        // With the sticky bit, as /tmp has, others cannot remove ward's files.
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+        fp.private_dir(&open).unwrap();
     }
 }

@@ -43,7 +43,7 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::{StartError, check_descriptors};
+pub use startup::{StartError, check_descriptors, check_dirs};
 
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.

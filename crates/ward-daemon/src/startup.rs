@@ -41,6 +41,19 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// An existing directory others could write to, which ward will not change.
+    #[error(
+        "cannot keep ward's files in {path} ({key}): {problem}\n  hint: let only ward's user write there (`chmod go-w {path}`, or `chown` it to that user), or set `{key}` in [supervisor] to a directory of ward's own; ward creates a missing one with mode 0700"
+    )]
+    UnsafeDir {
+        /// The config key that names it (`state_dir`, or `socket` for the socket's
+        /// directory).
+        key: &'static str,
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: ward_core::dirs::DirProblem,
+    },
     /// The requested cgroup version is not usable here.
     #[error(
         "cgroup = \"{mode}\" was asked for, but {reason}\n  hint: set cgroup = \"auto\" or \"off\" in [supervisor]"
@@ -89,6 +102,44 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The directories the daemon keeps its files in, by the config key that names each.
+fn own_dirs(sup: &ward_core::config::SupervisorConfig) -> Vec<(&'static str, &Path)> {
+    let mut dirs = vec![
+        ("state_dir", sup.state_dir.as_path()),
+        ("runtime_dir", sup.runtime_dir.as_path()),
+        ("log_dir", sup.log_dir.as_path()),
+    ];
+    if let Some(parent) = sup.socket.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dirs.push(("socket", parent));
+    }
+    dirs
+}
+
+fn dir_error(key: &'static str, path: &Path, e: crate::footprint::DirError) -> StartError {
+    match e {
+        crate::footprint::DirError::Unsafe(problem) => StartError::UnsafeDir {
+            key,
+            path: path.to_path_buf(),
+            problem,
+        },
+        crate::footprint::DirError::Io(source) => StartError::Dir {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+/// Refuses, changing nothing, a config whose existing directories others could write to:
+/// what `ward check` asks. Missing ones are fine; the daemon creates them.
+pub fn check_dirs(config: &ward_core::config::Config) -> Result<(), StartError> {
+    for (key, path) in own_dirs(&config.supervisor) {
+        if path.exists() {
+            crate::footprint::judge_existing(path).map_err(|e| dir_error(key, path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a config that cannot fit this process's limit on open files, changing
@@ -202,19 +253,10 @@ fn prepare(
     sup: &ward_core::config::SupervisorConfig,
     footprint: &mut Footprint,
 ) -> Result<Prepared, StartError> {
-    let mut private_dir = |path: &Path| {
+    for (key, path) in own_dirs(sup) {
         footprint
             .private_dir(path)
-            .map_err(|source| StartError::Dir {
-                path: path.to_path_buf(),
-                source,
-            })
-    };
-    private_dir(&sup.state_dir)?;
-    private_dir(&sup.runtime_dir)?;
-    private_dir(&sup.log_dir)?;
-    if let Some(parent) = sup.socket.parent().filter(|p| !p.as_os_str().is_empty()) {
-        private_dir(parent)?;
+            .map_err(|e| dir_error(key, path, e))?;
     }
     let argv: Vec<String> = std::env::args().collect();
     let me =

@@ -154,28 +154,38 @@ impl Controllers {
     }
 }
 
-/// Enables `name` for ward's subtree of the unified hierarchy, if the machine lets it.
+/// Enables `name` for ward's subtree of the unified hierarchy, where the cgroup ward runs
+/// in already passes it down. Only ward's own directory is written, never the cgroup it
+/// runs in: not the root's `cgroup.subtree_control`, which would change every cgroup of
+/// the machine. A directory made here for a controller that cannot be enabled is taken
+/// away again.
 fn v2_enable(parent: &Path, base: &Path, name: &str) -> bool {
     let has = |dir: &Path| {
         fs::read_to_string(dir.join("cgroup.controllers"))
             .is_ok_and(|t| t.split_whitespace().any(|c| c == name))
     };
-    if !has(parent) {
-        return false;
-    }
-    let _ = fs::create_dir(base);
     let on = |dir: &Path| {
         fs::read_to_string(dir.join("cgroup.subtree_control"))
             .is_ok_and(|t| t.split_whitespace().any(|c| c == name))
     };
-    if !on(parent) {
-        // Fails while the parent holds processes (ward itself): then v1 it is.
-        let _ = fs::write(parent.join("cgroup.subtree_control"), format!("+{name}"));
+    if !has(parent) {
+        return false;
     }
+    if !on(parent) {
+        // Not delegated to ward's cgroup. Enabling it there would change the root's
+        // `cgroup.subtree_control` (every cgroup of the machine), or fail for a cgroup
+        // that holds processes (ward itself): v1 it is.
+        return false;
+    }
+    let made = fs::create_dir(base).is_ok();
     if !on(base) {
         let _ = fs::write(base.join("cgroup.subtree_control"), format!("+{name}"));
     }
-    has(base) && on(base)
+    let enabled = has(base) && on(base);
+    if !enabled && made {
+        let _ = fs::remove_dir(base);
+    }
+    enabled
 }
 
 /// Writes `value` unless the file holds it already. Setting a limit can cost far more than

@@ -64,3 +64,13 @@ pub fn has_input(socket: &impl std::os::fd::AsFd) -> std::io::Result<()> {
 pub fn private_umask() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
+
+/// 64 bits no other process can predict, for names of temporary files. std's hasher keys
+/// come from the kernel's random source once per thread and change with every use; that
+/// is all a name needs, without a crate for it.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}

@@ -262,18 +262,8 @@ const MAX_PID_FILE: u64 = 64 * 1024;
 /// What `file` is, in words, when it is not a PID file (ward's record or a bare PID,
 /// whitespace around it allowed); `None` when it is one.
 fn not_a_pid_file(file: &File) -> Option<String> {
-    let meta = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => return Some(format!("a file that cannot be examined ({e})")),
-    };
-    if meta.is_dir() {
-        return Some("a directory".into());
-    }
-    if !meta.is_file() {
-        return Some("not a regular file".into());
-    }
-    if meta.len() > MAX_PID_FILE {
-        return Some(format!("a file of {} bytes", meta.len()));
+    if let Some(what) = not_a_pid_file_kind(file) {
+        return Some(what);
     }
     let mut bytes = Vec::new();
     if let Err(e) = file.take(MAX_PID_FILE).read_to_end(&mut bytes) {
@@ -287,6 +277,25 @@ fn not_a_pid_file(file: &File) -> Option<String> {
     } else {
         format!("a file of {} bytes that names no process", bytes.len())
     })
+}
+
+/// What `file` is, in words, when it is not even the kind of file a PID file is (a
+/// regular file of at most [`MAX_PID_FILE`] bytes).
+fn not_a_pid_file_kind(file: &File) -> Option<String> {
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return Some(format!("a file that cannot be examined ({e})")),
+    };
+    if meta.is_dir() {
+        return Some("a directory".into());
+    }
+    if !meta.is_file() {
+        return Some("not a regular file".into());
+    }
+    if meta.len() > MAX_PID_FILE {
+        return Some(format!("a file of {} bytes", meta.len()));
+    }
+    None
 }
 
 /// Whether the temporary file replaces what is at the path, or goes where nothing is.
@@ -315,7 +324,12 @@ fn write_atomically(path: &Path, body: &[u8], place: Place) -> io::Result<File> 
     let mut attempts = 0;
     let (tmp, mut f) = loop {
         let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
+        // Unpredictable, so that nobody can put a file in its way beforehand.
+        let tmp = dir.join(format!(
+            ".{name}.{}.{seq}.{:016x}.tmp",
+            std::process::id(),
+            crate::random_u64()
+        ));
         attempts += 1;
         match OpenOptions::new()
             .read(true)
@@ -520,20 +534,32 @@ pub fn check(path: &Path) -> Verdict {
         pid,
         record,
     };
-    let mut file = match File::open(path) {
+    // Never through a symbolic link, never blocking on a FIFO, never more than a PID file
+    // can hold: a PID file in a directory others may write to can be any of those.
+    let file = match open_existing(path) {
         Ok(f) => f,
         Err(e) => {
-            let class = match e.kind() {
-                io::ErrorKind::NotFound => Class::NotFound,
-                io::ErrorKind::PermissionDenied => Class::PermissionDenied,
-                _ => Class::Corrupted(e.to_string()),
+            let class = match e {
+                rustix::io::Errno::NOENT => Class::NotFound,
+                rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => Class::PermissionDenied,
+                rustix::io::Errno::LOOP => {
+                    Class::Corrupted("a symbolic link, which ward never follows".into())
+                }
+                e => Class::Corrupted(io::Error::from(e).to_string()),
             };
             return verdict(class, None, None, None);
         }
     };
+    if let Some(what) = not_a_pid_file_kind(&file) {
+        return verdict(Class::Corrupted(what), None, None, None);
+    }
     let mut bytes = Vec::new();
-    if let Err(e) = file.read_to_end(&mut bytes) {
+    if let Err(e) = (&file).take(MAX_PID_FILE + 1).read_to_end(&mut bytes) {
         return verdict(Class::Corrupted(e.to_string()), None, None, None);
+    }
+    if bytes.len() as u64 > MAX_PID_FILE {
+        let why = format!("larger than a PID file can be ({MAX_PID_FILE} bytes)");
+        return verdict(Class::Corrupted(why), None, None, None);
     }
     let held = is_held(&file);
     let record = match parse_content(&bytes) {
@@ -596,7 +622,7 @@ pub fn remove_if_stale(path: &Path) -> io::Result<(Verdict, bool)> {
     if !matches!(before.class, Class::Stale(_)) {
         return Ok((before, false));
     }
-    let file = File::open(path)?;
+    let file = open_existing(path)?;
     // Holding the lock keeps a new owner from taking the file while it is judged again.
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}

@@ -428,6 +428,41 @@ impl Ward {
     }
 }
 
+/// Every directory named `ward-<id>` for this state dir in any cgroup hierarchy (the id
+/// is the daemon's hash of the state dir's canonical path).
+pub fn cgroups_of(state_dir: &Path) -> Vec<PathBuf> {
+    let Ok(full) = fs::canonicalize(state_dir) else {
+        return Vec::new();
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in full.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let name = format!("ward-{h:016x}");
+    let top = Path::new("/sys/fs/cgroup");
+    // The unified hierarchy at the top, or one hierarchy per directory below it.
+    let mut found: Vec<PathBuf> = vec![top.join(&name)];
+    if let Ok(entries) = fs::read_dir(top) {
+        found.extend(entries.flatten().map(|e| e.path().join(&name)));
+    }
+    found.retain(|p| p.is_dir());
+    found
+}
+
+/// Removes a cgroup directory and the ones below it, deepest first; a cgroup that still
+/// holds a process stays.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
 impl Drop for Ward {
     fn drop(&mut self) {
         if let Some(child) = self.daemon.as_mut()
@@ -441,8 +476,29 @@ impl Drop for Ward {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for pid in self.processes_here() {
+        let left = self.processes_here();
+        for &pid in &left {
             kill(pid, rustix::process::Signal::KILL);
+        }
+        // A daemon that did not end by itself (killed, or detached) leaves its cgroups for
+        // the next one: the test takes them away, so that the machine is as it was.
+        let deadline = Instant::now() + DEADLINE;
+        while left.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut state_dirs = vec![self.dir.path().join(".ward")];
+        if let Ok(entries) = fs::read_dir(self.dir.path()) {
+            state_dirs.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("ward.pid").exists() || p.join("journal.db").exists()),
+            );
+        }
+        for state in state_dirs {
+            for cg in cgroups_of(&state) {
+                remove_cgroup_tree(&cg);
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ mod deps;
 mod descriptors;
 mod fixture;
 mod health;
+mod host;
 mod journal;
 mod logs;
 mod notify_clients;

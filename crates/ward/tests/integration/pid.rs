@@ -291,3 +291,46 @@ fn a_pidfile_changed_while_its_service_runs_is_left_at_stop() {
         });
     }
 }
+
+/// In a directory anyone may write to, a PID file's path can be made a symbolic link to
+/// anything: a FIFO that would block a reader forever, or a valid PID file elsewhere that
+/// would lend its process to the wrong name. `ward pid check` follows none of them.
+#[test]
+fn a_symlinked_pid_file_in_a_shared_directory_is_never_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Ward::new("");
+    let shared = w.dir.path().join("shared");
+    fs::create_dir(&shared).expect("mkdir");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let fifo = w.dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let valid = w.dir.path().join("valid.pid");
+    fs::write(
+        &valid,
+        record(std::process::id(), own_start_time(), &boot_id()),
+    )
+    .expect("valid");
+    for (name, target) in [("to-fifo.pid", &fifo), ("to-valid.pid", &valid)] {
+        let link = shared.join(name);
+        std::os::unix::fs::symlink(target, &link).expect("symlink");
+        let out = w.cli(&["pid", "check", link.to_str().expect("utf-8")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_ne!(out.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout.contains("a symbolic link, which ward never follows"),
+            "{name}: {stdout}"
+        );
+        // `clean` leaves it too.
+        w.cli(&["pid", "clean", link.to_str().expect("utf-8")]);
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("kept")
+                .file_type()
+                .is_symlink()
+        );
+    }
+}
