@@ -109,6 +109,7 @@ impl Supervisor {
                                 pidfd: child.pidfd,
                                 deadline: Instant::now() + check.timeout,
                                 timed_out: false,
+                                cancelled: false,
                             },
                         );
                     }

@@ -102,6 +102,8 @@ pub(crate) struct Hook {
     pub deadline: Instant,
     /// Killed for outliving its timeout.
     pub timed_out: bool,
+    /// Killed because its unit was stopped: its end changes nothing.
+    pub cancelled: bool,
 }
 
 impl Supervisor {
@@ -197,6 +199,7 @@ impl Supervisor {
                         pidfd: spawned.pidfd,
                         deadline: Instant::now() + timeout,
                         timed_out: false,
+                        cancelled: false,
                     },
                 );
                 true
@@ -215,6 +218,16 @@ impl Supervisor {
         let Some(hook) = self.hooks.remove(&pid) else {
             return;
         };
+        if hook.cancelled {
+            if let Some(unit) = self.units.get(&hook.unit) {
+                logs::note(
+                    &self.logs.sink(),
+                    &unit.log,
+                    &format!("{} stopped with its unit: {status}", hook.kind.as_str()),
+                );
+            }
+            return;
+        }
         if let HookKind::Health { main } = hook.kind {
             let timeout = self
                 .units
@@ -272,17 +285,61 @@ impl Supervisor {
     /// Hooks past their timeout are killed; their end comes through the reaper.
     pub(crate) fn kill_late_hooks(&mut self) {
         let now = Instant::now();
-        for hook in self.hooks.values_mut() {
-            if hook.deadline <= now {
-                let _ = hook.pidfd.send_signal(ward_core::Signal::KILL);
-                // Once: the next deadline is far away, the reaper reports the end.
-                hook.deadline = now + std::time::Duration::from_secs(3600);
-                hook.timed_out = true;
-                if matches!(hook.kind, HookKind::Health { .. }) {
-                    continue;
-                }
+        let late: Vec<u32> = self
+            .hooks
+            .iter()
+            .filter(|(_, h)| h.deadline <= now)
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in late {
+            self.kill_hook_tree(pid);
+            let Some(hook) = self.hooks.get_mut(&pid) else {
+                continue;
+            };
+            // Once: the next deadline is far away, the reaper reports the end.
+            hook.deadline = now + std::time::Duration::from_secs(3600);
+            hook.timed_out = true;
+            if !matches!(hook.kind, HookKind::Health { .. }) {
                 tracing::warn!(unit = %hook.unit, hook = hook.kind.as_str(), "hook killed after hook_timeout");
             }
         }
+    }
+
+    /// A unit is stopped: its health probe and a repair hook before its restart end with
+    /// it, and everything they started. An `on_failure` hook reports a failure that has
+    /// happened and runs on.
+    pub(crate) fn stop_side_processes(&mut self, name: &str) {
+        let mine: Vec<u32> = self
+            .hooks
+            .iter()
+            .filter(|(_, h)| h.unit == name && h.kind != HookKind::OnFailure)
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in mine {
+            self.kill_hook_tree(pid);
+            if let Some(hook) = self.hooks.get_mut(&pid) {
+                hook.cancelled = true;
+            }
+        }
+    }
+
+    /// SIGKILLs a hook and every process it started: its descendants, and those that left
+    /// its tree (a double fork, `setsid`) and were re-parented to ward, found by the
+    /// marker in their environment (`side_env`). Its PID alone would leave them running.
+    fn kill_hook_tree(&mut self, pid: u32) {
+        let Some(hook) = self.hooks.get(&pid) else {
+            return;
+        };
+        let marker = format!("{}:{}", hook.unit, hook.kind.as_str());
+        // The tree is read while the hook still holds it together, then all of it dies.
+        let roots = crate::contain::TreeRoots {
+            unit: &marker,
+            main: Some(pid),
+            ward: self.me,
+        };
+        self.procs.forget();
+        let _ = crate::contain::Containment::Tree.kill_all(roots, &mut self.procs);
+        let _ = hook.pidfd.send_signal(ward_core::Signal::KILL);
+        self.procs.forget();
     }
 }

@@ -332,6 +332,7 @@ impl Supervisor {
         {
             unit.waiting_for.clear();
             unit.start_queued = false;
+            self.stop_side_processes(name);
         }
         self.queue.push_back((name.to_string(), event));
         while let Some((name, event)) = self.queue.pop_front() {

@@ -100,3 +100,68 @@ fn a_watchdog_that_stops_being_fed_makes_the_service_hung() {
     let hung = log.find("hung (no WATCHDOG=1").expect("hung noted");
     assert!(first < hung, "{log}");
 }
+
+/// PIDs whose command line is `sleep MARK`.
+fn sleeps(mark: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
+                args.len() >= 2 && args[0].ends_with(b"sleep") && args[1] == mark.as_bytes()
+            }) && crate::fixture::alive(*pid)
+        })
+        .collect()
+}
+
+/// A probe that leaves its tree (a double fork into a session of its own) and outlives its
+/// timeout is killed whole: the process ward started and the one that got away. Before,
+/// only its PID was killed, and the rest ran on.
+#[test]
+fn a_probe_that_times_out_is_killed_with_everything_it_started() {
+    let bin = testbin();
+    let mark = format!("{}1", 30_000 + std::process::id() % 10_000);
+    let away = format!("{}2", 30_000 + std::process::id() % 10_000);
+    let w = Ward::up(&format!(
+        "[services.api]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         health = {{ command = [\"/bin/sh\", \"-c\", \"(setsid sleep {away} &); sleep {mark}\"], interval = \"60s\", timeout = \"500ms\", retries = 5 }}\n"
+    ));
+    crate::fixture::wait_for("the probe and the process that left it", || {
+        (!sleeps(&mark).is_empty() && !sleeps(&away).is_empty()).then_some(())
+    });
+    crate::fixture::wait_for("both gone after the timeout", || {
+        (sleeps(&mark).is_empty() && sleeps(&away).is_empty()).then_some(())
+    });
+    let s = w.wait_unit("api", "the timeout recorded", |s| s.health_last.is_some());
+    assert!(
+        s.health_last
+            .as_deref()
+            .is_some_and(|l| l.contains("timed out")),
+        "{s:?}"
+    );
+    assert_eq!(s.state, ward_api::UnitState::Running);
+}
+
+/// Stopping a unit stops its probe in progress, and what the probe started.
+#[test]
+fn stopping_a_unit_stops_its_probe_and_what_it_started() {
+    let bin = testbin();
+    let mark = format!("{}3", 30_000 + std::process::id() % 10_000);
+    let away = format!("{}4", 30_000 + std::process::id() % 10_000);
+    let w = Ward::up(&format!(
+        "[services.api]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         health = {{ command = [\"/bin/sh\", \"-c\", \"(setsid sleep {away} &); sleep {mark}\"], interval = \"60s\", timeout = \"300s\" }}\n"
+    ));
+    crate::fixture::wait_for("the probe and the process that left it", || {
+        (!sleeps(&mark).is_empty() && !sleeps(&away).is_empty()).then_some(())
+    });
+    w.ok(&["stop", "api"]);
+    crate::fixture::wait_for("both gone after the stop", || {
+        (sleeps(&mark).is_empty() && sleeps(&away).is_empty()).then_some(())
+    });
+    let log = w.log("api");
+    assert!(log.contains("health stopped with its unit"), "{log}");
+    assert_eq!(w.unit("api").state, ward_api::UnitState::Stopped);
+}
