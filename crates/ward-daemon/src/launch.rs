@@ -10,7 +10,7 @@ use ward_sys::limits::Limit;
 use ward_sys::spawn::{ChildStep, ExecErrno, SpawnError, SpawnSpec, exec_errno};
 use ward_sys::tree::UNIT_ENV;
 
-const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The environment a service starts with: a fixed `PATH`, `HOME`, `LANG` and `TZ` from
 /// ward's own environment when set, ward's markers, then the service's own `env`, which

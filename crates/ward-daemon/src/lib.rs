@@ -23,6 +23,7 @@ pub mod logs;
 mod notify;
 mod own_files;
 mod persist;
+mod programs;
 mod reload;
 mod requests;
 mod serving;
@@ -43,7 +44,7 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::{StartError, check_descriptors, check_dirs};
+pub use startup::{StartError, check_descriptors, check_dirs, check_programs};
 
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.

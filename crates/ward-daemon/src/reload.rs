@@ -51,6 +51,7 @@ pub(crate) fn diff(old: &BTreeMap<String, &ServiceConfig>, new: Vec<Instance>) -
 fn same_run(a: &ServiceConfig, b: &ServiceConfig) -> bool {
     let strip = |c: &ServiceConfig| ServiceConfig {
         autostart: true,
+        trust_path: false,
         instances: 1,
         // Read from the whole config as it is now; a change needs no restart.
         depends_on: Vec::new(),
@@ -196,6 +197,21 @@ impl Supervisor {
                 )),
             )
         })?;
+
+        let refused = crate::programs::refused(&config);
+        if !refused.is_empty() {
+            return Err(ApiError::new(
+                400,
+                format!(
+                    "the new config is refused; nothing changed\n{}",
+                    crate::programs::describe(&refused)
+                ),
+                Some(format!(
+                    "fix it, check it with `ward -c {} check`, and reload again",
+                    path.display()
+                )),
+            ));
+        }
 
         // Units of the old config stay until they are down: the peak is the two together,
         // each name counted once with the larger of its two needs.

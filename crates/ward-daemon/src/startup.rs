@@ -41,6 +41,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// Programs someone other than their owner and root could replace.
+    #[error("{0}")]
+    Programs(String),
     /// An existing directory others could write to, which ward will not change.
     #[error(
         "cannot keep ward's files in {path} ({key}): {problem}\n  hint: let only ward's user write there (`chmod go-w {path}`, or `chown` it to that user), or set `{key}` in [supervisor] to a directory of ward's own; ward creates a missing one with mode 0700"
@@ -142,6 +145,16 @@ pub fn check_dirs(config: &ward_core::config::Config) -> Result<(), StartError> 
     Ok(())
 }
 
+/// Refuses a config that names a program others could replace (see `programs.rs`).
+pub fn check_programs(config: &ward_core::config::Config) -> Result<(), StartError> {
+    let refused = crate::programs::refused(config);
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(StartError::Programs(crate::programs::describe(&refused)))
+    }
+}
+
 /// Refuses a config that cannot fit this process's limit on open files, changing
 /// nothing: what `ward up -d` asks before it creates or forks anything.
 pub fn check_descriptors(config: &ward_core::config::Config) -> Result<(), StartError> {
@@ -173,6 +186,7 @@ fn start_and_supervise(
     let sup = config.supervisor.clone();
     // Before anything is created: a config that cannot fit is refused whole, never started
     // in part.
+    check_programs(&config)?;
     let demand = ward_core::budget::Demand::of(&config.instances());
     let nofile = ward_sys::limits::ensure_nofile(demand.descriptors())
         .map_err(|available| StartError::Descriptors(demand.shortfall(available)))?;

@@ -515,3 +515,21 @@ pub fn exec_errno(e: &io::Error) -> ExecErrno {
         _ => ExecErrno::Other,
     }
 }
+
+/// The way to `program` as the kernel walks it: the file (symbolic links followed), then
+/// each directory above it up to `/`, each with its mode, for `ward_core::dirs` to judge.
+pub fn program_steps(program: &Path) -> io::Result<Vec<ward_core::dirs::PathStep>> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(program)?;
+    let mut steps = Vec::new();
+    let mut at = Some(real.as_path());
+    while let Some(p) = at {
+        let meta = std::fs::metadata(p)?;
+        steps.push(ward_core::dirs::PathStep {
+            path: p.to_path_buf(),
+            mode: meta.mode(),
+        });
+        at = p.parent();
+    }
+    Ok(steps)
+}

@@ -134,7 +134,15 @@ fn words_error(ctx: &mut Ctx<'_>, item: &Item, text: &str, error: WordsError) {
         ),
         WordsError::NeedsShell(o, c) => (
             o,
-            format!("`command` uses `{c}`, which only a shell understands"),
+            match c {
+                '*' | '?' | '[' => {
+                    format!("`command` uses `{c}`, which a shell would expand to file names")
+                }
+                '~' => {
+                    format!("`command` uses `{c}`, which a shell would expand to a home directory")
+                }
+                _ => format!("`command` uses `{c}`, which only a shell understands"),
+            },
             format!(
                 "ward runs `command` without a shell: set `shell = true` to run it with \
                  /bin/sh -c, or quote the `{c}` to pass it as an argument"

@@ -184,6 +184,9 @@ pub struct ServiceConfig {
     pub env: BTreeMap<String, String>,
     /// Start with `ward up`. Default true.
     pub autostart: bool,
+    /// Run its programs even where a user other than their owner and root could replace
+    /// them (a writable file or directory on the way). Default false: refused.
+    pub trust_path: bool,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// When to restart after an exit ward did not ask for. Default `always`.

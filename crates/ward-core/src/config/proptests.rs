@@ -17,6 +17,7 @@ const SERVICE_KEYS: &[&str] = &[
     "cwd",
     "env",
     "autostart",
+    "trust_path",
     "instances",
     "restart",
     "backoff",

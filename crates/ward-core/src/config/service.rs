@@ -18,6 +18,7 @@ const KEYS: &[&str] = &[
     "cwd",
     "env",
     "autostart",
+    "trust_path",
     "instances",
     "restart",
     "backoff",
@@ -117,6 +118,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut cwd = ctx.base.clone();
     let mut env = BTreeMap::new();
     let mut autostart = true;
+    let mut trust_path = false;
     let mut instances = 1;
     let mut restart = RestartPolicy::Always;
     let mut backoff = Backoff::default();
@@ -156,6 +158,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "cwd" => cwd = ctx.path("cwd", value).unwrap_or(cwd),
             "env" => env = tables::env(ctx, value),
             "autostart" => autostart = ctx.boolean("autostart", value).unwrap_or(autostart),
+            "trust_path" => trust_path = ctx.boolean("trust_path", value).unwrap_or(trust_path),
             "instances" => {
                 if let Some(n) = ctx.integer("instances", value, 1, MAX_INSTANCES) {
                     instances = u32::try_from(n).unwrap_or(1);
@@ -325,6 +328,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         cwd,
         env,
         autostart,
+        trust_path,
         instances,
         restart,
         backoff,

@@ -4,7 +4,9 @@
 //! quotes"` (where a backslash escapes `$`, `` ` ``, `"`, `\` and newline), and a backslash
 //! outside quotes escaping any character. Nothing is expanded, so characters that only mean
 //! something to a shell (`|`, `&`, `;`, `<`, `>`, `` ` `` and `$`) are rejected when they are
-//! not quoted, rather than silently passed on as arguments.
+//! not quoted, rather than silently passed on as arguments. So are the ones a shell expands
+//! to file names (`*`, `?`, `[`) and, at the start of a word, to a home directory (`~`):
+//! whoever wrote them meant a shell, and would otherwise get a literal `*.log`.
 
 /// Why a command string could not be split.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,7 +22,7 @@ pub(crate) enum WordsError {
 }
 
 /// Characters a shell would act on outside quotes.
-const SHELL_ONLY: &[char] = &['|', '&', ';', '<', '>', '`', '$'];
+const SHELL_ONLY: &[char] = &['|', '&', ';', '<', '>', '`', '$', '*', '?', '['];
 
 /// Characters a shell would act on inside double quotes.
 const SHELL_ONLY_IN_DOUBLE: &[char] = &['`', '$'];
@@ -82,6 +84,7 @@ pub(crate) fn split(text: &str) -> Result<Vec<String>, WordsError> {
                 None => return Err(WordsError::TrailingBackslash(i)),
             },
             c if SHELL_ONLY.contains(&c) => return Err(WordsError::NeedsShell(i, c)),
+            '~' if !in_word => return Err(WordsError::NeedsShell(i, '~')),
             c => {
                 in_word = true;
                 word.push(c);
@@ -134,6 +137,15 @@ mod tests {
         assert_eq!(split(r#"a "b\""#), Err(WordsError::UnterminatedDouble(2)));
         assert_eq!(split("a \\"), Err(WordsError::TrailingBackslash(2)));
         assert_eq!(split("a | b"), Err(WordsError::NeedsShell(2, '|')));
+        assert_eq!(split("rm *.log"), Err(WordsError::NeedsShell(3, '*')));
+        assert_eq!(split("ls a?"), Err(WordsError::NeedsShell(4, '?')));
+        assert_eq!(split("ls [ab]"), Err(WordsError::NeedsShell(3, '[')));
+        assert_eq!(split("cat ~/x"), Err(WordsError::NeedsShell(4, '~')));
+        // Quoted, or inside a word, they are what they are.
+        assert_eq!(
+            ok("ls '*.log' \\? \"[x]\" a~b"),
+            ["ls", "*.log", "?", "[x]", "a~b"]
+        );
         assert_eq!(split("a >/dev/null"), Err(WordsError::NeedsShell(2, '>')));
         assert_eq!(
             split(r#"echo "$HOME""#),

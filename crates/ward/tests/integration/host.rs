@@ -131,3 +131,111 @@ fn a_socket_directory_of_another_user_is_refused() {
     );
     assert_eq!(mode_and_owner(&theirs).1, 1000);
 }
+
+/// A program someone other than its owner and root could replace is not run: a
+/// world-writable executable, one in a world-writable directory, a bare name that `PATH`
+/// finds in such a directory first. `trust_path = true` runs it anyway.
+#[test]
+fn a_program_others_could_replace_is_refused_until_trusted() {
+    let w = Ward::new("");
+    let d = w.dir.path().to_path_buf();
+    let open_dir = d.join("open");
+    fs::create_dir(&open_dir).expect("mkdir");
+    set_mode(&open_dir, 0o777);
+    let script = "#!/bin/sh\nexec sleep 300\n";
+    let in_open_dir = open_dir.join("app");
+    fs::write(&in_open_dir, script).expect("write");
+    set_mode(&in_open_dir, 0o755);
+    let writable = d.join("writable-app");
+    fs::write(&writable, script).expect("write");
+    set_mode(&writable, 0o777);
+    // A name that PATH finds in the open directory before /usr/bin.
+    let hijack = open_dir.join("sleep");
+    fs::write(&hijack, script).expect("write");
+    set_mode(&hijack, 0o755);
+    let cases = [
+        (
+            format!("command = [\"{}\"]", writable.display()),
+            format!(
+                "{} may be written by users other than its owner and root (mode 0777)",
+                writable.display()
+            ),
+        ),
+        (
+            format!("command = [\"{}\"]", in_open_dir.display()),
+            format!(
+                "{} may be written by users other than its owner and root (mode 0777)",
+                open_dir.display()
+            ),
+        ),
+        (
+            format!(
+                "command = \"sleep 300\"\nenv = {{ PATH = \"{}:/usr/bin:/bin\" }}",
+                open_dir.display()
+            ),
+            format!("will not run {}", hijack.display()),
+        ),
+        (
+            format!(
+                "command = [\"sleep\", \"300\"]\nhealth = {{ command = [\"{}\"] }}",
+                writable.display()
+            ),
+            "[services.s] health: will not run".to_string(),
+        ),
+    ];
+    for (service, want) in &cases {
+        fs::write(&w.config, format!("[services.s]\n{service}\n")).expect("config");
+        let check = w.cli(&["check"]);
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert_eq!(check.status.code(), Some(2), "{service}: {stderr}");
+        assert!(stderr.contains(want.as_str()), "{service}: {stderr}");
+        assert!(
+            stderr.contains("set `trust_path = true` in [services.s]"),
+            "{stderr}"
+        );
+        let up = w.up_refused();
+        let stderr = String::from_utf8_lossy(&up.stderr);
+        assert!(stderr.contains(want.as_str()), "{service}: {stderr}");
+        assert!(w.processes_here().is_empty());
+    }
+    // Trusted on purpose, it runs.
+    fs::write(
+        &w.config,
+        format!(
+            "[services.s]\ncommand = [\"{}\"]\ntrust_path = true\n",
+            writable.display()
+        ),
+    )
+    .expect("config");
+    let mut w = w;
+    w.start_daemon();
+    w.wait_state("s", "running");
+}
+
+/// A reload that names such a program is refused, and the running config stays.
+#[test]
+fn a_reload_naming_a_replaceable_program_changes_nothing() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.start_daemon();
+    let pid = w.wait_state("s", "running").pid;
+    let writable = w.dir.path().join("writable-app");
+    fs::write(&writable, "#!/bin/sh\nexec sleep 300\n").expect("write");
+    set_mode(&writable, 0o777);
+    fs::write(
+        &w.config,
+        format!("[services.s]\ncommand = [\"{}\"]\n", writable.display()),
+    )
+    .expect("config");
+    let out = w.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the new config is refused; nothing changed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("will not run"), "{stderr}");
+    assert_eq!(w.unit("s").pid, pid);
+}
