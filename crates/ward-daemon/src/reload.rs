@@ -197,6 +197,21 @@ impl Supervisor {
                 )),
             )
         })?;
+        let config = config
+            .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
+            .map_err(|e| {
+                ApiError::new(
+                    400,
+                    format!(
+                        "the new config is invalid; nothing changed\n{}: {e}",
+                        path.display()
+                    ),
+                    Some(format!(
+                        "fix it, check it with `ward -c {} check`, and reload again",
+                        path.display()
+                    )),
+                )
+            })?;
 
         let refused = crate::programs::refused(&config);
         if !refused.is_empty() {

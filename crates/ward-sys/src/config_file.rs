@@ -77,6 +77,21 @@ pub enum ConfigFileError {
 }
 
 impl ConfigFileError {
+    /// What is wrong, without the path: for a file read like a config that is not one
+    /// (an `env_file`), whose message names the path itself.
+    pub fn reason(&self) -> String {
+        match self {
+            ConfigFileError::Io { source, .. } => source.to_string(),
+            ConfigFileError::NotRegular { kind, .. } => {
+                format!("it is not a regular file ({kind}); ward reads only regular files")
+            }
+            ConfigFileError::TooLarge { limit, .. } => {
+                format!("it is larger than {}", in_words(*limit))
+            }
+            ConfigFileError::NotUtf8 { at, .. } => format!("it is not UTF-8 text (at byte {at})"),
+        }
+    }
+
     /// Whether the file is simply not there.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ConfigFileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)

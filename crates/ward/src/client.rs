@@ -25,11 +25,14 @@ pub fn config_path(given: Option<&Path>) -> PathBuf {
 /// Reads and checks the config; every problem is printed with its line and column.
 pub fn load(path: &Path) -> Result<Config, Failure> {
     let text = read(path)?;
-    ward_core::config::parse(path, &text).map_err(|errors| {
-        let n = errors.errors.len();
-        let plural = if n == 1 { "problem" } else { "problems" };
-        Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
-    })
+    ward_core::config::parse(path, &text)
+        .map_err(|errors| {
+            let n = errors.errors.len();
+            let plural = if n == 1 { "problem" } else { "problems" };
+            Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
+        })?
+        .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 
 /// Where the daemon of this config listens: read leniently, so that a config being edited

@@ -2,6 +2,7 @@
 
 mod command;
 mod deps;
+pub mod dotenv;
 mod errors;
 mod fields;
 mod files;

@@ -180,8 +180,13 @@ pub struct ServiceConfig {
     pub shell: bool,
     /// Working directory, resolved against the config file's directory. Default: that directory.
     pub cwd: PathBuf,
-    /// Extra environment variables on top of ward's clean base environment.
+    /// Extra environment variables on top of ward's clean base environment. Once loaded
+    /// (see [`Config::read_env_files`]), what `env_file` gives too, under these.
     pub env: BTreeMap<String, String>,
+    /// Dotenv files read into `env` when the config is loaded, in order. Default none.
+    pub env_file: Vec<PathBuf>,
+    /// Variables of the daemon's own environment passed on by name. Default none.
+    pub inherit_env: Vec<String>,
     /// Start with `ward up`. Default true.
     pub autostart: bool,
     /// Run its programs even where a user other than their owner and root could replace
@@ -455,6 +460,24 @@ impl Instance {
 }
 
 impl Config {
+    /// Reads every service's `env_file`s into its `env` (`env` wins), through `read`, the
+    /// caller's way to the file system. What a loader (the CLI, a reload) does right after
+    /// [`parse`](super::parse); an error names the service, the file and its line.
+    pub fn read_env_files(
+        mut self,
+        mut read: impl FnMut(&std::path::Path) -> Result<String, String>,
+    ) -> Result<Config, String> {
+        for svc in self.services.values_mut() {
+            if svc.env_file.is_empty() {
+                continue;
+            }
+            let env = super::dotenv::merge(&svc.env_file, &svc.env, &mut read)
+                .map_err(|e| format!("[services.{}] env_file: {e}", svc.name))?;
+            Arc::make_mut(svc).env = env;
+        }
+        Ok(self)
+    }
+
     /// Every unit the daemon supervises, in name order.
     pub fn instances(&self) -> Vec<Instance> {
         let mut out = Vec::new();

@@ -17,6 +17,8 @@ const SERVICE_KEYS: &[&str] = &[
     "cwd",
     "env",
     "autostart",
+    "env_file",
+    "inherit_env",
     "trust_path",
     "instances",
     "restart",

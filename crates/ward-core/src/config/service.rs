@@ -10,13 +10,15 @@ use crate::Signal;
 use crate::classify::CrashClass;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use toml_edit::{Item, Key};
+use toml_edit::{Item, Key, Value};
 
 const KEYS: &[&str] = &[
     "command",
     "shell",
     "cwd",
     "env",
+    "env_file",
+    "inherit_env",
     "autostart",
     "trust_path",
     "instances",
@@ -117,6 +119,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut saw_command = false;
     let mut cwd = ctx.base.clone();
     let mut env = BTreeMap::new();
+    let mut env_file = Vec::new();
+    let mut inherit_env = Vec::new();
     let mut autostart = true;
     let mut trust_path = false;
     let mut instances = 1;
@@ -157,6 +161,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "shell" => {}
             "cwd" => cwd = ctx.path("cwd", value).unwrap_or(cwd),
             "env" => env = tables::env(ctx, value),
+            "env_file" => env_file = env_files(ctx, value),
+            "inherit_env" => inherit_env = inherited(ctx, value),
             "autostart" => autostart = ctx.boolean("autostart", value).unwrap_or(autostart),
             "trust_path" => trust_path = ctx.boolean("trust_path", value).unwrap_or(trust_path),
             "instances" => {
@@ -327,6 +333,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         shell,
         cwd,
         env,
+        env_file,
+        inherit_env,
         autostart,
         trust_path,
         instances,
@@ -458,6 +466,57 @@ const STRATEGIES: &[(&str, Strategy)] = &[
 ];
 
 /// `data = ["var/db", "state.json"]`: paths relative to the config file's directory.
+/// `env_file = "web.env"` or `["base.env", "web.env"]`, relative to the config file.
+fn env_files(ctx: &mut Ctx<'_>, item: &Item) -> Vec<std::path::PathBuf> {
+    let values: Vec<&Value> = match item {
+        Item::Value(v @ Value::String(_)) => vec![v],
+        Item::Value(Value::Array(a)) => a.iter().collect(),
+        _ => {
+            ctx.wrong_type("env_file", "a path or an array of paths", item, None);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for value in values {
+        let at = value.span().map_or(item_at(item), |s| s.start);
+        match value.as_str() {
+            Some(p) if !p.is_empty() && !p.contains('\0') => out.push(ctx.base.join(p)),
+            _ => ctx.error(
+                at,
+                "`env_file` entries must be non-empty path strings",
+                None,
+            ),
+        }
+    }
+    out
+}
+
+/// `inherit_env = ["HTTP_PROXY", …]`: names of the daemon's variables a service gets.
+fn inherited(ctx: &mut Ctx<'_>, item: &Item) -> Vec<String> {
+    let Some(array) = item.as_array() else {
+        ctx.wrong_type("inherit_env", "an array of variable names", item, None);
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for value in array.iter() {
+        let at = value.span().map_or(item_at(item), |s| s.start);
+        match value.as_str() {
+            Some(n) if super::tables::RESERVED_ENV.contains(&n) => ctx.error(
+                at,
+                format!("`{n}` is set by ward and cannot be inherited"),
+                None,
+            ),
+            Some(n) if super::tables::is_env_name(n) => out.push(n.to_string()),
+            _ => ctx.error(
+                at,
+                "`inherit_env` entries must be variable names",
+                Some("a name starts with a letter or `_` and holds only ASCII letters, digits and `_`".into()),
+            ),
+        }
+    }
+    out
+}
+
 fn data_paths(ctx: &mut Ctx<'_>, item: &Item) -> Vec<std::path::PathBuf> {
     let Some(array) = item.as_array() else {
         ctx.wrong_type("data", "an array of paths", item, None);

@@ -26,20 +26,7 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
             ctx.error(key_at(key), message, Some(hint.to_string()));
             continue;
         }
-        if [
-            "WARD_UNIT",
-            "WARD_SERVICE",
-            "WARD_INSTANCE",
-            "WARD_HOOK",
-            "WARD_UNIT_NAME",
-            "WARD_CLASS",
-            "WARD_SEVERITY",
-            "WARD_SUMMARY",
-            "WARD_EVIDENCE",
-            "WARD_EXIT",
-        ]
-        .contains(&name)
-        {
+        if RESERVED_ENV.contains(&name) {
             let message = format!("`{name}` is set by ward and cannot be overridden in `env`");
             let hint = "ward uses it to find the service's processes; choose another name";
             ctx.error(key_at(key), message, Some(hint.to_string()));
@@ -67,8 +54,30 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
     out
 }
 
+/// The variables ward sets itself, which a service may not override.
+pub(crate) const RESERVED_ENV: &[&str] = &[
+    "WARD_UNIT",
+    "WARD_SERVICE",
+    "WARD_INSTANCE",
+    "WARD_HOOK",
+    "WARD_UNIT_NAME",
+    "WARD_CLASS",
+    "WARD_SEVERITY",
+    "WARD_SUMMARY",
+    "WARD_EVIDENCE",
+    "WARD_EXIT",
+];
+
+/// At most 40 characters of `text`, for quoting it back in a message.
+pub(crate) fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// `^[A-Za-z_][A-Za-z0-9_]*$`
-fn is_env_name(name: &str) -> bool {
+pub(crate) fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -8,6 +8,7 @@ mod config_file;
 mod daemon;
 mod deps;
 mod descriptors;
+mod env;
 mod fixture;
 mod health;
 mod host;

@@ -1,0 +1,142 @@
+//! A service's environment: `env_file` (dotenv files, errors with file:line), `env` over
+//! them, and `inherit_env` from the daemon's own environment; nothing else leaks in.
+
+use std::fs;
+
+use crate::fixture::{Ward, testbin};
+
+/// The environment of a running process, as the kernel has it.
+fn environ(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/environ"))
+        .expect("environ")
+        .split(|&b| b == 0)
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| String::from_utf8_lossy(kv).into_owned())
+        .collect()
+}
+
+#[test]
+fn env_files_env_and_inherited_variables_make_the_environment() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         env_file = [\"base.env\", \"web.env\"]\nenv = {{ A = \"config\" }}\n\
+         inherit_env = [\"WARD_TEST_PASSED\", \"WARD_TEST_UNSET\"]\n"
+    ));
+    let d = w.dir.path();
+    fs::write(
+        d.join("base.env"),
+        "# shared\nA=file\nexport B=base\nQ=\"two words \\\"quoted\\\"\"\nL='$HOME stays'\n",
+    )
+    .expect("base.env");
+    fs::write(d.join("web.env"), "B=web\n").expect("web.env");
+    w.start_daemon_with_env(&[("WARD_TEST_PASSED", "yes"), ("WARD_TEST_KEPT", "no")]);
+    let pid = w.wait_state("web", "running").pid.expect("pid");
+    let env = environ(pid);
+    for want in [
+        "A=config",
+        "B=web",
+        "Q=two words \"quoted\"",
+        "L=$HOME stays",
+        "WARD_TEST_PASSED=yes",
+    ] {
+        assert!(env.iter().any(|kv| kv == want), "{want} not in {env:?}");
+    }
+    // Only what was named is inherited.
+    assert!(
+        !env.iter().any(|kv| kv.starts_with("WARD_TEST_KEPT=")),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter().any(|kv| kv.starts_with("WARD_TEST_UNSET=")),
+        "{env:?}"
+    );
+}
+
+#[test]
+fn a_bad_env_file_is_refused_with_its_file_and_line() {
+    let bin = testbin();
+    let w = Ward::new(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nenv_file = \"web.env\"\n"
+    ));
+    let d = w.dir.path().to_path_buf();
+    let file = d.join("web.env");
+    let cases: Vec<(Box<dyn Fn()>, String)> = vec![
+        (
+            Box::new({
+                let file = file.clone();
+                move || fs::write(&file, "A=1\n\nnot a pair\n").expect("write")
+            }),
+            format!(
+                "[services.web] env_file: {}:3: `not a pair` is not KEY=VALUE",
+                file.display()
+            ),
+        ),
+        (
+            Box::new({
+                let file = file.clone();
+                move || fs::write(&file, "WARD_UNIT=x\n").expect("write")
+            }),
+            format!(
+                "{}:1: `WARD_UNIT` is set by ward and cannot be overridden",
+                file.display()
+            ),
+        ),
+        (
+            Box::new({
+                let file = file.clone();
+                move || fs::remove_file(&file).expect("remove")
+            }),
+            format!("cannot read {}: No such file or directory", file.display()),
+        ),
+        (
+            Box::new({
+                let file = file.clone();
+                move || {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&file)
+                        .status()
+                        .expect("mkfifo");
+                    assert!(made.success());
+                }
+            }),
+            format!(
+                "cannot read {}: it is not a regular file (a FIFO)",
+                file.display()
+            ),
+        ),
+    ];
+    for (make, want) in cases {
+        make();
+        let out = w.cli(&["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&want), "{want}\n{stderr}");
+    }
+}
+
+#[test]
+fn a_reload_with_a_bad_env_file_changes_nothing() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nenv_file = \"web.env\"\n"
+    ));
+    let file = w.dir.path().join("web.env");
+    fs::write(&file, "A=1\n").expect("write");
+    w.start_daemon();
+    let pid = w.wait_state("web", "running").pid;
+    fs::write(&file, "A='unterminated\n").expect("write");
+    let out = w.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:1: unterminated single quote", file.display())),
+        "{stderr}"
+    );
+    assert_eq!(w.unit("web").pid, pid);
+    // A good change restarts the service with the new environment.
+    fs::write(&file, "A=2\n").expect("write");
+    w.ok(&["reload"]);
+    let new = w.wait_unit("web", "a new run", |s| s.pid.is_some() && s.pid != pid);
+    assert!(environ(new.pid.expect("pid")).iter().any(|kv| kv == "A=2"));
+}
