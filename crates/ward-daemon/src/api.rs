@@ -56,6 +56,7 @@ pub(crate) async fn serve(
     listener: UnixListener,
     tx: mpsc::Sender<Request>,
     connections: Arc<Semaphore>,
+    audit: crate::audit::Audit,
 ) {
     let me = ward_sys::own_uid();
     // Every slot but one; the last is kept for status (see the module's documentation).
@@ -74,10 +75,14 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let uid = match ward_sys::peer_uid(&stream) {
-            Ok(uid) if uid == me || uid == 0 => uid,
-            Ok(uid) => {
-                tracing::warn!(uid, "refused a connection from another user");
+        let peer = match crate::audit::peer(&stream) {
+            Ok(peer) if peer.uid == me || peer.uid == 0 => peer,
+            Ok(peer) => {
+                tracing::warn!(uid = peer.uid, "refused a connection from another user");
+                audit.note(ward_store::audit::Event::Refused {
+                    why: format!("uid {} is neither ward's user nor root", peer.uid),
+                    peer,
+                });
                 continue;
             }
             Err(e) => {
@@ -98,7 +103,7 @@ pub(crate) async fn serve(
             let Some(slot) = take_slot(&connections, &general).await else {
                 return;
             };
-            serve_connection(stream, uid, slot, tx).await;
+            serve_connection(stream, peer, slot, tx).await;
         });
     }
 }
@@ -148,8 +153,13 @@ async fn take_slot(connections: &Arc<Semaphore>, general: &Arc<Semaphore>) -> Op
     }
 }
 
-async fn serve_connection(stream: UnixStream, uid: u32, slot: Slot, tx: mpsc::Sender<Request>) {
-    let who = format!("uid {uid}");
+async fn serve_connection(
+    stream: UnixStream,
+    peer: ward_store::audit::Peer,
+    slot: Slot,
+    tx: mpsc::Sender<Request>,
+) {
+    let who = peer;
     let reserved = slot.general.is_none();
     let service = service_fn(move |req: HttpRequest<Incoming>| {
         let (tx, who) = (tx.clone(), who.clone());
@@ -188,7 +198,7 @@ fn busy() -> ErrorBody {
 async fn answer(
     req: HttpRequest<Incoming>,
     tx: mpsc::Sender<Request>,
-    who: String,
+    who: ward_store::audit::Peer,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match route(req).await {
         Ok(command) => forward(command, &tx, who).await.map_err(Refusal::from),
@@ -210,13 +220,18 @@ async fn answer(
     })
 }
 
-async fn forward(command: Command, tx: &mpsc::Sender<Request>, who: String) -> Reply {
+async fn forward(
+    command: Command,
+    tx: &mpsc::Sender<Request>,
+    peer: ward_store::audit::Peer,
+) -> Reply {
     let (reply, rx) = oneshot::channel();
     let gone = || ApiError::new(503, "ward is shutting down", None);
     tx.send(Request {
         command,
         reply,
-        who,
+        who: format!("uid {}", peer.uid),
+        peer,
     })
     .await
     .map_err(|_| gone())?;

@@ -24,7 +24,32 @@ impl Supervisor {
             command,
             reply,
             who,
+            peer,
         } = request;
+        // On disk before it is carried out; a request that cannot be recorded is not.
+        if let Some((what, targets)) = command.audited() {
+            let event = ward_store::audit::Event::Action {
+                peer,
+                what: what.clone(),
+                targets,
+            };
+            if let Err(e) = self.audit.record(event, true) {
+                tracing::error!(error = %e, request = %what, "refused a request that the audit trail cannot record");
+                let _ = reply.send(Err(ApiError::new(
+                    503,
+                    format!(
+                        "cannot write the audit record to {}: {e}; nothing was done",
+                        self.audit.path().display()
+                    ),
+                    Some(
+                        "every control action is recorded before it is carried out: free \
+                         space or fix the state dir, then ask again"
+                            .into(),
+                    ),
+                )));
+                return;
+            }
+        }
         let (what, targets, answer) = match command {
             Command::Status => {
                 // The processes' states are read, and the answer encoded, on a thread of

@@ -10,6 +10,7 @@
 
 mod adopt;
 mod api;
+mod audit;
 mod backups;
 mod contain;
 mod deps;

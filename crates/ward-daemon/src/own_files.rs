@@ -83,6 +83,7 @@ impl Supervisor {
                         listener,
                         serving.tx.clone(),
                         serving.connections.clone(),
+                        self.audit.clone(),
                     ));
                 }
                 Err(e) => restored.failed.push(e.to_string()),
@@ -183,6 +184,17 @@ impl Supervisor {
                     .made
                     .push(format!("{} (history kept)", journal.display())),
                 Err(e) => restored.failed.push(format!("{}: {e}", journal.display())),
+            }
+        }
+        if !self.audit.path().exists() {
+            match self.audit.reopen() {
+                Ok(()) => restored.made.push(format!(
+                    "{} (the chain goes on from its last record)",
+                    self.audit.path().display()
+                )),
+                Err(e) => restored
+                    .failed
+                    .push(format!("{}: {e}", self.audit.path().display())),
             }
         }
         restored.socket = !sup.socket.exists();

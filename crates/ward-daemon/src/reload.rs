@@ -133,8 +133,23 @@ impl Supervisor {
     /// Journals the outcome for each asker and answers those that wait. A refusal is
     /// logged too, since SIGHUP has no one to answer.
     fn answer_reloads(&mut self, askers: Vec<Asker>, outcome: Result<ReloadResponse, ApiError>) {
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e.body.error, "reload refused; the old config stays in force");
+        match &outcome {
+            Err(e) => {
+                tracing::error!(error = %e.body.error, "reload refused; the old config stays in force")
+            }
+            Ok(r) => {
+                let changes: Vec<String> = [
+                    ("added", &r.added),
+                    ("changed", &r.changed),
+                    ("removed", &r.removed),
+                ]
+                .into_iter()
+                .filter(|(_, units)| !units.is_empty())
+                .map(|(what, units)| format!("{what}: {}", units.join(", ")))
+                .collect();
+                self.audit
+                    .note(ward_store::audit::Event::Reload { changes });
+            }
         }
         let changed = outcome
             .as_ref()

@@ -28,6 +28,31 @@ pub enum Command {
     JournalSync,
 }
 
+impl Command {
+    /// What the audit trail records of it before it is carried out: what, and the units
+    /// named. `None` for the reads, which change nothing.
+    pub fn audited(&self) -> Option<(String, Vec<String>)> {
+        let names = |sel: &ward_api::Selection| {
+            if sel.all {
+                vec!["--all".to_string()]
+            } else {
+                sel.names.clone()
+            }
+        };
+        Some(match self {
+            Command::Status | Command::JournalSync => return None,
+            Command::Start(sel) => ("start".into(), names(sel)),
+            Command::Stop(sel) => ("stop".into(), names(sel)),
+            Command::Restart(sel) => ("restart".into(), names(sel)),
+            Command::Signal(req) => (format!("signal {}", req.signal), names(&req.selection)),
+            Command::Reload => ("reload".into(), Vec::new()),
+            Command::Shutdown => ("shutdown".into(), Vec::new()),
+            Command::ReopenLogs => ("reopen logs".into(), Vec::new()),
+            Command::Backup => ("backup".into(), Vec::new()),
+        })
+    }
+}
+
 /// A command and where its answer goes.
 #[derive(Debug)]
 pub(crate) struct Request {
@@ -35,6 +60,8 @@ pub(crate) struct Request {
     pub reply: oneshot::Sender<Reply>,
     /// Who asked, for the journal: `uid 1000`.
     pub who: String,
+    /// Who asked, for the audit trail.
+    pub peer: ward_store::audit::Peer,
 }
 
 /// A JSON body for a 200, or an error with its HTTP status.

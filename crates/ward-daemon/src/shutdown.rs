@@ -66,6 +66,9 @@ impl Supervisor {
     /// After the loop: the journal's last word, the answers to `ward down`, the last
     /// output in the logs, and the cgroups of units that are down removed.
     pub(crate) async fn wind_down(&mut self, mut serving: Serving) {
+        self.audit.note(ward_store::audit::Event::Daemon {
+            what: format!("daemon stopped (pid {})", self.me),
+        });
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
             what: "daemon stopped".into(),

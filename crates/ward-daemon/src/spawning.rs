@@ -55,6 +55,15 @@ impl Supervisor {
                 return Event::SpawnFailed(failure);
             }
         };
+        // What the audit trail keeps of it: argv, user, directory and the names of the
+        // variables, never their values.
+        let spawn_record = ward_store::audit::Event::Spawn {
+            unit: name.to_string(),
+            argv: spec.argv.clone(),
+            uid: ward_sys::own_uid(),
+            cwd: spec.cwd.display().to_string(),
+            env: spec.env.iter().map(|(k, _)| k.clone()).collect(),
+        };
         // Counters read before the fork: the new process may hit a limit at once.
         let baseline = match unit.counters_at_exit.take() {
             Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
@@ -63,6 +72,7 @@ impl Supervisor {
         match ward_sys::spawn::spawn(spec) {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
+                self.audit.note(spawn_record);
                 self.by_pid.insert(pid, name.to_string());
                 // A look at `/proc` from before the spawn would not know the new process.
                 self.procs.forget();

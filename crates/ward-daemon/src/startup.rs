@@ -226,19 +226,24 @@ fn start_and_supervise(
             path: sup.socket.clone(),
             source,
         })?;
-        let mut supervisor = Supervisor::new(
-            config_path,
-            config,
-            cgroups,
-            nofile,
+        let audit =
+            crate::audit::Audit::open(&sup.state_dir, journal.handle()).map_err(|source| {
+                StartError::Os {
+                    what: "cannot open the audit trail",
+                    source,
+                }
+            })?;
+        let history = crate::supervisor::History {
             journal,
             repaired,
             previous_crashed,
-        )
-        .map_err(|source| StartError::Os {
-            what: "cannot start the log writer",
-            source,
-        })?;
+            audit,
+        };
+        let mut supervisor = Supervisor::new(config_path, config, cgroups, nofile, history)
+            .map_err(|source| StartError::Os {
+                what: "cannot start the log writer",
+                source,
+            })?;
         let ready = ready.take();
         supervisor.run(listener, ready).await;
         Ok(())

@@ -105,6 +105,8 @@ pub(crate) struct Supervisor {
     pub journal_repair: Option<String>,
     /// The daemon before this one did not exit cleanly (it left its PID file).
     pub previous_crashed: bool,
+    /// Who asked for what, and what was started (see `audit.rs`).
+    pub(crate) audit: crate::audit::Audit,
     /// Snapshots and restores finished on their blocking threads: (unit, what, outcome).
     pub(crate) files_tx: mpsc::UnboundedSender<crate::snapshots::FileJobDone>,
     files_rx: Option<mpsc::UnboundedReceiver<crate::snapshots::FileJobDone>>,
@@ -121,16 +123,32 @@ pub(crate) struct Supervisor {
     pub(crate) seed: u64,
 }
 
+/// What the daemon keeps of the past, opened before the loop.
+pub(crate) struct History {
+    /// The journal.
+    pub journal: ward_store::Journal,
+    /// What its repair at start-up did, if it needed one.
+    pub repaired: Option<ward_store::RepairReport>,
+    /// The daemon before this one did not exit cleanly.
+    pub previous_crashed: bool,
+    /// The audit trail.
+    pub audit: crate::audit::Audit,
+}
+
 impl Supervisor {
-    pub fn new(
+    pub(crate) fn new(
         config_path: PathBuf,
         config: ward_core::config::Config,
         cgroups: Option<CgroupDriver>,
         nofile: Limit,
-        journal: ward_store::Journal,
-        repaired: Option<ward_store::RepairReport>,
-        previous_crashed: bool,
+        history: History,
     ) -> std::io::Result<Supervisor> {
+        let History {
+            journal,
+            repaired,
+            previous_crashed,
+            audit,
+        } = history;
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
@@ -171,6 +189,7 @@ impl Supervisor {
             journal,
             journal_repair: repaired.map(|r| r.to_string()),
             previous_crashed,
+            audit,
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             files_tx,
@@ -194,7 +213,12 @@ impl Supervisor {
     pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
-        let server = tokio::spawn(crate::api::serve(listener, tx.clone(), connections.clone()));
+        let server = tokio::spawn(crate::api::serve(
+            listener,
+            tx.clone(),
+            connections.clone(),
+            self.audit.clone(),
+        ));
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),
@@ -244,6 +268,9 @@ impl Supervisor {
                 None
             }
         };
+        self.audit.note(ward_store::audit::Event::Daemon {
+            what: format!("daemon started (pid {})", self.me),
+        });
         self.journal.record(ward_store::Record::Daemon {
             at_ms: ward_store::now_ms(),
             what: "daemon started".into(),

@@ -12,6 +12,7 @@
 //! own; WAL mode lets them read while the daemon writes.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod backup;
 mod query;
 mod record;

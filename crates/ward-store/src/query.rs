@@ -148,6 +148,27 @@ impl Reader {
         Ok(Reader { conn })
     }
 
+    /// The audit trail's head as the journal last heard of it; `None` before the first
+    /// record, or in a journal older than the audit trail.
+    pub fn audit_head(&self) -> rusqlite::Result<Option<crate::audit::Head>> {
+        let row = self
+            .conn
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok(crate::audit::Head {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: r.get(1)?,
+                })
+            });
+        match row {
+            Ok(h) => Ok(Some(h)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn run(&self, sql: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Entry>> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map(args, |r| {

@@ -132,4 +132,11 @@ pub enum Record {
         /// Details.
         detail: String,
     },
+    /// The audit trail's head moved: its last record is now `seq`, of hash `hash`.
+    AuditHead {
+        /// The record's number.
+        seq: u64,
+        /// Its hash.
+        hash: String,
+    },
 }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::StoreError;
 
 /// The schema this ward writes. `PRAGMA user_version` holds a file's version.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` takes a file from version `i` to `i + 1`. Append only: a released
 /// migration never changes.
@@ -91,6 +91,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE crashes ADD COLUMN evidence_lines TEXT;
     ALTER TABLE crashes ADD COLUMN recommendation TEXT;
     CREATE INDEX health_by_service ON health (service_id, at_ms);
+    "#,
+    // 3 -> 4: the head of the audit trail (`audit.jsonl`): its last record's number and
+    // hash, against which an edit of that record, or records cut from the end, show.
+    r#"
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
     "#,
 ];
 

@@ -589,6 +589,13 @@ fn apply(
             )?
             .execute(params![at_ms, what, detail])?;
         }
+        Record::AuditHead { seq, hash } => {
+            tx.prepare_cached(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            )?
+            .execute(params![*seq as i64, hash])?;
+        }
     }
     Ok(())
 }

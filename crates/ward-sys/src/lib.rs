@@ -44,6 +44,19 @@ pub fn own_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
+/// The peer of a connected Unix socket (`SO_PEERCRED`): uid, gid and pid, as the kernel
+/// saw them at `connect`, and its executable when it can still be read.
+pub fn peer_cred(
+    socket: &impl std::os::fd::AsFd,
+) -> std::io::Result<(u32, u32, u32, Option<String>)> {
+    let cred = rustix::net::sockopt::socket_peercred(socket)?;
+    let pid = cred.pid.as_raw_nonzero().get() as u32;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    Ok((cred.uid.as_raw(), cred.gid.as_raw(), pid, exe))
+}
+
 /// The user id of the peer of a connected Unix socket, from `SO_PEERCRED`.
 pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
     let cred = rustix::net::sockopt::socket_peercred(socket)?;

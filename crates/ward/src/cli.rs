@@ -102,6 +102,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audit trail: who asked the daemon for what, refused connections, and every
+    /// process it started; `ward audit verify` checks that no record was changed.
+    Audit {
+        /// `verify`: check the whole chain, and its end against the journal.
+        #[command(subcommand)]
+        check: Option<AuditCommand>,
+        /// Only what happened in this time before now, such as `1h` or `30m`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Everything the journal holds, for all services, in time order.
     Events {
         /// Only what happened in this time before now [default: 1h].
@@ -127,6 +140,14 @@ pub enum Command {
     /// Inspect and clean PID files (ward's own and other programs').
     #[command(subcommand)]
     Pid(PidCommand),
+}
+
+/// `ward audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no record was edited, removed or reordered; exit 1 naming the first
+    /// place where one was.
+    Verify,
 }
 
 /// `ward pid …`: works on files, without a daemon or a config.

@@ -65,7 +65,7 @@ fn read_error(sup: &SupervisorConfig, e: ward_store::QueryError) -> Failure {
 }
 
 /// `--since 1h`: the time that long before now, in ms since the epoch.
-fn since_to_ms(text: &str) -> Result<i64, Failure> {
+pub(crate) fn since_to_ms(text: &str) -> Result<i64, Failure> {
     let d = ward_core::duration::parse_duration(text).map_err(|_| {
         Failure::Usage(format!(
             "invalid duration `{text}` for --since\n  hint: write a number and a unit, such as 30m, 1h or 2d"

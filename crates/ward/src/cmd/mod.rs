@@ -1,5 +1,6 @@
 //! One module per group of subcommands.
 
+mod audit;
 mod backup;
 mod control;
 mod doctor;
@@ -97,6 +98,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
         Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+        Command::Audit {
+            check: Some(crate::cli::AuditCommand::Verify),
+            ..
+        } => audit::verify(&client::locate(&path)?),
+        Command::Audit {
+            check: None,
+            since,
+            json,
+        } => audit::list(&client::locate(&path)?, since.as_deref(), json),
     }
 }
 

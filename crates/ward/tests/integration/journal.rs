@@ -256,6 +256,16 @@ fn a_full_disk_costs_journal_records_not_supervision() {
     w.wait_unit("loop", "restarts go on", |s| s.restarts > restarts + 20);
     let out = w.cli(&["doctor"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("write errors"));
+    // A control action is not carried out unrecorded: the audit trail is full too.
+    let out = w.cli(&["down"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the audit record") && stderr.contains("nothing was done"),
+        "{stderr}"
+    );
+    assert!(w.daemon_exit().is_none(), "the refused shutdown ran anyway");
+    // Room again, and it is.
+    std::fs::remove_file(state.join("filler")).expect("remove the filler");
     w.ok(&["down"]);
     w.wait_daemon_exit();
 }

@@ -3,6 +3,7 @@
 
 mod adopt;
 mod api;
+mod audit;
 mod check;
 mod config_file;
 mod daemon;
