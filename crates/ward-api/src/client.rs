@@ -2,6 +2,9 @@
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+
+/// The largest answer the CLI reads.
+pub const MAX_ANSWER: usize = 256 << 20;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
@@ -101,11 +104,21 @@ impl Client {
             .await
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let status = resp.status();
-        let bytes = resp
-            .into_body()
+        // Far more than any answer of a real daemon (a status of 10,000 units is about
+        // 5 MB): a socket that streams without end does not take the CLI's memory.
+        let bytes = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| ClientError::Protocol(e.to_string()))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ClientError::Protocol(format!(
+                        "the answer is larger than {} MiB; is it a ward daemon on this socket?",
+                        MAX_ANSWER >> 20
+                    ))
+                } else {
+                    ClientError::Protocol(e.to_string())
+                }
+            })?
             .to_bytes();
         if status != StatusCode::OK {
             let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {

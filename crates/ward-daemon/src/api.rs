@@ -358,10 +358,15 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
 fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
     Ok(match endpoint {
         Endpoint::Status => Command::Status,
-        Endpoint::Start => Command::Start(json_body(body)?),
-        Endpoint::Stop => Command::Stop(json_body(body)?),
-        Endpoint::Restart => Command::Restart(json_body(body)?),
-        Endpoint::Signal => Command::Signal(json_body(body)?),
+        Endpoint::Start => Command::Start(selection(body, "start")?),
+        Endpoint::Stop => Command::Stop(selection(body, "stop")?),
+        Endpoint::Restart => Command::Restart(selection(body, "restart")?),
+        Endpoint::Signal => {
+            let req: ward_api::SignalRequest =
+                json_body(body, "signal", &["names", "all", "signal"])?;
+            few_enough(&req.selection)?;
+            Command::Signal(req)
+        }
         Endpoint::Reload => Command::Reload,
         Endpoint::Shutdown => Command::Shutdown,
         Endpoint::ReopenLogs => Command::ReopenLogs,
@@ -408,14 +413,55 @@ async fn read_body(req: HttpRequest<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 /// A JSON body; an empty one (or only white space) is `{}`.
-fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// The most units one request may name.
+pub(crate) const MAX_NAMES: usize = 1024;
+
+/// A body of `POST /v1/ENDPOINT` with only the fields in `known`: a misspelt field would
+/// otherwise be ignored, and `{"name": "web"}` would act on no unit at all.
+fn json_body<T: DeserializeOwned>(
+    body: &[u8],
+    endpoint: &str,
+    known: &[&str],
+) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(body)
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))?;
+    if let Some(object) = value.as_object()
+        && let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(ApiError::new(
+            400,
+            format!("unknown field `{unknown}` in the body of POST /v1/{endpoint}"),
+            Some(format!("the fields are: {}", known.join(", "))),
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}"), None))
+}
+
+/// The body of start, stop and restart.
+fn selection(body: &[u8], endpoint: &str) -> Result<ward_api::Selection, ApiError> {
+    let sel = json_body(body, endpoint, &["names", "all"])?;
+    few_enough(&sel)?;
+    Ok(sel)
+}
+
+fn few_enough(sel: &ward_api::Selection) -> Result<(), ApiError> {
+    if sel.names.len() > MAX_NAMES {
+        return Err(ApiError::new(
+            400,
+            format!(
+                "a request may name at most {MAX_NAMES} units; this one names {}",
+                sel.names.len()
+            ),
+            Some("name their services instead, or use `all`".into()),
+        ));
+    }
+    Ok(())
 }
 
 /// An error and each of its sources: hyper's own words ("error reading a body from

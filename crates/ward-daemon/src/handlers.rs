@@ -102,17 +102,24 @@ impl Supervisor {
                 return self.begin_shutdown(Some(reply));
             }
             Command::Backup => {
+                use std::sync::atomic::Ordering;
+                if self.backup_running.swap(true, Ordering::AcqRel) {
+                    let busy = Err(ApiError::new(
+                        409,
+                        "a backup is already running",
+                        Some("wait for it to end; `ward backup` answers with its file".into()),
+                    ));
+                    return self.answer_recorded(reply, busy, &who, "backup", &[]);
+                }
                 let (path, keep) = (
                     self.journal.path().to_path_buf(),
                     self.config.supervisor.journal_backups as usize,
                 );
-                tokio::spawn(crate::backups::on_demand(
-                    path,
-                    keep,
-                    self.journal.handle(),
-                    reply,
-                    who,
-                ));
+                let (journal, running) = (self.journal.handle(), self.backup_running.clone());
+                tokio::spawn(async move {
+                    crate::backups::on_demand(path, keep, journal, reply, who).await;
+                    running.store(false, Ordering::Release);
+                });
                 return;
             }
             Command::JournalSync => {

@@ -107,6 +107,8 @@ pub(crate) struct Supervisor {
     pub previous_crashed: bool,
     /// Who asked for what, and what was started (see `audit.rs`).
     pub(crate) audit: crate::audit::Audit,
+    /// A `ward backup` runs: a second one waits for it to end.
+    pub(crate) backup_running: Arc<std::sync::atomic::AtomicBool>,
     /// Snapshots and restores finished on their blocking threads: (unit, what, outcome).
     pub(crate) files_tx: mpsc::UnboundedSender<crate::snapshots::FileJobDone>,
     files_rx: Option<mpsc::UnboundedReceiver<crate::snapshots::FileJobDone>>,
@@ -190,6 +192,7 @@ impl Supervisor {
             journal_repair: repaired.map(|r| r.to_string()),
             previous_crashed,
             audit,
+            backup_running: Default::default(),
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             files_tx,

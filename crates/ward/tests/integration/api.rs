@@ -194,3 +194,91 @@ fn a_malformed_chunked_body_is_400_not_413() {
     );
     assert_eq!(code, 200, "{body}");
 }
+
+/// A misspelt field is named, not ignored: `{"name": "s"}` would otherwise stop nothing
+/// and answer success. A request names at most 1,024 units.
+#[test]
+fn unknown_fields_and_too_many_names_are_400() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    let before = w.wait_state("s", "running");
+    let (code, body) = raw(&w, &post("/v1/stop", "{\"name\": [\"s\"]}"));
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("unknown field `name` in the body of POST /v1/stop")
+            && body.contains("the fields are: names, all"),
+        "{body}"
+    );
+    let (code, body) = raw(
+        &w,
+        &post(
+            "/v1/signal",
+            "{\"names\": [\"s\"], \"signal\": \"HUP\", \"force\": true}",
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("unknown field `force`"), "{body}");
+    let names: Vec<String> = (0..1025).map(|i| format!("\"u{i}\"")).collect();
+    let (code, body) = raw(
+        &w,
+        &post(
+            "/v1/restart",
+            &format!("{{\"names\": [{}]}}", names.join(",")),
+        ),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("a request may name at most 1024 units; this one names 1025"),
+        "{body}"
+    );
+    // Nothing was done, and the daemon answers on.
+    let after = w.unit("s");
+    assert_eq!((after.pid, after.state), (before.pid, before.state));
+}
+
+/// Two backups at once: the second is told to wait; the first ends with its file.
+#[test]
+fn a_second_backup_while_one_runs_is_409() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("s", "running");
+    let sock = w.dir.path().join(".ward/ward.sock");
+    // Several at once; at least one overlaps another on two cores.
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(sock).expect("connect");
+                s.write_all(&post("/v1/backup", "")).expect("write");
+                let mut answer = String::new();
+                let _ = s.read_to_string(&mut answer);
+                answer
+            })
+        })
+        .collect();
+    let answers: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let ok = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 200"))
+        .count();
+    let busy: Vec<&String> = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 409"))
+        .collect();
+    // A backup is verified and synced, milliseconds, while the six arrive within one.
+    assert!(ok >= 1 && !busy.is_empty(), "{answers:?}");
+    assert_eq!(ok + busy.len(), 6, "{answers:?}");
+    for a in busy {
+        assert!(a.contains("a backup is already running"), "{a}");
+    }
+    // Once it is over, another is taken.
+    let (code, body) = raw(&w, &post("/v1/backup", ""));
+    assert_eq!(code, 200, "{body}");
+}
