@@ -5,6 +5,7 @@
 //! tested deterministically and exhaustively without a process or a sleep.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod budget;
 pub mod classify;
 pub mod config;

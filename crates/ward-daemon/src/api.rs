@@ -24,6 +24,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use ward_core::access::Access;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -57,6 +58,7 @@ pub(crate) async fn serve(
     tx: mpsc::Sender<Request>,
     connections: Arc<Semaphore>,
     audit: crate::audit::Audit,
+    open_to: ward_core::access::Groups,
 ) {
     let me = ward_sys::own_uid();
     // Every slot but one; the last is kept for status (see the module's documentation).
@@ -75,22 +77,34 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let peer = match crate::audit::peer(&stream) {
-            Ok(peer) if peer.uid == me || peer.uid == 0 => peer,
+        let (peer, access) = match crate::audit::peer(&stream) {
             Ok(peer) => {
-                tracing::warn!(uid = peer.uid, "refused a connection from another user");
-                audit.note(ward_store::audit::Event::Refused {
-                    why: format!("uid {} is neither ward's user nor root", peer.uid),
-                    peer,
-                });
-                continue;
+                // Groups are read only when the config opens the socket to some.
+                let groups = if open_to == Default::default() {
+                    Vec::new()
+                } else {
+                    ward_sys::groups::of_process(peer.pid).unwrap_or_default()
+                };
+                match ward_core::access::decide(peer.uid, &groups, me, open_to) {
+                    Access::Refused(why) => {
+                        tracing::warn!(uid = peer.uid, "refused a connection: {why}");
+                        audit.note(ward_store::audit::Event::Refused { why, peer });
+                        continue;
+                    }
+                    access => (peer, access),
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot identify the peer; connection refused");
                 continue;
             }
         };
-        let (tx, connections, general) = (tx.clone(), connections.clone(), general.clone());
+        let (tx, connections, general, audit) = (
+            tx.clone(),
+            connections.clone(),
+            general.clone(),
+            audit.clone(),
+        );
         tokio::spawn(async move {
             // Nothing sent within the time: closed, without ever holding a slot.
             if !matches!(
@@ -103,7 +117,7 @@ pub(crate) async fn serve(
             let Some(slot) = take_slot(&connections, &general).await else {
                 return;
             };
-            serve_connection(stream, peer, slot, tx).await;
+            serve_connection(stream, peer, access, slot, tx, audit).await;
         });
     }
 }
@@ -156,18 +170,20 @@ async fn take_slot(connections: &Arc<Semaphore>, general: &Arc<Semaphore>) -> Op
 async fn serve_connection(
     stream: UnixStream,
     peer: ward_store::audit::Peer,
+    access: Access,
     slot: Slot,
     tx: mpsc::Sender<Request>,
+    audit: crate::audit::Audit,
 ) {
     let who = peer;
     let reserved = slot.general.is_none();
     let service = service_fn(move |req: HttpRequest<Incoming>| {
-        let (tx, who) = (tx.clone(), who.clone());
+        let (tx, who, access, audit) = (tx.clone(), who.clone(), access.clone(), audit.clone());
         async move {
             if reserved && !(req.method() == Method::GET && req.uri().path() == "/v1/status") {
                 return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, &busy()));
             }
-            answer(req, tx, who).await
+            answer(req, tx, who, access, audit).await
         }
     });
     let _ = http1::Builder::new()
@@ -199,8 +215,26 @@ async fn answer(
     req: HttpRequest<Incoming>,
     tx: mpsc::Sender<Request>,
     who: ward_store::audit::Peer,
+    access: Access,
+    audit: crate::audit::Audit,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match route(req).await {
+        Ok(command) if access == Access::Read && command.audited().is_some() => {
+            let what = command.audited().map(|(what, _)| what).unwrap_or_default();
+            let why = format!(
+                "uid {} may only read the status (api_readers), not {what}",
+                who.uid
+            );
+            audit.note(ward_store::audit::Event::Refused {
+                why: why.clone(),
+                peer: who,
+            });
+            Err(Refusal::from(ApiError::new(
+                403,
+                why,
+                Some("ask a member of api_group, or ward's own user".into()),
+            )))
+        }
         Ok(command) => forward(command, &tx, who).await.map_err(Refusal::from),
         Err(refusal) => Err(refusal),
     };

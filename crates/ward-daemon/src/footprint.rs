@@ -87,14 +87,17 @@ impl Footprint {
                 Err(e) => return Err(DirError::Io(e)),
             }
         }
-        let made_here = self
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::Dir(d) if d.path == path && d.still_there()));
-        if made_here {
+        if self.made(path) {
             return Ok(());
         }
         judge_existing(path)
+    }
+
+    /// Whether this start made the directory `path` (and it is still that directory).
+    pub fn made(&self, path: &Path) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Dir(d) if d.path == path && d.still_there()))
     }
 
     /// The daemon's PID file, taken.

@@ -45,7 +45,7 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::{StartError, check_descriptors, check_dirs, check_programs};
+pub use startup::{StartError, check_access, check_descriptors, check_dirs, check_programs};
 
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.

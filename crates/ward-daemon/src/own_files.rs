@@ -70,7 +70,7 @@ impl Supervisor {
     ) {
         let mut restored = self.restore_own_files();
         if restored.socket {
-            match crate::startup::bind(&self.config.supervisor.socket).and_then(|l| {
+            match crate::startup::bind(&self.config.supervisor.socket, self.open_to).and_then(|l| {
                 UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
                     path: self.config.supervisor.socket.clone(),
                     source,
@@ -84,6 +84,7 @@ impl Supervisor {
                         serving.tx.clone(),
                         serving.connections.clone(),
                         self.audit.clone(),
+                        self.open_to,
                     ));
                 }
                 Err(e) => restored.failed.push(e.to_string()),

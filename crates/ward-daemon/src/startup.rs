@@ -41,6 +41,16 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// `api_group` or `api_readers` names no group.
+    #[error(
+        "{key} = \"{name}\": no group of that name\n  hint: create it (`groupadd {name}`) and add the users who may talk to ward, or remove `{key}` from [supervisor]"
+    )]
+    NoGroup {
+        /// The key.
+        key: &'static str,
+        /// The name.
+        name: String,
+    },
     /// Programs someone other than their owner and root could replace.
     #[error("{0}")]
     Programs(String),
@@ -145,6 +155,36 @@ pub fn check_dirs(config: &ward_core::config::Config) -> Result<(), StartError> 
     Ok(())
 }
 
+/// The groups `api_group` and `api_readers` name, by id. A name no group has refuses the
+/// config.
+pub(crate) fn open_to(
+    sup: &ward_core::config::SupervisorConfig,
+) -> Result<ward_core::access::Groups, StartError> {
+    let gid = |key: &'static str, name: &Option<String>| -> Result<Option<u32>, StartError> {
+        let Some(name) = name else { return Ok(None) };
+        match ward_sys::groups::gid_of(name) {
+            Ok(Some(gid)) => Ok(Some(gid)),
+            Ok(None) => Err(StartError::NoGroup {
+                key,
+                name: name.clone(),
+            }),
+            Err(source) => Err(StartError::Os {
+                what: "cannot look up a group",
+                source,
+            }),
+        }
+    };
+    Ok(ward_core::access::Groups {
+        ops: gid("api_group", &sup.api_group)?,
+        readers: gid("api_readers", &sup.api_readers)?,
+    })
+}
+
+/// What `ward check` asks of `api_group` and `api_readers`: that the groups exist.
+pub fn check_access(config: &ward_core::config::Config) -> Result<(), StartError> {
+    open_to(&config.supervisor).map(|_| ())
+}
+
 /// Refuses a config that names a program others could replace (see `programs.rs`).
 pub fn check_programs(config: &ward_core::config::Config) -> Result<(), StartError> {
     let refused = crate::programs::refused(config);
@@ -207,6 +247,7 @@ fn start_and_supervise(
         repaired,
         previous_crashed,
         cgroups,
+        open_to,
     } = prepared;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,11 +280,13 @@ fn start_and_supervise(
             previous_crashed,
             audit,
         };
-        let mut supervisor = Supervisor::new(config_path, config, cgroups, nofile, history)
-            .map_err(|source| StartError::Os {
-                what: "cannot start the log writer",
-                source,
-            })?;
+        let mut supervisor =
+            Supervisor::new(config_path, config, cgroups, nofile, history, open_to).map_err(
+                |source| StartError::Os {
+                    what: "cannot start the log writer",
+                    source,
+                },
+            )?;
         let ready = ready.take();
         supervisor.run(listener, ready).await;
         Ok(())
@@ -262,6 +305,7 @@ struct Prepared {
     repaired: Option<ward_store::RepairReport>,
     previous_crashed: bool,
     cgroups: Option<CgroupDriver>,
+    open_to: ward_core::access::Groups,
 }
 
 /// The directories, the lock, the socket, the cgroups and the journal, in that order:
@@ -276,6 +320,27 @@ fn prepare(
         footprint
             .private_dir(path)
             .map_err(|e| dir_error(key, path, e))?;
+    }
+    let open_to = open_to(sup)?;
+    if open_to != Default::default()
+        && let Some(dir) = sup.socket.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        // The groups must reach the socket: a directory this start made lets anyone pass
+        // through it (not list it); one that was there is left as it is, and named if
+        // they cannot pass.
+        if footprint.made(dir) {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
+                StartError::Dir {
+                    path: dir.to_path_buf(),
+                    source,
+                }
+            })?;
+        } else if fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o011 == 0) {
+            tracing::warn!(
+                dir = %dir.display(),
+                "api_group and api_readers cannot reach the socket: its directory lets nobody else through (give it o+x or g+x)"
+            );
+        }
     }
     let argv: Vec<String> = std::env::args().collect();
     let me =
@@ -292,7 +357,7 @@ fn prepare(
     footprint.lock(take_pid_file(&pid_path, &me)?);
     refuse_if_held_elsewhere(&sup.runtime_dir)?;
 
-    let listener = bind(&sup.socket)?;
+    let listener = bind(&sup.socket, open_to)?;
     footprint
         .socket(&sup.socket)
         .map_err(|source| StartError::Socket {
@@ -321,6 +386,7 @@ fn prepare(
         repaired,
         previous_crashed,
         cgroups,
+        open_to,
     })
 }
 
@@ -483,7 +549,10 @@ pub(crate) fn state_id(state_dir: &Path) -> String {
 /// removed: holding the lock proves no daemon of this state dir uses it, and nothing
 /// answers on it. Anything else at the path (a regular file, a socket another program
 /// listens on) is never removed: the start is refused.
-pub(crate) fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, StartError> {
+pub(crate) fn bind(
+    path: &Path,
+    open_to: ward_core::access::Groups,
+) -> Result<std::os::unix::net::UnixListener, StartError> {
     let err = |source| StartError::Socket {
         path: path.to_path_buf(),
         source,
@@ -514,7 +583,20 @@ pub(crate) fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, Star
         Err(e) => return Err(err(e)),
     }
     let listener = std::os::unix::net::UnixListener::bind(path).map_err(err)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+    // Ward's user alone; its group too with `api_group`; anyone with `api_readers`, since
+    // one file has one group: the daemon then judges every peer itself (`access.rs`),
+    // and records whom it refuses.
+    let mode = match open_to {
+        ward_core::access::Groups {
+            readers: Some(_), ..
+        } => 0o666,
+        ward_core::access::Groups { ops: Some(gid), .. } => {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(err)?;
+            0o660
+        }
+        _ => 0o600,
+    };
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(err)?;
     listener.set_nonblocking(true).map_err(err)?;
     Ok(listener)
 }

@@ -107,6 +107,8 @@ pub(crate) struct Supervisor {
     pub previous_crashed: bool,
     /// Who asked for what, and what was started (see `audit.rs`).
     pub(crate) audit: crate::audit::Audit,
+    /// The groups the socket is opened to (`api_group`, `api_readers`).
+    pub(crate) open_to: ward_core::access::Groups,
     /// A `ward backup` runs: a second one waits for it to end.
     pub(crate) backup_running: Arc<std::sync::atomic::AtomicBool>,
     /// Snapshots and restores finished on their blocking threads: (unit, what, outcome).
@@ -144,6 +146,7 @@ impl Supervisor {
         cgroups: Option<CgroupDriver>,
         nofile: Limit,
         history: History,
+        open_to: ward_core::access::Groups,
     ) -> std::io::Result<Supervisor> {
         let History {
             journal,
@@ -193,6 +196,7 @@ impl Supervisor {
             previous_crashed,
             audit,
             backup_running: Default::default(),
+            open_to,
             adopted_tx,
             adopted_rx: Some(adopted_rx),
             files_tx,
@@ -221,6 +225,7 @@ impl Supervisor {
             tx.clone(),
             connections.clone(),
             self.audit.clone(),
+            self.open_to,
         ));
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),

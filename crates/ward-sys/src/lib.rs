@@ -11,6 +11,7 @@ pub mod controllers;
 pub mod daemonize;
 pub mod favordynmods;
 pub mod fifo;
+pub mod groups;
 pub mod identity;
 pub mod kfile;
 pub mod kmsg;

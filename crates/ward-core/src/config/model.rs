@@ -57,6 +57,11 @@ pub struct SupervisorConfig {
     pub journal_backup_interval: std::time::Duration,
     /// How many journal backups to keep. Default 5.
     pub journal_backups: u32,
+    /// Members of this group may send the daemon every request; the socket is opened to
+    /// them (mode 0660, group-owned). Default none.
+    pub api_group: Option<String>,
+    /// Members of this group may ask for the status and nothing else. Default none.
+    pub api_readers: Option<String>,
 }
 
 impl SupervisorConfig {
@@ -123,6 +128,8 @@ impl SupervisorConfig {
             journal_keep_rows,
             journal_backup_interval,
             journal_backups,
+            api_group,
+            api_readers,
         } = self;
         [
             ("state_dir", *state_dir != other.state_dir),
@@ -149,6 +156,8 @@ impl SupervisorConfig {
                 *journal_backup_interval != other.journal_backup_interval,
             ),
             ("journal_backups", *journal_backups != other.journal_backups),
+            ("api_group", *api_group != other.api_group),
+            ("api_readers", *api_readers != other.api_readers),
         ]
         .into_iter()
         .filter_map(|(key, differs)| differs.then_some(key))

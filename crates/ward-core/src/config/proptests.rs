@@ -64,6 +64,8 @@ const SUPERVISOR_KEYS: &[&str] = &[
     "journal_keep_rows",
     "journal_backup_interval",
     "journal_backups",
+    "api_group",
+    "api_readers",
     "logdir",
 ];
 

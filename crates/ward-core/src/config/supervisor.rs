@@ -17,6 +17,8 @@ const KEYS: &[&str] = &[
     "journal_keep_rows",
     "journal_backup_interval",
     "journal_backups",
+    "api_group",
+    "api_readers",
 ];
 
 /// Default `log_max_size`: 10 MiB.
@@ -48,6 +50,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
     let mut journal_backups = 5;
+    let mut api_group = None;
+    let mut api_readers = None;
 
     if let Some(table) = item.and_then(|item| ctx.table("supervisor", item)) {
         for (key, value) in entries(table) {
@@ -92,6 +96,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                         journal_backups = n as u32;
                     }
                 }
+                "api_group" => api_group = group_name(ctx, "api_group", value),
+                "api_readers" => api_readers = group_name(ctx, "api_readers", value),
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
         }
@@ -111,7 +117,32 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         journal_keep_rows,
         journal_backup_interval,
         journal_backups,
+        api_group,
+        api_readers,
     }
+}
+
+/// A group's name, as `groupadd` accepts it.
+fn group_name(ctx: &mut Ctx<'_>, key: &str, item: &Item) -> Option<String> {
+    let name = ctx.string(key, item)?.to_string();
+    let valid = !name.is_empty()
+        && !name.starts_with('-')
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        ctx.error(
+            item_at(item),
+            format!(
+                "`{key}` must be the name of a group, found {}",
+                ctx.source(item)
+            ),
+            Some("letters, digits, `_`, `-` and `.`, such as \"wardops\"".into()),
+        );
+        return None;
+    }
+    Some(name)
 }
 
 /// `log_max_size`: a size of at least one page.

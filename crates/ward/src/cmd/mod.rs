@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let config = client::load(&path)?;
             ward_daemon::check_dirs(&config).map_err(|e| Failure::Usage(e.to_string()))?;
             ward_daemon::check_programs(&config).map_err(|e| Failure::Usage(e.to_string()))?;
+            ward_daemon::check_access(&config).map_err(|e| Failure::Usage(e.to_string()))?;
             let units = config.instances().len();
             limit_warnings(&config);
             command_warnings(&config);

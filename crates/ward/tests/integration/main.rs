@@ -1,6 +1,7 @@
 //! ward's integration tests: the real binary, real processes, real signals and sockets.
 //! Each test has its own temp dir and daemon and may run in parallel with the others.
 
+mod access;
 mod adopt;
 mod api;
 mod audit;
