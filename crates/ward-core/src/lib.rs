@@ -16,6 +16,7 @@ pub mod exit;
 pub mod health;
 pub mod machine;
 pub mod notify;
+pub mod oneshot;
 pub mod ownership;
 pub mod recovery;
 pub mod signal;

@@ -102,6 +102,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one command as ward runs a service (argv, a clean environment, a session of its
+    /// own, its limits), its output streamed, its exit code passed on: 124 when
+    /// `--timeout` ran out (the whole process tree then gets SIGTERM, and SIGKILL after
+    /// `--kill-after`), 128+N for a death by signal N. With or without a daemon.
+    Run {
+        /// After the timeout's SIGTERM, how long before SIGKILL.
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        kill_after: String,
+        /// A limit, `NAME=VALUE`: nofile, core, cpu (seconds), fsize (bytes); repeatable.
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+        /// The memory limit of a cgroup of the run's own, such as 512M or 1G.
+        #[arg(long, value_name = "SIZE")]
+        memory_max: Option<String>,
+        /// An environment variable, `KEY=VALUE`; repeatable. The command gets these, PATH,
+        /// and HOME, LANG and TZ when set, nothing else.
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The command and its arguments, after `--`.
+        #[arg(required = true, last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// The audit trail: who asked the daemon for what, refused connections, and every
     /// process it started; `ward audit verify` checks that no record was changed.
     Audit {

@@ -24,3 +24,4 @@ mod tests;
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
 pub use parse::{MAX_FILE_SIZE, locate, parse};
+pub use size::parse_size;

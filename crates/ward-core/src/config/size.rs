@@ -4,7 +4,7 @@
 ///
 /// `K`/`KB`/`KiB`, `M`/`MB`/`MiB` and `G`/`GB`/`GiB` are all powers of 1024: a log limit
 /// is not the place to be surprised by the difference. `B` or no unit means bytes.
-pub(crate) fn parse_size(text: &str) -> Option<u64> {
+pub fn parse_size(text: &str) -> Option<u64> {
     let s = text.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     if digits == 0 {

@@ -7,6 +7,7 @@ mod doctor;
 mod history;
 mod logs;
 mod pid;
+mod run;
 mod stats;
 mod status;
 mod up;
@@ -99,6 +100,20 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
         Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+        Command::Run {
+            kill_after,
+            limits,
+            memory_max,
+            env,
+            command,
+        } => run::run(run::RunArgs {
+            timeout: cli.timeout,
+            kill_after,
+            limits,
+            memory_max,
+            env,
+            command,
+        }),
         Command::Audit {
             check: Some(crate::cli::AuditCommand::Verify),
             ..

@@ -25,6 +25,7 @@ mod reap;
 mod recovery;
 mod reload;
 mod restart;
+mod run;
 mod scale;
 mod socket;
 mod state_dir;

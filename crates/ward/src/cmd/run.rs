@@ -1,0 +1,180 @@
+//! `ward run [OPTIONS] -- CMD ARGS…`: one command, spawned as ward spawns a service (argv,
+//! a clean environment, a session of its own, its limits), its output streamed, its exit
+//! code passed on. On timeout the whole tree gets SIGTERM, then SIGKILL after
+//! `--kill-after`: this process is a subreaper, so a double fork or `setsid` does not get
+//! away. Runs with or without a daemon.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use ward_core::Signal;
+use ward_core::config::Rlimits;
+use ward_core::oneshot;
+
+use crate::client::Timeout;
+use crate::exit::Failure;
+
+/// What `ward run` was asked.
+pub struct RunArgs {
+    pub timeout: Option<Timeout>,
+    pub kill_after: String,
+    pub limits: Vec<String>,
+    pub memory_max: Option<String>,
+    pub env: Vec<String>,
+    pub command: Vec<String>,
+}
+
+/// How often the run looks at its children while it waits.
+const TICK: Duration = Duration::from_millis(5);
+
+pub fn run(args: RunArgs) -> Result<i32, Failure> {
+    let timeout = match args.timeout {
+        Some(Timeout::After(d)) => Some(d),
+        Some(Timeout::Never) | None => None,
+    };
+    let kill_after = ward_core::duration::parse_duration(&args.kill_after).map_err(|_| {
+        Failure::Usage(format!(
+            "invalid duration `{}` for --kill-after\n  hint: write a number and a unit, such as 5s",
+            args.kill_after
+        ))
+    })?;
+    let mut rlimits = Rlimits::default();
+    for spec in &args.limits {
+        oneshot::add_limit(&mut rlimits, spec).map_err(Failure::Usage)?;
+    }
+    let mut env: Vec<(String, String)> = vec![("PATH".into(), BASE_PATH.into())];
+    for key in ["HOME", "LANG", "TZ"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.into(), v));
+        }
+    }
+    for spec in &args.env {
+        let (k, v) = oneshot::env_pair(spec).map_err(Failure::Usage)?;
+        env.retain(|(ek, _)| *ek != k);
+        env.push((k, v));
+    }
+    // A memory limit needs a cgroup of the run's own, made for it and removed after.
+    let cgroup = match &args.memory_max {
+        None => None,
+        Some(text) => {
+            let bytes = ward_core::config::parse_size(text).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "invalid size `{text}` for --memory-max\n  hint: such as 512M or 1G"
+                ))
+            })?;
+            Some(RunCgroup::new(bytes)?)
+        }
+    };
+    ward_sys::become_subreaper()
+        .map_err(|e| Failure::Failed(format!("cannot become a subreaper: {e}")))?;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map_err(|e| Failure::Failed(format!("cannot pass on standard input or output: {e}")))
+    };
+    let spec = ward_sys::spawn::SpawnSpec {
+        argv: args.command.clone(),
+        env,
+        cwd: std::env::current_dir()
+            .map_err(|e| Failure::Failed(format!("cannot read the working directory: {e}")))?,
+        stdin: dup(std::io::stdin().as_fd())?,
+        stdout: dup(std::io::stdout().as_fd())?,
+        stderr: dup(std::io::stderr().as_fd())?,
+        cgroup_procs: match &cgroup {
+            Some(cg) => cg.join_files()?,
+            None => Vec::new(),
+        },
+        nofile: None,
+        rlimits,
+        // The command dies with `ward run`: a killed `ward run` leaves nothing behind.
+        parent_death_signal: Some(Signal::KILL),
+    };
+    let spawned = ward_sys::spawn::spawn(spec)
+        .map_err(|e| Failure::Failed(format!("cannot run `{}`: {e}", args.command.join(" "))))?;
+    let main = spawned.pidfd.pid();
+    let started = Instant::now();
+    let mut timed_out = false;
+    let mut kill_at = None;
+    let status = loop {
+        let mut ended = None;
+        while let Ok(Some((pid, status))) = ward_sys::reap::reap_any() {
+            if pid == main {
+                ended = Some(status);
+            }
+        }
+        if let Some(status) = ended {
+            break status;
+        }
+        let now = Instant::now();
+        if !timed_out && timeout.is_some_and(|t| now >= started + t) {
+            timed_out = true;
+            ward_sys::tree::signal_own_descendants(Signal::TERM);
+            kill_at = Some(now + kill_after);
+        }
+        if kill_at.is_some_and(|at| now >= at) {
+            ward_sys::tree::signal_own_descendants(Signal::KILL);
+            kill_at = None;
+        }
+        std::thread::sleep(TICK);
+    };
+    if timed_out {
+        // What is left of the tree (a process that left it and outlived the main one)
+        // goes too, and is reaped.
+        ward_sys::tree::signal_own_descendants(Signal::KILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ward_sys::tree::signal_own_descendants(Signal::KILL) > 0 && Instant::now() < deadline
+        {
+            while let Ok(Some(_)) = ward_sys::reap::reap_any() {}
+            std::thread::sleep(TICK);
+        }
+        while let Ok(Some(_)) = ward_sys::reap::reap_any() {}
+        crate::out::errln!(
+            "ward: `{}` ran out of time after {}",
+            args.command.join(" "),
+            ward_core::duration::format_duration(timeout.unwrap_or_default())
+        );
+    }
+    drop(cgroup);
+    Ok(oneshot::exit_code(status, timed_out))
+}
+
+/// The PATH a command starts with, as a service's does.
+const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The cgroup of one run, removed when dropped.
+struct RunCgroup {
+    controllers: ward_sys::controllers::Controllers,
+    unit: ward_sys::controllers::UnitControllers,
+}
+
+impl RunCgroup {
+    fn new(memory_max: u64) -> Result<RunCgroup, Failure> {
+        let id = format!("run-{}", std::process::id());
+        let controllers = ward_sys::controllers::Controllers::detect(&id);
+        if !controllers.has_memory() {
+            controllers.remove_base();
+            return Err(Failure::Failed(
+                "--memory-max needs the memory cgroup controller, which this machine does not offer to ward"
+                    .into(),
+            ));
+        }
+        let unit = controllers
+            .unit("cmd")
+            .map_err(|e| Failure::Failed(format!("cannot make the run's cgroup: {e}")))?;
+        unit.set_memory_max(Some(memory_max))
+            .map_err(|e| Failure::Failed(format!("cannot set the run's memory limit: {e}")))?;
+        Ok(RunCgroup { controllers, unit })
+    }
+
+    fn join_files(&self) -> Result<Vec<std::os::fd::OwnedFd>, Failure> {
+        self.unit
+            .join_files()
+            .map_err(|e| Failure::Failed(format!("cannot join the run's cgroup: {e}")))
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        self.unit.remove();
+        self.controllers.remove_base();
+    }
+}

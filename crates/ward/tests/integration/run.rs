@@ -1,0 +1,143 @@
+//! `ward run`: one command with a timeout, its exit code passed on, its whole tree killed
+//! when time runs out, with or without a daemon.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::fixture::{bounded, ward_bin};
+
+fn run(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(ward_bin());
+    cmd.args(args);
+    bounded(cmd)
+}
+
+/// PIDs whose command line is `sleep MARK`.
+fn sleeps(mark: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
+                args.len() >= 2 && args[0].ends_with(b"sleep") && args[1] == mark.as_bytes()
+            }) && crate::fixture::alive(*pid)
+        })
+        .collect()
+}
+
+#[test]
+fn the_exit_code_and_output_are_the_commands() {
+    let out = run(&["run", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    // A death by signal N is 128+N, as a shell reports it.
+    let out = run(&["run", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.code(), Some(137));
+    // A program that cannot be run is named.
+    let out = run(&["run", "--", "/nonexistent/program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run `/nonexistent/program`"));
+}
+
+#[test]
+fn a_timeout_kills_the_whole_tree_and_exits_124() {
+    let mark = format!("{}5", 40_000 + std::process::id() % 10_000);
+    let away = format!("{}6", 40_000 + std::process::id() % 10_000);
+    let started = Instant::now();
+    // A double fork into a session of its own, and a main process that ignores SIGTERM.
+    let script = format!("(setsid sleep {away} &); trap '' TERM; sleep {mark}");
+    let out = run(&[
+        "--timeout",
+        "500ms",
+        "run",
+        "--kill-after",
+        "1s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ran out of time after 500ms"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing of the tree is left once `ward run` has returned.
+    assert!(sleeps(&mark).is_empty() && sleeps(&away).is_empty());
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+    eprintln!("timeout 500ms, kill-after 1s: ward run returned after {took:?}");
+}
+
+#[test]
+fn env_limits_and_a_memory_limit_apply_to_the_command() {
+    let out = run(&[
+        "run",
+        "--env",
+        "GREETING=hello there",
+        "--limit",
+        "nofile=77",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$GREETING\"; ulimit -n; echo \"${USER:-no user}\"",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello there\n77\nno user\n"
+    );
+    // 100 MB held by `tail` in a 32 MB cgroup: the kernel kills it.
+    let out = run(&[
+        "run",
+        "--memory-max",
+        "32M",
+        "--",
+        "sh",
+        "-c",
+        "head -c 100000000 /dev/zero | tail >/dev/null",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("needs the memory cgroup controller") {
+        eprintln!("SKIPPED: no memory cgroup controller here");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(137), "{stderr}");
+}
+
+#[test]
+fn bad_options_are_named() {
+    for (args, want) in [
+        (
+            vec!["run", "--limit", "stack=1", "--", "true"],
+            "unknown limit `stack`",
+        ),
+        (
+            vec!["run", "--env", "1X=y", "--", "true"],
+            "--env 1X=y: write KEY=VALUE",
+        ),
+        (
+            vec!["run", "--memory-max", "lots", "--", "true"],
+            "invalid size `lots`",
+        ),
+        (
+            vec!["run", "--kill-after", "soon", "--", "true"],
+            "invalid duration `soon`",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{args:?}"
+        );
+    }
+}
