@@ -37,9 +37,14 @@ pub fn add_limit(limits: &mut Rlimits, spec: &str) -> Result<(), String> {
         "core" => &mut limits.core,
         "cpu" => &mut limits.cpu,
         "fsize" => &mut limits.fsize,
+        "nproc" => &mut limits.nproc,
+        "memlock" => &mut limits.memlock,
+        "as" => &mut limits.r#as,
+        "stack" => &mut limits.stack,
         other => {
             return Err(format!(
-                "--limit {spec}: unknown limit `{other}`; the limits are nofile, core, cpu and fsize"
+                "--limit {spec}: unknown limit `{other}`; the limits are nofile, core, cpu, \
+                 fsize, nproc, memlock, as and stack"
             ));
         }
     };
@@ -93,9 +98,9 @@ mod tests {
         add_limit(&mut l, "core=unlimited").unwrap();
         assert_eq!((l.nofile, l.core), (Some(1024), Some(u64::MAX)));
         assert!(
-            add_limit(&mut l, "stack=1")
+            add_limit(&mut l, "heap=1")
                 .unwrap_err()
-                .contains("unknown limit `stack`")
+                .contains("unknown limit `heap`")
         );
         assert!(
             add_limit(&mut l, "nofile")

@@ -75,8 +75,11 @@ pub(crate) fn side_spec(
         stderr,
         cgroup_procs: Vec::new(),
         nofile: Some(nofile),
-        rlimits: Default::default(),
+        // The service's own confinement.
+        rlimits: unit.instance.service.rlimits,
         parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
+        umask: unit.instance.service.umask,
+        no_new_privs: unit.instance.service.no_new_privs,
     })
 }
 

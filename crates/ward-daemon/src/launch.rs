@@ -82,6 +82,8 @@ pub fn spec(
         rlimits: inst.service.rlimits,
         parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
             .then_some(ward_core::Signal::KILL),
+        umask: inst.service.umask,
+        no_new_privs: inst.service.no_new_privs,
     })
 }
 
@@ -126,6 +128,12 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
             }
             ChildStep::Rlimit => SpawnFailure::Other(format!("cannot set its rlimits: {error}")),
             ChildStep::Stdio => SpawnFailure::Other(format!("cannot connect its output: {error}")),
+            ChildStep::CloseFds => SpawnFailure::Other(format!(
+                "cannot close the descriptors it must not inherit: {error}"
+            )),
+            ChildStep::NoNewPrivs => {
+                SpawnFailure::Other(format!("cannot set no_new_privs: {error}"))
+            }
         },
     }
 }

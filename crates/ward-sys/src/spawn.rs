@@ -19,9 +19,10 @@
 //! go on. Signals stay blocked across the clone so that no handler of ward's runs in the
 //! child; the child puts every disposition back to the default before it unblocks them.
 //!
-//! The child's order: join the cgroup(s), resource limits, new session, stdio, signal mask and dispositions,
-//! working directory, exec. (Dropped privileges slot in after the new session, in the
-//! order groups, gid, uid, no_new_privs, when they arrive.)
+//! The child's order: join the cgroup(s), resource limits, new session, stdio and every
+//! other descriptor closed, signal mask and dispositions, umask, no_new_privs, working
+//! directory, exec. (Dropped privileges slot in after the new session, in the order
+//! groups, gid, uid, capabilities, when they arrive.)
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -58,6 +59,10 @@ pub struct SpawnSpec {
     /// Sent to the process when ward dies (`PR_SET_PDEATHSIG`), for services that must
     /// not outlive their supervisor.
     pub parent_death_signal: Option<ward_core::Signal>,
+    /// The file mode creation mask the process starts with.
+    pub umask: u32,
+    /// Sets `no_new_privs` before exec: no exec may gain privileges afterwards.
+    pub no_new_privs: bool,
 }
 
 /// The step of the child's preparation that failed.
@@ -78,6 +83,10 @@ pub enum ChildStep {
     Exec = 5,
     /// `prctl(PR_SET_PDEATHSIG)`, or ward was already gone.
     ParentDeath = 7,
+    /// `close_range` of every descriptor above 2.
+    CloseFds = 8,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    NoNewPrivs = 9,
 }
 
 impl ChildStep {
@@ -89,6 +98,8 @@ impl ChildStep {
             4 => ChildStep::Chdir,
             6 => ChildStep::Rlimit,
             7 => ChildStep::ParentDeath,
+            8 => ChildStep::CloseFds,
+            9 => ChildStep::NoNewPrivs,
             _ => ChildStep::Exec,
         }
     }
@@ -219,7 +230,14 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         };
         limits.push((libc::RLIMIT_CPU, lim));
     }
-    for (resource, value) in [(libc::RLIMIT_FSIZE, r.fsize), (libc::RLIMIT_CORE, r.core)] {
+    for (resource, value) in [
+        (libc::RLIMIT_FSIZE, r.fsize),
+        (libc::RLIMIT_CORE, r.core),
+        (libc::RLIMIT_NPROC, r.nproc),
+        (libc::RLIMIT_MEMLOCK, r.memlock),
+        (libc::RLIMIT_AS, r.r#as),
+        (libc::RLIMIT_STACK, r.stack),
+    ] {
         if let Some(v) = value {
             limits.push((resource, both(v)));
         }
@@ -232,6 +250,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         death_signal,
         parent,
         stdio: &stdio,
+        umask: spec.umask as libc::mode_t,
+        no_new_privs: spec.no_new_privs,
         cwd: cwd_c.as_ptr(),
         program: program_c.as_ptr(),
         argv: argv_p.as_ptr(),
@@ -382,6 +402,8 @@ struct ChildPlan<'a> {
     death_signal: Option<i32>,
     parent: libc::pid_t,
     stdio: &'a [i32; 3],
+    umask: libc::mode_t,
+    no_new_privs: bool,
     cwd: *const libc::c_char,
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
@@ -390,7 +412,8 @@ struct ChildPlan<'a> {
 }
 
 /// The child's side, in the order the architecture notes give: cgroup, rlimits, new
-/// session, stdio, signal defaults, working directory, exec. Never returns.
+/// session, stdio and every other descriptor closed, signal defaults, umask,
+/// no_new_privs, working directory, exec. Never returns.
 ///
 /// # Safety
 /// Must be called only in the child right after the clone, with valid NUL-terminated
@@ -402,6 +425,8 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         death_signal,
         parent,
         stdio,
+        umask,
+        no_new_privs,
         cwd,
         program,
         argv,
@@ -445,6 +470,14 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
                 fail(ChildStep::Stdio);
             }
         }
+        // Nothing of ward's but stdio reaches the program, whether it was marked CLOEXEC
+        // or not (an inherited descriptor of `ward run`'s caller, say). Kernels before 5.9
+        // have no close_range: there, CLOEXEC is what closes them.
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) < 0
+            && *libc::__errno_location() != libc::ENOSYS
+        {
+            fail(ChildStep::CloseFds);
+        }
         // Exec keeps ignored signals ignored and the blocked mask blocked: give the program
         // the defaults it expects (Rust's runtime ignores SIGPIPE, for one). Dispositions
         // first, while everything is still blocked: a handler of ward's must never run here.
@@ -456,8 +489,11 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        // The daemon creates its own files private (umask 077); services get the usual.
-        libc::umask(0o022);
+        // The daemon creates its own files private (umask 077); services get theirs.
+        libc::umask(umask);
+        if no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            fail(ChildStep::NoNewPrivs);
+        }
         if libc::chdir(cwd) < 0 {
             fail(ChildStep::Chdir);
         }

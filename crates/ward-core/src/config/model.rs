@@ -201,6 +201,11 @@ pub struct ServiceConfig {
     /// Run its programs even where a user other than their owner and root could replace
     /// them (a writable file or directory on the way). Default false: refused.
     pub trust_path: bool,
+    /// The file mode creation mask its processes start with. Default 0o022.
+    pub umask: u32,
+    /// Set `no_new_privs`: no exec may gain privileges (setuid, file capabilities).
+    /// Default true.
+    pub no_new_privs: bool,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// When to restart after an exit ward did not ask for. Default `always`.
@@ -361,6 +366,14 @@ pub struct Rlimits {
     pub nofile: Option<u64>,
     /// Largest core dump, in bytes; 0 turns core dumps off.
     pub core: Option<u64>,
+    /// Processes (and threads) the service's user may have.
+    pub nproc: Option<u64>,
+    /// Memory that may be locked (`mlock`), in bytes.
+    pub memlock: Option<u64>,
+    /// Address space, in bytes; past it, allocations fail.
+    pub r#as: Option<u64>,
+    /// Stack size of the main thread, in bytes.
+    pub stack: Option<u64>,
 }
 
 /// `on_daemon_exit = "keep" | "stop"`.

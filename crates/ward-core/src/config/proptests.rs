@@ -20,6 +20,8 @@ const SERVICE_KEYS: &[&str] = &[
     "env_file",
     "inherit_env",
     "trust_path",
+    "umask",
+    "no_new_privs",
     "instances",
     "restart",
     "backoff",

@@ -21,6 +21,8 @@ const KEYS: &[&str] = &[
     "inherit_env",
     "autostart",
     "trust_path",
+    "umask",
+    "no_new_privs",
     "instances",
     "restart",
     "backoff",
@@ -123,6 +125,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut inherit_env = Vec::new();
     let mut autostart = true;
     let mut trust_path = false;
+    let mut umask = 0o022;
+    let mut no_new_privs = true;
     let mut instances = 1;
     let mut restart = RestartPolicy::Always;
     let mut backoff = Backoff::default();
@@ -165,6 +169,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "inherit_env" => inherit_env = inherited(ctx, value),
             "autostart" => autostart = ctx.boolean("autostart", value).unwrap_or(autostart),
             "trust_path" => trust_path = ctx.boolean("trust_path", value).unwrap_or(trust_path),
+            "umask" => umask = umask_value(ctx, value).unwrap_or(umask),
+            "no_new_privs" => {
+                no_new_privs = ctx.boolean("no_new_privs", value).unwrap_or(no_new_privs)
+            }
             "instances" => {
                 if let Some(n) = ctx.integer("instances", value, 1, MAX_INSTANCES) {
                     instances = u32::try_from(n).unwrap_or(1);
@@ -337,6 +345,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         inherit_env,
         autostart,
         trust_path,
+        umask,
+        no_new_privs,
         instances,
         restart,
         backoff,
@@ -466,6 +476,25 @@ const STRATEGIES: &[(&str, Strategy)] = &[
 ];
 
 /// `data = ["var/db", "state.json"]`: paths relative to the config file's directory.
+/// `umask = "027"`: octal digits as a string, as `umask` takes them.
+fn umask_value(ctx: &mut Ctx<'_>, item: &Item) -> Option<u32> {
+    let text = ctx.string("umask", item)?.to_string();
+    match u32::from_str_radix(&text, 8) {
+        Ok(v) if v <= 0o777 && !text.is_empty() => Some(v),
+        _ => {
+            ctx.error(
+                item_at(item),
+                format!(
+                    "`umask` must be octal digits from 000 to 777, found {}",
+                    ctx.source(item)
+                ),
+                Some("such as \"027\" (group may read, others nothing)".into()),
+            );
+            None
+        }
+    }
+}
+
 /// `env_file = "web.env"` or `["base.env", "web.env"]`, relative to the config file.
 fn env_files(ctx: &mut Ctx<'_>, item: &Item) -> Vec<std::path::PathBuf> {
     let values: Vec<&Value> = match item {

@@ -8,7 +8,9 @@ use toml_edit::{Item, Value};
 
 const BACKOFF_KEYS: &[&str] = &["initial", "max", "factor", "jitter", "reset_after"];
 const START_LIMIT_KEYS: &[&str] = &["burst", "interval"];
-const RLIMIT_KEYS: &[&str] = &["cpu", "fsize", "nofile", "core"];
+const RLIMIT_KEYS: &[&str] = &[
+    "cpu", "fsize", "nofile", "core", "nproc", "memlock", "as", "stack",
+];
 
 /// `env = { NAME = "value" }`. Integers and booleans are accepted and written out in
 /// decimal and as `true`/`false`; anything else must be quoted.
@@ -206,6 +208,14 @@ pub(crate) fn rlimits(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Rlimits {
                     r.nofile = Some(n as u64);
                 }
             }
+            "nproc" => {
+                if let Some(n) = ctx.integer("rlimits.nproc", value, 1, 1 << 22) {
+                    r.nproc = Some(n as u64);
+                }
+            }
+            "memlock" => r.memlock = ctx.size("rlimits.memlock", value),
+            "as" => r.r#as = ctx.size("rlimits.as", value),
+            "stack" => r.stack = ctx.size("rlimits.stack", value),
             _ => ctx.unknown_key(key, place, RLIMIT_KEYS),
         }
     }

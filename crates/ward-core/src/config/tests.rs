@@ -166,7 +166,8 @@ shell = true
             cpu: Some(2),
             fsize: Some(1 << 20),
             nofile: Some(256),
-            core: Some(0)
+            core: Some(0),
+            ..Rlimits::default()
         }
     );
     assert_eq!(c.services["sh"].on_daemon_exit, DaemonExit::Keep);

@@ -87,6 +87,8 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         rlimits,
         // The command dies with `ward run`: a killed `ward run` leaves nothing behind.
         parent_death_signal: Some(Signal::KILL),
+        umask: 0o022,
+        no_new_privs: true,
     };
     let spawned = ward_sys::spawn::spawn(spec)
         .map_err(|e| Failure::Failed(format!("cannot run `{}`: {e}", args.command.join(" "))))?;

@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod check;
 mod config_file;
+mod confine;
 mod daemon;
 mod deps;
 mod descriptors;

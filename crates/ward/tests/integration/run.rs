@@ -117,8 +117,8 @@ fn env_limits_and_a_memory_limit_apply_to_the_command() {
 fn bad_options_are_named() {
     for (args, want) in [
         (
-            vec!["run", "--limit", "stack=1", "--", "true"],
-            "unknown limit `stack`",
+            vec!["run", "--limit", "heap=1", "--", "true"],
+            "unknown limit `heap`",
         ),
         (
             vec!["run", "--env", "1X=y", "--", "true"],
