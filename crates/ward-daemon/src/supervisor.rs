@@ -316,7 +316,11 @@ impl Supervisor {
             }
             let deadline = self.next_deadline();
             tokio::select! {
-                _ = sigchld.recv() => self.reap(),
+                _ = sigchld.recv() => {
+                    // A new slice: the wait for this wake-up was no work.
+                    self.backlog.begin_turn();
+                    self.reap();
+                }
                 Some((name, pid, status)) = adopted_rx.recv() => {
                     self.adopted_exited(&name, pid, status);
                 }
