@@ -10,19 +10,12 @@ use ward_sys::limits::Limit;
 use ward_sys::spawn::{ChildStep, ExecErrno, SpawnError, SpawnSpec, exec_errno};
 use ward_sys::tree::UNIT_ENV;
 
-pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// The environment a service starts with: a fixed `PATH`, `HOME`, `LANG` and `TZ` from
 /// ward's own environment when set, the variables named in `inherit_env` from it too,
 /// ward's markers, then the service's own `env` (with what its `env_file`s gave), which
 /// wins (it may not override the markers; the config check refuses that).
 pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), BASE_PATH.into())];
-    for key in ["HOME", "LANG", "TZ"] {
-        if let Ok(v) = std::env::var(key) {
-            env.push((key.into(), v));
-        }
-    }
+    let mut env = ward_sys::spawn::base_environment();
     // Passed on by name from the daemon's own environment (`inherit_env`).
     for key in &inst.service.inherit_env {
         if let Ok(v) = std::env::var(key) {

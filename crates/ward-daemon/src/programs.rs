@@ -61,11 +61,12 @@ fn programs(svc: &ServiceConfig) -> Vec<(&'static str, &str)> {
 pub fn refused(config: &Config) -> Vec<Refused> {
     let mut out = Vec::new();
     for svc in config.services.values().filter(|s| !s.trust_path) {
+        // Without a PATH of the service's own, the lookup uses the one it starts with.
         let path_env: Vec<(String, String)> = svc
             .env
             .get("PATH")
             .map(|p| vec![("PATH".to_string(), p.clone())])
-            .unwrap_or_else(|| vec![("PATH".to_string(), crate::launch::BASE_PATH.to_string())]);
+            .unwrap_or_default();
         for (key, program) in programs(svc) {
             // As the spawn finds it: a name on PATH, a relative path from the cwd.
             let Ok(found) = ward_sys::spawn::resolve_program(program, &path_env) else {

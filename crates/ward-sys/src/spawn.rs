@@ -144,7 +144,21 @@ pub struct Spawned {
     pub pidfd: Pidfd,
 }
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The `PATH` every process ward starts gets, and the one a program is looked up on when
+/// its environment has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a process ward starts begins with, before what its config adds: the fixed `PATH`,
+/// and `HOME`, `LANG` and `TZ` from ward's own environment when they are set there.
+pub fn base_environment() -> Vec<(String, String)> {
+    let mut env = vec![("PATH".to_string(), DEFAULT_PATH.to_string())];
+    for key in ["HOME", "LANG", "TZ"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.into(), v));
+        }
+    }
+    env
+}
 
 /// Resolves `program` as `execvp` would, but in the parent, so "not found" is a precise
 /// error before any clone.

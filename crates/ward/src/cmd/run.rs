@@ -42,12 +42,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     for spec in &args.limits {
         oneshot::add_limit(&mut rlimits, spec).map_err(Failure::Usage)?;
     }
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), BASE_PATH.into())];
-    for key in ["HOME", "LANG", "TZ"] {
-        if let Ok(v) = std::env::var(key) {
-            env.push((key.into(), v));
-        }
-    }
+    let mut env = ward_sys::spawn::base_environment();
     for spec in &args.env {
         let (k, v) = oneshot::env_pair(spec).map_err(Failure::Usage)?;
         env.retain(|(ek, _)| *ek != k);
@@ -138,9 +133,6 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     drop(cgroup);
     Ok(oneshot::exit_code(status, timed_out))
 }
-
-/// The PATH a command starts with, as a service's does.
-const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The cgroup of one run, removed when dropped.
 struct RunCgroup {
