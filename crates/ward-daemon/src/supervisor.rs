@@ -315,12 +315,10 @@ impl Supervisor {
                 break;
             }
             let deadline = self.next_deadline();
+            // The wait is no work: what the wake-up brings gets a slice of its own.
+            self.backlog.begin_turn();
             tokio::select! {
-                _ = sigchld.recv() => {
-                    // A new slice: the wait for this wake-up was no work.
-                    self.backlog.begin_turn();
-                    self.reap();
-                }
+                _ = sigchld.recv() => self.reap(),
                 Some((name, pid, status)) = adopted_rx.recv() => {
                     self.adopted_exited(&name, pid, status);
                 }

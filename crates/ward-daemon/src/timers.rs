@@ -40,10 +40,6 @@ impl Supervisor {
 
     /// Fires due timers and reports trees that have emptied.
     pub(crate) fn fire_timers(&mut self) {
-        // A new slice: the wait for this deadline was no work. Begun at the top of the
-        // loop, the slice was spent by any wait of 20 ms or more (a tree poll is one),
-        // and the trees were never looked at.
-        self.backlog.begin_turn();
         // Children that ended before now are judged by their ends, not by a deadline that
         // came due in the same turn of the loop: a probe that answered in time while the
         // loop was busy (another unit's stop, say) is not a timed-out probe.

@@ -6,6 +6,7 @@
 //! signal, the unit record, the cgroup's removal), so a shutdown done at once kept status
 //! waiting more than a second, and a start of 2,000 units almost 8 s.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use ward_core::ExitStatus;
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
 
 /// Work left for the next turns.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Backlog {
     /// Processes reaped but not yet handled, oldest first.
     pub ended: VecDeque<(u32, ExitStatus)>,
@@ -23,30 +24,25 @@ pub(crate) struct Backlog {
     pub starts: VecDeque<String>,
     /// A shutdown has more units to stop.
     pub stops: bool,
-    /// When this turn's slice ends.
-    until: Instant,
-}
-
-impl Default for Backlog {
-    fn default() -> Self {
-        Backlog {
-            ended: VecDeque::new(),
-            starts: VecDeque::new(),
-            stops: false,
-            until: Instant::now() + SLICE,
-        }
-    }
+    /// When this turn's slice ends; `None` until the turn first asks. A slice starts with
+    /// the turn's first work, not before the loop's wait, which would spend it.
+    until: Cell<Option<Instant>>,
 }
 
 impl Backlog {
-    /// A new turn: a new slice of time.
+    /// A new turn: its slice starts with its first work.
     pub fn begin_turn(&mut self) {
-        self.until = Instant::now() + SLICE;
+        self.until.set(None);
     }
 
     /// Whether this turn has used its slice.
     pub fn spent(&self) -> bool {
-        Instant::now() >= self.until
+        let until = self.until.get().unwrap_or_else(|| {
+            let until = Instant::now() + SLICE;
+            self.until.set(Some(until));
+            until
+        });
+        Instant::now() >= until
     }
 
     /// Whether anything waits: the next turn then comes at once, after the server's.
@@ -62,12 +58,15 @@ mod tests {
     #[test]
     fn a_turn_is_spent_once_its_slice_has_passed() {
         let mut b = Backlog {
-            until: Instant::now() - Duration::from_millis(1),
+            until: Cell::new(Some(Instant::now() - Duration::from_millis(1))),
             ..Backlog::default()
         };
         assert!(b.spent());
         b.begin_turn();
+        // The slice starts at the first question, however long after the turn began.
+        assert_eq!(b.until.get(), None);
         assert!(!b.spent());
+        assert!(b.until.get().is_some());
         assert!(!b.pending());
         b.starts.push_back("web".into());
         assert!(b.pending());
