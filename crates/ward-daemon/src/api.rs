@@ -211,6 +211,23 @@ fn busy() -> ErrorBody {
     }
 }
 
+/// A member of `api_readers` asked for `what`: refused, and recorded.
+fn refuse_reader(audit: &crate::audit::Audit, who: ward_store::audit::Peer, what: &str) -> Refusal {
+    let why = format!(
+        "uid {} may only read the status (api_readers), not {what}",
+        who.uid
+    );
+    audit.note(ward_store::audit::Event::Refused {
+        why: why.clone(),
+        peer: who,
+    });
+    Refusal::from(ApiError::new(
+        403,
+        why,
+        Some("ask a member of api_group, or ward's own user".into()),
+    ))
+}
+
 async fn answer(
     req: HttpRequest<Incoming>,
     tx: mpsc::Sender<Request>,
@@ -219,23 +236,11 @@ async fn answer(
     audit: crate::audit::Audit,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match route(req).await {
-        Ok(command) if access == Access::Read && command.audited().is_some() => {
-            let what = command.audited().map(|(what, _)| what).unwrap_or_default();
-            let why = format!(
-                "uid {} may only read the status (api_readers), not {what}",
-                who.uid
-            );
-            audit.note(ward_store::audit::Event::Refused {
-                why: why.clone(),
-                peer: who,
-            });
-            Err(Refusal::from(ApiError::new(
-                403,
-                why,
-                Some("ask a member of api_group, or ward's own user".into()),
-            )))
-        }
-        Ok(command) => forward(command, &tx, who).await.map_err(Refusal::from),
+        Ok(command) => match (&access, command.audited()) {
+            // A reader asked for something that acts.
+            (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
+            _ => forward(command, &tx, who).await.map_err(Refusal::from),
+        },
         Err(refusal) => Err(refusal),
     };
     Ok(match reply {

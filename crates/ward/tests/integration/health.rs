@@ -1,7 +1,7 @@
 //! Health checks, readiness and the watchdog: a real probe failing, a real process that
 //! stops sending WATCHDOG=1, and the `hung` verdicts that follow.
 
-use crate::fixture::{Ward, testbin};
+use crate::fixture::{Ward, sleeps, testbin};
 
 /// `ward why --json` once the unit's verdict is `hung` and a new run has begun.
 fn hung_and_restarted(w: &Ward, unit: &str) -> serde_json::Value {
@@ -99,21 +99,6 @@ fn a_watchdog_that_stops_being_fed_makes_the_service_hung() {
         .expect("the pings ended");
     let hung = log.find("hung (no WATCHDOG=1").expect("hung noted");
     assert!(first < hung, "{log}");
-}
-
-/// PIDs whose command line is `sleep MARK`.
-fn sleeps(mark: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .expect("proc")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-                args.len() >= 2 && args[0].ends_with(b"sleep") && args[1] == mark.as_bytes()
-            }) && crate::fixture::alive(*pid)
-        })
-        .collect()
 }
 
 /// A probe that leaves its tree (a double fork into a session of its own) and outlives its

@@ -4,27 +4,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::fixture::{bounded, ward_bin};
+use crate::fixture::{bounded, sleeps, ward_bin};
 
 fn run(args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(ward_bin());
     cmd.args(args);
     bounded(cmd)
-}
-
-/// PIDs whose command line is `sleep MARK`.
-fn sleeps(mark: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .expect("proc")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let args: Vec<&[u8]> = c.split(|&b| b == 0).collect();
-                args.len() >= 2 && args[0].ends_with(b"sleep") && args[1] == mark.as_bytes()
-            }) && crate::fixture::alive(*pid)
-        })
-        .collect()
 }
 
 #[test]
