@@ -7,9 +7,11 @@
 //! executable file is not refused here either: its spawn fails with the precise reason,
 //! and a `chmod +x` mends it without a reload.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use ward_core::config::{Config, Probe, ServiceConfig};
+use ward_core::dirs::ProgramProblem;
 
 /// One program that ward refuses to run, and where the config names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub struct Refused {
     /// The program found.
     pub program: PathBuf,
     /// Why.
-    pub problem: ward_core::dirs::ProgramProblem,
+    pub problem: ProgramProblem,
 }
 
 impl std::fmt::Display for Refused {
@@ -57,8 +59,10 @@ fn programs(svc: &ServiceConfig) -> Vec<(&'static str, &str)> {
     .collect()
 }
 
-/// Every program of `config` that ward refuses to run, in config order.
+/// Every program of `config` that ward refuses to run, in config order. Each program is
+/// judged once, however many services run it (thousands may share one `/usr/bin/python3`).
 pub fn refused(config: &Config) -> Vec<Refused> {
+    let mut judged: HashMap<PathBuf, Option<ProgramProblem>> = HashMap::new();
     let mut out = Vec::new();
     for svc in config.services.values().filter(|s| !s.trust_path) {
         // Without a PATH of the service's own, the lookup uses the one it starts with.
@@ -72,22 +76,20 @@ pub fn refused(config: &Config) -> Vec<Refused> {
             let Ok(found) = ward_sys::spawn::resolve_program(program, &path_env) else {
                 continue;
             };
-            let found = if found.is_absolute() {
-                found
-            } else {
-                svc.cwd.join(found)
-            };
-            let Ok(steps) = ward_sys::spawn::program_steps(&found) else {
-                continue;
-            };
-            if let Err(problem @ ward_core::dirs::ProgramProblem::Writable { .. }) =
-                ward_core::dirs::judge_program(&steps)
-            {
+            let found = svc.cwd.join(found);
+            let problem = judged.entry(found.clone()).or_insert_with(|| {
+                let steps = ward_sys::spawn::program_steps(&found).ok()?;
+                match ward_core::dirs::judge_program(&steps) {
+                    Err(problem @ ProgramProblem::Writable { .. }) => Some(problem),
+                    _ => None,
+                }
+            });
+            if let Some(problem) = problem {
                 out.push(Refused {
                     service: svc.name.clone(),
                     key,
                     program: found,
-                    problem,
+                    problem: problem.clone(),
                 });
             }
         }
