@@ -176,36 +176,6 @@ fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
-/// The `ward-<id>` directories of the state dir `state_dir` under any cgroup mount: the
-/// id is the daemon's hash of the state dir's full path (`startup::state_id`).
-fn cgroup_dirs_of(state_dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let full = std::fs::canonicalize(state_dir).expect("state dir");
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in full.as_os_str().as_encoded_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let name = format!("ward-{h:016x}");
-    let mut found = Vec::new();
-    let mut todo = vec![(std::path::PathBuf::from("/sys/fs/cgroup"), 0)];
-    while let Some((d, depth)) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if e.file_name() == name.as_str() {
-                found.push(e.path());
-            } else if depth < 4 {
-                todo.push((e.path(), depth + 1));
-            }
-        }
-    }
-    found
-}
-
 /// A regular file at the socket path is never removed: `ward up` refuses, names it, and
 /// leaves the host as it found it: no PID file, journal, directory or cgroup of its own.
 #[test]
@@ -237,7 +207,10 @@ fn a_file_in_the_sockets_way_survives_a_refused_up_and_nothing_is_left() {
         before,
         "the failed start left files behind"
     );
-    assert_eq!(cgroup_dirs_of(&state_dir), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        crate::fixture::cgroups_of(&state_dir),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert!(w.processes_here().is_empty());
 }
 
@@ -258,5 +231,8 @@ fn a_socket_another_program_listens_on_is_not_taken() {
     let _client = std::os::unix::net::UnixStream::connect(&path).expect("still bound");
     listener.accept().expect("accepted by the test's listener");
     assert!(!state_dir.join("ward.pid").exists());
-    assert_eq!(cgroup_dirs_of(&state_dir), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        crate::fixture::cgroups_of(&state_dir),
+        Vec::<std::path::PathBuf>::new()
+    );
 }

@@ -443,8 +443,9 @@ impl Ward {
     }
 }
 
-/// Every directory named `ward-<id>` for this state dir in any cgroup hierarchy (the id
-/// is the daemon's hash of the state dir's canonical path).
+/// Every directory named `ward-<id>` for this state dir in any cgroup hierarchy, down
+/// to four levels below `/sys/fs/cgroup` (the daemon's own cgroup may be nested): the id
+/// is the daemon's hash of the state dir's canonical path (`startup::state_id`).
 pub fn cgroups_of(state_dir: &Path) -> Vec<PathBuf> {
     let Ok(full) = fs::canonicalize(state_dir) else {
         return Vec::new();
@@ -455,13 +456,23 @@ pub fn cgroups_of(state_dir: &Path) -> Vec<PathBuf> {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     let name = format!("ward-{h:016x}");
-    let top = Path::new("/sys/fs/cgroup");
-    // The unified hierarchy at the top, or one hierarchy per directory below it.
-    let mut found: Vec<PathBuf> = vec![top.join(&name)];
-    if let Ok(entries) = fs::read_dir(top) {
-        found.extend(entries.flatten().map(|e| e.path().join(&name)));
+    let mut found = Vec::new();
+    let mut todo = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((d, depth)) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == name.as_str() {
+                found.push(e.path());
+            } else if depth < 4 {
+                todo.push((e.path(), depth + 1));
+            }
+        }
     }
-    found.retain(|p| p.is_dir());
     found
 }
 
