@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod accounts;
 pub mod budget;
+pub mod caps;
 pub mod classify;
 pub mod config;
 pub mod deps;

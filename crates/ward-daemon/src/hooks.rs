@@ -61,6 +61,11 @@ pub(crate) fn side_spec(
     env: Vec<(String, String)>,
     to_log: bool,
 ) -> std::io::Result<ward_sys::spawn::SpawnSpec> {
+    // The service's /tmp, made again if it went (a hook before the first run after a
+    // new daemon, say).
+    if let Some(dir) = &unit.private_tmp {
+        crate::private_tmp::ensure(dir)?;
+    }
     let (stdout, stderr) = if to_log {
         unit.output_ends()?
     } else {
@@ -80,6 +85,9 @@ pub(crate) fn side_spec(
         parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
         umask: unit.instance.service.umask,
         no_new_privs: unit.instance.service.no_new_privs,
+        credentials: unit.instance.service.credentials.clone(),
+        capabilities: unit.instance.service.capabilities,
+        private_tmp: unit.private_tmp.clone(),
     })
 }
 

@@ -15,7 +15,8 @@ use ward_sys::tree::UNIT_ENV;
 /// ward's markers, then the service's own `env` (with what its `env_file`s gave), which
 /// wins (it may not override the markers; the config check refuses that).
 pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
-    let mut env = ward_sys::spawn::base_environment();
+    let credentials = inst.service.credentials.as_ref();
+    let mut env = ward_sys::spawn::base_environment(credentials.and_then(|c| c.user.as_ref()));
     // Passed on by name from the daemon's own environment (`inherit_env`).
     for key in &inst.service.inherit_env {
         if let Ok(v) = std::env::var(key) {
@@ -51,6 +52,7 @@ pub fn spec(
     plumbing: Plumbing,
     nofile: Limit,
     notify_socket: &std::path::Path,
+    private_tmp: Option<std::path::PathBuf>,
 ) -> io::Result<SpawnSpec> {
     let mut env = environment(unit, inst);
     let svc = &inst.service;
@@ -77,6 +79,9 @@ pub fn spec(
             .then_some(ward_core::Signal::KILL),
         umask: inst.service.umask,
         no_new_privs: inst.service.no_new_privs,
+        credentials: inst.service.credentials.clone(),
+        capabilities: inst.service.capabilities,
+        private_tmp,
     })
 }
 
@@ -127,6 +132,21 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
             ChildStep::NoNewPrivs => {
                 SpawnFailure::Other(format!("cannot set no_new_privs: {error}"))
             }
+            ChildStep::MountNamespace => SpawnFailure::Other(format!(
+                "cannot give it a private /tmp (private_tmp): {error}"
+            )),
+            ChildStep::Groups => SpawnFailure::Other(format!(
+                "cannot set its supplementary groups (groups): {error}"
+            )),
+            ChildStep::Gid => {
+                SpawnFailure::Other(format!("cannot switch to its group (group): {error}"))
+            }
+            ChildStep::Uid => {
+                SpawnFailure::Other(format!("cannot switch to its user (user): {error}"))
+            }
+            ChildStep::Capabilities => SpawnFailure::Other(format!(
+                "cannot keep its capabilities (capabilities): {error}"
+            )),
         },
     }
 }

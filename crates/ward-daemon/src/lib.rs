@@ -24,6 +24,7 @@ pub mod logs;
 mod notify;
 mod own_files;
 mod persist;
+mod private_tmp;
 mod programs;
 mod reload;
 mod requests;

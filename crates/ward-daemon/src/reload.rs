@@ -214,6 +214,7 @@ impl Supervisor {
         })?;
         let config = config
             .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
+            .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
             .map_err(|e| {
                 ApiError::new(
                     400,

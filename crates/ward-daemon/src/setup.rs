@@ -103,6 +103,10 @@ impl Supervisor {
             ward_sys::controllers::UnitControllers::default()
         });
         apply_limits(&name, &instance, &self.controllers, &controllers);
+        let private_tmp = instance
+            .service
+            .private_tmp
+            .then(|| crate::private_tmp::dir(&sup.runtime_dir, &name));
         let mut seed = self.seed;
         for b in name.bytes() {
             seed = seed.rotate_left(5) ^ u64::from(b);
@@ -145,6 +149,7 @@ impl Supervisor {
             waiting_for: Vec::new(),
             start_queued: false,
             stop_after_dependents: false,
+            private_tmp,
         }
     }
 }

@@ -115,6 +115,9 @@ impl Supervisor {
             if unit.is_down() {
                 unit.containment.remove();
                 unit.controllers.remove();
+                if let Some(dir) = &unit.private_tmp {
+                    let _ = crate::private_tmp::remove(dir);
+                }
             }
         }
         if let Some(cg) = &self.cgroups {

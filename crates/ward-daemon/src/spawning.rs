@@ -43,8 +43,26 @@ impl Supervisor {
                 },
             })
         })();
-        let spec =
-            plumbing.and_then(|p| launch::spec(name, &unit.instance, p, self.nofile, &notify));
+        // A new run starts with an empty /tmp of its own, under the config it runs now.
+        unit.private_tmp = unit
+            .instance
+            .service
+            .private_tmp
+            .then(|| crate::private_tmp::dir(&self.config.supervisor.runtime_dir, name));
+        let private_tmp = match &unit.private_tmp {
+            Some(dir) => crate::private_tmp::fresh(dir)
+                .map(|()| Some(dir.clone()))
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("cannot make its private /tmp {}: {e}", dir.display()),
+                    )
+                }),
+            None => Ok(None),
+        };
+        let spec = plumbing.and_then(|p| {
+            launch::spec(name, &unit.instance, p, self.nofile, &notify, private_tmp?)
+        });
         let sink = self.logs.sink();
         let spec = match spec {
             Ok(spec) => spec,
@@ -60,7 +78,11 @@ impl Supervisor {
         let spawn_record = ward_store::audit::Event::Spawn {
             unit: name.to_string(),
             argv: spec.argv.clone(),
-            uid: ward_sys::own_uid(),
+            uid: spec
+                .credentials
+                .as_ref()
+                .and_then(|c| c.uid)
+                .unwrap_or_else(ward_sys::own_uid),
             cwd: spec.cwd.display().to_string(),
             env: spec.env.iter().map(|(k, _)| k.clone()).collect(),
         };

@@ -562,6 +562,9 @@ impl Supervisor {
                 });
                 unit.containment.remove();
                 unit.controllers.remove();
+                if let Some(dir) = &unit.private_tmp {
+                    let _ = crate::private_tmp::remove(dir);
+                }
                 persist::remove(&self.config.supervisor.runtime_dir, &name);
                 for fifo in &unit.fifos {
                     let _ = std::fs::remove_file(fifo);

@@ -105,6 +105,8 @@ pub struct Unit {
     pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.
     pub stop_after_dependents: bool,
+    /// Its private `/tmp` (`private_tmp = true`), shared by its hooks and probes.
+    pub private_tmp: Option<std::path::PathBuf>,
 }
 
 impl Unit {

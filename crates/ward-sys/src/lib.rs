@@ -5,6 +5,7 @@
 //! above this crate sees only plain types: PIDs as numbers wrapped in [`Pidfd`]s, exit
 //! statuses as [`ward_core::ExitStatus`], errors as values that say which step failed.
 
+pub mod accounts;
 pub mod cgroup;
 pub mod config_file;
 pub mod controllers;

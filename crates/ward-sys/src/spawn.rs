@@ -19,10 +19,14 @@
 //! go on. Signals stay blocked across the clone so that no handler of ward's runs in the
 //! child; the child puts every disposition back to the default before it unblocks them.
 //!
-//! The child's order: join the cgroup(s), resource limits, new session, stdio and every
-//! other descriptor closed, signal mask and dispositions, umask, no_new_privs, working
-//! directory, exec. (Dropped privileges slot in after the new session, in the order
-//! groups, gid, uid, capabilities, when they arrive.)
+//! The child's order: join the cgroup(s), resource limits, new session, mount namespace
+//! (for a private `/tmp`), stdio and every other descriptor closed, signal mask and
+//! dispositions, umask, the bounding set of capabilities, groups, gid, uid, the kept
+//! capabilities, no_new_privs, working directory, exec. Everything that needs root comes
+//! before the uid changes; the working directory after, so the new user must be able to
+//! reach it. The ids are set with raw syscalls: glibc's `setuid` would signal every thread
+//! of the process to change them too, and this child shares ward's memory and its thread
+//! list.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -63,6 +67,14 @@ pub struct SpawnSpec {
     pub umask: u32,
     /// Sets `no_new_privs` before exec: no exec may gain privileges afterwards.
     pub no_new_privs: bool,
+    /// The user, group and supplementary groups to run as; `None` keeps ward's.
+    pub credentials: Option<ward_core::accounts::Credentials>,
+    /// The capabilities to keep (ambient, so they survive the change of user and exec);
+    /// every other one is dropped, the bounding set included. `None` leaves them as the
+    /// change of user leaves them: all for root, none for anyone else.
+    pub capabilities: Option<ward_core::caps::CapSet>,
+    /// A directory bind-mounted on `/tmp` in a mount namespace of the process's own.
+    pub private_tmp: Option<PathBuf>,
 }
 
 /// The step of the child's preparation that failed.
@@ -87,6 +99,16 @@ pub enum ChildStep {
     CloseFds = 8,
     /// `prctl(PR_SET_NO_NEW_PRIVS)`.
     NoNewPrivs = 9,
+    /// `unshare(CLONE_NEWNS)` and the mount of the private `/tmp`.
+    MountNamespace = 10,
+    /// `setgroups`.
+    Groups = 11,
+    /// `setresgid`.
+    Gid = 12,
+    /// `setresuid`.
+    Uid = 13,
+    /// Dropping the bounding set, `capset` or raising the ambient capabilities.
+    Capabilities = 14,
 }
 
 impl ChildStep {
@@ -100,6 +122,11 @@ impl ChildStep {
             7 => ChildStep::ParentDeath,
             8 => ChildStep::CloseFds,
             9 => ChildStep::NoNewPrivs,
+            10 => ChildStep::MountNamespace,
+            11 => ChildStep::Groups,
+            12 => ChildStep::Gid,
+            13 => ChildStep::Uid,
+            14 => ChildStep::Capabilities,
             _ => ChildStep::Exec,
         }
     }
@@ -149,13 +176,21 @@ pub struct Spawned {
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What a process ward starts begins with, before what its config adds: the fixed `PATH`,
-/// and `HOME`, `LANG` and `TZ` from ward's own environment when they are set there.
-pub fn base_environment() -> Vec<(String, String)> {
+/// and `HOME`, `LANG` and `TZ` from ward's own environment when they are set there. One
+/// that runs as another `user` gets that user's `HOME`, `USER` and `LOGNAME`, as `login`
+/// gives them.
+pub fn base_environment(user: Option<&ward_core::accounts::UserEntry>) -> Vec<(String, String)> {
     let mut env = vec![("PATH".to_string(), DEFAULT_PATH.to_string())];
     for key in ["HOME", "LANG", "TZ"] {
         if let Ok(v) = std::env::var(key) {
             env.push((key.into(), v));
         }
+    }
+    if let Some(user) = user {
+        env.retain(|(k, _)| k != "HOME");
+        env.push(("HOME".into(), user.home.clone()));
+        env.push(("USER".into(), user.name.clone()));
+        env.push(("LOGNAME".into(), user.name.clone()));
     }
     env
 }
@@ -257,8 +292,20 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         }
     }
 
+    let private_tmp = spec.private_tmp.as_ref().map(cstring).transpose()?;
+    let creds = spec.credentials.as_ref();
+    let groups: Vec<libc::gid_t> = creds.map(|c| c.groups.clone()).unwrap_or_default();
+    let last_cap = spec.capabilities.map(|_| last_capability()).unwrap_or(0);
+
     let mut report = Report { step: 0, errno: 0 };
     let plan = ChildPlan {
+        private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
+        set_groups: creds.is_some(),
+        groups: &groups,
+        gid: creds.and_then(|c| c.gid),
+        uid: creds.and_then(|c| c.uid),
+        capabilities: spec.capabilities.map(|c| c.0),
+        last_cap,
         cgroup_fds: &cgroup_fds,
         limits: &limits,
         death_signal,
@@ -292,6 +339,21 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         });
     }
     Ok(Spawned { pidfd })
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`, two of which (bits 0–31, 32–63) version 3 takes.
+#[repr(C)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
 }
 
 /// Where the child leaves the step that failed and its errno before it exits; zero while
@@ -409,8 +471,24 @@ unsafe fn clone_vfork(
     }
 }
 
+/// The highest capability number this kernel knows; 40 (Linux 5.9 and later) when
+/// `/proc` does not say.
+fn last_capability() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
 /// Everything the child needs, prepared before the clone so the child allocates nothing.
 struct ChildPlan<'a> {
+    private_tmp: Option<*const libc::c_char>,
+    set_groups: bool,
+    groups: &'a [libc::gid_t],
+    gid: Option<u32>,
+    uid: Option<u32>,
+    capabilities: Option<u64>,
+    last_cap: u32,
     cgroup_fds: &'a [i32],
     limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
     death_signal: Option<i32>,
@@ -425,15 +503,20 @@ struct ChildPlan<'a> {
     report: *mut Report,
 }
 
-/// The child's side, in the order the architecture notes give: cgroup, rlimits, new
-/// session, stdio and every other descriptor closed, signal defaults, umask,
-/// no_new_privs, working directory, exec. Never returns.
+/// The child's side, in the order the module's notes give. Never returns.
 ///
 /// # Safety
 /// Must be called only in the child right after the clone, with valid NUL-terminated
 /// strings and NULL-terminated pointer arrays.
 unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
+        private_tmp,
+        set_groups,
+        groups,
+        gid,
+        uid,
+        capabilities,
+        last_cap,
         cgroup_fds,
         limits,
         death_signal,
@@ -477,6 +560,28 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
                 fail(ChildStep::ParentDeath);
             }
         }
+        if let Some(tmp) = private_tmp {
+            // Slave propagation: the host's later mounts still reach the process, and its
+            // `/tmp` never reaches the host.
+            if libc::unshare(libc::CLONE_NEWNS) < 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                ) < 0
+                || libc::mount(
+                    tmp,
+                    c"/tmp".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ) < 0
+            {
+                fail(ChildStep::MountNamespace);
+            }
+        }
         for (target, &fd) in stdio.iter().enumerate() {
             // dup2 onto itself would keep CLOEXEC; the source fds are never 0..2 here
             // because the daemon holds its own stdio open.
@@ -505,6 +610,72 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         // The daemon creates its own files private (umask 077); services get theirs.
         libc::umask(umask);
+        if let Some(keep) = capabilities {
+            // The bounding set first, while CAP_SETPCAP is still there: no exec of a file
+            // with capabilities can bring the others back.
+            for cap in 0..=last_cap {
+                if keep & (1 << cap) == 0
+                    && libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0
+                    && *libc::__errno_location() != libc::EINVAL
+                {
+                    fail(ChildStep::Capabilities);
+                }
+            }
+            // Keep the permitted set across the change of uid, to narrow it below.
+            if uid.is_some() && libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 {
+                fail(ChildStep::Capabilities);
+            }
+        }
+        if set_groups && libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) < 0 {
+            fail(ChildStep::Groups);
+        }
+        if let Some(gid) = gid
+            && libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
+        {
+            fail(ChildStep::Gid);
+        }
+        if let Some(uid) = uid
+            && libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
+        {
+            fail(ChildStep::Uid);
+        }
+        if let Some(keep) = capabilities {
+            // Effective, permitted and inheritable become exactly the kept set; ambient
+            // needs them in permitted and inheritable, and carries them across exec.
+            let header = CapHeader {
+                version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+                pid: 0,
+            };
+            let (low, high) = (keep as u32, (keep >> 32) as u32);
+            let data = [
+                CapData {
+                    effective: low,
+                    permitted: low,
+                    inheritable: low,
+                },
+                CapData {
+                    effective: high,
+                    permitted: high,
+                    inheritable: high,
+                },
+            ];
+            if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) < 0 {
+                fail(ChildStep::Capabilities);
+            }
+            for cap in 0..=last_cap {
+                if keep & (1 << cap) != 0
+                    && libc::prctl(
+                        libc::PR_CAP_AMBIENT,
+                        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                        cap as libc::c_ulong,
+                        0,
+                        0,
+                    ) < 0
+                {
+                    fail(ChildStep::Capabilities);
+                }
+            }
+        }
         if no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
             fail(ChildStep::NoNewPrivs);
         }

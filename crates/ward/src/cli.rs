@@ -116,6 +116,10 @@ pub enum Command {
         /// The memory limit of a cgroup of the run's own, such as 512M or 1G.
         #[arg(long, value_name = "SIZE")]
         memory_max: Option<String>,
+        /// Run it as this user (a name or a uid), in the user's groups; its capabilities
+        /// go, as they do for a service with `user`.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         /// An environment variable, `KEY=VALUE`; repeatable. The command gets these, PATH,
         /// and HOME, LANG and TZ when set, nothing else.
         #[arg(long = "env", value_name = "KEY=VALUE")]

@@ -32,6 +32,7 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
             Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
         })?
         .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
+        .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 

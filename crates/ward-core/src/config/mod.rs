@@ -1,6 +1,7 @@
 //! `ward.toml`: its model, its parser and every check made before anything starts.
 
 mod command;
+mod confine;
 mod deps;
 pub mod dotenv;
 mod errors;

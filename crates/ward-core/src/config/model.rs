@@ -206,6 +206,17 @@ pub struct ServiceConfig {
     /// Set `no_new_privs`: no exec may gain privileges (setuid, file capabilities).
     /// Default true.
     pub no_new_privs: bool,
+    /// Who its processes run as (`user`, `group`, `groups`). Default: as ward does.
+    pub run_as: RunAs,
+    /// The ids `run_as` names, looked up when the config is loaded (see
+    /// [`Config::resolve_accounts`]); `None` until then, and when it names nothing.
+    pub credentials: Option<crate::accounts::Credentials>,
+    /// The capabilities its processes keep, as ambient capabilities across the change of
+    /// user; every other one is dropped from all their sets. Default `None`: unchanged.
+    pub capabilities: Option<crate::caps::CapSet>,
+    /// A `/tmp` of its own, in a mount namespace of its own, shared with its hooks and
+    /// probes. Default false.
+    pub private_tmp: bool,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// When to restart after an exit ward did not ask for. Default `always`.
@@ -355,6 +366,18 @@ impl Strategy {
     }
 }
 
+/// `user`, `group` and `groups` of a service, as written: names or numeric ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunAs {
+    /// The user; its primary group and memberships come with it unless `group` and
+    /// `groups` say otherwise.
+    pub user: Option<String>,
+    /// The primary group.
+    pub group: Option<String>,
+    /// The supplementary groups, in place of the user's memberships.
+    pub groups: Option<Vec<String>>,
+}
+
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rlimits {
@@ -496,6 +519,22 @@ impl Config {
             let env = super::dotenv::merge(&svc.env_file, &svc.env, &mut read)
                 .map_err(|e| format!("[services.{}] env_file: {e}", svc.name))?;
             Arc::make_mut(svc).env = env;
+        }
+        Ok(self)
+    }
+
+    /// Looks up the ids of every service's `user`, `group` and `groups` in `db`. An error
+    /// names the service and the key whose name does not exist.
+    pub fn resolve_accounts(
+        mut self,
+        db: &dyn crate::accounts::Accounts,
+    ) -> Result<Config, String> {
+        for svc in self.services.values_mut() {
+            let credentials = crate::accounts::resolve(&svc.run_as, db)
+                .map_err(|e| format!("[services.{}] {e}", svc.name))?;
+            if credentials != svc.credentials {
+                Arc::make_mut(svc).credentials = credentials;
+            }
         }
         Ok(self)
     }

@@ -23,6 +23,11 @@ const KEYS: &[&str] = &[
     "trust_path",
     "umask",
     "no_new_privs",
+    "user",
+    "group",
+    "groups",
+    "capabilities",
+    "private_tmp",
     "instances",
     "restart",
     "backoff",
@@ -127,6 +132,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut trust_path = false;
     let mut umask = 0o022;
     let mut no_new_privs = true;
+    let mut run_as = super::model::RunAs::default();
+    let mut user_at = None;
+    let mut capabilities = None;
+    let mut private_tmp = false;
     let mut instances = 1;
     let mut restart = RestartPolicy::Always;
     let mut backoff = Backoff::default();
@@ -173,6 +182,14 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "no_new_privs" => {
                 no_new_privs = ctx.boolean("no_new_privs", value).unwrap_or(no_new_privs)
             }
+            "user" => {
+                user_at = Some(item_at(value));
+                run_as.user = super::confine::account(ctx, "user", value);
+            }
+            "group" => run_as.group = super::confine::account(ctx, "group", value),
+            "groups" => run_as.groups = super::confine::groups(ctx, value),
+            "capabilities" => capabilities = super::confine::capabilities(ctx, value),
+            "private_tmp" => private_tmp = ctx.boolean("private_tmp", value).unwrap_or(private_tmp),
             "instances" => {
                 if let Some(n) = ctx.integer("instances", value, 1, MAX_INSTANCES) {
                     instances = u32::try_from(n).unwrap_or(1);
@@ -322,6 +339,32 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             Some("add health = { command = \"/path/to/probe\" } or health = { tcp = \"127.0.0.1:8080\" }, or choose ready = \"started\"".into()),
         );
     }
+    if let Some(at) = user_at
+        && (ready == Some(Readiness::Notify) || watchdog.is_some())
+    {
+        ctx.error(
+            at,
+            format!(
+                "[services.{name}] runs as another user, but `ready = \"notify\"` and \
+                 `watchdog` need ward's notify socket, which only ward's own user may reach"
+            ),
+            Some(
+                "let a `health` check say when it is ready (ready = \"healthy\"), or run it \
+                 as ward's user"
+                    .into(),
+            ),
+        );
+    }
+    if private_tmp && cwd.starts_with("/tmp") {
+        ctx.error(
+            item_at(item),
+            format!(
+                "[services.{name}] works in /tmp ({}), which `private_tmp = true` hides from it",
+                cwd.display()
+            ),
+            Some("set `cwd` to a directory outside /tmp, such as cwd = \"/\"".into()),
+        );
+    }
     let ready = ready.unwrap_or(if health.is_some() {
         Readiness::Healthy
     } else {
@@ -347,6 +390,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         trust_path,
         umask,
         no_new_privs,
+        run_as,
+        credentials: None,
+        capabilities,
+        private_tmp,
         instances,
         restart,
         backoff,

@@ -104,6 +104,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             kill_after,
             limits,
             memory_max,
+            user,
             env,
             command,
         } => run::run(run::RunArgs {
@@ -111,6 +112,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             kill_after,
             limits,
             memory_max,
+            user,
             env,
             command,
         }),

@@ -20,6 +20,7 @@ pub struct RunArgs {
     pub kill_after: String,
     pub limits: Vec<String>,
     pub memory_max: Option<String>,
+    pub user: Option<String>,
     pub env: Vec<String>,
     pub command: Vec<String>,
 }
@@ -42,7 +43,14 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     for spec in &args.limits {
         oneshot::add_limit(&mut rlimits, spec).map_err(Failure::Usage)?;
     }
-    let mut env = ward_sys::spawn::base_environment();
+    let run_as = ward_core::config::RunAs {
+        user: args.user.clone(),
+        ..Default::default()
+    };
+    let credentials = ward_core::accounts::resolve(&run_as, &ward_sys::accounts::System)
+        .map_err(|e| Failure::Usage(format!("--{e}")))?;
+    let mut env =
+        ward_sys::spawn::base_environment(credentials.as_ref().and_then(|c| c.user.as_ref()));
     for spec in &args.env {
         let (k, v) = oneshot::env_pair(spec).map_err(Failure::Usage)?;
         env.retain(|(ek, _)| *ek != k);
@@ -84,6 +92,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         parent_death_signal: Some(Signal::KILL),
         umask: 0o022,
         no_new_privs: true,
+        credentials,
+        capabilities: None,
+        private_tmp: None,
     };
     let spawned = ward_sys::spawn::spawn(spec)
         .map_err(|e| Failure::Failed(format!("cannot run `{}`: {e}", args.command.join(" "))))?;
