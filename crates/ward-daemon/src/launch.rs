@@ -34,6 +34,15 @@ pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
     env
 }
 
+/// What masks the values of the secrets in `env`, the environment of a process of `inst`;
+/// `None` when it has none.
+pub fn secrets(env: &[(String, String)], inst: &Instance) -> Option<ward_core::secrets::Redactor> {
+    ward_core::secrets::Redactor::of(
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &inst.service.secret_env,
+    )
+}
+
 /// The pipes and cgroup a spawn uses; owned by the unit and lent for each spawn.
 pub struct Plumbing {
     /// Write end of the unit's stdout pipe.

@@ -80,6 +80,11 @@ impl Supervisor {
             return;
         }
         if let Some(status) = msg.status {
+            // Shown by `ward status`: the service's secrets stay its own.
+            let status = match unit.log.secrets() {
+                Some(r) => r.text(&status).into_owned(),
+                None => status,
+            };
             unit.notify_status = Some(status);
         }
         if msg.ready && !unit.ready_notified {

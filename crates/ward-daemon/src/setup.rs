@@ -87,6 +87,11 @@ impl Supervisor {
             sup.log_max_size,
             sup.log_keep,
         );
+        // Before any run of this daemon's: a hook of an adopted unit writes here too.
+        log.set_secrets(crate::launch::secrets(
+            &crate::launch::environment(&name, &instance),
+            &instance,
+        ));
         let (stop_capture, _) = tokio::sync::watch::channel(false);
         let containment = match &self.cgroups {
             Some(driver) => match driver.service(&name) {

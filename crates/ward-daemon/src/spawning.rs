@@ -73,11 +73,22 @@ impl Supervisor {
                 return Event::SpawnFailed(failure);
             }
         };
+        // The values of its secrets are masked in what it writes to its log, its STATUS=
+        // text and the trail, from this run on.
+        let secrets = crate::launch::secrets(&spec.env, &unit.instance);
         // What the audit trail keeps of it: argv, user, directory and the names of the
         // variables, never their values.
         let spawn_record = ward_store::audit::Event::Spawn {
             unit: name.to_string(),
-            argv: spec.argv.clone(),
+            argv: spec
+                .argv
+                .iter()
+                .map(|a| {
+                    secrets
+                        .as_ref()
+                        .map_or(a.clone(), |r| r.text(a).into_owned())
+                })
+                .collect(),
             uid: spec
                 .credentials
                 .as_ref()
@@ -91,6 +102,7 @@ impl Supervisor {
             Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
             _ => OomBaseline::read(&unit.controllers, &mut self.kmsg),
         };
+        unit.log.set_secrets(secrets);
         match ward_sys::spawn::spawn(spec) {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();

@@ -196,6 +196,9 @@ pub struct ServiceConfig {
     pub env_file: Vec<PathBuf>,
     /// Variables of the daemon's own environment passed on by name. Default none.
     pub inherit_env: Vec<String>,
+    /// Variables whose values are secrets besides those whose names say so (see
+    /// `ward_core::secrets`): masked wherever ward shows what the service wrote.
+    pub secret_env: Vec<String>,
     /// Start with `ward up`. Default true.
     pub autostart: bool,
     /// Run its programs even where a user other than their owner and root could replace

@@ -19,6 +19,7 @@ const SERVICE_KEYS: &[&str] = &[
     "autostart",
     "env_file",
     "inherit_env",
+    "secret_env",
     "trust_path",
     "umask",
     "no_new_privs",

@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
     "env",
     "env_file",
     "inherit_env",
+    "secret_env",
     "autostart",
     "trust_path",
     "umask",
@@ -128,6 +129,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut env = BTreeMap::new();
     let mut env_file = Vec::new();
     let mut inherit_env = Vec::new();
+    let mut secret_env = Vec::new();
     let mut autostart = true;
     let mut trust_path = false;
     let mut umask = 0o022;
@@ -175,7 +177,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "cwd" => cwd = ctx.path("cwd", value).unwrap_or(cwd),
             "env" => env = tables::env(ctx, value),
             "env_file" => env_file = env_files(ctx, value),
-            "inherit_env" => inherit_env = inherited(ctx, value),
+            "inherit_env" => inherit_env = names(ctx, "inherit_env", value),
+            "secret_env" => secret_env = names(ctx, "secret_env", value),
             "autostart" => autostart = ctx.boolean("autostart", value).unwrap_or(autostart),
             "trust_path" => trust_path = ctx.boolean("trust_path", value).unwrap_or(trust_path),
             "umask" => umask = umask_value(ctx, value).unwrap_or(umask),
@@ -386,6 +389,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         env,
         env_file,
         inherit_env,
+        secret_env,
         autostart,
         trust_path,
         umask,
@@ -567,10 +571,11 @@ fn env_files(ctx: &mut Ctx<'_>, item: &Item) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// `inherit_env = ["HTTP_PROXY", …]`: names of the daemon's variables a service gets.
-fn inherited(ctx: &mut Ctx<'_>, item: &Item) -> Vec<String> {
+/// `inherit_env = ["HTTP_PROXY", …]`: names of the daemon's variables a service gets;
+/// `secret_env = ["DATABASE_URL"]`: names of variables whose values are secrets.
+fn names(ctx: &mut Ctx<'_>, key: &str, item: &Item) -> Vec<String> {
     let Some(array) = item.as_array() else {
-        ctx.wrong_type("inherit_env", "an array of variable names", item, None);
+        ctx.wrong_type(key, "an array of variable names", item, None);
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -579,13 +584,13 @@ fn inherited(ctx: &mut Ctx<'_>, item: &Item) -> Vec<String> {
         match value.as_str() {
             Some(n) if super::tables::RESERVED_ENV.contains(&n) => ctx.error(
                 at,
-                format!("`{n}` is set by ward and cannot be inherited"),
+                format!("`{n}` is set by ward and cannot be named in `{key}`"),
                 None,
             ),
             Some(n) if super::tables::is_env_name(n) => out.push(n.to_string()),
             _ => ctx.error(
                 at,
-                "`inherit_env` entries must be variable names",
+                format!("`{key}` entries must be variable names"),
                 Some("a name starts with a letter or `_` and holds only ASCII letters, digits and `_`".into()),
             ),
         }

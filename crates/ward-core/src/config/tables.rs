@@ -40,7 +40,13 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
             Item::Value(Value::Boolean(b)) => Some(b.value().to_string()),
             Item::Value(Value::String(_)) => ctx.string(&label, value).map(str::to_string),
             Item::Value(Value::Float(_) | Value::Datetime(_)) => {
-                let hint = format!("quote it: {name} = \"{}\"", ctx.source(value));
+                // A secret's value is not repeated, not even in a hint.
+                let shown = if crate::secrets::is_secret(name, &[]) {
+                    "…"
+                } else {
+                    ctx.source(value)
+                };
+                let hint = format!("quote it: {name} = \"{shown}\"");
                 ctx.wrong_type(&label, "a string", value, Some(hint));
                 None
             }

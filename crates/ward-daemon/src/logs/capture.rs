@@ -7,6 +7,8 @@ use std::time::SystemTime;
 use tokio::net::unix::pipe;
 use ward_api::timestamp;
 
+use ward_core::secrets::Redactor;
+
 use super::writer::{LogSink, UnitLog};
 
 /// Which of a service's streams a line came from.
@@ -68,7 +70,8 @@ pub async fn capture(
             Some(Ok(_)) | None => {}
         }
     }
-    write(&sink, &log, lines.finish());
+    let secrets = log.secrets();
+    write(&sink, &log, lines.finish(secrets.as_deref()));
 }
 
 thread_local! {
@@ -89,7 +92,8 @@ fn read_now(
 ) -> Option<std::io::Result<usize>> {
     BUF.with_borrow_mut(|buf| match rx.try_read(buf) {
         Ok(n) => {
-            write(sink, log, lines.feed(&buf[..n]));
+            let secrets = log.secrets();
+            write(sink, log, lines.feed(&buf[..n], secrets.as_deref()));
             Some(Ok(n))
         }
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
@@ -119,44 +123,71 @@ impl Lines {
         }
     }
 
-    /// The whole lines completed by `chunk`, each stamped with the time of this read.
-    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+    /// The whole lines completed by `chunk`, each stamped with the time of this read, with
+    /// the service's secrets masked.
+    fn feed(&mut self, chunk: &[u8], secrets: Option<&Redactor>) -> Vec<u8> {
         timestamp::format(SystemTime::now(), &mut self.ts);
         let n = chunk.len();
         let mut out = Vec::with_capacity(n + (n / 32 + 2) * (timestamp::LEN + 6));
         let mut start = 0;
         while let Some(pos) = memchr::memchr(b'\n', &chunk[start..]) {
             let line = &chunk[start..start + pos];
-            push_line(&mut out, &self.ts, self.stream, &self.partial, line);
+            push_line(
+                &mut out,
+                &self.ts,
+                self.stream,
+                &self.partial,
+                line,
+                secrets,
+            );
             self.partial.clear();
             start += pos + 1;
         }
         self.partial.extend_from_slice(&chunk[start..]);
         while self.partial.len() >= MAX_LINE {
             let rest = self.partial.split_off(MAX_LINE);
-            push_line(&mut out, &self.ts, self.stream, &self.partial, &[]);
+            push_line(&mut out, &self.ts, self.stream, &self.partial, &[], secrets);
             self.partial = rest;
         }
         out
     }
 
     /// The unfinished last line, completed.
-    fn finish(&mut self) -> Vec<u8> {
+    fn finish(&mut self, secrets: Option<&Redactor>) -> Vec<u8> {
         let mut out = Vec::new();
         if !self.partial.is_empty() {
             timestamp::format(SystemTime::now(), &mut self.ts);
-            push_line(&mut out, &self.ts, self.stream, &self.partial, &[]);
+            push_line(&mut out, &self.ts, self.stream, &self.partial, &[], secrets);
             self.partial.clear();
         }
         out
     }
 }
 
-fn push_line(out: &mut Vec<u8>, ts: &[u8], stream: Stream, head: &[u8], tail: &[u8]) {
+fn push_line(
+    out: &mut Vec<u8>,
+    ts: &[u8],
+    stream: Stream,
+    head: &[u8],
+    tail: &[u8],
+    secrets: Option<&Redactor>,
+) {
     out.extend_from_slice(ts);
     out.extend_from_slice(stream.tag());
-    out.extend_from_slice(head);
-    out.extend_from_slice(tail);
+    match secrets {
+        // A line cut where a read ended is whole again here, so a secret split across
+        // two reads is still found.
+        Some(r) => {
+            let mut line = Vec::with_capacity(head.len() + tail.len());
+            line.extend_from_slice(head);
+            line.extend_from_slice(tail);
+            out.extend_from_slice(&r.bytes(&line));
+        }
+        None => {
+            out.extend_from_slice(head);
+            out.extend_from_slice(tail);
+        }
+    }
     out.push(b'\n');
 }
 

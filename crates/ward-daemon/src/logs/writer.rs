@@ -39,9 +39,24 @@ pub struct UnitLog {
     id: u64,
     path: PathBuf,
     dropped: AtomicU64,
+    /// Masks the values of the service's secrets in what it writes; set at each spawn,
+    /// since the capture tasks outlive the runs (and a reload may change the values).
+    secrets: std::sync::Mutex<Option<Arc<ward_core::secrets::Redactor>>>,
 }
 
 impl UnitLog {
+    /// The redactor of the service's current environment.
+    pub fn secrets(&self) -> Option<Arc<ward_core::secrets::Redactor>> {
+        self.secrets.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Masks these secrets from now on.
+    pub fn set_secrets(&self, redactor: Option<ward_core::secrets::Redactor>) {
+        if let Ok(mut s) = self.secrets.lock() {
+            *s = redactor.map(Arc::new);
+        }
+    }
+
     /// The unit's log file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -118,6 +133,7 @@ impl LogWriter {
             id,
             path,
             dropped: AtomicU64::new(0),
+            secrets: std::sync::Mutex::new(None),
         });
         let _ = self.sink.tx.send(Msg::Open {
             unit: unit.clone(),

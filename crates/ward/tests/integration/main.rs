@@ -28,6 +28,7 @@ mod reload;
 mod restart;
 mod run;
 mod scale;
+mod secrets;
 mod socket;
 mod state_dir;
 mod stop;
