@@ -8,6 +8,10 @@
 //! cut from the end, show against it. Past [`ROTATE_AT`] bytes the file is renamed
 //! `audit-<first seq>.jsonl` and a new one continues the chain; no file is ever deleted by
 //! ward, and the journal's retention never touches them.
+//!
+//! The daemon is not the only writer: `ward run` appends its records itself. Every append
+//! holds an exclusive lock on `audit.lock` and first catches up with what another writer
+//! appended (or rotated) since, so the chain stays one line of records whoever writes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -19,6 +23,9 @@ use sha2::{Digest, Sha256};
 
 /// The file records are appended to, in the state dir.
 pub const FILE: &str = "audit.jsonl";
+
+/// The file every writer locks while it appends.
+pub const LOCK: &str = "audit.lock";
 
 /// Size past which the file is rotated.
 pub const ROTATE_AT: u64 = 16 << 20;
@@ -73,6 +80,30 @@ pub enum Event {
         cwd: String,
         /// The names of its environment variables; never their values.
         env: Vec<String>,
+    },
+    /// A one-off command of `ward run`, recorded before it starts.
+    Run {
+        /// Who ran it: the `ward run` process itself.
+        by: Peer,
+        /// Its argv.
+        argv: Vec<String>,
+        /// The user it runs as.
+        uid: u32,
+        /// Its working directory.
+        cwd: String,
+        /// The names of its environment variables; never their values.
+        env: Vec<String>,
+    },
+    /// How a `ward run` ended.
+    RunEnded {
+        /// Its process.
+        pid: u32,
+        /// Its argv, to find its `run` record by.
+        argv: Vec<String>,
+        /// The exit code `ward run` passed on (124 after a timeout, 128+N for signal N).
+        exit: i32,
+        /// Killed for outliving `--timeout`.
+        timed_out: bool,
     },
     /// A reload changed the config.
     Reload {
@@ -152,25 +183,60 @@ pub struct AuditLog {
     file: File,
     size: u64,
     head: Head,
+    lock: File,
+    /// [`ROTATE_AT`], but for tests.
+    rotate_at: u64,
 }
 
 impl AuditLog {
     /// Opens the trail in `dir` to append to it, continuing its chain from the last record
     /// of the newest file.
     pub fn open(dir: &Path) -> io::Result<AuditLog> {
-        let head = last_record(dir)?.unwrap_or(Head {
-            seq: 0,
-            hash: GENESIS.to_string(),
-        });
-        let path = dir.join(FILE);
-        let file = open_append(&path)?;
-        let size = file.metadata()?.len();
+        let lock = open_append(&dir.join(LOCK))?;
+        lock.lock()?;
+        let opened = (|| {
+            let head = last_record(dir)?.unwrap_or(Head {
+                seq: 0,
+                hash: GENESIS.to_string(),
+            });
+            let file = open_append(&dir.join(FILE))?;
+            let size = file.metadata()?.len();
+            Ok::<_, io::Error>((head, file, size))
+        })();
+        lock.unlock()?;
+        let (head, file, size) = opened?;
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             file,
             size,
             head,
+            lock,
+            rotate_at: ROTATE_AT,
         })
+    }
+
+    /// Under the lock: follows what another writer did since this one last wrote. A file
+    /// rotated away is left for the new one; records appended move the head.
+    fn catch_up(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.dir.join(FILE);
+        let ours = self.file.metadata()?;
+        let rotated = match fs::symlink_metadata(&path) {
+            Ok(m) => m.ino() != ours.ino() || m.dev() != ours.dev(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e),
+        };
+        if rotated {
+            self.file = open_append(&path)?;
+        }
+        let size = self.file.metadata()?.len();
+        if rotated || size != self.size {
+            self.size = size;
+            if let Some(head) = last_record(&self.dir)? {
+                self.head = head;
+            }
+        }
+        Ok(())
     }
 
     /// The chain's head now.
@@ -182,6 +248,15 @@ impl AuditLog {
     /// (fdatasync) before this returns: what a control action waits for, so that no action
     /// is carried out unrecorded.
     pub fn append(&mut self, at_ms: u64, event: Event, durable: bool) -> io::Result<Head> {
+        self.lock.lock()?;
+        let appended = self
+            .catch_up()
+            .and_then(|()| self.append_locked(at_ms, event, durable));
+        self.lock.unlock()?;
+        appended
+    }
+
+    fn append_locked(&mut self, at_ms: u64, event: Event, durable: bool) -> io::Result<Head> {
         let entry = Entry {
             seq: self.head.seq + 1,
             at_ms,
@@ -189,7 +264,7 @@ impl AuditLog {
             event,
         };
         let line = serde_json::to_string(&entry).map_err(io::Error::other)?;
-        if self.size > 0 && self.size + line.len() as u64 + 1 > ROTATE_AT {
+        if self.size > 0 && self.size + line.len() as u64 + 1 > self.rotate_at {
             self.rotate()?;
         }
         let mut bytes = line.clone().into_bytes();
@@ -210,6 +285,7 @@ impl AuditLog {
     /// chain's head.
     pub fn reopen(&mut self) -> io::Result<()> {
         let path = self.dir.join(FILE);
+        self.lock = open_append(&self.dir.join(LOCK))?;
         self.file = open_append(&path)?;
         self.size = self.file.metadata()?.len();
         Ok(())
@@ -552,6 +628,25 @@ mod tests {
     }
 
     #[test]
+    fn two_writers_keep_one_chain_across_a_rotation() {
+        let (dir, _) = trail(2);
+        let mut a = AuditLog::open(dir.path()).unwrap();
+        let mut b = AuditLog::open(dir.path()).unwrap();
+        assert_eq!(a.append(1, daemon("a1"), false).unwrap().seq, 3);
+        assert_eq!(b.append(2, daemon("b1"), true).unwrap().seq, 4);
+        assert_eq!(a.append(3, daemon("a2"), false).unwrap().seq, 5);
+        // The other writer moved the file aside: the next append follows into a new one.
+        fs::rename(dir.path().join(FILE), dir.path().join("audit-1.jsonl")).unwrap();
+        let head = b.append(4, daemon("b2"), true).unwrap();
+        assert_eq!(head.seq, 6);
+        let head = a.append(5, daemon("a3"), true).unwrap();
+        assert_eq!(head.seq, 7);
+        let v = verify(dir.path(), Some(&head)).unwrap().unwrap();
+        assert_eq!(v.records, 7);
+        assert_eq!(lines(dir.path()).len(), 2, "the new file holds b2 and a3");
+    }
+
+    #[test]
     fn an_edit_a_removal_and_a_reordering_are_each_named() {
         let (dir, head) = trail(5);
         let good = lines(dir.path());
@@ -599,7 +694,7 @@ mod tests {
         let mut log = AuditLog::open(dir.path()).unwrap();
         let first = log.append(1, daemon("one"), false).unwrap();
         // As if the file were full: the next record goes to a new one.
-        log.size = ROTATE_AT;
+        log.rotate_at = 1;
         let head = log.append(2, daemon("two"), false).unwrap();
         assert_eq!(
             files(dir.path()).unwrap().len(),

@@ -46,6 +46,11 @@ pub fn own_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
+/// This process's effective group id, for the records it writes of itself.
+pub fn own_gid() -> u32 {
+    rustix::process::getegid().as_raw()
+}
+
 /// The peer of a connected Unix socket (`SO_PEERCRED`): uid, gid and pid, as the kernel
 /// saw them at `connect`, and its executable when it can still be read.
 pub fn peer_cred(

@@ -66,6 +66,28 @@ fn describe(event: &Event) -> (String, String) {
             "ward".into(),
             format!("started {unit} as uid {uid}: {}", argv.join(" ")),
         ),
+        Event::Run {
+            by, argv, uid, cwd, ..
+        } => (
+            peer(by),
+            format!("ward run as uid {uid} in {cwd}: {}", argv.join(" ")),
+        ),
+        Event::RunEnded {
+            pid,
+            argv,
+            exit,
+            timed_out,
+        } => {
+            let how = if *timed_out {
+                format!("timed out, exit {exit}")
+            } else {
+                format!("exit {exit}")
+            };
+            (
+                "ward run".into(),
+                format!("ended ({how}), pid {pid}: {}", argv.join(" ")),
+            )
+        }
         Event::Reload { changes } => ("ward".into(), format!("reload: {}", changes.join("; "))),
         Event::Daemon { what } => ("ward".into(), what.clone()),
     }

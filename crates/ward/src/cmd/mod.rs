@@ -8,6 +8,7 @@ mod history;
 mod logs;
 mod pid;
 mod run;
+mod run_audit;
 mod stats;
 mod status;
 mod up;
@@ -108,6 +109,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             env,
             command,
         } => run::run(run::RunArgs {
+            // The trail of the config here, when there is one.
+            state_dir: path
+                .is_file()
+                .then(|| client::locate(&path).ok())
+                .flatten()
+                .map(|s| s.state_dir),
             timeout: cli.timeout,
             kill_after,
             limits,

@@ -16,6 +16,7 @@ use crate::exit::Failure;
 
 /// What `ward run` was asked.
 pub struct RunArgs {
+    pub state_dir: Option<std::path::PathBuf>,
     pub timeout: Option<Timeout>,
     pub kill_after: String,
     pub limits: Vec<String>,
@@ -96,8 +97,30 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         capabilities: None,
         private_tmp: None,
     };
-    let spawned = ward_sys::spawn::spawn(spec)
-        .map_err(|e| Failure::Failed(format!("cannot run `{}`: {e}", args.command.join(" "))))?;
+    let runs_as = spec
+        .credentials
+        .as_ref()
+        .and_then(|c| c.uid)
+        .unwrap_or_else(ward_sys::own_uid);
+    let audit = crate::cmd::run_audit::RunAudit::begin(
+        args.state_dir.as_deref(),
+        &spec.argv,
+        runs_as,
+        &spec.cwd,
+        &spec.env,
+    )?;
+    let spawned = match ward_sys::spawn::spawn(spec) {
+        Ok(spawned) => spawned,
+        Err(e) => {
+            if let Some(audit) = audit {
+                audit.end(0, 127, false);
+            }
+            return Err(Failure::Failed(format!(
+                "cannot run `{}`: {e}",
+                args.command.join(" ")
+            )));
+        }
+    };
     let main = spawned.pidfd.pid();
     let started = Instant::now();
     let mut timed_out = false;
@@ -142,7 +165,11 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         );
     }
     drop(cgroup);
-    Ok(oneshot::exit_code(status, timed_out))
+    let code = oneshot::exit_code(status, timed_out);
+    if let Some(audit) = audit {
+        audit.end(main, code, timed_out);
+    }
+    Ok(code)
 }
 
 /// The cgroup of one run, removed when dropped.

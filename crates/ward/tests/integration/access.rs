@@ -144,3 +144,40 @@ fn a_group_that_does_not_exist_is_refused_by_check_and_up() {
     assert!(String::from_utf8_lossy(&up.stderr).contains("no group of that name"));
     assert!(!w.dir.path().join(".ward/ward.sock").exists());
 }
+
+/// `ward run` gives no one a privilege: a caller who may not write the trail runs
+/// unrecorded, and is told so.
+#[test]
+fn a_ward_run_by_another_user_runs_unrecorded_and_says_so() {
+    let Some(setpriv) = external("setpriv") else {
+        return;
+    };
+    let setpriv = setpriv.to_str().expect("path").to_string();
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED: running the CLI as another user needs root");
+        return;
+    }
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    fs::set_permissions(w.dir.path(), fs::Permissions::from_mode(0o711)).expect("chmod");
+    fs::set_permissions(&w.config, fs::Permissions::from_mode(0o644)).expect("chmod");
+    w.start_daemon();
+    w.wait_state("s", "running");
+    let out = as_nobody(
+        &w,
+        &setpriv,
+        "",
+        &["run", "--", "/bin/sh", "-c", "cd /; id -u"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n");
+    assert!(
+        stderr.contains("this run is not recorded") && stderr.contains("ward's user only"),
+        "{stderr}"
+    );
+    let trail = fs::read_to_string(w.dir.path().join(".ward/audit.jsonl")).expect("trail");
+    assert!(!trail.contains("\"kind\":\"run\""), "{trail}");
+}

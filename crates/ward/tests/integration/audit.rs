@@ -189,3 +189,88 @@ fn an_action_whose_record_cannot_be_written_is_refused() {
     assert_eq!(w.unit("web").pid, before, "the refused restart ran anyway");
     assert_eq!(w.unit("web").state, ward_api::UnitState::Running);
 }
+
+#[test]
+fn ward_run_is_recorded_with_or_without_the_daemon_and_refused_when_it_cannot_be() {
+    let bin = testbin();
+    let mut w = Ward::new(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.start_daemon();
+    w.wait_state("web", "running");
+    // While the daemon writes its own records, and after it is gone.
+    let out = w.cli(&[
+        "run",
+        "--env",
+        "RUN_TOKEN=tok-run-4567",
+        "--",
+        "/bin/sh",
+        "-c",
+        "exit 3",
+        "tok-run-4567",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.ok(&["restart", "web"]);
+    w.wait_state("web", "running");
+    w.ok(&["down"]);
+    w.wait_daemon_exit();
+    let out = w.cli(&["--timeout", "200ms", "run", "--", "sleep", "5"]);
+    assert_eq!(out.status.code(), Some(124));
+
+    let records = audit_json(&w);
+    let runs: Vec<&serde_json::Value> = records.iter().filter(|e| e["kind"] == "run").collect();
+    let ends: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|e| e["kind"] == "run_ended")
+        .collect();
+    assert_eq!((runs.len(), ends.len()), (2, 2), "{records:?}");
+    assert_eq!(runs[0]["by"]["uid"], 0);
+    assert_eq!(runs[0]["uid"], 0);
+    assert_eq!(
+        runs[0]["argv"],
+        serde_json::json!(["/bin/sh", "-c", "exit 3", "[redacted RUN_TOKEN]"])
+    );
+    assert!(
+        runs[0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "RUN_TOKEN")
+    );
+    assert_eq!(
+        (ends[0]["exit"].as_i64(), ends[0]["timed_out"].as_bool()),
+        (Some(3), Some(false))
+    );
+    assert_eq!(
+        (ends[1]["exit"].as_i64(), ends[1]["timed_out"].as_bool()),
+        (Some(124), Some(true))
+    );
+    let trail = fs::read_to_string(w.dir.path().join(".ward/audit.jsonl")).expect("trail");
+    assert!(!trail.contains("tok-run-4567"), "{trail}");
+    // Written by two writers, one chain: the daemon's records after the run follow it.
+    let verified = w.cli(&["audit", "verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+
+    // A trail that cannot be written: the run does not run.
+    let trail_path = w.dir.path().join(".ward/audit.jsonl");
+    fs::rename(&trail_path, w.dir.path().join("moved.jsonl")).expect("move");
+    std::os::unix::fs::symlink("/dev/null", &trail_path).expect("link");
+    let mark = w.dir.path().join("ran");
+    let out = w.cli(&["run", "--", "/bin/touch", mark.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the audit record to") && stderr.contains("nothing was run"),
+        "{stderr}"
+    );
+    assert!(!mark.exists());
+}
