@@ -95,7 +95,16 @@ impl Supervisor {
             Probe::Command(argv) => {
                 let mut env = crate::hooks::side_env(name, unit, HookKind::Health { main: pid });
                 env.push(("WARD_MAIN_PID".into(), pid.to_string()));
-                let spec = crate::hooks::side_spec(self.nofile, unit, argv.clone(), env, false);
+                let kind = HookKind::Health { main: pid };
+                let cgroup = crate::hooks::side_cgroup(self.cgroups.as_ref(), name, kind);
+                let spec = crate::hooks::side_spec(
+                    self.nofile,
+                    unit,
+                    argv.clone(),
+                    env,
+                    false,
+                    cgroup.as_ref(),
+                );
                 let spawned = spec
                     .map_err(|e| e.to_string())
                     .and_then(|s| ward_sys::spawn::spawn(s).map_err(|e| e.to_string()));
@@ -110,10 +119,16 @@ impl Supervisor {
                                 deadline: Instant::now() + check.timeout,
                                 timed_out: false,
                                 cancelled: false,
+                                cgroup,
                             },
                         );
                     }
-                    Err(e) => self.probe_done(name, pid, Err(ProbeFailure::CouldNotStart(e))),
+                    Err(e) => {
+                        if let Some(cg) = cgroup {
+                            self.retire_side_cgroup(cg);
+                        }
+                        self.probe_done(name, pid, Err(ProbeFailure::CouldNotStart(e)))
+                    }
                 }
             }
         }

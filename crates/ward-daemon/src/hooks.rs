@@ -11,6 +11,7 @@ use ward_core::machine::{Event, GiveUpReason};
 use ward_core::recovery::{Preparation, StrategyStep, strategy_step};
 use ward_store::{Record, now_ms};
 use ward_sys::Pidfd;
+use ward_sys::cgroup::ServiceCgroup;
 
 use crate::logs;
 use crate::supervisor::Supervisor;
@@ -60,6 +61,7 @@ pub(crate) fn side_spec(
     argv: Vec<String>,
     env: Vec<(String, String)>,
     to_log: bool,
+    cgroup: Option<&ServiceCgroup>,
 ) -> std::io::Result<ward_sys::spawn::SpawnSpec> {
     // The service's /tmp, made again if it went (a hook before the first run after a
     // new daemon, say).
@@ -78,7 +80,10 @@ pub(crate) fn side_spec(
         stdin: ward_sys::spawn::dev_null()?,
         stdout,
         stderr,
-        cgroup_procs: Vec::new(),
+        cgroup_procs: match cgroup {
+            Some(cg) => vec![cg.open_procs_for_join()?],
+            None => Vec::new(),
+        },
         nofile: Some(nofile),
         // The service's own confinement.
         rlimits: unit.instance.service.rlimits,
@@ -89,6 +94,21 @@ pub(crate) fn side_spec(
         capabilities: unit.instance.service.capabilities,
         private_tmp: unit.private_tmp.clone(),
     })
+}
+
+/// A cgroup of its own for a hook or probe of `unit`, beside the unit's (its limits do not
+/// apply to them); `None` without cgroups, when the tree and marker find them.
+pub(crate) fn side_cgroup(
+    driver: Option<&ward_sys::cgroup::CgroupDriver>,
+    unit: &str,
+    kind: HookKind,
+) -> Option<ServiceCgroup> {
+    driver?
+        .service(&format!("{unit}:{}", kind.as_str()))
+        .map_err(|e| {
+            tracing::warn!(unit, hook = kind.as_str(), error = %e, "no cgroup for the hook; containing it by process tree");
+        })
+        .ok()
 }
 
 /// Why a hook did not succeed.
@@ -115,6 +135,9 @@ pub(crate) struct Hook {
     pub timed_out: bool,
     /// Killed because its unit was stopped: its end changes nothing.
     pub cancelled: bool,
+    /// Its own cgroup, beside its unit's, where ward has cgroups: everything it starts is
+    /// found there, however it leaves the tree.
+    pub cgroup: Option<ServiceCgroup>,
 }
 
 impl Supervisor {
@@ -189,7 +212,8 @@ impl Supervisor {
         if let Some(exit) = unit.machine.last_exit() {
             env.push(("WARD_EXIT".into(), exit.to_string()));
         }
-        let spec = side_spec(self.nofile, unit, argv, env, true);
+        let cgroup = side_cgroup(self.cgroups.as_ref(), name, kind);
+        let spec = side_spec(self.nofile, unit, argv, env, true, cgroup.as_ref());
         let timeout = unit.instance.service.hook_timeout;
         let result = spec
             .map_err(HookFailure::Prepare)
@@ -211,12 +235,16 @@ impl Supervisor {
                         deadline: Instant::now() + timeout,
                         timed_out: false,
                         cancelled: false,
+                        cgroup,
                     },
                 );
                 true
             }
             Err(e) => {
                 logs::note(&sink, &unit.log, &format!("{} hook {e}", kind.as_str()));
+                if let Some(cg) = cgroup {
+                    self.retire_side_cgroup(cg);
+                }
                 self.hook_result(name, kind, Err(e));
                 // A repair's failure answered the pending spawn: nothing else may start it.
                 kind == HookKind::Repair
@@ -226,9 +254,14 @@ impl Supervisor {
 
     /// A hook was reaped.
     pub(crate) fn hook_ended(&mut self, pid: u32, status: ward_core::ExitStatus) {
-        let Some(hook) = self.hooks.remove(&pid) else {
+        let Some(mut hook) = self.hooks.remove(&pid) else {
             return;
         };
+        // What it left running ends with it.
+        if let Some(cg) = hook.cgroup.take() {
+            let _ = cg.kill_all();
+            self.retire_side_cgroup(cg);
+        }
         if hook.cancelled {
             if let Some(unit) = self.units.get(&hook.unit) {
                 logs::note(
@@ -295,6 +328,10 @@ impl Supervisor {
 
     /// Hooks past their timeout are killed; their end comes through the reaper.
     pub(crate) fn kill_late_hooks(&mut self) {
+        self.retired_side_cgroups.retain(|cg| {
+            cg.remove()
+                .is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound)
+        });
         let now = Instant::now();
         let late: Vec<u32> = self
             .hooks
@@ -334,13 +371,31 @@ impl Supervisor {
         }
     }
 
-    /// SIGKILLs a hook and every process it started: its descendants, and those that left
-    /// its tree (a double fork, `setsid`) and were re-parented to ward, found by the
-    /// marker in their environment (`side_env`). Its PID alone would leave them running.
-    fn kill_hook_tree(&mut self, pid: u32) {
+    /// Removes the cgroup of a hook that ended, now or, while its killed processes are
+    /// still on their way out, at a later turn.
+    pub(crate) fn retire_side_cgroup(&mut self, cg: ServiceCgroup) {
+        if cg
+            .remove()
+            .is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound)
+        {
+            self.retired_side_cgroups.push(cg);
+        }
+    }
+
+    /// SIGKILLs a hook and every process it started: everything in its cgroup; without
+    /// one, its descendants and those that left its tree (a double fork, `setsid`) and
+    /// were re-parented to ward, found by the marker in their environment (`side_env`).
+    /// Its PID alone would leave them running.
+    pub(crate) fn kill_hook_tree(&mut self, pid: u32) {
         let Some(hook) = self.hooks.get(&pid) else {
             return;
         };
+        if let Some(cg) = &hook.cgroup {
+            // The cgroup holds all of it, whatever its processes did to their environment.
+            let _ = cg.kill_all();
+            let _ = hook.pidfd.send_signal(ward_core::Signal::KILL);
+            return;
+        }
         let marker = format!("{}:{}", hook.unit, hook.kind.as_str());
         // The tree is read while the hook still holds it together, then all of it dies.
         let roots = crate::contain::TreeRoots {

@@ -120,6 +120,28 @@ impl Supervisor {
                 }
             }
         }
+        // Hooks still running (an `on_failure`, say) end with the daemon, with everything
+        // they started, and their cgroups go.
+        let running: Vec<u32> = self.hooks.keys().copied().collect();
+        for pid in running {
+            self.kill_hook_tree(pid);
+        }
+        let side: Vec<_> = self
+            .hooks
+            .values_mut()
+            .filter_map(|h| h.cgroup.take())
+            .collect();
+        for cg in side {
+            self.retire_side_cgroup(cg);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !self.retired_side_cgroups.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            self.retired_side_cgroups.retain(|cg| {
+                cg.remove()
+                    .is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound)
+            });
+        }
         if let Some(cg) = &self.cgroups {
             let _ = cg.remove_base();
         }

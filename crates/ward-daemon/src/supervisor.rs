@@ -88,6 +88,9 @@ pub(crate) struct Supervisor {
     pub(crate) pending: Vec<PendingVerdict>,
     /// Hooks that run, by PID.
     pub(crate) hooks: HashMap<u32, crate::hooks::Hook>,
+    /// Cgroups of hooks and probes that ended, killed, waiting for the kernel to let them
+    /// be removed.
+    pub(crate) retired_side_cgroups: Vec<ward_sys::cgroup::ServiceCgroup>,
     pub(crate) nofile: Limit,
     epoch: Instant,
     pub started_at: SystemTime,
@@ -182,6 +185,7 @@ impl Supervisor {
             own_files_due: None,
             gone: Vec::new(),
             hooks: HashMap::new(),
+            retired_side_cgroups: Vec::new(),
             cgroups,
             nofile,
             epoch: Instant::now(),

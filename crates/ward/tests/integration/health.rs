@@ -1,6 +1,8 @@
 //! Health checks, readiness and the watchdog: a real probe failing, a real process that
 //! stops sending WATCHDOG=1, and the `hung` verdicts that follow.
 
+use std::fs;
+
 use crate::fixture::{Ward, sleeps, testbin};
 
 /// `ward why --json` once the unit's verdict is `hung` and a new run has begun.
@@ -149,4 +151,39 @@ fn stopping_a_unit_stops_its_probe_and_what_it_started() {
     let log = w.log("api");
     assert!(log.contains("health stopped with its unit"), "{log}");
     assert_eq!(w.unit("api").state, ward_api::UnitState::Stopped);
+}
+
+/// Where ward has cgroups, a probe runs in one of its own: a process it started that left
+/// its tree *and* cleared its environment (so no marker names it) is still found and
+/// killed, and the probe's cgroup goes with the daemon.
+#[test]
+fn a_probe_in_its_own_cgroup_loses_nothing_that_clears_its_environment() {
+    let bin = testbin();
+    let mark = format!("{}5", 30_000 + std::process::id() % 10_000);
+    let away = format!("{}6", 30_000 + std::process::id() % 10_000);
+    let mut w = Ward::up(&format!(
+        "[services.api]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         health = {{ command = [\"/bin/sh\", \"-c\", \"(setsid env -i /bin/sleep {away} &); sleep {mark}\"], interval = \"60s\", timeout = \"500ms\", retries = 5 }}\n"
+    ));
+    let state = w.dir.path().join(".ward");
+    if crate::fixture::cgroups_of(&state).is_empty() {
+        eprintln!(
+            "SKIPPED: ward has no cgroups on this machine; the tree and marker are tested above"
+        );
+        return;
+    }
+    let escaped = crate::fixture::wait_for("the process that left the probe", || {
+        sleeps(&away).first().copied()
+    });
+    let cgroup = fs::read_to_string(format!("/proc/{escaped}/cgroup")).unwrap_or_default();
+    assert!(cgroup.contains("/api:health"), "{cgroup}");
+    crate::fixture::wait_for("both gone after the timeout", || {
+        (sleeps(&mark).is_empty() && sleeps(&away).is_empty()).then_some(())
+    });
+    w.ok(&["down"]);
+    w.wait_daemon_exit();
+    assert_eq!(
+        crate::fixture::cgroups_of(&state),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
