@@ -9,6 +9,7 @@ mod logs;
 mod pid;
 mod run;
 mod run_audit;
+mod run_tree;
 mod stats;
 mod status;
 mod up;

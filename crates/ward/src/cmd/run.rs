@@ -1,8 +1,9 @@
 //! `ward run [OPTIONS] -- CMD ARGS…`: one command, spawned as ward spawns a service (argv,
 //! a clean environment, a session of its own, its limits), its output streamed, its exit
 //! code passed on. On timeout the whole tree gets SIGTERM, then SIGKILL after
-//! `--kill-after`: this process is a subreaper, so a double fork or `setsid` does not get
-//! away. Runs with or without a daemon.
+//! `--kill-after`; what the command leaves running when it exits is stopped the same way.
+//! The tree is held by a cgroup of the run's own where there is one, and always by this
+//! process as subreaper (`run_tree.rs`). Runs with or without a daemon.
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use ward_core::config::Rlimits;
 use ward_core::oneshot;
 
 use crate::client::Timeout;
+use crate::cmd::run_tree::RunTree;
 use crate::exit::Failure;
 
 /// What `ward run` was asked.
@@ -27,7 +29,7 @@ pub struct RunArgs {
 }
 
 /// How often the run looks at its children while it waits.
-const TICK: Duration = Duration::from_millis(5);
+pub(crate) const TICK: Duration = Duration::from_millis(5);
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let timeout = match args.timeout {
@@ -57,20 +59,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         env.retain(|(ek, _)| *ek != k);
         env.push((k, v));
     }
-    // A memory limit needs a cgroup of the run's own, made for it and removed after.
-    let cgroup = match &args.memory_max {
+    let memory_max = match &args.memory_max {
         None => None,
-        Some(text) => {
-            let bytes = ward_core::config::parse_size(text).ok_or_else(|| {
-                Failure::Usage(format!(
-                    "invalid size `{text}` for --memory-max\n  hint: such as 512M or 1G"
-                ))
-            })?;
-            Some(RunCgroup::new(bytes)?)
-        }
+        Some(text) => Some(ward_core::config::parse_size(text).ok_or_else(|| {
+            Failure::Usage(format!(
+                "invalid size `{text}` for --memory-max\n  hint: such as 512M or 1G"
+            ))
+        })?),
     };
-    ward_sys::become_subreaper()
-        .map_err(|e| Failure::Failed(format!("cannot become a subreaper: {e}")))?;
+    let tree = RunTree::new(memory_max)?;
     let dup = |fd: std::os::fd::BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map_err(|e| Failure::Failed(format!("cannot pass on standard input or output: {e}")))
@@ -83,10 +80,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         stdin: dup(std::io::stdin().as_fd())?,
         stdout: dup(std::io::stdout().as_fd())?,
         stderr: dup(std::io::stderr().as_fd())?,
-        cgroup_procs: match &cgroup {
-            Some(cg) => cg.join_files()?,
-            None => Vec::new(),
-        },
+        cgroup_procs: tree.join_files()?,
         nofile: None,
         rlimits,
         // The command dies with `ward run`: a killed `ward run` leaves nothing behind.
@@ -138,75 +132,39 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         let now = Instant::now();
         if !timed_out && timeout.is_some_and(|t| now >= started + t) {
             timed_out = true;
-            ward_sys::tree::signal_own_descendants(Signal::TERM);
+            tree.signal(Signal::TERM);
             kill_at = Some(now + kill_after);
         }
         if kill_at.is_some_and(|at| now >= at) {
-            ward_sys::tree::signal_own_descendants(Signal::KILL);
+            tree.signal(Signal::KILL);
             kill_at = None;
         }
         std::thread::sleep(TICK);
     };
     if timed_out {
-        // What is left of the tree (a process that left it and outlived the main one)
-        // goes too, and is reaped.
-        ward_sys::tree::signal_own_descendants(Signal::KILL);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while ward_sys::tree::signal_own_descendants(Signal::KILL) > 0 && Instant::now() < deadline
-        {
-            while let Ok(Some(_)) = ward_sys::reap::reap_any() {}
-            std::thread::sleep(TICK);
-        }
-        while let Ok(Some(_)) = ward_sys::reap::reap_any() {}
         crate::out::errln!(
             "ward: `{}` ran out of time after {}",
             args.command.join(" "),
             ward_core::duration::format_duration(timeout.unwrap_or_default())
         );
+        // What is left of the tree (a process that left it and outlived the main one)
+        // goes too, and is reaped.
+        tree.end(Duration::ZERO);
+    } else {
+        // The run is the command and all it started: what it left running is stopped.
+        let left = tree.end(kill_after);
+        if left > 0 {
+            crate::out::errln!(
+                "ward: stopped {left} process{} that `{}` left running",
+                if left == 1 { "" } else { "es" },
+                args.command.join(" ")
+            );
+        }
     }
-    drop(cgroup);
+    drop(tree);
     let code = oneshot::exit_code(status, timed_out);
     if let Some(audit) = audit {
         audit.end(main, code, timed_out);
     }
     Ok(code)
-}
-
-/// The cgroup of one run, removed when dropped.
-struct RunCgroup {
-    controllers: ward_sys::controllers::Controllers,
-    unit: ward_sys::controllers::UnitControllers,
-}
-
-impl RunCgroup {
-    fn new(memory_max: u64) -> Result<RunCgroup, Failure> {
-        let id = format!("run-{}", std::process::id());
-        let controllers = ward_sys::controllers::Controllers::detect(&id);
-        if !controllers.has_memory() {
-            controllers.remove_base();
-            return Err(Failure::Failed(
-                "--memory-max needs the memory cgroup controller, which this machine does not offer to ward"
-                    .into(),
-            ));
-        }
-        let unit = controllers
-            .unit("cmd")
-            .map_err(|e| Failure::Failed(format!("cannot make the run's cgroup: {e}")))?;
-        unit.set_memory_max(Some(memory_max))
-            .map_err(|e| Failure::Failed(format!("cannot set the run's memory limit: {e}")))?;
-        Ok(RunCgroup { controllers, unit })
-    }
-
-    fn join_files(&self) -> Result<Vec<std::os::fd::OwnedFd>, Failure> {
-        self.unit
-            .join_files()
-            .map_err(|e| Failure::Failed(format!("cannot join the run's cgroup: {e}")))
-    }
-}
-
-impl Drop for RunCgroup {
-    fn drop(&mut self) {
-        self.unit.remove();
-        self.controllers.remove_base();
-    }
 }

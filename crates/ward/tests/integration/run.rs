@@ -126,3 +126,41 @@ fn bad_options_are_named() {
         );
     }
 }
+
+/// What the command leaves running when it exits is stopped with the run: found in the
+/// run's own cgroup (where it may make one) even after `setsid` and a cleared environment,
+/// and the cgroup is gone afterwards.
+#[test]
+fn what_the_command_leaves_running_is_stopped_and_its_cgroup_goes() {
+    let away = format!("{}7", 40_000 + std::process::id() % 10_000);
+    let script = format!(
+        "(setsid env -i /bin/sleep {away} &); sleep 0.2; grep -h ward-run- /proc/self/cgroup | head -1"
+    );
+    let out = run(&["run", "--kill-after", "1s", "--", "sh", "-c", &script]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("ward: stopped 1 process that `sh -c"),
+        "{stderr}"
+    );
+    assert!(sleeps(&away).is_empty(), "the background sleep survived");
+    // Where the run had a cgroup, the command was in it, and it is gone now.
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if line.is_empty() {
+        eprintln!("SKIPPED (cgroup part): ward run made no cgroup on this machine");
+        return;
+    }
+    let dir = line
+        .rsplit_once(':')
+        .map(|(_, p)| p)
+        .expect("a cgroup line");
+    let base = dir.trim_end_matches("/cmd");
+    for root in [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/pids",
+    ] {
+        let gone = std::path::Path::new(root).join(base.trim_start_matches('/'));
+        assert!(!gone.exists(), "{} is left", gone.display());
+    }
+}
