@@ -37,13 +37,15 @@ impl Supervisor {
         for inst in instances {
             let name = inst.name.clone();
             let autostart = inst.service.autostart;
-            self.add_unit(inst);
             let Some(record) = persist::load(&runtime_dir, &name) else {
+                // Never ran here: its cgroup and FIFOs are made with its first spawn.
+                self.add_unit_later(inst);
                 if autostart {
                     self.queue_start(&name);
                 }
                 continue;
             };
+            self.add_unit(inst);
             let wants_run = record.intent == ward_api::UnitIntent::Run;
             match record.main {
                 Some(main) => match self.adopt(&name, &main, boot.as_deref()) {

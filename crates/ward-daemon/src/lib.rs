@@ -25,6 +25,7 @@ mod notify;
 mod own_files;
 mod persist;
 mod private_tmp;
+mod proc_states;
 mod programs;
 mod reload;
 mod requests;

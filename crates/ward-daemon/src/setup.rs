@@ -17,15 +17,53 @@ impl Supervisor {
     /// `failed`, never vanishes.
     pub fn add_unit(&mut self, instance: Instance) {
         let name = instance.name.clone();
+        self.add_unit_later(instance);
+        self.ensure_set_up(&name);
+        if let Err(e) = self.set_up_output(&name) {
+            tracing::error!(unit = %name, error = %e, "each start tries again");
+        }
+    }
+
+    /// Creates a unit without touching the file system: its cgroup, controllers and FIFOs
+    /// wait for its first spawn (see [`Supervisor::ensure_set_up`]), which the start
+    /// backlog spreads over the loop's slices. For a unit that never ran on this state dir:
+    /// nothing of it can be running, so nothing needs its cgroup yet. Thousands of them
+    /// then exist, and show in a status, from the loop's first turn on.
+    pub fn add_unit_later(&mut self, instance: Instance) {
+        let name = instance.name.clone();
         self.journal.record(ward_store::Record::Unit {
             unit: name.clone(),
             service: instance.service.name.clone(),
         });
         let unit = self.build_unit(instance);
-        self.units.insert(name.clone(), Box::new(unit));
-        if let Err(e) = self.set_up_output(&name) {
-            tracing::error!(unit = %name, error = %e, "each start tries again");
+        self.units.insert(name, Box::new(unit));
+    }
+
+    /// Makes the unit's cgroup and controller directories and sets its limits, if that
+    /// is still to do.
+    pub(crate) fn ensure_set_up(&mut self, name: &str) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        if unit.set_up {
+            return;
         }
+        unit.set_up = true;
+        unit.containment = match &self.cgroups {
+            Some(driver) => match driver.service(name) {
+                Ok(cg) => Containment::Cgroup(cg),
+                Err(e) => {
+                    tracing::warn!(unit = %name, error = %e, "no cgroup for this service; containing it by process tree");
+                    Containment::Tree
+                }
+            },
+            None => Containment::Tree,
+        };
+        unit.controllers = self.controllers.unit(name).unwrap_or_else(|e| {
+            tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
+            ward_sys::controllers::UnitControllers::default()
+        });
+        apply_limits(name, &unit.instance, &self.controllers, &unit.controllers);
     }
 
     /// Opens the unit's FIFOs and starts their capture tasks, if that is still to do.
@@ -93,21 +131,6 @@ impl Supervisor {
             &instance,
         ));
         let (stop_capture, _) = tokio::sync::watch::channel(false);
-        let containment = match &self.cgroups {
-            Some(driver) => match driver.service(&name) {
-                Ok(cg) => Containment::Cgroup(cg),
-                Err(e) => {
-                    tracing::warn!(unit = %name, error = %e, "no cgroup for this service; containing it by process tree");
-                    Containment::Tree
-                }
-            },
-            None => Containment::Tree,
-        };
-        let controllers = self.controllers.unit(&name).unwrap_or_else(|e| {
-            tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
-            ward_sys::controllers::UnitControllers::default()
-        });
-        apply_limits(&name, &instance, &self.controllers, &controllers);
         let private_tmp = instance
             .service
             .private_tmp
@@ -121,13 +144,14 @@ impl Supervisor {
             name,
             instance,
             main: None,
-            containment,
+            containment: Containment::Tree,
+            set_up: false,
             fifos: [out_path, err_path],
             log,
             timer: None,
             awaiting_tree: false,
             pidfile: None,
-            controllers,
+            controllers: Default::default(),
             oom_baseline: OomBaseline::default(),
             counters_at_exit: None,
             stop_escalated: false,

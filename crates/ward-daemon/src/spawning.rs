@@ -17,6 +17,7 @@ impl Supervisor {
     /// Starts a unit's main process and says how it went, as the machine's next event.
     pub(crate) fn spawn(&mut self, name: &str) -> Event {
         let notify = self.notify_path();
+        self.ensure_set_up(name);
         if let Err(why) = self.set_up_output(name) {
             let failure = SpawnFailure::Other(why);
             if let Some(unit) = self.units.get(name) {

@@ -91,6 +91,8 @@ pub(crate) struct Supervisor {
     /// Cgroups of hooks and probes that ended, killed, waiting for the kernel to let them
     /// be removed.
     pub(crate) retired_side_cgroups: Vec<ward_sys::cgroup::ServiceCgroup>,
+    /// The main processes' states as `ward status` last read them.
+    pub(crate) proc_states: crate::proc_states::ProcStates,
     pub(crate) nofile: Limit,
     epoch: Instant,
     pub started_at: SystemTime,
@@ -186,6 +188,7 @@ impl Supervisor {
             gone: Vec::new(),
             hooks: HashMap::new(),
             retired_side_cgroups: Vec::new(),
+            proc_states: Default::default(),
             cgroups,
             nofile,
             epoch: Instant::now(),

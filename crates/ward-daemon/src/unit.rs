@@ -35,6 +35,9 @@ pub struct Unit {
     pub main: Option<MainProcess>,
     /// Where its processes live.
     pub containment: Containment,
+    /// Its cgroup and controller directories are made (`Supervisor::ensure_set_up`);
+    /// until then `containment` is the tree, and nothing of it runs.
+    pub set_up: bool,
     /// Its stdout and stderr FIFOs. Every spawn opens the service's ends anew: they
     /// outlive each process, and the daemon too, so output of leftovers, of the next run and
     /// of the time ward was away lands in one place. ward keeps only its reading ends open
