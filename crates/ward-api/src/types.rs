@@ -130,7 +130,7 @@ pub struct ExitInfo {
 }
 
 /// One unit as `ward status` shows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ServiceStatus {
     /// Unit name (`web` or `web.2`).
     pub name: String,
@@ -195,6 +195,36 @@ pub struct ServiceStatus {
     /// The last `STATUS=` the service sent on `$NOTIFY_SOCKET`.
     #[serde(default)]
     pub status_text: Option<String>,
+    /// What the current run used at the last sample (`sample_interval`); `None` without
+    /// a run, before its first sample, and with sampling off.
+    #[serde(default)]
+    pub usage: Option<UsageInfo>,
+}
+
+/// One sample of what a run uses: its cgroup's processes, or its process tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageInfo {
+    /// CPU over the last interval, in percent of one core (two busy cores read 200).
+    /// `None` on the run's first sample.
+    pub cpu_percent: Option<f64>,
+    /// CPU time used so far, user and system, in seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory of all its processes.
+    pub memory_rss_bytes: u64,
+    /// The largest `memory_rss_bytes` of the run's samples.
+    pub memory_peak_rss_bytes: u64,
+    /// Threads of all its processes.
+    pub threads: u64,
+    /// Open descriptors of all its processes.
+    pub fds: u64,
+    /// Bytes its processes read from storage.
+    pub read_bytes: u64,
+    /// Bytes its processes wrote to storage.
+    pub write_bytes: u64,
+    /// How many processes were sampled.
+    pub processes: u64,
+    /// When, in ms since the Unix epoch.
+    pub sampled_at_ms: u64,
 }
 
 /// The classifier's verdict on a run's end.
@@ -256,7 +286,7 @@ pub struct BackupResponse {
 }
 
 /// `GET /v1/status`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StatusResponse {
     /// The daemon.
     pub daemon: DaemonInfo,

@@ -76,6 +76,8 @@ pub struct ExitReport {
     pub peak_memory: Option<u64>,
     /// The service's `memory_max`, in bytes.
     pub memory_limit: Option<u64>,
+    /// The largest resident memory the run's usage samples saw (`sample_interval`).
+    pub sampled_peak_rss: Option<u64>,
 }
 
 impl ExitReport {
@@ -99,6 +101,7 @@ impl ExitReport {
             dependents: Vec::new(),
             peak_memory: None,
             memory_limit: None,
+            sampled_peak_rss: None,
         }
     }
 }
@@ -160,6 +163,14 @@ pub fn classify(r: &ExitReport) -> Verdict {
             "{} service(s) depend on it: {}",
             r.dependents.len(),
             r.dependents.join(", ")
+        ));
+    }
+    if class.is_crash()
+        && let Some(peak) = r.sampled_peak_rss
+    {
+        evidence.push(format!(
+            "its resident memory peaked at {} in the run's samples",
+            crate::config::format_size(peak)
         ));
     }
     let summary = summary(class, r);

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod oneshot;
 pub mod ownership;
 pub mod recovery;
+pub mod sample;
 pub mod secrets;
 pub mod signal;
 pub mod timeouts;

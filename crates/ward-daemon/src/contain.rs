@@ -52,7 +52,12 @@ pub struct TreeRoots<'a> {
 impl Containment {
     /// The unit's processes as (pid, start time), from this turn's look at `/proc`.
     fn tree_pids(roots: TreeRoots<'_>, view: &mut ProcView) -> Vec<(u32, u64)> {
-        let table = view.table();
+        Self::tree_pids_in(view.table(), roots)
+    }
+
+    /// The unit's processes as (pid, start time) in `table`: the main process and the
+    /// orphans re-parented to ward that carry the unit's marker, with their descendants.
+    pub fn tree_pids_in(table: &ProcessTable, roots: TreeRoots<'_>) -> Vec<(u32, u64)> {
         let mut starts = table.marked_children(roots.ward, roots.unit);
         if let Some(m) = roots.main {
             starts.push(m);

@@ -373,6 +373,7 @@ impl Supervisor {
                         .map(|s| s.depends_on.clone())
                         .unwrap_or_default(),
                     status_text: u.notify_status.clone(),
+                    usage: u.main.as_ref().and(u.usage.clone()),
                 }
             })
             .collect();

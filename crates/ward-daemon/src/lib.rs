@@ -29,6 +29,7 @@ mod proc_states;
 mod programs;
 mod reload;
 mod requests;
+mod sampling;
 mod serving;
 mod setup;
 mod shutdown;

@@ -179,6 +179,8 @@ impl Supervisor {
             start_queued: false,
             stop_after_dependents: false,
             private_tmp,
+            usage: None,
+            last_cpu: None,
         }
     }
 }

@@ -117,6 +117,9 @@ impl Supervisor {
                 unit.stop_escalated = false;
                 unit.operator_signal = None;
                 unit.oom_baseline = baseline;
+                // A new run's samples start afresh, its peak too.
+                unit.usage = None;
+                unit.last_cpu = None;
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
                 let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {

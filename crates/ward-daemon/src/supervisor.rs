@@ -125,6 +125,10 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// When the next round of usage samples is due (`sampling.rs`).
+    pub(crate) sampler: crate::sampling::Sampler,
+    pub(crate) samples_tx: mpsc::UnboundedSender<Vec<crate::sampling::Reading>>,
+    samples_rx: Option<mpsc::UnboundedReceiver<Vec<crate::sampling::Reading>>>,
     /// Reloads waiting for the config file to be read, and the reads that ended.
     pub(crate) reloads: crate::reload::Reloads,
     pub(crate) reload_tx: mpsc::UnboundedSender<crate::reload::ReadDone>,
@@ -166,6 +170,7 @@ impl Supervisor {
         let (adopted_tx, adopted_rx) = mpsc::unbounded_channel();
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
+        let (samples_tx, samples_rx) = mpsc::unbounded_channel();
         let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path,
@@ -210,6 +215,9 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            sampler: crate::sampling::Sampler::new(config.supervisor.sample_interval),
+            samples_tx,
+            samples_rx: Some(samples_rx),
             reloads: Default::default(),
             reload_tx,
             reload_rx: Some(reload_rx),
@@ -250,6 +258,7 @@ impl Supervisor {
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
+        let mut samples_rx = self.samples_rx.take().expect("run is called once");
         let mut reload_rx = self.reload_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
@@ -332,6 +341,7 @@ impl Supervisor {
                 Some((name, job, outcome)) = files_rx.recv() => {
                     self.file_job_done(&name, job, outcome);
                 }
+                Some(readings) = samples_rx.recv() => self.samples_read(readings),
                 Some((name, main, outcome)) = probes_rx.recv() => {
                     self.probe_done(&name, main, outcome);
                 }

@@ -15,7 +15,7 @@ impl Supervisor {
             return now;
         }
         let mut next = now + Duration::from_secs(3600);
-        if let Some(due) = self.own_files_due {
+        for due in [self.own_files_due, self.sampler.due].into_iter().flatten() {
             next = next.min(due);
         }
         for unit in self.units.values() {
@@ -50,6 +50,7 @@ impl Supervisor {
         }
         self.settle_verdicts();
         self.kill_late_hooks();
+        self.sample_if_due();
         self.run_due_probes();
         self.check_watchdogs();
         let now = Instant::now();

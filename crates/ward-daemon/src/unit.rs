@@ -108,6 +108,11 @@ pub struct Unit {
     pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.
     pub stop_after_dependents: bool,
+    /// What the current run used at the last sample.
+    pub usage: Option<ward_api::UsageInfo>,
+    /// The CPU total of the last sample, when, and of which main process: the base of
+    /// the next sample's CPU percent.
+    pub last_cpu: Option<(Instant, u64, u32)>,
     /// Its private `/tmp` (`private_tmp = true`), shared by its hooks and probes.
     pub private_tmp: Option<std::path::PathBuf>,
 }

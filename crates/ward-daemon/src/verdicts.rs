@@ -178,6 +178,7 @@ impl Supervisor {
             dependents,
             peak_memory: peak,
             memory_limit: unit.instance.service.memory_max,
+            sampled_peak_rss: unit.usage.as_ref().map(|u| u.memory_peak_rss_bytes),
         };
         if oom_may_settle(status, &report.oom) {
             self.pending.push(PendingVerdict {

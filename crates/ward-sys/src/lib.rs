@@ -23,6 +23,7 @@ pub mod pidfile;
 pub mod reap;
 pub mod spawn;
 pub mod tree;
+pub mod usage;
 pub mod watch;
 
 pub use identity::ProcessIdentity;

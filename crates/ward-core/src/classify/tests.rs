@@ -304,6 +304,7 @@ proptest! {
             dependents,
             peak_memory: None,
             memory_limit: None,
+            sampled_peak_rss: None,
         };
         let v = classify(&r);
         prop_assert!(!v.evidence.is_empty());
@@ -332,4 +333,22 @@ fn only_two_known_different_boot_ids_make_an_earlier_boot() {
     assert!(!earlier_boot("", Some("b")));
     assert!(!earlier_boot("a", None));
     assert!(!earlier_boot("a", Some("")));
+}
+
+#[test]
+fn a_crash_names_the_peak_memory_its_samples_saw() {
+    let mut r = long(sig(11, false));
+    r.sampled_peak_rss = Some(300 << 20);
+    let v = classify(&r);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e == "its resident memory peaked at 300.0 MiB in the run's samples"),
+        "{:?}",
+        v.evidence
+    );
+    // A clean exit is no crash: nothing to explain.
+    let mut clean = long(ExitStatus::Exited(0));
+    clean.sampled_peak_rss = Some(1 << 20);
+    assert!(!classify(&clean).evidence.iter().any(|e| e.contains("peaked")));
 }

@@ -25,4 +25,4 @@ mod tests;
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
 pub use parse::{MAX_FILE_SIZE, locate, parse};
-pub use size::parse_size;
+pub use size::{format_size, parse_size};

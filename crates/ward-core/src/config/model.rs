@@ -57,6 +57,10 @@ pub struct SupervisorConfig {
     pub journal_backup_interval: std::time::Duration,
     /// How many journal backups to keep. Default 5.
     pub journal_backups: u32,
+    /// How often every running unit's CPU, memory, threads, descriptors and I/O are read;
+    /// zero turns sampling off, and the daemon wakes only when something happens.
+    /// Default 10s.
+    pub sample_interval: std::time::Duration,
     /// Members of this group may send the daemon every request; the socket is opened to
     /// them (mode 0660, group-owned). Default none.
     pub api_group: Option<String>,
@@ -128,6 +132,7 @@ impl SupervisorConfig {
             journal_keep_rows,
             journal_backup_interval,
             journal_backups,
+            sample_interval,
             api_group,
             api_readers,
         } = self;
@@ -156,6 +161,7 @@ impl SupervisorConfig {
                 *journal_backup_interval != other.journal_backup_interval,
             ),
             ("journal_backups", *journal_backups != other.journal_backups),
+            ("sample_interval", *sample_interval != other.sample_interval),
             ("api_group", *api_group != other.api_group),
             ("api_readers", *api_readers != other.api_readers),
         ]

@@ -71,6 +71,7 @@ const SUPERVISOR_KEYS: &[&str] = &[
     "journal_keep_days",
     "journal_keep_rows",
     "journal_backup_interval",
+    "sample_interval",
     "journal_backups",
     "api_group",
     "api_readers",

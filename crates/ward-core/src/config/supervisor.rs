@@ -16,6 +16,7 @@ const KEYS: &[&str] = &[
     "journal_keep_days",
     "journal_keep_rows",
     "journal_backup_interval",
+    "sample_interval",
     "journal_backups",
     "api_group",
     "api_readers",
@@ -49,6 +50,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_keep_days = 30;
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
+    let mut sample_interval = std::time::Duration::from_secs(10);
     let mut journal_backups = 5;
     let mut api_group = None;
     let mut api_readers = None;
@@ -91,6 +93,17 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                         .duration("journal_backup_interval", value)
                         .unwrap_or(journal_backup_interval);
                 }
+                "sample_interval" => match ctx.duration("sample_interval", value) {
+                    Some(d) if !d.is_zero() && d < std::time::Duration::from_millis(100) => {
+                        let message = format!(
+                            "`sample_interval` must be 0s (off) or at least 100ms, found {}",
+                            ctx.source(value)
+                        );
+                        ctx.error(super::fields::item_at(value), message, None);
+                    }
+                    Some(d) => sample_interval = d,
+                    None => {}
+                },
                 "journal_backups" => {
                     if let Some(n) = ctx.integer("journal_backups", value, 1, 1000) {
                         journal_backups = n as u32;
@@ -117,6 +130,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         journal_keep_rows,
         journal_backup_interval,
         journal_backups,
+        sample_interval,
         api_group,
         api_readers,
     }

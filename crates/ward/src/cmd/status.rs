@@ -58,6 +58,8 @@ pub fn status(
             "STATE",
             "PID",
             "PROC",
+            "CPU",
+            "MEM",
             "UPTIME",
             "RESTARTS",
             "LAST EXIT",
@@ -72,6 +74,13 @@ pub fn status(
             s.state.to_string(),
             s.pid.map_or("-".into(), |p| p.to_string()),
             s.process_state.clone().unwrap_or_else(|| "-".into()),
+            s.usage
+                .as_ref()
+                .and_then(|u| u.cpu_percent)
+                .map_or("-".into(), |p| format!("{p:.1}%")),
+            s.usage.as_ref().map_or("-".into(), |u| {
+                ward_core::config::format_size(u.memory_rss_bytes)
+            }),
             s.uptime_ms.map_or("-".into(), |ms| {
                 format_duration(std::time::Duration::from_millis(ms))
             }),

@@ -27,6 +27,7 @@ mod recovery;
 mod reload;
 mod restart;
 mod run;
+mod sampling;
 mod scale;
 mod secrets;
 mod socket;
