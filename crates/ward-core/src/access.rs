@@ -8,7 +8,8 @@
 pub enum Access {
     /// Every request.
     Full,
-    /// `GET /v1/status` (and the journal sync that reads wait for), nothing that acts.
+    /// `GET /v1/status` and `GET /metrics` (and the journal sync that reads wait for),
+    /// nothing that acts.
     Read,
     /// Nothing: the connection is closed, and the refusal recorded.
     Refused(String),

@@ -235,8 +235,13 @@ async fn answer(
     access: Access,
     audit: crate::audit::Audit,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut metrics = false;
     let reply = match route(req).await {
         Ok(command) => match (&access, command.audited()) {
+            _ if command == Command::Metrics => {
+                metrics = true;
+                forward(command, &tx, who).await.map_err(Refusal::from)
+            }
             // A reader asked for something that acts.
             (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
             _ => forward(command, &tx, who).await.map_err(Refusal::from),
@@ -244,6 +249,14 @@ async fn answer(
         Err(refusal) => Err(refusal),
     };
     Ok(match reply {
+        Ok(answer) if metrics => {
+            let mut resp = encoded(StatusCode::OK, answer.0);
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+            );
+            resp
+        }
         Ok(answer) => encoded(StatusCode::OK, answer.0),
         Err(Refusal { error, allow }) => {
             let status =
@@ -290,6 +303,7 @@ enum Endpoint {
     ReopenLogs,
     Backup,
     JournalSync,
+    Metrics,
 }
 
 /// Every path, the one method it takes, and its endpoint. A known path asked with another
@@ -305,6 +319,7 @@ const ROUTES: &[(&str, Method, Endpoint)] = &[
     ("/v1/logs/reopen", Method::POST, Endpoint::ReopenLogs),
     ("/v1/backup", Method::POST, Endpoint::Backup),
     ("/v1/journal/sync", Method::POST, Endpoint::JournalSync),
+    ("/metrics", Method::GET, Endpoint::Metrics),
 ];
 
 impl Endpoint {
@@ -385,7 +400,7 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
             error: ApiError::new(
                 405,
                 format!("{method} is not allowed on {path}"),
-                Some("GET /v1/status; every other endpoint takes POST".into()),
+                Some("GET /v1/status and GET /metrics; every other endpoint takes POST".into()),
             ),
             allow: Some(allowed.clone()),
         });
@@ -411,6 +426,7 @@ fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
         Endpoint::ReopenLogs => Command::ReopenLogs,
         Endpoint::Backup => Command::Backup,
         Endpoint::JournalSync => Command::JournalSync,
+        Endpoint::Metrics => Command::Metrics,
     })
 }
 

@@ -67,6 +67,25 @@ impl Supervisor {
                 });
                 return;
             }
+            Command::Metrics => {
+                // Built from the status's snapshot, and encoded off the loop as it is.
+                let (status, _) = self.status();
+                let crashes: crate::metrics::Crashes = self
+                    .units
+                    .values()
+                    .filter(|u| !u.crashes.is_empty())
+                    .map(|u| (u.name.clone(), u.crashes.clone()))
+                    .collect();
+                tokio::task::spawn_blocking(move || {
+                    let answer = crate::metrics::encode(&status, &crashes)
+                        .map(crate::requests::Answer)
+                        .map_err(|e| {
+                            ApiError::new(500, format!("cannot encode the metrics: {e}"), None)
+                        });
+                    let _ = reply.send(answer);
+                });
+                return;
+            }
             Command::Start(sel) => ("start", self.targets(&sel), self.start(&sel)),
             Command::Stop(sel) => match self.select(&sel) {
                 Ok(names) => {

@@ -21,6 +21,7 @@ mod hooks;
 mod journal;
 mod launch;
 pub mod logs;
+mod metrics;
 mod notify;
 mod own_files;
 mod persist;

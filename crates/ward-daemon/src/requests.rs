@@ -26,6 +26,8 @@ pub enum Command {
     Backup,
     /// `POST /v1/journal/sync`: answered once everything journaled before it is committed.
     JournalSync,
+    /// `GET /metrics`: the status in Prometheus's text format.
+    Metrics,
 }
 
 impl Command {
@@ -40,7 +42,7 @@ impl Command {
             }
         };
         Some(match self {
-            Command::Status | Command::JournalSync => return None,
+            Command::Status | Command::JournalSync | Command::Metrics => return None,
             Command::Start(sel) => ("start".into(), names(sel)),
             Command::Stop(sel) => ("stop".into(), names(sel)),
             Command::Restart(sel) => ("restart".into(), names(sel)),

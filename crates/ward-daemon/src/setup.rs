@@ -181,6 +181,7 @@ impl Supervisor {
             private_tmp,
             usage: None,
             last_cpu: None,
+            crashes: Default::default(),
         }
     }
 }

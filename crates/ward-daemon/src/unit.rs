@@ -108,6 +108,8 @@ pub struct Unit {
     pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.
     pub stop_after_dependents: bool,
+    /// Crashes since the daemon started, by class, for `/metrics`.
+    pub crashes: std::collections::BTreeMap<&'static str, u64>,
     /// What the current run used at the last sample.
     pub usage: Option<ward_api::UsageInfo>,
     /// The CPU total of the last sample, when, and of which main process: the base of

@@ -247,6 +247,9 @@ impl Supervisor {
         }
         if let Some(unit) = self.units.get_mut(name) {
             unit.verdict = Some((verdict.clone(), SystemTime::now()));
+            if verdict.class.is_crash() {
+                *unit.crashes.entry(verdict.class.as_str()).or_default() += 1;
+            }
         }
         if verdict.class.is_crash() {
             // The recovery table's choice, escalated when it is unlikely to hold; carried

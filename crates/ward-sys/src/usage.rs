@@ -122,7 +122,10 @@ mod tests {
         assert_eq!(parse_stat_usage(line), Some((150, 25, 7, 2560)));
         let io = "rchar: 10\nwchar: 20\nsyscr: 1\nsyscw: 2\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n";
         assert_eq!(parse_io(io), (4096, 8192));
-        assert_eq!(parse_pss("Rss: 10 kB\nPss:                 123 kB\n"), Some(123 * 1024));
+        assert_eq!(
+            parse_pss("Rss: 10 kB\nPss:                 123 kB\n"),
+            Some(123 * 1024)
+        );
     }
 
     #[test]

@@ -350,5 +350,10 @@ fn a_crash_names_the_peak_memory_its_samples_saw() {
     // A clean exit is no crash: nothing to explain.
     let mut clean = long(ExitStatus::Exited(0));
     clean.sampled_peak_rss = Some(1 << 20);
-    assert!(!classify(&clean).evidence.iter().any(|e| e.contains("peaked")));
+    assert!(
+        !classify(&clean)
+            .evidence
+            .iter()
+            .any(|e| e.contains("peaked"))
+    );
 }

@@ -17,6 +17,7 @@ mod health;
 mod host;
 mod journal;
 mod logs;
+mod metrics;
 mod notify_clients;
 mod oom_race;
 mod pid;

@@ -51,7 +51,10 @@ fn memory_and_cpu_samples_match_what_the_kernel_says() {
     });
     let b = second.usage.expect("usage");
     let pct = b.cpu_percent.expect("percent");
-    assert!(pct > 30.0 && pct <= 105.0, "a busy loop at {pct}% of a core");
+    assert!(
+        pct > 30.0 && pct <= 105.0,
+        "a busy loop at {pct}% of a core"
+    );
     let kernel = cpu_seconds_of(second.pid.expect("pid"));
     assert!(
         kernel >= b.cpu_seconds - 0.02 && kernel - b.cpu_seconds < 5.0,
@@ -65,7 +68,10 @@ fn memory_and_cpu_samples_match_what_the_kernel_says() {
     assert!(idle.usage.unwrap().cpu_percent.unwrap() < 5.0);
     // The table shows the columns.
     let table = w.ok(&["status"]);
-    assert!(table.lines().next().unwrap().contains("CPU") && table.contains("MiB"), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("CPU") && table.contains("MiB"),
+        "{table}"
+    );
 }
 
 #[test]
