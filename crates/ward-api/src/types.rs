@@ -276,6 +276,9 @@ pub struct DaemonInfo {
     /// What the repair of a damaged journal did at start-up, if one was needed.
     #[serde(default)]
     pub journal_repair: Option<String>,
+    /// The address the HTTP listener is bound to (`[supervisor] http`), if there is one.
+    #[serde(default)]
+    pub http: Option<String>,
 }
 
 /// `POST /v1/backup`.

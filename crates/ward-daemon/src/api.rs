@@ -45,7 +45,7 @@ use crate::supervisor::MAX_CONNECTIONS;
 /// A connection must show its first bytes within this time of being accepted, its whole
 /// request head within this time of being served (or of its last answer), and then its
 /// body within this time of the head.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connections accepted that have sent nothing yet (they hold no slot).
 const MAX_UNREAD: usize = 256;
@@ -228,7 +228,7 @@ fn refuse_reader(audit: &crate::audit::Audit, who: ward_store::audit::Peer, what
     ))
 }
 
-async fn answer(
+pub(crate) async fn answer(
     req: HttpRequest<Incoming>,
     tx: mpsc::Sender<Request>,
     who: ward_store::audit::Peer,
@@ -530,6 +530,15 @@ fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     text
+}
+
+/// An error answer, as the API gives them: `{"error": …, "hint": …}`.
+pub(crate) fn error_response(
+    status: StatusCode,
+    error: String,
+    hint: Option<String>,
+) -> Response<Full<Bytes>> {
+    respond(status, &ErrorBody { error, hint })
 }
 
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {

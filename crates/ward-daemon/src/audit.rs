@@ -63,5 +63,11 @@ impl Audit {
 /// Who is on the other end of a control connection.
 pub(crate) fn peer(stream: &impl std::os::fd::AsFd) -> io::Result<Peer> {
     let (uid, gid, pid, exe) = ward_sys::peer_cred(stream)?;
-    Ok(Peer { uid, gid, pid, exe })
+    Ok(Peer {
+        uid,
+        gid,
+        pid,
+        exe,
+        addr: None,
+    })
 }

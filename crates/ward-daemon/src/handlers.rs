@@ -411,6 +411,7 @@ impl Supervisor {
                 journal_dropped: self.journal.dropped(),
                 journal_failed: self.journal.failed(),
                 journal_repair: self.journal_repair.clone(),
+                http: self.http_addr.map(|a| a.to_string()),
             },
             services,
         };

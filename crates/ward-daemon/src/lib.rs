@@ -18,6 +18,7 @@ mod footprint;
 mod handlers;
 mod health;
 mod hooks;
+mod http;
 mod journal;
 mod launch;
 pub mod logs;

@@ -77,6 +77,17 @@ pub enum StartError {
         /// What went wrong.
         reason: String,
     },
+    /// The HTTP listener could not be bound.
+    #[error(
+        "cannot listen on {addr} ([supervisor] http): {source}\n  hint: another program may hold the port; choose another, or stop it"
+    )]
+    Http {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The control socket could not be bound.
     #[error("cannot listen on {path}: {source}")]
     Socket {
@@ -243,6 +254,7 @@ fn start_and_supervise(
     };
     let Prepared {
         listener,
+        http,
         journal,
         repaired,
         previous_crashed,
@@ -287,6 +299,8 @@ fn start_and_supervise(
                     source,
                 },
             )?;
+        supervisor.http_addr = http.as_ref().and_then(|(l, _)| l.local_addr().ok());
+        supervisor.http = http;
         let ready = ready.take();
         supervisor.run(listener, ready).await;
         Ok(())
@@ -301,6 +315,7 @@ fn start_and_supervise(
 /// What the daemon needs from the host before its loop runs.
 struct Prepared {
     listener: std::os::unix::net::UnixListener,
+    http: Option<(std::net::TcpListener, String)>,
     journal: ward_store::Journal,
     repaired: Option<ward_store::RepairReport>,
     previous_crashed: bool,
@@ -358,6 +373,22 @@ fn prepare(
     refuse_if_held_elsewhere(&sup.runtime_dir)?;
 
     let listener = bind(&sup.socket, open_to)?;
+    // The HTTP listener is bound before anything else is made, so that an address in use
+    // is refused with the host untouched but for the socket.
+    let http = match sup.http {
+        None => None,
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| StartError::Http { addr, source })?;
+            let token = ward_sys::token::load_or_create(&sup.state_dir.join("http.token"))
+                .map_err(|source| StartError::Os {
+                    what: "cannot read or make the HTTP listener's token",
+                    source,
+                })?;
+            Some((listener, token))
+        }
+    };
     footprint
         .socket(&sup.socket)
         .map_err(|source| StartError::Socket {
@@ -382,6 +413,7 @@ fn prepare(
     }
     Ok(Prepared {
         listener,
+        http,
         journal,
         repaired,
         previous_crashed,

@@ -125,6 +125,10 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// The HTTP listener and its token, until `run` serves them (`http.rs`).
+    pub(crate) http: Option<(std::net::TcpListener, String)>,
+    /// The address the HTTP listener is bound to.
+    pub(crate) http_addr: Option<std::net::SocketAddr>,
     /// When the next round of usage samples is due (`sampling.rs`).
     pub(crate) sampler: crate::sampling::Sampler,
     pub(crate) samples_tx: mpsc::UnboundedSender<Vec<crate::sampling::Reading>>,
@@ -215,6 +219,8 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            http: None,
+            http_addr: None,
             sampler: crate::sampling::Sampler::new(config.supervisor.sample_interval),
             samples_tx,
             samples_rx: Some(samples_rx),
@@ -242,6 +248,19 @@ impl Supervisor {
             self.audit.clone(),
             self.open_to,
         ));
+        if let Some((listener, token)) = self.http.take() {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    tokio::spawn(crate::http::serve(
+                        listener,
+                        Arc::new(token),
+                        tx.clone(),
+                        self.audit.clone(),
+                    ));
+                }
+                Err(e) => tracing::error!(error = %e, "cannot serve the HTTP listener"),
+            }
+        }
         let (mut sigchld, mut sigterm, mut sigint, mut sighup, mut sigquit) = match (
             signal(SignalKind::child()),
             signal(SignalKind::terminate()),

@@ -45,6 +45,26 @@ pub struct Peer {
     /// Its executable, when it could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exe: Option<String>,
+    /// For a client of the HTTP listener, its address: the kernel tells no user or
+    /// process of a TCP peer, so `uid`, `gid` and `pid` are then [`Peer::UNKNOWN`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+}
+
+impl Peer {
+    /// The id recorded where the kernel tells none.
+    pub const UNKNOWN: u32 = u32::MAX;
+
+    /// A client of the HTTP listener at `addr`.
+    pub fn remote(addr: String) -> Peer {
+        Peer {
+            uid: Peer::UNKNOWN,
+            gid: Peer::UNKNOWN,
+            pid: 0,
+            exe: None,
+            addr: Some(addr),
+        }
+    }
 }
 
 /// What happened.

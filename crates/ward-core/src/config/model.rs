@@ -61,6 +61,10 @@ pub struct SupervisorConfig {
     /// zero turns sampling off, and the daemon wakes only when something happens.
     /// Default 10s.
     pub sample_interval: std::time::Duration,
+    /// The address of the HTTP listener for tools that cannot speak to a Unix socket:
+    /// `/metrics` for anyone who reaches it, the rest of the API with the bearer token of
+    /// `<state_dir>/http.token`. Default none: no listener.
+    pub http: Option<std::net::SocketAddr>,
     /// Members of this group may send the daemon every request; the socket is opened to
     /// them (mode 0660, group-owned). Default none.
     pub api_group: Option<String>,
@@ -135,6 +139,7 @@ impl SupervisorConfig {
             sample_interval,
             api_group,
             api_readers,
+            http,
         } = self;
         [
             ("state_dir", *state_dir != other.state_dir),
@@ -164,6 +169,7 @@ impl SupervisorConfig {
             ("sample_interval", *sample_interval != other.sample_interval),
             ("api_group", *api_group != other.api_group),
             ("api_readers", *api_readers != other.api_readers),
+            ("http", *http != other.http),
         ]
         .into_iter()
         .filter_map(|(key, differs)| differs.then_some(key))

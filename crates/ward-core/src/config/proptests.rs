@@ -75,6 +75,7 @@ const SUPERVISOR_KEYS: &[&str] = &[
     "journal_backups",
     "api_group",
     "api_readers",
+    "http",
     "logdir",
 ];
 

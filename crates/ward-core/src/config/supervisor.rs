@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "journal_backups",
     "api_group",
     "api_readers",
+    "http",
 ];
 
 /// Default `log_max_size`: 10 MiB.
@@ -51,6 +52,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
     let mut sample_interval = std::time::Duration::from_secs(10);
+    let mut http = None;
     let mut journal_backups = 5;
     let mut api_group = None;
     let mut api_readers = None;
@@ -111,6 +113,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                 }
                 "api_group" => api_group = group_name(ctx, "api_group", value),
                 "api_readers" => api_readers = group_name(ctx, "api_readers", value),
+                "http" => http = http_address(ctx, value),
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
         }
@@ -133,6 +136,22 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         sample_interval,
         api_group,
         api_readers,
+        http,
+    }
+}
+
+/// `http = "127.0.0.1:9325"`: an IP address and a port; a host name would make the
+/// address the daemon listens on depend on a resolver.
+fn http_address(ctx: &mut Ctx<'_>, item: &Item) -> Option<std::net::SocketAddr> {
+    let text = ctx.string("http", item)?;
+    match text.parse::<std::net::SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            let message = format!("`http` must be an IP address and a port, found {text:?}");
+            let hint = "such as \"127.0.0.1:9325\" (this machine only) or \"[::1]:9325\"";
+            ctx.error(item_at(item), message, Some(hint.to_string()));
+            None
+        }
     }
 }
 

@@ -40,6 +40,9 @@ pub fn list(sup: &SupervisorConfig, since: Option<&str>, json: bool) -> Result<i
 }
 
 fn peer(p: &Peer) -> String {
+    if let Some(addr) = &p.addr {
+        return format!("http {addr}");
+    }
     match &p.exe {
         Some(exe) => format!("uid {} (pid {}, {exe})", p.uid, p.pid),
         None => format!("uid {} (pid {})", p.uid, p.pid),

@@ -64,6 +64,7 @@ impl RunAudit {
             exe: std::env::current_exe()
                 .ok()
                 .map(|p| p.display().to_string()),
+            addr: None,
         };
         // A secret passed with `--env` stays out of the trail even where the argv repeats it.
         let secrets = ward_core::secrets::Redactor::of(

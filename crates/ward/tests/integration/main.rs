@@ -15,6 +15,7 @@ mod env;
 mod fixture;
 mod health;
 mod host;
+mod http;
 mod journal;
 mod logs;
 mod metrics;
