@@ -378,3 +378,101 @@ mod tests {
         assert!(serde_json::from_str::<UnitIntent>("\"pause\"").is_err());
     }
 }
+
+/// One event of `GET /v1/events`, as it happens: each journal record but the daemon's
+/// bookkeeping, typed by `kind`, with the words `ward events` prints in `detail`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// Its number in this daemon's stream, from 1; a gap means events were missed.
+    pub seq: u64,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: i64,
+    /// The unit, when it is about one.
+    pub unit: Option<String>,
+    /// What happened, in words.
+    pub detail: String,
+    /// What happened, as data.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// The kinds of [`LiveEvent`] and their fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A main process started, or was adopted.
+    Start {
+        /// Its PID.
+        pid: u32,
+        /// Taken over from an earlier daemon.
+        adopted: bool,
+    },
+    /// A main process ended.
+    Exit {
+        /// Its PID.
+        pid: u32,
+        /// `exit 3`, `killed by SIGSEGV (core dumped)`.
+        description: String,
+        /// The exit code, when it called exit.
+        code: Option<i32>,
+        /// The signal's name, when a signal ended it.
+        signal: Option<String>,
+    },
+    /// The verdict on an end nobody asked for.
+    Crash {
+        /// The main process, if one ran.
+        pid: Option<u32>,
+        /// Its class (crashes.md).
+        class: String,
+        /// `low`, `medium`, `high`, `critical`.
+        severity: String,
+        /// The verdict in one sentence.
+        summary: String,
+        /// What the class rests on, a fact a line.
+        evidence: Vec<String>,
+        /// What the operator can do.
+        recommendation: Option<String>,
+    },
+    /// The health of a run changed.
+    Health {
+        /// Before.
+        from: String,
+        /// After.
+        to: String,
+    },
+    /// What ward did about a crash.
+    Recovery {
+        /// `restart`, `give up: …`, `repair hook …`.
+        action: String,
+        /// The delay before it, for a restart.
+        delay_ms: Option<u64>,
+    },
+    /// A unit changed state.
+    State {
+        /// Before.
+        from: String,
+        /// After.
+        to: String,
+    },
+    /// A control request and what came of it (a reload among them).
+    Action {
+        /// Who asked.
+        who: String,
+        /// `start`, `stop`, `reload` …
+        what: String,
+        /// The units it named.
+        targets: String,
+        /// What came of it.
+        result: String,
+    },
+    /// Something about the daemon itself.
+    Daemon {
+        /// `daemon started`, `journal overflow` …
+        what: String,
+    },
+    /// The daemon dropped this reader, which did not keep up; sent last, when it can be.
+    Dropped {
+        /// Events the reader missed.
+        missed: u64,
+    },
+}

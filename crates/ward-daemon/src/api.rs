@@ -40,6 +40,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use ward_api::{ErrorBody, MAX_BODY};
 
 use crate::requests::{ApiError, Command, Reply, Request};
+
+/// Every answer's body: a whole one, or the stream of `GET /v1/events`.
+pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// What a connection's requests reach besides the supervisor: the live events, and the
+/// way to close the connection of an event reader that falls behind.
+#[derive(Clone)]
+pub(crate) struct Streams {
+    pub events: Arc<crate::events::Bus>,
+    pub kill: Arc<tokio::sync::Notify>,
+}
 use crate::supervisor::MAX_CONNECTIONS;
 
 /// A connection must show its first bytes within this time of being accepted, its whole
@@ -59,6 +70,7 @@ pub(crate) async fn serve(
     connections: Arc<Semaphore>,
     audit: crate::audit::Audit,
     open_to: ward_core::access::Groups,
+    events: Arc<crate::events::Bus>,
 ) {
     let me = ward_sys::own_uid();
     // Every slot but one; the last is kept for status (see the module's documentation).
@@ -99,11 +111,12 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let (tx, connections, general, audit) = (
+        let (tx, connections, general, audit, events) = (
             tx.clone(),
             connections.clone(),
             general.clone(),
             audit.clone(),
+            events.clone(),
         );
         tokio::spawn(async move {
             // Nothing sent within the time: closed, without ever holding a slot.
@@ -117,7 +130,7 @@ pub(crate) async fn serve(
             let Some(slot) = take_slot(&connections, &general).await else {
                 return;
             };
-            serve_connection(stream, peer, access, slot, tx, audit).await;
+            serve_connection(stream, peer, access, slot, tx, audit, events).await;
         });
     }
 }
@@ -174,25 +187,41 @@ async fn serve_connection(
     slot: Slot,
     tx: mpsc::Sender<Request>,
     audit: crate::audit::Audit,
+    events: Arc<crate::events::Bus>,
 ) {
     let who = peer;
     let reserved = slot.general.is_none();
+    let streams = Streams {
+        events,
+        kill: Arc::new(tokio::sync::Notify::new()),
+    };
+    let kill = streams.kill.clone();
     let service = service_fn(move |req: HttpRequest<Incoming>| {
-        let (tx, who, access, audit) = (tx.clone(), who.clone(), access.clone(), audit.clone());
+        let (tx, who, access, audit, streams) = (
+            tx.clone(),
+            who.clone(),
+            access.clone(),
+            audit.clone(),
+            streams.clone(),
+        );
         async move {
             if reserved && !(req.method() == Method::GET && req.uri().path() == "/v1/status") {
                 return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, &busy()));
             }
-            answer(req, tx, who, access, audit).await
+            answer(req, tx, who, access, audit, streams).await
         }
     });
-    let _ = http1::Builder::new()
+    let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(IDLE_TIMEOUT)
         // A reserved slot serves one request, so that it is free again at once.
         .keep_alive(!reserved)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+        .serve_connection(TokioIo::new(stream), service);
+    // An event reader that fell behind is cut off here, even while its writes block.
+    tokio::select! {
+        _ = conn => {}
+        _ = kill.notified() => {}
+    }
     drop(slot);
 }
 
@@ -234,7 +263,32 @@ pub(crate) async fn answer(
     who: ward_store::audit::Peer,
     access: Access,
     audit: crate::audit::Audit,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+    streams: Streams,
+) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() == "/v1/events" {
+        if req.method() != Method::GET {
+            let mut resp = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed on /v1/events", req.method()),
+                Some("GET /v1/events streams the events".into()),
+            );
+            resp.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static("GET"),
+            );
+            return Ok(resp);
+        }
+        let mut resp = Response::new(BodyExt::boxed(streams.events.reader(streams.kill)));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/event-stream"),
+        );
+        resp.headers_mut().insert(
+            hyper::header::CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-cache"),
+        );
+        return Ok(resp);
+    }
     let mut metrics = false;
     let reply = match route(req).await {
         Ok(command) => match (&access, command.audited()) {
@@ -537,11 +591,11 @@ pub(crate) fn error_response(
     status: StatusCode,
     error: String,
     hint: Option<String>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     respond(status, &ErrorBody { error, hint })
 }
 
-fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| {
         serde_json::to_vec(&ErrorBody {
             error: "cannot encode the answer".into(),
@@ -552,8 +606,8 @@ fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<
     encoded(status, bytes)
 }
 
-fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(BodyExt::boxed(Full::new(Bytes::from(bytes))));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -656,6 +710,7 @@ mod tests {
                             | Command::ReopenLogs
                             | Command::Backup
                             | Command::JournalSync
+                            | Command::Metrics
                     );
                     prop_assert_eq!(body_less, !endpoint.takes_body(), "{:?}", command);
                 }

@@ -34,6 +34,7 @@ pub(crate) async fn serve(
     token: Arc<String>,
     tx: mpsc::Sender<Request>,
     audit: crate::audit::Audit,
+    events: Arc<crate::events::Bus>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
     loop {
@@ -49,17 +50,26 @@ pub(crate) async fn serve(
             }
         };
         let (token, tx, audit) = (token.clone(), tx.clone(), audit.clone());
+        let streams = crate::api::Streams {
+            events: events.clone(),
+            kill: Arc::new(tokio::sync::Notify::new()),
+        };
         tokio::spawn(async move {
+            let kill = streams.kill.clone();
             let service = service_fn(move |req: HttpRequest<Incoming>| {
-                let (token, tx, audit) = (token.clone(), tx.clone(), audit.clone());
-                async move { answer(req, addr.to_string(), &token, tx, audit).await }
+                let (token, tx, audit, streams) =
+                    (token.clone(), tx.clone(), audit.clone(), streams.clone());
+                async move { answer(req, addr.to_string(), &token, tx, audit, streams).await }
             });
-            let _ = http1::Builder::new()
+            let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(crate::api::IDLE_TIMEOUT)
                 .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = kill.notified() => {}
+            }
             drop(slot);
         });
     }
@@ -71,7 +81,8 @@ async fn answer(
     token: &str,
     tx: mpsc::Sender<Request>,
     audit: crate::audit::Audit,
-) -> Result<Response<http_body_util::Full<bytes::Bytes>>, Infallible> {
+    streams: crate::api::Streams,
+) -> Result<Response<crate::api::Body>, Infallible> {
     let peer = Peer::remote(addr);
     let given = req
         .headers()
@@ -109,7 +120,7 @@ async fn answer(
             return Ok(resp);
         }
     };
-    crate::api::answer(req, tx, peer, access, audit).await
+    crate::api::answer(req, tx, peer, access, audit, streams).await
 }
 
 /// Compares in time that depends on the length alone, so that the time of a refusal

@@ -85,6 +85,7 @@ impl Supervisor {
                         serving.connections.clone(),
                         self.audit.clone(),
                         self.open_to,
+                        self.events.clone(),
                     ));
                 }
                 Err(e) => restored.failed.push(e.to_string()),

@@ -125,6 +125,8 @@ pub(crate) struct Supervisor {
     /// Finished TCP health probes, from their tasks.
     pub(crate) probes_tx: mpsc::UnboundedSender<crate::health::ProbeDone>,
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
+    /// The live event stream (`events.rs`), fed by the journal.
+    pub(crate) events: Arc<crate::events::Bus>,
     /// The HTTP listener and its token, until `run` serves them (`http.rs`).
     pub(crate) http: Option<(std::net::TcpListener, String)>,
     /// The address the HTTP listener is bound to.
@@ -162,7 +164,7 @@ impl Supervisor {
         open_to: ward_core::access::Groups,
     ) -> std::io::Result<Supervisor> {
         let History {
-            journal,
+            mut journal,
             repaired,
             previous_crashed,
             audit,
@@ -175,6 +177,8 @@ impl Supervisor {
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
         let (samples_tx, samples_rx) = mpsc::unbounded_channel();
+        let events = crate::events::Bus::new();
+        journal.set_tap(events.tap());
         let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             config_path,
@@ -219,6 +223,7 @@ impl Supervisor {
             files_rx: Some(files_rx),
             probes_tx,
             probes_rx: Some(probes_rx),
+            events,
             http: None,
             http_addr: None,
             sampler: crate::sampling::Sampler::new(config.supervisor.sample_interval),
@@ -247,6 +252,7 @@ impl Supervisor {
             connections.clone(),
             self.audit.clone(),
             self.open_to,
+            self.events.clone(),
         ));
         if let Some((listener, token)) = self.http.take() {
             match tokio::net::TcpListener::from_std(listener) {
@@ -256,6 +262,7 @@ impl Supervisor {
                         Arc::new(token),
                         tx.clone(),
                         self.audit.clone(),
+                        self.events.clone(),
                     ));
                 }
                 Err(e) => tracing::error!(error = %e, "cannot serve the HTTP listener"),

@@ -28,7 +28,7 @@ pub use retention::Retention;
 pub use query::{CrashEntry, Entry, Reader, RunEnd, Stats};
 pub use record::{ExitRecord, Record};
 pub use schema::{SCHEMA_VERSION, integrity_check, is_damage, open_checked};
-pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE};
+pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE, Tap};
 
 use std::path::PathBuf;
 

@@ -49,7 +49,11 @@ pub struct Journal {
     handle: Option<JournalHandle>,
     failed: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
+    tap: Option<Tap>,
 }
+
+/// Who else hears of each record as it is queued: the daemon's live event stream.
+pub type Tap = Box<dyn Fn(&Record) + Send + Sync>;
 
 /// The writer's queue, bounded by a count of waiting messages rather than by slots.
 /// std's bounded channel allocates and touches all of its [`QUEUE`] slots up front: 640 KiB
@@ -195,7 +199,14 @@ impl Journal {
             }),
             failed,
             thread: Some(thread),
+            tap: None,
         })
+    }
+
+    /// Tells `tap` of every record queued from now on, before it is written: what
+    /// happens is told live, whether or not the disk keeps up.
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.tap = Some(tap);
     }
 
     /// The journal file.
@@ -210,6 +221,9 @@ impl Journal {
 
     /// Queues a record; never blocks. A full queue drops it and counts it.
     pub fn record(&self, record: Record) {
+        if let Some(tap) = &self.tap {
+            tap(&record);
+        }
         if let Some(h) = &self.handle {
             h.record(record);
         }
@@ -218,6 +232,9 @@ impl Journal {
     /// Queues a record and calls `done(true)` once it is committed, `done(false)` if it
     /// was dropped or its transaction failed.
     pub fn record_then(&self, record: Record, done: impl FnOnce(bool) + Send + 'static) {
+        if let Some(tap) = &self.tap {
+            tap(&record);
+        }
         if let Some(h) = &self.handle {
             h.record_then(record, done);
         }

@@ -141,12 +141,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Everything the journal holds, for all services, in time order.
+    /// Everything the journal holds, for all services, in time order; with `-f`, what
+    /// happens from now on, as it happens.
     Events {
-        /// Only what happened in this time before now [default: 1h].
-        #[arg(long, default_value = "1h")]
-        since: String,
-        /// Print JSON for scripts.
+        /// Only what happened in this time before now [default: 1h; with `-f`, nothing
+        /// of the past unless given].
+        #[arg(long)]
+        since: Option<String>,
+        /// Follow the daemon's live events until it stops (`GET /v1/events`).
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// With `-f`: only the events of this service or unit; repeatable.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// With `-f`: only events of this kind (start, exit, crash, health, recovery,
+        /// state, action, daemon); repeatable, or comma-separated.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Print JSON for scripts (with `-f`, one event per line).
         #[arg(long)]
         json: bool,
     },

@@ -33,12 +33,14 @@ pub fn history(
 }
 
 pub fn events(sup: &SupervisorConfig, since: &str, json: bool) -> Result<i32, Failure> {
-    let since_ms = since_to_ms(since)?;
-    let entries = open(sup)?
-        .events(since_ms)
-        .map_err(|e| read_error(sup, e))?;
+    let entries = entries_since(sup, since_to_ms(since)?)?;
     print(&entries, json)?;
     Ok(OK)
+}
+
+/// Everything the journal holds since `since_ms`, oldest first.
+pub(crate) fn entries_since(sup: &SupervisorConfig, since_ms: i64) -> Result<Vec<Entry>, Failure> {
+    open(sup)?.events(since_ms).map_err(|e| read_error(sup, e))
 }
 
 fn journal(sup: &SupervisorConfig) -> PathBuf {

@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod control;
 mod doctor;
+mod follow;
 mod history;
 mod logs;
 mod pid;
@@ -101,7 +102,26 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::History { name, since, json } => {
             history::history(&client::locate(&path)?, &name, since.as_deref(), json)
         }
-        Command::Events { since, json } => history::events(&client::locate(&path)?, &since, json),
+        Command::Events {
+            since,
+            follow: true,
+            services,
+            kinds,
+            json,
+        } => follow::follow(
+            &client::locate(&path)?,
+            follow::Follow {
+                since,
+                json,
+                services,
+                kinds,
+            },
+        ),
+        Command::Events { since, json, .. } => history::events(
+            &client::locate(&path)?,
+            since.as_deref().unwrap_or("1h"),
+            json,
+        ),
         Command::Run {
             kill_after,
             limits,

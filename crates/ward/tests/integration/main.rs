@@ -12,6 +12,7 @@ mod daemon;
 mod deps;
 mod descriptors;
 mod env;
+mod events;
 mod fixture;
 mod health;
 mod host;
