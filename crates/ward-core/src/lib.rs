@@ -25,6 +25,7 @@ pub mod sample;
 pub mod secrets;
 pub mod signal;
 pub mod timeouts;
+pub mod triggers;
 
 pub use exit::ExitStatus;
 pub use signal::Signal;

@@ -12,7 +12,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -31,14 +31,27 @@ const QUEUE: usize = 256;
 pub(crate) struct Bus {
     tx: broadcast::Sender<Arc<LiveEvent>>,
     seq: AtomicU64,
+    /// The loop's way in for `[[hooks]]`, used while the config has hooks.
+    hooks: mpsc::UnboundedSender<Arc<LiveEvent>>,
+    hooks_wanted: AtomicBool,
 }
 
 impl Bus {
-    pub fn new() -> Arc<Bus> {
-        Arc::new(Bus {
+    /// The bus, and the receiving end of the events for `[[hooks]]`.
+    pub fn new() -> (Arc<Bus>, mpsc::UnboundedReceiver<Arc<LiveEvent>>) {
+        let (hooks, rx) = mpsc::unbounded_channel();
+        let bus = Arc::new(Bus {
             tx: broadcast::channel(RING).0,
             seq: AtomicU64::new(0),
-        })
+            hooks,
+            hooks_wanted: AtomicBool::new(false),
+        });
+        (bus, rx)
+    }
+
+    /// Whether the loop hears of every event, for `[[hooks]]`.
+    pub fn want_hooks(&self, wanted: bool) {
+        self.hooks_wanted.store(wanted, Ordering::Relaxed);
     }
 
     /// What the journal calls with each record.
@@ -52,16 +65,23 @@ impl Bus {
             return;
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.tx.receiver_count() == 0 {
+        let hooks = self.hooks_wanted.load(Ordering::Relaxed);
+        if self.tx.receiver_count() == 0 && !hooks {
             return;
         }
-        let _ = self.tx.send(Arc::new(LiveEvent {
+        let ev = Arc::new(LiveEvent {
             seq,
             at_ms,
             unit,
             detail,
             body,
-        }));
+        });
+        if hooks {
+            let _ = self.hooks.send(ev.clone());
+        }
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(ev);
+        }
     }
 
     /// A new reader's body: the events from now on, in SSE frames. `kill` closes its

@@ -254,6 +254,9 @@ impl Supervisor {
 
     /// A hook was reaped.
     pub(crate) fn hook_ended(&mut self, pid: u32, status: ward_core::ExitStatus) {
+        if self.event_hook_ended(pid, status) {
+            return;
+        }
         let Some(mut hook) = self.hooks.remove(&pid) else {
             return;
         };

@@ -14,6 +14,7 @@ mod audit;
 mod backups;
 mod contain;
 mod deps;
+mod event_hooks;
 mod events;
 mod footprint;
 mod handlers;

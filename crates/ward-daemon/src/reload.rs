@@ -276,6 +276,11 @@ impl Supervisor {
             ));
         }
         let supervisor = self.config.supervisor.clone();
+        if config.hooks != self.config.hooks {
+            // Queued events belong to the hooks as they were.
+            self.event_hooks.clear_queues();
+            self.events.want_hooks(!config.hooks.is_empty());
+        }
         self.config = config;
         self.graph = ward_core::deps::Graph::of(&self.config.services);
         self.config.supervisor = supervisor;

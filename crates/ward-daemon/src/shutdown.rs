@@ -131,7 +131,7 @@ impl Supervisor {
             .values_mut()
             .filter_map(|h| h.cgroup.take())
             .collect();
-        for cg in side {
+        for cg in side.into_iter().chain(self.event_hooks.kill_all()) {
             self.retire_side_cgroup(cg);
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(2);

@@ -127,6 +127,9 @@ pub(crate) struct Supervisor {
     probes_rx: Option<mpsc::UnboundedReceiver<crate::health::ProbeDone>>,
     /// The live event stream (`events.rs`), fed by the journal.
     pub(crate) events: Arc<crate::events::Bus>,
+    hook_events_rx: Option<mpsc::UnboundedReceiver<Arc<ward_api::LiveEvent>>>,
+    /// The `[[hooks]]`' queues and runs.
+    pub(crate) event_hooks: crate::event_hooks::EventHooks,
     /// The HTTP listener and its token, until `run` serves them (`http.rs`).
     pub(crate) http: Option<(std::net::TcpListener, String)>,
     /// The address the HTTP listener is bound to.
@@ -177,7 +180,8 @@ impl Supervisor {
         let (files_tx, files_rx) = mpsc::unbounded_channel();
         let (probes_tx, probes_rx) = mpsc::unbounded_channel();
         let (samples_tx, samples_rx) = mpsc::unbounded_channel();
-        let events = crate::events::Bus::new();
+        let (events, hook_events_rx) = crate::events::Bus::new();
+        events.want_hooks(!config.hooks.is_empty());
         journal.set_tap(events.tap());
         let (reload_tx, reload_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
@@ -224,6 +228,8 @@ impl Supervisor {
             probes_tx,
             probes_rx: Some(probes_rx),
             events,
+            hook_events_rx: Some(hook_events_rx),
+            event_hooks: Default::default(),
             http: None,
             http_addr: None,
             sampler: crate::sampling::Sampler::new(config.supervisor.sample_interval),
@@ -285,6 +291,7 @@ impl Supervisor {
         let mut files_rx = self.files_rx.take().expect("run is called once");
         let mut probes_rx = self.probes_rx.take().expect("run is called once");
         let mut samples_rx = self.samples_rx.take().expect("run is called once");
+        let mut hook_events_rx = self.hook_events_rx.take().expect("run is called once");
         let mut reload_rx = self.reload_rx.take().expect("run is called once");
         let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
         let notify_path = crate::notify::socket_path(&self.config.supervisor.runtime_dir);
@@ -368,6 +375,7 @@ impl Supervisor {
                     self.file_job_done(&name, job, outcome);
                 }
                 Some(readings) = samples_rx.recv() => self.samples_read(readings),
+                Some(ev) = hook_events_rx.recv() => self.event_for_hooks(ev),
                 Some((name, main, outcome)) = probes_rx.recv() => {
                     self.probe_done(&name, main, outcome);
                 }

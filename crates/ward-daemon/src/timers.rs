@@ -15,7 +15,14 @@ impl Supervisor {
             return now;
         }
         let mut next = now + Duration::from_secs(3600);
-        for due in [self.own_files_due, self.sampler.due].into_iter().flatten() {
+        for due in [
+            self.own_files_due,
+            self.sampler.due,
+            self.event_hooks.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             next = next.min(due);
         }
         for unit in self.units.values() {
@@ -50,6 +57,7 @@ impl Supervisor {
         }
         self.settle_verdicts();
         self.kill_late_hooks();
+        self.kill_late_event_hooks();
         self.sample_if_due();
         self.run_due_probes();
         self.check_watchdogs();

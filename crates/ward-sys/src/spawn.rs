@@ -708,6 +708,18 @@ unsafe fn report_and_exit(report: *mut Report, step: ChildStep) -> ! {
     }
 }
 
+/// A descriptor to give a child as stdin that reads `data` and then end of file: an
+/// anonymous memory file, so that no size of `data` can block the writer, as a pipe's
+/// buffer would before the child reads.
+pub fn stdin_of(data: &[u8]) -> io::Result<OwnedFd> {
+    use std::io::{Seek, Write};
+    let fd = rustix::fs::memfd_create("ward-stdin", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(data)?;
+    file.rewind()?;
+    Ok(file.into())
+}
+
 /// Opens `/dev/null` for a child's stdin.
 pub fn dev_null() -> io::Result<OwnedFd> {
     Ok(std::fs::File::open("/dev/null")?.into())

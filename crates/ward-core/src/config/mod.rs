@@ -5,6 +5,7 @@ mod confine;
 mod deps;
 pub mod dotenv;
 mod errors;
+pub mod event_hooks;
 mod fields;
 mod files;
 mod health;

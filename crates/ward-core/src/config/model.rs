@@ -19,6 +19,26 @@ pub struct Config {
     pub supervisor: SupervisorConfig,
     /// Services as declared, by name, before `instances` expansion.
     pub services: Services,
+    /// `[[hooks]]`: programs run when events happen.
+    pub hooks: Vec<EventHook>,
+}
+
+/// One `[[hooks]]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventHook {
+    /// Its place in the file, from 1, to name it by.
+    pub index: usize,
+    /// The events it runs for (see `event_hooks::TRIGGERS`).
+    pub on: Vec<String>,
+    /// Only events of these services (or units); empty for all.
+    pub services: Vec<String>,
+    /// The argv it runs, never through a shell.
+    pub command: Vec<String>,
+    /// How long a run may take before it is killed. Default 30s.
+    pub timeout: std::time::Duration,
+    /// Events that may wait while a run is in progress; more are dropped and counted.
+    /// Default 100.
+    pub queue: u32,
 }
 
 /// Services by name, each shared with the units made from it: a daemon of thousands of

@@ -7,7 +7,7 @@ use super::{service, supervisor};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const TOP_KEYS: &[&str] = &["supervisor", "services"];
+const TOP_KEYS: &[&str] = &["supervisor", "services", "hooks"];
 
 /// The largest config file ward reads: 16 MiB. A real `ward.toml` of 10,000 services is
 /// a few megabytes; anything larger is a mistake (a log file named by `-c`, `/dev/zero`),
@@ -59,6 +59,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
 
+    let hooks = root
+        .get("hooks")
+        .map(|item| super::event_hooks::parse(&mut ctx, item))
+        .unwrap_or_default();
+
     if let Some(table) = root.get("services").and_then(|i| i.as_table_like()) {
         super::deps::check(&mut ctx, table, &services);
         super::files::check(&mut ctx, path, &supervisor, table, &services);
@@ -69,6 +74,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             path: path.to_path_buf(),
             supervisor,
             services,
+            hooks,
         })
     } else {
         Err(ctx.report.into_errors(path, text))

@@ -12,6 +12,7 @@ mod daemon;
 mod deps;
 mod descriptors;
 mod env;
+mod event_hooks;
 mod events;
 mod fixture;
 mod health;
