@@ -67,9 +67,21 @@ pub enum Command {
         #[arg(long)]
         reopen: bool,
         /// Write the lines' bytes as they are, also to a terminal (where control
-        /// characters are otherwise shown escaped, as `\e[31m`).
+        /// characters are otherwise shown escaped, as `\e[31m`, and names coloured).
         #[arg(long)]
         raw: bool,
+        /// Every line of this time before now (such as `1h`), rotated files included.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Only lines older than this time before now (such as `10m`).
+        #[arg(long, value_name = "DURATION")]
+        until: Option<String>,
+        /// Only lines that hold this text.
+        #[arg(long, value_name = "TEXT")]
+        grep: Option<String>,
+        /// Only what the services wrote on standard error.
+        #[arg(long)]
+        stderr: bool,
     },
     /// Re-read the config and apply only what changed.
     Reload {

@@ -1,5 +1,7 @@
-//! `ward logs NAME… [-f] [-n N] [--reopen] [--raw]`: read straight from the log files, so
-//! logs can be read while the daemon is down too.
+//! `ward logs NAME… [-f] [-n N] [--since D] [--until D] [--grep TEXT] [--stderr] [--reopen]
+//! [--raw]`: read straight from the log files, so logs can be read while the daemon is
+//! down too. Several units' lines are merged by their timestamps, each after its unit's
+//! name (coloured on a terminal); `--since` reads the rotated files too.
 //!
 //! The lines are what the services wrote. To a terminal they go escaped
 //! ([`ward_api::escape::bytes`]), so that a service cannot clear the operator's screen,
@@ -9,13 +11,14 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ward_api::Ack;
 use ward_core::config::{Config, SupervisorConfig};
 
 use crate::client::{self, Empty, Method, Timeout};
+use crate::cmd::log_lines::{self, Filter};
 use crate::exit::{Failure, OK};
 use crate::out::outln;
 
@@ -33,46 +36,141 @@ pub fn reopen(sup: &SupervisorConfig, timeout: Timeout) -> Result<i32, Failure> 
     Ok(OK)
 }
 
-/// Prints the logs; `escape` shows control characters as visible escapes.
-pub fn logs(
-    config: &Config,
-    names: &[String],
-    follow: bool,
-    lines: usize,
-    escape: bool,
-) -> Result<i32, Failure> {
-    let units = select(config, names)?;
+/// What `ward logs` was asked.
+pub struct LogArgs {
+    pub names: Vec<String>,
+    pub follow: bool,
+    pub lines: usize,
+    /// Show control characters as visible escapes (a terminal, without `--raw`).
+    pub escape: bool,
+    /// Colour the names before the lines (a terminal, without `--raw`).
+    pub color: bool,
+    pub filter: Filter,
+}
+
+/// Prints the logs: each unit's last lines (or, with `--since`, every line since, rotated
+/// files included), merged by time, then with `-f` what comes, merged the same way.
+pub fn logs(config: &Config, args: LogArgs) -> Result<i32, Failure> {
+    let units = select(config, &args.names)?;
     let prefix = units.len() > 1;
     let width = units.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let labels: Vec<String> = units
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| match (prefix, args.color) {
+            (false, _) => String::new(),
+            (true, false) => format!("{name:width$} | "),
+            // Six colours, one per unit in turn, on the name alone.
+            (true, true) => format!("\x1b[3{}m{name:width$}\x1b[0m | ", 1 + i % 6),
+        })
+        .collect();
     let mut out = io::stdout().lock();
     let mut files: Vec<Followed> = Vec::new();
-    for (name, path) in units {
-        let label = if prefix {
-            format!("{name:width$} | ")
-        } else {
-            String::new()
-        };
-        let (shown, opened) = match tail(&path, lines) {
-            Ok(Tail { shown, file, end }) => (shown, Some((file, end))),
-            Err(_) => (Vec::new(), None),
-        };
-        write_lines(&mut out, &label, &shown, escape).map_err(Failure::Output)?;
-        files.push(Followed::new(label, path, opened));
+    let mut shown: Vec<Vec<u8>> = Vec::new();
+    for (_, path) in &units {
+        let (text, opened) = first_lines(path, args.lines, &args.filter);
+        shown.push(text);
+        files.push(Followed::new(path.clone(), opened));
     }
+    print_merged(&mut out, &labels, &shown, &args.filter, args.escape).map_err(Failure::Output)?;
     out.flush().map_err(Failure::Output)?;
-    if !follow {
+    if !args.follow {
         return Ok(OK);
     }
     // A reader that went away (`ward logs -f | head`) ends this loop, and the command
     // quietly (see main).
     loop {
-        for f in &mut files {
-            let new = f.read_new();
-            write_lines(&mut out, &f.label, &new, escape).map_err(Failure::Output)?;
-        }
+        let new: Vec<Vec<u8>> = files.iter_mut().map(Followed::read_new).collect();
+        print_merged(&mut out, &labels, &new, &args.filter, args.escape)
+            .map_err(Failure::Output)?;
         out.flush().map_err(Failure::Output)?;
         std::thread::sleep(FOLLOW_POLL);
     }
+}
+
+/// What is shown of one log before following it, and where following goes on: its last
+/// `n` lines; with a filter, its last `n` matching lines; with `--since`, every line of
+/// its rotated files and of itself (the filter picks among them later).
+fn first_lines(path: &Path, n: usize, filter: &Filter) -> (Vec<u8>, Option<(File, u64)>) {
+    if !filter.any() {
+        return match tail(path, n) {
+            Ok(Tail { shown, file, end }) => (shown, Some((file, end))),
+            Err(_) => (Vec::new(), None),
+        };
+    }
+    let mut text = Vec::new();
+    if filter.since.is_some() {
+        for old in rotated(path) {
+            if let Ok(bytes) = std::fs::read(&old) {
+                text.extend_from_slice(&bytes[..whole(&bytes)]);
+            }
+        }
+    }
+    let opened = File::open(path).ok().and_then(|mut f| {
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).ok()?;
+        let end = whole(&bytes);
+        text.extend_from_slice(&bytes[..end]);
+        Some((f, end as u64))
+    });
+    if filter.since.is_none() {
+        // The last `n` lines that pass the filter.
+        let kept: Vec<&[u8]> = log_lines::lines(&text)
+            .into_iter()
+            .filter(|l| filter.keeps(l))
+            .collect();
+        text = kept[kept.len().saturating_sub(n)..].concat();
+    }
+    (text, opened)
+}
+
+/// The length of `bytes` up to and with its last newline.
+fn whole(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+/// The rotated files of a log, oldest first: `NAME.log.N` … `NAME.log.1`.
+fn rotated(path: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for k in 1.. {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(format!(".{k}"));
+        let p = PathBuf::from(name);
+        if !p.exists() {
+            break;
+        }
+        found.push(p);
+    }
+    found.reverse();
+    found
+}
+
+/// Prints the lines of every unit that pass the filter, merged by their timestamps.
+fn print_merged(
+    out: &mut impl Write,
+    labels: &[String],
+    per_unit: &[Vec<u8>],
+    filter: &Filter,
+    escape: bool,
+) -> io::Result<()> {
+    let split: Vec<Vec<&[u8]>> = per_unit
+        .iter()
+        .map(|b| {
+            log_lines::lines(b)
+                .into_iter()
+                .filter(|l| filter.keeps(l))
+                .collect()
+        })
+        .collect();
+    for (unit, line) in log_lines::merge(&split) {
+        out.write_all(labels[unit].as_bytes())?;
+        if escape {
+            out.write_all(ward_api::escape::bytes(line).as_bytes())?;
+        } else {
+            out.write_all(line)?;
+        }
+    }
+    Ok(())
 }
 
 /// The units named (a service name selects all its instances; none selects all) and
@@ -109,18 +207,6 @@ fn log_file(config: &Config, unit: &str) -> PathBuf {
     config.supervisor.log_dir.join(format!("{unit}.log"))
 }
 
-fn write_lines(out: &mut impl Write, label: &str, bytes: &[u8], escape: bool) -> io::Result<()> {
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        out.write_all(label.as_bytes())?;
-        if escape {
-            out.write_all(ward_api::escape::bytes(line).as_bytes())?;
-        } else {
-            out.write_all(line)?;
-        }
-    }
-    Ok(())
-}
-
 /// What `tail` showed, and where following it goes on.
 struct Tail {
     /// The last whole lines.
@@ -134,7 +220,7 @@ struct Tail {
 
 /// The last `n` whole lines of a file, read backwards in blocks so a large log costs only
 /// what is shown.
-fn tail(path: &PathBuf, n: usize) -> io::Result<Tail> {
+fn tail(path: &Path, n: usize) -> io::Result<Tail> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     if n == 0 {
@@ -190,7 +276,6 @@ fn tail(path: &PathBuf, n: usize) -> io::Result<Tail> {
 
 /// A log file being followed across rotations.
 struct Followed {
-    label: String,
     path: PathBuf,
     file: Option<File>,
     inode: u64,
@@ -200,9 +285,8 @@ struct Followed {
 impl Followed {
     /// Starts where `tail` stopped, in the file it read; with no file yet, at the start
     /// of the one that appears.
-    fn new(label: String, path: PathBuf, opened: Option<(File, u64)>) -> Followed {
+    fn new(path: PathBuf, opened: Option<(File, u64)>) -> Followed {
         let mut f = Followed {
-            label,
             path,
             file: None,
             inode: 0,

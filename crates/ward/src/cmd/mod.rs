@@ -6,6 +6,7 @@ mod control;
 mod doctor;
 mod follow;
 mod history;
+mod log_lines;
 mod logs;
 mod pid;
 mod run;
@@ -63,10 +64,43 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             follow,
             lines,
             raw,
+            since,
+            until,
+            grep,
+            stderr,
             ..
         } => {
-            let escape = !raw && std::io::IsTerminal::is_terminal(&std::io::stdout());
-            logs::logs(&client::load(&path)?, &names, follow, lines, escape)
+            let terminal = !raw && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let stamp = |flag: &str, ago: Option<String>| {
+                ago.map(|d| {
+                    let ms = history::since_to_ms(&d)
+                        .map_err(|_| {
+                            Failure::Usage(format!(
+                                "invalid duration `{d}` for {flag}\n  hint: write a number and a unit, such as 30m, 1h or 2d"
+                            ))
+                        })?;
+                    Ok::<_, Failure>(ward_api::timestamp::string(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+                    ))
+                })
+                .transpose()
+            };
+            logs::logs(
+                &client::load(&path)?,
+                logs::LogArgs {
+                    names,
+                    follow,
+                    lines,
+                    escape: terminal,
+                    color: terminal,
+                    filter: log_lines::Filter {
+                        since: stamp("--since", since)?,
+                        until: stamp("--until", until)?,
+                        grep,
+                        stderr_only: stderr,
+                    },
+                },
+            )
         }
         Command::Reload { json } => control::reload(&client::locate(&path)?, json, answer),
         Command::Down => {

@@ -168,3 +168,48 @@ fn follow_prints_new_lines_as_they_come() {
     let _ = follower.wait();
     assert!(numbers.windows(2).all(|p| p[1] == p[0] + 1), "{numbers:?}");
 }
+
+/// Several services' lines come merged by time, and the filters pick among them, across
+/// rotated files with `--since`.
+#[test]
+fn logs_of_several_services_merge_by_time_and_filter() {
+    let w = Ward::up(
+        "[supervisor]\nlog_max_size = \"4KiB\"\nlog_keep = 5\n\
+         [services.tick]\ncommand = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 60 ]; do echo tick $i; echo oops $i >&2; i=$((i+1)); sleep 0.01; done; sleep 300\"]\n\
+         [services.tock]\ncommand = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 60 ]; do echo tock $i; i=$((i+1)); sleep 0.01; done; sleep 300\"]\n",
+    );
+    let dir = w.dir.path().join(".ward/logs");
+    wait_for("both to finish writing", || {
+        let all = w.ok(&["logs", "--since", "1h"]);
+        (all.contains("tick 59") && all.contains("tock 59")).then_some(())
+    });
+    assert!(dir.join("tick.log.1").exists(), "the tick log rotated");
+    let all = w.ok(&["logs", "tick", "tock", "--since", "1h"]);
+    let stamps: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(_, rest)| &rest[..24]))
+        .collect();
+    let mut sorted = stamps.clone();
+    sorted.sort();
+    assert_eq!(stamps, sorted, "merged by time");
+    // With --since, rotated files count: every tick from the first.
+    for i in [0, 30, 59] {
+        assert!(
+            all.contains(&format!(" out tick {i}\n")),
+            "tick {i}:\n{all}"
+        );
+    }
+    assert!(all.lines().any(|l| l.starts_with("tick | ")), "{all}");
+    assert!(all.lines().any(|l| l.starts_with("tock | ")), "{all}");
+    // Filters: stderr alone, and text.
+    let errs = w.ok(&["logs", "tick", "tock", "--stderr", "-n", "5"]);
+    assert_eq!(errs.lines().count(), 5, "{errs}");
+    assert!(errs.lines().all(|l| l.contains(" err oops ")), "{errs}");
+    let one = w.ok(&["logs", "--since", "1h", "--grep", "tock 42"]);
+    assert_eq!(one.lines().count(), 1, "{one}");
+    assert!(one.ends_with(" out tock 42\n"), "{one}");
+    // Nothing is older than an hour from now, so `--until 1h` leaves nothing.
+    assert_eq!(w.ok(&["logs", "--since", "2h", "--until", "1h"]), "");
+    let bad = w.cli(&["logs", "--since", "soon"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
