@@ -83,6 +83,9 @@ pub enum Command {
         #[arg(long)]
         stderr: bool,
     },
+    /// A live view of every unit: state, health, CPU, memory, restarts, last crash;
+    /// keys to start, stop and restart one, and to read its log and its why.
+    Top,
     /// Re-read the config and apply only what changed.
     Reload {
         /// Print JSON for scripts.

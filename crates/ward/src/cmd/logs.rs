@@ -207,6 +207,11 @@ fn log_file(config: &Config, unit: &str) -> PathBuf {
     config.supervisor.log_dir.join(format!("{unit}.log"))
 }
 
+/// The last `n` whole lines of a log file, nothing when it cannot be read: for `ward top`.
+pub(crate) fn last_lines(path: &Path, n: usize) -> Vec<u8> {
+    tail(path, n).map(|t| t.shown).unwrap_or_default()
+}
+
 /// What `tail` showed, and where following it goes on.
 struct Tail {
     /// The last whole lines.

@@ -14,6 +14,7 @@ mod run_audit;
 mod run_tree;
 mod stats;
 mod status;
+mod top;
 mod up;
 mod why;
 
@@ -102,6 +103,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 },
             )
         }
+        Command::Top => top::top(&path, &client::load(&path)?),
         Command::Reload { json } => control::reload(&client::locate(&path)?, json, answer),
         Command::Down => {
             let limit = within(timeouts::shutdown(client::load(&path).ok().as_ref()));

@@ -38,4 +38,5 @@ mod socket;
 mod state_dir;
 mod stop;
 mod terminal;
+mod top;
 mod why;
