@@ -213,6 +213,10 @@ pub struct UsageInfo {
     pub memory_rss_bytes: u64,
     /// The largest `memory_rss_bytes` of the run's samples.
     pub memory_peak_rss_bytes: u64,
+    /// Proportional memory (shared pages divided among their users), with
+    /// `sample_pss = true`.
+    #[serde(default)]
+    pub memory_pss_bytes: Option<u64>,
     /// Threads of all its processes.
     pub threads: u64,
     /// Open descriptors of all its processes.

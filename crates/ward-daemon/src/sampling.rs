@@ -91,9 +91,13 @@ impl Supervisor {
             return;
         }
         self.sampler.in_flight = true;
-        let (tx, me) = (self.samples_tx.clone(), self.me);
+        let (tx, me, pss) = (
+            self.samples_tx.clone(),
+            self.me,
+            self.config.supervisor.sample_pss,
+        );
         tokio::task::spawn_blocking(move || {
-            let _ = tx.send(read(targets, me));
+            let _ = tx.send(read(targets, me, pss));
         });
     }
 
@@ -125,6 +129,7 @@ impl Supervisor {
                 cpu_seconds: r.usage.cpu_ns as f64 / 1e9,
                 memory_rss_bytes: r.usage.rss_bytes,
                 memory_peak_rss_bytes: peak,
+                memory_pss_bytes: r.usage.pss_bytes,
                 threads: r.usage.threads,
                 fds: r.usage.fds,
                 read_bytes: r.usage.read_bytes,
@@ -138,7 +143,7 @@ impl Supervisor {
 
 /// Reads every target: one look at `/proc` for all the trees, one read of `cgroup.procs`
 /// per cgroup.
-fn read(targets: Vec<Target>, ward: u32) -> Vec<Reading> {
+fn read(targets: Vec<Target>, ward: u32, pss: bool) -> Vec<Reading> {
     let table = targets
         .iter()
         .any(|t| matches!(t.source, Source::Tree))
@@ -171,7 +176,7 @@ fn read(targets: Vec<Target>, ward: u32) -> Vec<Reading> {
                     (pids, None)
                 }
             };
-            let mut usage = ward_sys::usage::of_processes(&pids, false);
+            let mut usage = ward_sys::usage::of_processes(&pids, pss);
             if let Some(ns) = cgroup_cpu {
                 usage.cpu_ns = ns;
             }

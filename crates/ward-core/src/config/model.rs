@@ -81,6 +81,9 @@ pub struct SupervisorConfig {
     /// zero turns sampling off, and the daemon wakes only when something happens.
     /// Default 10s.
     pub sample_interval: std::time::Duration,
+    /// Samples read proportional memory (PSS) too, which walks every mapping of every
+    /// process: worth it where services share much memory. Default false.
+    pub sample_pss: bool,
     /// The address of the HTTP listener for tools that cannot speak to a Unix socket:
     /// `/metrics` for anyone who reaches it, the rest of the API with the bearer token of
     /// `<state_dir>/http.token`. Default none: no listener.
@@ -157,6 +160,7 @@ impl SupervisorConfig {
             journal_backup_interval,
             journal_backups,
             sample_interval,
+            sample_pss,
             api_group,
             api_readers,
             http,
@@ -187,6 +191,7 @@ impl SupervisorConfig {
             ),
             ("journal_backups", *journal_backups != other.journal_backups),
             ("sample_interval", *sample_interval != other.sample_interval),
+            ("sample_pss", *sample_pss != other.sample_pss),
             ("api_group", *api_group != other.api_group),
             ("api_readers", *api_readers != other.api_readers),
             ("http", *http != other.http),

@@ -72,6 +72,7 @@ const SUPERVISOR_KEYS: &[&str] = &[
     "journal_keep_rows",
     "journal_backup_interval",
     "sample_interval",
+    "sample_pss",
     "journal_backups",
     "api_group",
     "api_readers",

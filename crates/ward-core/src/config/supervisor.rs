@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "journal_keep_rows",
     "journal_backup_interval",
     "sample_interval",
+    "sample_pss",
     "journal_backups",
     "api_group",
     "api_readers",
@@ -53,6 +54,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
     let mut sample_interval = std::time::Duration::from_secs(10);
     let mut http = None;
+    let mut sample_pss = false;
     let mut journal_backups = 5;
     let mut api_group = None;
     let mut api_readers = None;
@@ -114,6 +116,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                 "api_group" => api_group = group_name(ctx, "api_group", value),
                 "api_readers" => api_readers = group_name(ctx, "api_readers", value),
                 "http" => http = http_address(ctx, value),
+                "sample_pss" => sample_pss = ctx.boolean("sample_pss", value).unwrap_or(sample_pss),
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
         }
@@ -134,6 +137,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         journal_backup_interval,
         journal_backups,
         sample_interval,
+        sample_pss,
         api_group,
         api_readers,
         http,

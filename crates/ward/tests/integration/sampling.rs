@@ -17,7 +17,7 @@ fn cpu_seconds_of(pid: u32) -> f64 {
 fn memory_and_cpu_samples_match_what_the_kernel_says() {
     let bin = testbin();
     let w = Ward::up(&format!(
-        "[supervisor]\nsample_interval = \"200ms\"\n\
+        "[supervisor]\nsample_interval = \"200ms\"\nsample_pss = true\n\
          [services.hog]\ncommand = [\"{bin}\", \"hog\", \"100\"]\n\
          [services.spin]\ncommand = [\"{bin}\", \"spin\"]\n\
          [services.idle]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
@@ -35,6 +35,9 @@ fn memory_and_cpu_samples_match_what_the_kernel_says() {
     let mib = u.memory_rss_bytes as f64 / (1 << 20) as f64;
     assert!((100.0..=105.0).contains(&mib), "{mib} MiB: {u:?}");
     assert!(u.memory_peak_rss_bytes >= u.memory_rss_bytes);
+    // Its pages are its own: proportional memory is close to resident memory.
+    let pss = u.memory_pss_bytes.expect("pss, asked for") as f64 / (1 << 20) as f64;
+    assert!((95.0..=105.0).contains(&pss), "{pss} MiB PSS: {u:?}");
     assert_eq!(u.processes, 1);
     assert!(u.threads >= 1 && u.fds >= 3, "{u:?}");
 
