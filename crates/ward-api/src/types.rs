@@ -27,6 +27,17 @@ pub enum UnitState {
 }
 
 impl UnitState {
+    /// Every state, in the order of a unit's life.
+    pub const ALL: [UnitState; 7] = [
+        UnitState::Stopped,
+        UnitState::Starting,
+        UnitState::Running,
+        UnitState::Stopping,
+        UnitState::Exited,
+        UnitState::Backoff,
+        UnitState::Failed,
+    ];
+
     /// The name on the wire, which is also what people read.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -338,15 +349,7 @@ pub struct Ack {
 mod tests {
     use super::*;
 
-    const STATES: [UnitState; 7] = [
-        UnitState::Stopped,
-        UnitState::Starting,
-        UnitState::Running,
-        UnitState::Stopping,
-        UnitState::Exited,
-        UnitState::Backoff,
-        UnitState::Failed,
-    ];
+    const STATES: [UnitState; 7] = UnitState::ALL;
 
     /// The JSON is the string docs/api.md lists, and the one `as_str` gives.
     #[test]

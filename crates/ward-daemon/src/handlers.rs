@@ -70,14 +70,23 @@ impl Supervisor {
             Command::Metrics => {
                 // Built from the status's snapshot, and encoded off the loop as it is.
                 let (status, _) = self.status();
-                let crashes: crate::metrics::Crashes = self
-                    .units
-                    .values()
-                    .filter(|u| !u.crashes.is_empty())
-                    .map(|u| (u.name.clone(), u.crashes.clone()))
-                    .collect();
+                let counts =
+                    |of: fn(
+                        &crate::unit::Unit,
+                    )
+                        -> &std::collections::BTreeMap<&'static str, u64>| {
+                        self.units
+                            .values()
+                            .filter(|u| !of(u).is_empty())
+                            .map(|u| (u.name.clone(), of(u).clone()))
+                            .collect()
+                    };
+                let extra = crate::metrics::Extra {
+                    crashes: counts(|u| &u.crashes),
+                    restarts: counts(|u| &u.restarts_by_reason),
+                };
                 tokio::task::spawn_blocking(move || {
-                    let answer = crate::metrics::encode(&status, &crashes)
+                    let answer = crate::metrics::encode(&status, &extra)
                         .map(crate::requests::Answer)
                         .map_err(|e| {
                             ApiError::new(500, format!("cannot encode the metrics: {e}"), None)

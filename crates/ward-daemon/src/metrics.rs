@@ -10,21 +10,18 @@ use ward_api::{StatusResponse, UnitState};
 /// The content type of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-const STATES: [UnitState; 7] = [
-    UnitState::Stopped,
-    UnitState::Starting,
-    UnitState::Running,
-    UnitState::Stopping,
-    UnitState::Exited,
-    UnitState::Backoff,
-    UnitState::Failed,
-];
+/// Counts of each unit since the daemon started, by a label: crashes by class, automatic
+/// restarts by the class of the end before each.
+pub(crate) type Counts = BTreeMap<String, BTreeMap<&'static str, u64>>;
 
-/// Crashes of each unit since the daemon started, by class.
-pub(crate) type Crashes = BTreeMap<String, BTreeMap<&'static str, u64>>;
+/// What `/metrics` needs besides the status: counts the status does not carry.
+pub(crate) struct Extra {
+    pub crashes: Counts,
+    pub restarts: Counts,
+}
 
 /// The metrics of `status`, encoded.
-pub(crate) fn encode(status: &StatusResponse, crashes: &Crashes) -> prometheus::Result<Vec<u8>> {
+pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Result<Vec<u8>> {
     let r = Registry::new();
     let unit = &["unit", "service"];
     let gauge = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<GaugeVec> {
@@ -69,8 +66,8 @@ pub(crate) fn encode(status: &StatusResponse, crashes: &Crashes) -> prometheus::
     )?;
     let restarts = counter(
         "ward_service_restarts_total",
-        "Automatic restarts since the daemon started.",
-        unit,
+        "Automatic restarts since the daemon started, by the class of the end before each.",
+        &["unit", "service", "reason"],
     )?;
     let spawns = counter(
         "ward_service_spawns_total",
@@ -133,7 +130,7 @@ pub(crate) fn encode(status: &StatusResponse, crashes: &Crashes) -> prometheus::
     for s in &status.services {
         let l = [s.name.as_str(), s.service.as_str()];
         up.with_label_values(&l).set(i64::from(s.pid.is_some()));
-        for st in STATES {
+        for st in UnitState::ALL {
             state
                 .with_label_values(&[s.name.as_str(), s.service.as_str(), st.as_str()])
                 .set(i64::from(s.state == st));
@@ -145,13 +142,17 @@ pub(crate) fn encode(status: &StatusResponse, crashes: &Crashes) -> prometheus::
         if let Some(ms) = s.started_at_ms {
             start_time.with_label_values(&l).set(ms as f64 / 1000.0);
         }
-        restarts.with_label_values(&l).inc_by(s.restarts);
+        for (reason, n) in extra.restarts.get(&s.name).into_iter().flatten() {
+            restarts
+                .with_label_values(&[s.name.as_str(), s.service.as_str(), reason])
+                .inc_by(*n);
+        }
         spawns.with_label_values(&l).inc_by(s.spawns);
         failed_starts.with_label_values(&l).inc_by(s.failed_starts);
         log_dropped
             .with_label_values(&l)
             .inc_by(s.log_dropped_bytes);
-        for (class, n) in crashes.get(&s.name).into_iter().flatten() {
+        for (class, n) in extra.crashes.get(&s.name).into_iter().flatten() {
             crashed
                 .with_label_values(&[s.name.as_str(), s.service.as_str(), class])
                 .inc_by(*n);

@@ -182,6 +182,7 @@ impl Supervisor {
             usage: None,
             last_cpu: None,
             crashes: Default::default(),
+            restarts_by_reason: Default::default(),
         }
     }
 }

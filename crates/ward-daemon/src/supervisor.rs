@@ -502,6 +502,15 @@ impl Supervisor {
             Action::Recovery(recovery) => {
                 self.journal
                     .record(crate::journal::recovery(name, recovery));
+                if matches!(recovery, Recovery::Restart { .. }) {
+                    // The reason of an automatic restart: the class of the end before it,
+                    // judged before the machine acted.
+                    let reason = unit
+                        .verdict
+                        .as_ref()
+                        .map_or("unknown", |(v, _)| v.class.as_str());
+                    *unit.restarts_by_reason.entry(reason).or_default() += 1;
+                }
                 if recovery == Recovery::StartLimit {
                     let limit = unit.instance.service.start_limit;
                     logs::note(

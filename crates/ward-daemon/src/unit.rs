@@ -108,6 +108,9 @@ pub struct Unit {
     pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.
     pub stop_after_dependents: bool,
+    /// Automatic restarts since the daemon started, by the class of the end before each,
+    /// for `/metrics`.
+    pub restarts_by_reason: std::collections::BTreeMap<&'static str, u64>,
     /// Crashes since the daemon started, by class, for `/metrics`.
     pub crashes: std::collections::BTreeMap<&'static str, u64>,
     /// What the current run used at the last sample.

@@ -60,6 +60,7 @@ fn metrics_of_units_in_every_state_pass_promtool() {
         "ward_service_state{service=\"idle\",state=\"stopped\",unit=\"idle\"} 1",
         "ward_service_health{service=\"web\",unit=\"web\"} 1",
         "ward_service_crashes_total{class=\"segfault\",service=\"crashy\",unit=\"crashy\"} 1",
+        "ward_service_restarts_total{reason=\"segfault\",service=\"crashy\",unit=\"crashy\"} 1",
         "ward_service_up{service=\"pool\",unit=\"pool.1\"} 1",
         "ward_units 7",
         "# TYPE ward_service_cpu_seconds_total counter",
