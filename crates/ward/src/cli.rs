@@ -83,6 +83,14 @@ pub enum Command {
         #[arg(long)]
         stderr: bool,
     },
+    /// A shell's completions for ward, on stdout: `ward completions bash >
+    /// /etc/bash_completion.d/ward`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// ward's manual page, in roff, on stdout: `ward man | man -l -`.
+    Man,
     /// A live view of every unit: state, health, CPU, memory, restarts, last crash;
     /// keys to start, stop and restart one, and to read its log and its why.
     Top,

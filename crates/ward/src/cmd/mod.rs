@@ -104,6 +104,22 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             )
         }
         Command::Top => top::top(&path, &client::load(&path)?),
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "ward", &mut out);
+            std::io::Write::flush(&mut out).map_err(Failure::Output)?;
+            Ok(OK)
+        }
+        Command::Man => {
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(Failure::Output)?;
+            Ok(OK)
+        }
         Command::Reload { json } => control::reload(&client::locate(&path)?, json, answer),
         Command::Down => {
             let limit = within(timeouts::shutdown(client::load(&path).ok().as_ref()));

@@ -6,6 +6,7 @@ mod adopt;
 mod api;
 mod audit;
 mod check;
+mod completions;
 mod config_file;
 mod confine;
 mod daemon;
