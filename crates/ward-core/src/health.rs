@@ -34,6 +34,34 @@ pub enum ProbeFailure {
         /// The probe's `timeout`.
         timeout: Duration,
     },
+    /// An HTTP probe's answer had a status outside `expect_status`.
+    HttpStatus {
+        /// The path asked for.
+        path: String,
+        /// The status.
+        status: u16,
+    },
+    /// An HTTP probe's answer did not hold `expect_body`.
+    HttpBody {
+        /// The path asked for.
+        path: String,
+        /// The text looked for.
+        expected: String,
+    },
+    /// An HTTP probe's request failed after connecting (a broken answer, a reset).
+    Http {
+        /// The path asked for.
+        path: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// An HTTP probe got no whole answer within its timeout.
+    HttpTimeout {
+        /// The path asked for.
+        path: String,
+        /// The probe's `timeout`.
+        timeout: Duration,
+    },
 }
 
 impl std::fmt::Display for ProbeFailure {
@@ -48,6 +76,16 @@ impl std::fmt::Display for ProbeFailure {
             ProbeFailure::ConnectTimeout { addr, timeout } => write!(
                 f,
                 "no connection to {addr} within {}",
+                format_duration(*timeout)
+            ),
+            ProbeFailure::HttpStatus { path, status } => write!(f, "GET {path} answered {status}"),
+            ProbeFailure::HttpBody { path, expected } => {
+                write!(f, "GET {path} answered without {expected:?} in its body")
+            }
+            ProbeFailure::Http { path, error } => write!(f, "GET {path} failed: {error}"),
+            ProbeFailure::HttpTimeout { path, timeout } => write!(
+                f,
+                "GET {path} got no answer within {}",
                 format_duration(*timeout)
             ),
         }

@@ -92,6 +92,21 @@ impl Supervisor {
                     let _ = tx.send((unit_name, pid, outcome));
                 });
             }
+            Probe::Http(h) => {
+                let (tx, h, unit_name) = (self.probes_tx.clone(), h.clone(), name.to_string());
+                tokio::spawn(async move {
+                    let outcome =
+                        match tokio::time::timeout(check.timeout, crate::http_probe::get(&h)).await
+                        {
+                            Ok(outcome) => outcome,
+                            Err(_) => Err(ProbeFailure::HttpTimeout {
+                                path: h.path.clone(),
+                                timeout: check.timeout,
+                            }),
+                        };
+                    let _ = tx.send((unit_name, pid, outcome));
+                });
+            }
             Probe::Command(argv) => {
                 let mut env = crate::hooks::side_env(name, unit, HookKind::Health { main: pid });
                 env.push(("WARD_MAIN_PID".into(), pid.to_string()));

@@ -21,6 +21,7 @@ mod handlers;
 mod health;
 mod hooks;
 mod http;
+mod http_probe;
 mod journal;
 mod launch;
 pub mod logs;

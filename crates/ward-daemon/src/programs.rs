@@ -46,7 +46,7 @@ impl std::fmt::Display for Refused {
 fn programs(svc: &ServiceConfig) -> Vec<(&'static str, &str)> {
     let probe = svc.health.as_ref().and_then(|h| match &h.probe {
         Probe::Command(argv) => Some(argv),
-        Probe::Tcp(_) => None,
+        Probe::Tcp(_) | Probe::Http(_) => None,
     });
     [
         ("command", Some(&svc.command)),

@@ -367,6 +367,27 @@ pub enum Probe {
     Command(Vec<String>),
     /// Open a TCP connection to `host:port`; a connection is healthy.
     Tcp(String),
+    /// `GET` a URL; an expected status (and body) is healthy.
+    Http(HttpProbe),
+}
+
+/// `health = { http = "http://127.0.0.1:8080/healthz", … }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpProbe {
+    /// The URL as written, for messages.
+    pub url: String,
+    /// `host:port` to connect to (port 80 when the URL names none).
+    pub addr: String,
+    /// The `Host` header: the URL's host and port as written.
+    pub host: String,
+    /// The path and query, `/` when the URL has none.
+    pub path: String,
+    /// The statuses that count as healthy, inclusive. Default 200 to 399.
+    pub expect_status: (u16, u16),
+    /// Text the body must hold. Default none.
+    pub expect_body: Option<String>,
+    /// Headers sent besides `Host` (which one of these may replace).
+    pub headers: Vec<(String, String)>,
 }
 
 /// What ward does after a crash of a given class.

@@ -740,3 +740,59 @@ fn pidfiles_of_their_own_are_accepted() {
     );
     assert_eq!(c.instances().len(), 4);
 }
+
+#[test]
+fn http_probes_read_their_url_status_body_and_headers() {
+    let c = ok("[services.web]\ncommand = \"/bin/app\"\n\
+         health = { http = \"http://127.0.0.1:8080/healthz?deep=1\", expect_status = \"200-204\", \
+         expect_body = \"ok\", headers = { Host = \"api.local\", X-Probe = \"ward\" } }\n\
+         [services.v6]\ncommand = \"/bin/app\"\nhealth = { http = \"http://[::1]/\" }\n");
+    let Some(Probe::Http(h)) = c.services["web"].health.as_ref().map(|h| h.probe.clone()) else {
+        panic!("an http probe");
+    };
+    assert_eq!(
+        (h.addr.as_str(), h.host.as_str(), h.path.as_str()),
+        ("127.0.0.1:8080", "127.0.0.1:8080", "/healthz?deep=1")
+    );
+    assert_eq!(h.expect_status, (200, 204));
+    assert_eq!(h.expect_body.as_deref(), Some("ok"));
+    assert_eq!(h.headers.len(), 2);
+    let Some(Probe::Http(v6)) = c.services["v6"].health.as_ref().map(|h| h.probe.clone()) else {
+        panic!("an http probe");
+    };
+    assert_eq!(
+        (v6.addr.as_str(), v6.path.as_str(), v6.expect_status),
+        ("[::1]:80", "/", (200, 399))
+    );
+    for (text, says) in [
+        ("https://x/", "only http:// is probed"),
+        ("ftp://x/", "it must start with http://"),
+        ("http://x:0/", "its port must be from 1 to 65535"),
+        ("http:///x", "it needs a host"),
+    ] {
+        let errs = errors(&format!(
+            "[services.s]\ncommand = \"/bin/app\"\nhealth = {{ http = \"{text}\" }}\n"
+        ));
+        assert!(
+            errs[0].message.contains(says),
+            "{text}: {}",
+            errs[0].message
+        );
+    }
+    let errs = errors(
+        "[services.s]\ncommand = \"/bin/app\"\nhealth = { tcp = \"x:1\", expect_status = 200 }\n",
+    );
+    assert!(
+        errs[0].message.contains("only an `http` probe reads"),
+        "{}",
+        errs[0].message
+    );
+    let errs = errors(
+        "[services.s]\ncommand = \"/bin/app\"\nhealth = { http = \"http://x/\", expect_status = \"300-200\" }\n",
+    );
+    assert!(
+        errs[0].message.contains("`health.expect_status` must be"),
+        "{}",
+        errs[0].message
+    );
+}

@@ -187,3 +187,50 @@ fn a_probe_in_its_own_cgroup_loses_nothing_that_clears_its_environment() {
         Vec::<std::path::PathBuf>::new()
     );
 }
+
+/// HTTP probes against a server no one here wrote (Python's `http.server`): healthy on a
+/// 2xx with the body asked for; a 404 and a body without the text are failures named as
+/// such.
+#[test]
+fn http_probes_judge_status_and_body_of_a_real_server() {
+    let Some(python) = crate::fixture::external("python3") else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let w = Ward::new(&format!(
+        "[services.site]\ncommand = [\"{python}\", \"-m\", \"http.server\", \"{port}\", \"--bind\", \"127.0.0.1\"]\n\
+         health = {{ http = \"http://127.0.0.1:{port}/healthz\", expect_body = \"all good\", interval = \"200ms\" }}\n\
+         [services.missing]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ndepends_on = [\"site\"]\n\
+         health = {{ http = \"http://127.0.0.1:{port}/nothing-here\", interval = \"200ms\", retries = 1 }}\n\
+         [services.wrong]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ndepends_on = [\"site\"]\n\
+         health = {{ http = \"http://127.0.0.1:{port}/healthz\", expect_body = \"nope\", interval = \"200ms\", retries = 1 }}\n",
+        python = python.display(),
+        bin = testbin(),
+    ));
+    fs::write(w.dir.path().join("healthz"), "all good\n").expect("the page");
+    let mut w = w;
+    w.start_daemon();
+    let site = w.wait_unit("site", "healthy by HTTP", |s| s.ready);
+    assert_eq!(site.health.as_deref(), Some("healthy"), "{site:?}");
+    let missing = w.wait_unit("missing", "its probe's failure", |s| {
+        s.health_last
+            .as_deref()
+            .is_some_and(|l| l.contains("answered"))
+    });
+    assert_eq!(
+        missing.health_last.as_deref(),
+        Some("GET /nothing-here answered 404"),
+        "{missing:?}"
+    );
+    let wrong = w.wait_unit("wrong", "its probe's failure", |s| {
+        s.health_last.as_deref().is_some_and(|l| l.contains("body"))
+    });
+    assert_eq!(
+        wrong.health_last.as_deref(),
+        Some("GET /healthz answered without \"nope\" in its body"),
+        "{wrong:?}"
+    );
+}
