@@ -113,6 +113,13 @@ pub enum Event {
     /// The daemon judged the running process hung (failed health checks, a missed
     /// watchdog): stop it as a stop would, then restart it as after a crash.
     Hung,
+    /// The stopping service asked for more time (`EXTEND_TIMEOUT_USEC`): the stop
+    /// timeout now ends `after` from now. Ignored in any other state, and once SIGKILL
+    /// has been sent.
+    ExtendStop {
+        /// From now.
+        after: std::time::Duration,
+    },
     /// A timer set by [`Action::SetTimer`] fired. Stale tokens are ignored.
     Timer {
         /// The token of the [`Action::SetTimer`] that armed it.

@@ -18,6 +18,9 @@ pub struct Message {
     pub stopping: bool,
     /// The last `STATUS=` text, at most 256 bytes.
     pub status: Option<String>,
+    /// `EXTEND_TIMEOUT_USEC=N`: the service needs this much longer than the timeout in
+    /// force (of its stop, for ward), and says so again within it if it needs more.
+    pub extend_timeout: Option<std::time::Duration>,
 }
 
 /// Longest `STATUS=` text kept; a service must not grow the daemon's memory.
@@ -37,6 +40,11 @@ pub fn parse(datagram: &[u8]) -> Message {
             ("WATCHDOG", "1") => m.watchdog = true,
             ("WATCHDOG", "trigger") => m.watchdog_trigger = true,
             ("STOPPING", "1") => m.stopping = true,
+            ("EXTEND_TIMEOUT_USEC", n) => {
+                if let Ok(us) = n.trim().parse::<u64>() {
+                    m.extend_timeout = Some(std::time::Duration::from_micros(us));
+                }
+            }
             ("STATUS", s) => {
                 let mut end = s.len().min(MAX_STATUS);
                 while !s.is_char_boundary(end) {
@@ -60,6 +68,11 @@ mod tests {
         assert!(m.ready && m.watchdog && !m.watchdog_trigger && !m.stopping);
         assert_eq!(m.status.as_deref(), Some("serving 12 clients"));
         assert!(parse(b"WATCHDOG=trigger").watchdog_trigger);
+        assert_eq!(
+            parse(b"STOPPING=1\nEXTEND_TIMEOUT_USEC=2500000").extend_timeout,
+            Some(std::time::Duration::from_millis(2500))
+        );
+        assert_eq!(parse(b"EXTEND_TIMEOUT_USEC=soon").extend_timeout, None);
         assert!(parse(b"STOPPING=1").stopping);
     }
 
@@ -137,6 +150,12 @@ mod tests {
                 watchdog_trigger: said(b"WATCHDOG=trigger"),
                 stopping: said(b"STOPPING=1"),
                 status,
+                extend_timeout: lines
+                    .iter()
+                    .rev()
+                    .filter_map(|l| l.strip_prefix(b"EXTEND_TIMEOUT_USEC="))
+                    .find_map(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+                    .map(std::time::Duration::from_micros),
             }
         }
 

@@ -76,8 +76,36 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(&name) else {
             return;
         };
+        // More time for a stop in progress, as systemd gives it: the stop timeout ends
+        // that long from now, if that is later than it would.
+        if let Some(more) = msg.extend_timeout
+            && unit.machine.state() == State::Stopping
+        {
+            let until = Instant::now() + more;
+            if unit.timer.is_some_and(|(at, _)| at < until) {
+                logs::note(
+                    &sink,
+                    &unit.log,
+                    &format!(
+                        "the stop timeout is extended by {} (EXTEND_TIMEOUT_USEC)",
+                        ward_core::duration::format_duration(more)
+                    ),
+                );
+                self.dispatch(&name, ward_core::machine::Event::ExtendStop { after: more });
+            }
+            return;
+        }
         if !matches!(unit.machine.state(), State::Starting | State::Running) {
             return;
+        }
+        if msg.stopping && unit.watchdog_due.is_some() {
+            // A service on its way out stops feeding its watchdog; that is no hang.
+            unit.watchdog_due = None;
+            logs::note(
+                &sink,
+                &unit.log,
+                "stopping (STOPPING=1): its watchdog is off",
+            );
         }
         if let Some(status) = msg.status {
             // Shown by `ward status`: the service's secrets stay its own.

@@ -54,6 +54,11 @@ impl ServiceMachine {
             Event::TreeEmpty => self.on_tree_empty(&mut out),
             Event::Hung => self.on_hung(now, &mut out),
             Event::Timer { token } => self.on_timer(token, &mut out),
+            Event::ExtendStop { after } => {
+                if self.state == State::Stopping && self.timer_armed {
+                    self.arm(after, &mut out);
+                }
+            }
         }
         if self.state != from {
             out.insert(

@@ -1223,3 +1223,20 @@ fn hung_is_ignored_without_a_run_and_an_operator_stop_wins() {
     h.ev(Event::Stop);
     assert!(h.ev(Event::Hung).is_empty());
 }
+
+#[test]
+fn a_stopping_service_may_extend_its_stop_timeout_until_sigkill() {
+    let mut h = Harness::running(params(), 42);
+    h.ev(Event::Stop);
+    let first = h.token();
+    // More time: the timer is armed anew; the old one is stale.
+    let acts = h.ev(Event::ExtendStop { after: secs(30) });
+    assert_eq!(acts, vec![set_timer(first + 1, secs(30))]);
+    assert!(h.ev(Event::Timer { token: first }).is_empty());
+    // Its end: SIGKILL, after which no extension helps.
+    assert_eq!(h.fire(), vec![Action::KillTree]);
+    assert!(h.ev(Event::ExtendStop { after: secs(30) }).is_empty());
+    // Outside a stop it means nothing.
+    let mut running = Harness::running(params(), 43);
+    assert!(running.ev(Event::ExtendStop { after: secs(5) }).is_empty());
+}

@@ -57,3 +57,39 @@ fn redis_server_supervised_by_systemd_protocol_becomes_ready() {
     );
     w.ok(&["stop", "redis"]);
 }
+
+/// A shell service fed by `systemd-notify WATCHDOG=1` stays up past several watchdog
+/// intervals; one that asks for more time to stop (`EXTEND_TIMEOUT_USEC`) gets it and ends
+/// cleanly instead of by SIGKILL.
+#[test]
+fn systemd_notify_feeds_the_watchdog_and_extends_a_stop() {
+    let Some(notify) = external("systemd-notify") else {
+        return;
+    };
+    let n = notify.display();
+    let w = Ward::up(&format!(
+        "[services.fed]\n\
+         command = [\"/bin/sh\", \"-c\", \"{n} --ready; while :; do {n} WATCHDOG=1; sleep 0.1; done\"]\n\
+         ready = \"notify\"\nwatchdog = \"1s\"\n\
+         [services.slow]\n\
+         command = [\"/bin/sh\", \"-c\", \"trap '{n} EXTEND_TIMEOUT_USEC=5000000; sleep 1.5; exit 0' TERM; {n} --ready; while :; do sleep 0.1; done\"]\n\
+         ready = \"notify\"\nstop_timeout = \"500ms\"\n"
+    ));
+    let fed = w.wait_unit("fed", "ready", |s| s.ready);
+    // Three watchdog intervals on, it is the same run.
+    let later = w.wait_unit("fed", "up for 3s", |s| {
+        s.uptime_ms.is_some_and(|u| u >= 3000)
+    });
+    assert_eq!((later.pid, later.restarts), (fed.pid, 0), "{later:?}");
+    w.wait_unit("slow", "ready", |s| s.ready);
+    w.ok(&["stop", "slow"]);
+    let stopped = w.wait_state("slow", "stopped");
+    let exit = stopped.last_exit.expect("its end");
+    assert_eq!(exit.code, Some(0), "{exit:?}: {}", w.log("slow"));
+    assert!(
+        w.log("slow")
+            .contains("the stop timeout is extended by 5s (EXTEND_TIMEOUT_USEC)"),
+        "{}",
+        w.log("slow")
+    );
+}
