@@ -233,14 +233,14 @@ fn a_user_with_cap_net_bind_service_binds_a_privileged_port_and_one_without_cann
 
 #[test]
 fn private_tmp_is_the_units_own_and_shared_with_its_probe() {
-    let bin = testbin();
-    // The test's own directory is under the host's /tmp, which the service cannot see:
-    // it works in `/`.
-    let w = up_as_others(&format!(
-        "[services.t]\ncommand = [\"/bin/sh\", \"-c\", \"echo mine > /tmp/ward-private-mark; exec {bin} sleep 300\"]\n\
+    // The test's own directory, and a checkout under /tmp with the test program, are
+    // under the host's /tmp, which the service cannot see: it works in `/` and runs
+    // programs of the system.
+    let w = up_as_others(
+        "[services.t]\ncommand = [\"/bin/sh\", \"-c\", \"echo mine > /tmp/ward-private-mark; exec /bin/sleep 300\"]\n\
          user = \"nobody\"\nprivate_tmp = true\ncwd = \"/\"\n\
-         health = {{ command = [\"/bin/grep\", \"-q\", \"mine\", \"/tmp/ward-private-mark\"], interval = \"200ms\" }}\n"
-    ));
+         health = { command = [\"/bin/grep\", \"-q\", \"mine\", \"/tmp/ward-private-mark\"], interval = \"200ms\" }\n",
+    );
     // Healthy: its probe found the mark in the same /tmp.
     let pid = w
         .wait_unit("t", "healthy", |s| s.state.as_str() == "running" && s.ready)
