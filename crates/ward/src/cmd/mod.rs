@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 },
             )
         }
-        Command::Top => top::top(&path, &client::load(&path)?),
+        Command::Top => top::top(&path, || client::load(&path)),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut out = std::io::stdout().lock();

@@ -133,7 +133,19 @@ enum View {
     Text { title: String, text: String },
 }
 
-pub fn top(config_path: &std::path::Path, config: &Config) -> Result<i32, Failure> {
+pub fn top(
+    config_path: &std::path::Path,
+    load: impl FnOnce() -> Result<Config, Failure>,
+) -> Result<i32, Failure> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Failure::Usage(
+            "ward top needs a terminal on its standard input and output\n  hint: for scripts, \
+             `ward status --json` and `ward events -f --json` give the same facts"
+                .into(),
+        ));
+    }
+    let config = &load()?;
     let socket = config.supervisor.socket.clone();
     let fetch = || -> Result<StatusResponse, Failure> {
         client::call(
@@ -144,7 +156,8 @@ pub fn top(config_path: &std::path::Path, config: &Config) -> Result<i32, Failur
     };
     // Fail before the screen is taken: no daemon, no view.
     let mut status = fetch()?;
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init()
+        .map_err(|e| Failure::Failed(format!("cannot take the terminal: {e}")))?;
     let (done_tx, done_rx) = mpsc::channel::<String>();
     let mut order = Order::Name;
     let mut table = TableState::default().with_selected(Some(0));

@@ -104,3 +104,15 @@ fn ward_top_in_tmux_shows_the_services_and_restarts_one() {
         (!tmux.run(&["has-session", "-t", "top"]).status.success()).then_some(())
     });
 }
+
+#[test]
+fn ward_top_without_a_terminal_says_so() {
+    let out = Command::new(crate::fixture::ward_bin())
+        .args(["-c", "/nonexistent/ward.toml", "top"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ward top");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ward top needs a terminal"), "{stderr}");
+}
