@@ -27,6 +27,9 @@ pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
     env.push((UNIT_ENV.into(), unit.into()));
     env.push(("WARD_SERVICE".into(), inst.service.name.clone()));
     env.push(("WARD_INSTANCE".into(), inst.index.to_string()));
+    if let Some(base) = inst.service.port_base {
+        env.push(("PORT".into(), (u32::from(base) + inst.index).to_string()));
+    }
     for (k, v) in &inst.service.env {
         env.retain(|(ek, _)| ek != k);
         env.push((k.clone(), v.clone()));

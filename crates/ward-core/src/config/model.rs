@@ -259,6 +259,9 @@ pub struct ServiceConfig {
     pub private_tmp: bool,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
+    /// Instance `i` gets `PORT = port_base + i` in its environment (supervisord's
+    /// `%(process_num)s`, for the common case). Default none.
+    pub port_base: Option<u16>,
     /// When to restart after an exit ward did not ask for. Default `always`.
     pub restart: RestartPolicy,
     /// Delay between restarts.

@@ -29,6 +29,7 @@ const SERVICE_KEYS: &[&str] = &[
     "capabilities",
     "private_tmp",
     "instances",
+    "port_base",
     "restart",
     "backoff",
     "min_uptime",

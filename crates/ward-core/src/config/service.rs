@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "capabilities",
     "private_tmp",
     "instances",
+    "port_base",
     "restart",
     "backoff",
     "min_uptime",
@@ -139,6 +140,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut capabilities = None;
     let mut private_tmp = false;
     let mut instances = 1;
+    let mut port_base = None;
+    let mut port_base_at = 0;
     let mut restart = RestartPolicy::Always;
     let mut backoff = Backoff::default();
     let mut min_uptime = Duration::from_secs(1);
@@ -197,6 +200,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 if let Some(n) = ctx.integer("instances", value, 1, MAX_INSTANCES) {
                     instances = u32::try_from(n).unwrap_or(1);
                 }
+            }
+            "port_base" => {
+                port_base_at = item_at(value);
+                port_base = ctx.integer("port_base", value, 1, 65535).map(|n| n as u16);
             }
             "restart" => restart = ctx.choice("restart", value, RESTART).unwrap_or(restart),
             "backoff" => {
@@ -358,6 +365,27 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             ),
         );
     }
+    if let Some(base) = port_base
+        && u32::from(base) + instances - 1 > 65535
+    {
+        ctx.error(
+            port_base_at,
+            format!(
+                "[services.{name}] port_base {base} with {instances} instances reaches port {}, past 65535",
+                u32::from(base) + instances - 1
+            ),
+            Some("lower port_base or the number of instances".into()),
+        );
+    }
+    if port_base.is_some() && env.contains_key("PORT") {
+        ctx.error(
+            port_base_at,
+            format!(
+                "[services.{name}] sets `PORT` in `env` and has `port_base`, which sets it too"
+            ),
+            Some("keep one of them".into()),
+        );
+    }
     if private_tmp && cwd.starts_with("/tmp") {
         ctx.error(
             item_at(item),
@@ -399,6 +427,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         capabilities,
         private_tmp,
         instances,
+        port_base,
         restart,
         backoff,
         min_uptime,

@@ -140,3 +140,37 @@ fn a_reload_with_a_bad_env_file_changes_nothing() {
     let new = w.wait_unit("web", "a new run", |s| s.pid.is_some() && s.pid != pid);
     assert!(environ(new.pid.expect("pid")).iter().any(|kv| kv == "A=2"));
 }
+
+/// `port_base`: each instance gets its own `PORT`, and a clash is refused at the key.
+#[test]
+fn port_base_gives_each_instance_its_port() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\ninstances = 3\nport_base = 8100\n"
+    ));
+    for i in 0..3u32 {
+        let pid = w
+            .wait_state(&format!("web.{i}"), "running")
+            .pid
+            .expect("pid");
+        let vars = environ(pid);
+        let want = format!("PORT={}", 8100 + i);
+        assert!(vars.contains(&want), "{want} not in {vars:?}");
+    }
+    for (toml, says) in [
+        (
+            "[services.s]\ncommand = \"/bin/true\"\ninstances = 10\nport_base = 65530\n",
+            "reaches port 65539, past 65535",
+        ),
+        (
+            "[services.s]\ncommand = \"/bin/true\"\nport_base = 80\nenv = { PORT = \"81\" }\n",
+            "sets `PORT` in `env` and has `port_base`",
+        ),
+    ] {
+        let w = Ward::new(toml);
+        let out = w.cli(&["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{says} not in {stderr}");
+    }
+}
