@@ -74,6 +74,11 @@ impl Redactor {
         text
     }
 
+    /// An argv with every secret value masked in each word.
+    pub fn args(&self, argv: &[String]) -> Vec<String> {
+        argv.iter().map(|a| self.text(a).into_owned()).collect()
+    }
+
     /// The same for text.
     pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
         match self.bytes(text.as_bytes()) {

@@ -292,13 +292,12 @@ pub(crate) async fn answer(
     let mut metrics = false;
     let reply = match route(req).await {
         Ok(command) => match (&access, command.audited()) {
-            _ if command == Command::Metrics => {
-                metrics = true;
-                forward(command, &tx, who).await.map_err(Refusal::from)
-            }
             // A reader asked for something that acts.
             (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
-            _ => forward(command, &tx, who).await.map_err(Refusal::from),
+            _ => {
+                metrics = command == Command::Metrics;
+                forward(command, &tx, who).await.map_err(Refusal::from)
+            }
         },
         Err(refusal) => Err(refusal),
     };

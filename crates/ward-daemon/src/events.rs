@@ -61,14 +61,18 @@ impl Bus {
     }
 
     fn publish(&self, record: &Record) {
-        let Some((at_ms, unit, detail, body)) = describe(record) else {
+        if matches!(record, Record::Unit { .. } | Record::AuditHead { .. }) {
             return;
-        };
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let hooks = self.hooks_wanted.load(Ordering::Relaxed);
+        // Nobody listens: the record is not put into words at all.
         if self.tx.receiver_count() == 0 && !hooks {
             return;
         }
+        let Some((at_ms, unit, detail, body)) = describe(record) else {
+            return;
+        };
         let ev = Arc::new(LiveEvent {
             seq,
             at_ms,

@@ -111,7 +111,10 @@ impl Supervisor {
                 let mut env = crate::hooks::side_env(name, unit, HookKind::Health { main: pid });
                 env.push(("WARD_MAIN_PID".into(), pid.to_string()));
                 let kind = HookKind::Health { main: pid };
-                let cgroup = crate::hooks::side_cgroup(self.cgroups.as_ref(), name, kind);
+                let cgroup = crate::hooks::side_cgroup(
+                    self.cgroups.as_ref(),
+                    &crate::hooks::side_name(name, kind),
+                );
                 let spec = crate::hooks::side_spec(
                     self.nofile,
                     unit,

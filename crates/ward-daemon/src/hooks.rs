@@ -96,19 +96,23 @@ pub(crate) fn side_spec(
     })
 }
 
-/// A cgroup of its own for a hook or probe of `unit`, beside the unit's (its limits do not
-/// apply to them); `None` without cgroups, when the tree and marker find them.
+/// A cgroup of its own, `name`, for a hook or probe beside the units' (their limits do not
+/// apply to it); `None` without cgroups, when the tree and marker find its processes.
 pub(crate) fn side_cgroup(
     driver: Option<&ward_sys::cgroup::CgroupDriver>,
-    unit: &str,
-    kind: HookKind,
+    name: &str,
 ) -> Option<ServiceCgroup> {
     driver?
-        .service(&format!("{unit}:{}", kind.as_str()))
+        .service(name)
         .map_err(|e| {
-            tracing::warn!(unit, hook = kind.as_str(), error = %e, "no cgroup for the hook; containing it by process tree");
+            tracing::warn!(cgroup = name, error = %e, "no cgroup for the hook; containing it by process tree");
         })
         .ok()
+}
+
+/// The name of the cgroup of a unit's hook or probe: `web:health`.
+pub(crate) fn side_name(unit: &str, kind: HookKind) -> String {
+    format!("{unit}:{}", kind.as_str())
 }
 
 /// Why a hook did not succeed.
@@ -212,7 +216,7 @@ impl Supervisor {
         if let Some(exit) = unit.machine.last_exit() {
             env.push(("WARD_EXIT".into(), exit.to_string()));
         }
-        let cgroup = side_cgroup(self.cgroups.as_ref(), name, kind);
+        let cgroup = side_cgroup(self.cgroups.as_ref(), &side_name(name, kind));
         let spec = side_spec(self.nofile, unit, argv, env, true, cgroup.as_ref());
         let timeout = unit.instance.service.hook_timeout;
         let result = spec

@@ -64,6 +64,11 @@ impl Supervisor {
             ward_sys::controllers::UnitControllers::default()
         });
         apply_limits(name, &unit.instance, &self.controllers, &unit.controllers);
+        // Before any run of this daemon's: a hook of an adopted unit writes to the log too.
+        unit.log.set_secrets(crate::launch::secrets(
+            &crate::launch::environment(name, &unit.instance),
+            &unit.instance,
+        ));
     }
 
     /// Opens the unit's FIFOs and starts their capture tasks, if that is still to do.
@@ -125,11 +130,6 @@ impl Supervisor {
             sup.log_max_size,
             sup.log_keep,
         );
-        // Before any run of this daemon's: a hook of an adopted unit writes here too.
-        log.set_secrets(crate::launch::secrets(
-            &crate::launch::environment(&name, &instance),
-            &instance,
-        ));
         let (stop_capture, _) = tokio::sync::watch::channel(false);
         let private_tmp = instance
             .service
