@@ -41,10 +41,13 @@ fn the_stream_delivers_a_scripted_sequence_in_order() {
         rx.recv_timeout(Duration::from_millis(500)).ok()
     });
     drop(first);
-    // Drain what the provoking restarts made, then script the sequence.
-    w.wait_state("web", "running");
-    std::thread::sleep(Duration::from_millis(300));
-    while rx.try_recv().is_ok() {}
+    // Drain what the provoking restarts made, up to their last event (the run they left
+    // becoming `running`), then script the sequence.
+    wait_for("the provoked run to be running in the stream", || {
+        rx.recv_timeout(Duration::from_millis(200))
+            .ok()
+            .filter(|l| l.contains("\"detail\":\"starting -> running\""))
+    });
     w.ok(&["stop", "web"]);
     w.ok(&["restart", "other"]);
     w.ok(&["start", "web"]);

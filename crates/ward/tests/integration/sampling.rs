@@ -84,7 +84,10 @@ fn with_sampling_off_there_is_no_usage() {
         "[supervisor]\nsample_interval = \"0s\"\n\
          [services.idle]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
     ));
-    let s = w.wait_state("idle", "running");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(w.unit("idle").usage.is_none(), "{s:?}");
+    // Five of the shortest intervals (100ms) on: `0s` taken for anything but off would
+    // have sampled by now.
+    let s = w.wait_unit("idle", "up for 500ms", |s| {
+        s.uptime_ms.is_some_and(|u| u >= 500)
+    });
+    assert!(s.usage.is_none(), "{s:?}");
 }
