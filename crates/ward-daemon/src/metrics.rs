@@ -168,35 +168,44 @@ pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Resu
             written.with_label_values(&l).inc_by(u.write_bytes);
         }
     }
-    let units = int_gauge("ward_units", "Units the daemon supervises.", &[])?;
-    units
-        .with_label_values(&[] as &[&str])
-        .set(status.services.len() as i64);
+    // The daemon's own series, one value each.
     let d = &status.daemon;
-    let journal_dropped = counter(
+    let one = |name: &str, help: &str, counter: bool, value: f64| -> prometheus::Result<()> {
+        let opts = Opts::new(name, help);
+        if counter {
+            let c = prometheus::Counter::with_opts(opts)?;
+            c.inc_by(value);
+            r.register(Box::new(c))
+        } else {
+            let g = prometheus::Gauge::with_opts(opts)?;
+            g.set(value);
+            r.register(Box::new(g))
+        }
+    };
+    one(
+        "ward_units",
+        "Units the daemon supervises.",
+        false,
+        status.services.len() as f64,
+    )?;
+    one(
         "ward_journal_dropped_total",
         "Journal records dropped because the journal could not keep up.",
-        &[],
+        true,
+        d.journal_dropped as f64,
     )?;
-    journal_dropped
-        .with_label_values(&[] as &[&str])
-        .inc_by(d.journal_dropped);
-    let journal_failed = counter(
+    one(
         "ward_journal_failed_total",
         "Journal records lost to failed writes.",
-        &[],
+        true,
+        d.journal_failed as f64,
     )?;
-    journal_failed
-        .with_label_values(&[] as &[&str])
-        .inc_by(d.journal_failed);
-    let started = gauge(
+    one(
         "ward_daemon_start_time_seconds",
         "When the daemon started, in seconds since the Unix epoch.",
-        &[],
+        false,
+        d.started_at_ms as f64 / 1000.0,
     )?;
-    started
-        .with_label_values(&[] as &[&str])
-        .set(d.started_at_ms as f64 / 1000.0);
     let mut out = Vec::new();
     prometheus::TextEncoder::new().encode(&r.gather(), &mut out)?;
     Ok(out)
