@@ -102,6 +102,11 @@ pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Resu
         "The largest resident memory of the current run's samples.",
         unit,
     )?;
+    let pss = int_gauge(
+        "ward_service_memory_pss_bytes",
+        "Proportional memory of the unit's processes at the last sample (sample_pss).",
+        unit,
+    )?;
     let threads = int_gauge(
         "ward_service_threads",
         "Threads of the unit's processes at the last sample.",
@@ -162,6 +167,9 @@ pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Resu
             rss.with_label_values(&l).set(u.memory_rss_bytes as i64);
             peak.with_label_values(&l)
                 .set(u.memory_peak_rss_bytes as i64);
+            if let Some(p) = u.memory_pss_bytes {
+                pss.with_label_values(&l).set(p as i64);
+            }
             threads.with_label_values(&l).set(u.threads as i64);
             fds.with_label_values(&l).set(u.fds as i64);
             read.with_label_values(&l).inc_by(u.read_bytes);

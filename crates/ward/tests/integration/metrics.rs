@@ -27,7 +27,7 @@ fn metrics_of_units_in_every_state_pass_promtool() {
     };
     let bin = testbin();
     let w = Ward::up(&format!(
-        "[supervisor]\nsample_interval = \"200ms\"\n\
+        "[supervisor]\nsample_interval = \"200ms\"\nsample_pss = true\n\
          [services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
          health = {{ command = [\"/bin/true\"], interval = \"200ms\" }}\n\
          [services.idle]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\nautostart = false\n\
@@ -65,6 +65,7 @@ fn metrics_of_units_in_every_state_pass_promtool() {
         "ward_units 7",
         "# TYPE ward_service_cpu_seconds_total counter",
         "# TYPE ward_service_memory_rss_bytes gauge",
+        "# TYPE ward_service_memory_pss_bytes gauge",
     ] {
         assert!(
             body.lines().any(|l| l == line) || body.contains(line),
