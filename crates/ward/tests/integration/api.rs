@@ -8,18 +8,10 @@ use ward_api::UnitState;
 
 use crate::fixture::{Ward, testbin};
 
-/// Sends raw bytes and returns the status line and body of the answer.
+/// Sends raw bytes and returns the status code and body of the answer.
 fn raw(w: &Ward, request: &[u8]) -> (u16, String) {
-    let mut s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
-    // The daemon may answer (413) and close before it has read a large body.
-    let _ = s.write_all(request);
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    let code = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
+    let (code, answer) = crate::fixture::exchange(s, request);
     let body = answer
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())

@@ -57,6 +57,21 @@ pub fn testbin() -> String {
         .clone()
 }
 
+/// Writes `request` on a connection and reads the whole answer: its status code (0 when
+/// it has none) and its text. A write that fails is not an error: the server may answer
+/// (413, say) and close before it has read everything.
+pub fn exchange(mut s: impl std::io::Read + std::io::Write, request: &[u8]) -> (u16, String) {
+    let _ = s.write_all(request);
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let code = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, answer)
+}
+
 /// Polls `check` until it returns `Some`, or fails the test naming `what`.
 pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + DEADLINE;

@@ -1,7 +1,6 @@
 //! The HTTP listener: `/metrics` for anyone, the rest of the API with the bearer token,
 //! refusals recorded, bad requests answered 4xx.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 
@@ -9,16 +8,7 @@ use crate::fixture::{Ward, testbin};
 
 /// Sends `request` to `addr`; the status code and the whole answer.
 fn send(addr: &str, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let _ = s.write_all(request);
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    let code = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, answer)
+    crate::fixture::exchange(TcpStream::connect(addr).expect("connect"), request)
 }
 
 fn get(path: &str, token: Option<&str>) -> Vec<u8> {
