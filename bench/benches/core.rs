@@ -27,6 +27,8 @@ fn params() -> Params {
         stop_signal: Signal::TERM,
         stop_timeout: Duration::from_secs(10),
         kill_mode: KillMode::Tree,
+        oneshot: false,
+        success: Default::default(),
     }
 }
 

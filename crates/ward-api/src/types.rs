@@ -22,13 +22,16 @@ pub enum UnitState {
     Exited,
     /// Waiting out the backoff delay before the next start.
     Backoff,
-    /// ward gave up on it until someone starts it again.
+    /// ward gave up on it until someone starts it again; a task whose run ended
+    /// unsuccessfully and is not retried.
     Failed,
+    /// A task (`type = "oneshot"`) whose run ended successfully.
+    Completed,
 }
 
 impl UnitState {
     /// Every state, in the order of a unit's life.
-    pub const ALL: [UnitState; 7] = [
+    pub const ALL: [UnitState; 8] = [
         UnitState::Stopped,
         UnitState::Starting,
         UnitState::Running,
@@ -36,6 +39,7 @@ impl UnitState {
         UnitState::Exited,
         UnitState::Backoff,
         UnitState::Failed,
+        UnitState::Completed,
     ];
 
     /// The name on the wire, which is also what people read.
@@ -48,6 +52,7 @@ impl UnitState {
             UnitState::Exited => "exited",
             UnitState::Backoff => "backoff",
             UnitState::Failed => "failed",
+            UnitState::Completed => "completed",
         }
     }
 }
@@ -147,7 +152,7 @@ pub struct ServiceStatus {
     pub name: String,
     /// The `[services.NAME]` it comes from.
     pub service: String,
-    /// `stopped`, `starting`, `running`, `stopping`, `exited`, `backoff`, `failed`.
+    /// `stopped`, `starting`, `running`, `stopping`, `exited`, `backoff`, `failed`, `completed`.
     pub state: UnitState,
     /// What the operator asked for: `run` or `stop`.
     pub intent: UnitIntent,
@@ -196,6 +201,13 @@ pub struct ServiceStatus {
     /// Services it depends on that are not ready yet: its start waits for them.
     #[serde(default)]
     pub waiting_for: Vec<String>,
+    /// What it waits for, one sentence per service in `waiting_for`: the condition and
+    /// where that service is (`migrate to complete (failed: exit 1)`).
+    #[serde(default)]
+    pub waiting_reasons: Vec<String>,
+    /// `simple` (a service that keeps running) or `oneshot` (a task that runs to its end).
+    #[serde(default)]
+    pub kind: String,
     /// The daemon starts it in a moment: a daemon starts its units a slice at a time,
     /// so that thousands of them never keep a status waiting.
     #[serde(default)]
@@ -349,7 +361,7 @@ pub struct Ack {
 mod tests {
     use super::*;
 
-    const STATES: [UnitState; 7] = UnitState::ALL;
+    const STATES: [UnitState; 8] = UnitState::ALL;
 
     /// The JSON is the string docs/api.md lists, and the one `as_str` gives.
     #[test]
@@ -367,7 +379,8 @@ mod tests {
                 "\"stopping\"",
                 "\"exited\"",
                 "\"backoff\"",
-                "\"failed\""
+                "\"failed\"",
+                "\"completed\""
             ]
         );
         for s in STATES {

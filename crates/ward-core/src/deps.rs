@@ -23,7 +23,10 @@ impl Graph {
         Graph::new(
             services
                 .iter()
-                .map(|(n, s)| (n.clone(), s.depends_on.clone()))
+                .map(|(n, s)| {
+                    let names = s.depends_on.iter().map(|d| d.service.clone()).collect();
+                    (n.clone(), names)
+                })
                 .collect(),
         )
     }

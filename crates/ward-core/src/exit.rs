@@ -70,9 +70,62 @@ impl fmt::Display for ExitStatus {
     }
 }
 
+/// The exit codes that count as success: 0 always, and those `success_exit_codes` lists
+/// (systemd's `SuccessExitStatus=`). A set of 256 bits, so the machine's parameters stay
+/// plain copyable values.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SuccessCodes([u64; 4]);
+
+impl SuccessCodes {
+    /// The set with `code` added; codes outside 0..=255 cannot be exit codes and are
+    /// ignored (the config check refuses them).
+    pub fn with(mut self, code: i32) -> SuccessCodes {
+        if let Ok(c) = u8::try_from(code) {
+            self.0[usize::from(c / 64)] |= 1 << (c % 64);
+        }
+        self
+    }
+
+    /// Whether `status` is a success: `exit 0`, or an exit with a listed code. A death by
+    /// signal never is.
+    pub fn accepts(self, status: ExitStatus) -> bool {
+        match status.code() {
+            Some(0) => true,
+            Some(c) => {
+                u8::try_from(c).is_ok_and(|c| self.0[usize::from(c / 64)] & (1 << (c % 64)) != 0)
+            }
+            None => false,
+        }
+    }
+
+    /// The listed codes, ascending (0 is implied and not listed).
+    pub fn codes(self) -> Vec<i32> {
+        (1..=255)
+            .filter(|&c| self.accepts(ExitStatus::Exited(c)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_codes_hold_zero_and_what_is_listed() {
+        let codes = SuccessCodes::default().with(3).with(255).with(64).with(300);
+        assert!(codes.accepts(ExitStatus::Exited(0)));
+        assert!(codes.accepts(ExitStatus::Exited(3)));
+        assert!(codes.accepts(ExitStatus::Exited(64)));
+        assert!(codes.accepts(ExitStatus::Exited(255)));
+        assert!(!codes.accepts(ExitStatus::Exited(1)));
+        assert!(!codes.accepts(ExitStatus::Exited(-1)));
+        assert!(!codes.accepts(ExitStatus::Unknown));
+        assert!(!codes.accepts(ExitStatus::Signaled {
+            signal: Signal::TERM,
+            core_dumped: false
+        }));
+        assert_eq!(codes.codes(), [3, 64, 255]);
+    }
 
     #[test]
     fn words() {

@@ -8,6 +8,7 @@
 use crate::ExitStatus;
 use crate::Signal;
 use crate::config::{Backoff, KillMode, RestartPolicy, ServiceConfig, StartLimit};
+use crate::exit::SuccessCodes;
 use std::time::Duration;
 
 mod backoff;
@@ -31,7 +32,11 @@ pub enum State {
     /// Waiting out the backoff delay before the next start.
     Backoff,
     /// Too many failed starts within the start-limit window; restarts ceased until a user acts.
+    /// For a one-shot task: its run ended unsuccessfully and is not retried.
     Failed,
+    /// A one-shot task's run ended successfully (exit 0, or a code of
+    /// `success_exit_codes`).
+    Completed,
 }
 
 impl State {
@@ -45,6 +50,7 @@ impl State {
             State::Exited => "exited",
             State::Backoff => "backoff",
             State::Failed => "failed",
+            State::Completed => "completed",
         }
     }
 }
@@ -245,6 +251,11 @@ pub struct Params {
     pub stop_timeout: Duration,
     /// Stop scope.
     pub kill_mode: KillMode,
+    /// A one-shot task (`type = "oneshot"`): its run is meant to end; a successful end
+    /// is `completed`, any other `failed` or retried.
+    pub oneshot: bool,
+    /// The exit codes that count as success besides 0.
+    pub success: SuccessCodes,
 }
 
 impl From<&ServiceConfig> for Params {
@@ -257,6 +268,8 @@ impl From<&ServiceConfig> for Params {
             stop_signal: c.stop_signal,
             stop_timeout: c.stop_timeout,
             kill_mode: c.kill_mode,
+            oneshot: c.kind == crate::config::ServiceType::Oneshot,
+            success: c.success_exit_codes,
         }
     }
 }
@@ -396,7 +409,7 @@ impl ServiceMachine {
     pub fn is_quiescent(&self) -> bool {
         matches!(
             self.state,
-            State::Stopped | State::Exited | State::Failed | State::Backoff
+            State::Stopped | State::Exited | State::Failed | State::Backoff | State::Completed
         )
     }
 }

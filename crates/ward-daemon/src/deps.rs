@@ -2,7 +2,9 @@
 //! shutdown stops dependents before what they depend on; a crash names the dependents it
 //! affects.
 
-use ward_core::config::Readiness;
+use std::time::Instant;
+
+use ward_core::config::{Condition, Dependency, Readiness, ServiceType};
 use ward_core::health::Health;
 use ward_core::machine::{Event, Intent, State};
 
@@ -12,17 +14,106 @@ use crate::unit::Unit;
 
 impl Unit {
     /// Whether the services that depend on this unit may start: its run is up and as
-    /// ready as its `ready` setting asks.
+    /// ready as its `ready` setting asks; for a task, its run completed.
     pub(crate) fn is_ready(&self) -> bool {
-        let up = self.main.is_some()
-            && self.hang.is_none()
-            && matches!(self.machine.state(), State::Starting | State::Running);
-        up && match self.instance.service.ready {
-            Readiness::Started => true,
-            Readiness::Running => self.machine.state() == State::Running,
-            Readiness::Notify => self.ready_notified,
-            Readiness::Healthy => self.health.health() == Health::Healthy,
+        if self.instance.service.kind == ServiceType::Oneshot {
+            return self.machine.state() == State::Completed;
         }
+        self.is_up()
+            && match self.instance.service.ready {
+                Readiness::Started => true,
+                Readiness::Running => self.machine.state() == State::Running,
+                Readiness::Notify => self.ready_notified,
+                Readiness::Healthy => self.health.health() == Health::Healthy,
+            }
+    }
+
+    /// A run is up and not judged hung.
+    fn is_up(&self) -> bool {
+        self.main.is_some()
+            && self.hang.is_none()
+            && matches!(self.machine.state(), State::Starting | State::Running)
+    }
+
+    /// Whether this unit meets `condition` for a dependent whose start was asked for at
+    /// `since`.
+    pub(crate) fn meets(&self, condition: Condition, since: Option<Instant>) -> bool {
+        let service = &self.instance.service;
+        match condition {
+            Condition::Ready if service.kind == ServiceType::Oneshot => self.completed_for(since),
+            Condition::Ready => self.is_ready(),
+            // A task that ran and completed has started, too.
+            Condition::Started => self.is_up() || self.completed_for(since),
+            Condition::Healthy => self.is_up() && self.health.health() == Health::Healthy,
+            Condition::Completed => match service.kind {
+                ServiceType::Oneshot => self.completed_for(since),
+                ServiceType::Simple => {
+                    self.machine.state() == State::Exited
+                        && self
+                            .machine
+                            .last_exit()
+                            .is_some_and(|e| service.success_exit_codes.accepts(e))
+                }
+            },
+        }
+    }
+
+    /// A task's completion counts for a start asked for at `since`: it stays done
+    /// (`remain_after_exit`), or it completed after that start was asked for.
+    fn completed_for(&self, since: Option<Instant>) -> bool {
+        self.machine.state() == State::Completed
+            && (self.instance.service.remain_after_exit
+                || match (self.completed_at, since) {
+                    (Some(done), Some(since)) => done >= since,
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                })
+    }
+
+    /// Where this unit is, for a dependent waiting for `condition`: `failed: exit 1`.
+    fn whereabouts(&self) -> String {
+        let m = &self.machine;
+        match m.state() {
+            State::Failed | State::Exited | State::Backoff => {
+                let end = m
+                    .last_spawn_failure()
+                    .map(|f| f.to_string())
+                    .or_else(|| m.last_exit().map(|e| e.to_string()));
+                match end {
+                    Some(end) => format!("{}: {end}", m.state().as_str()),
+                    None => m.state().as_str().to_string(),
+                }
+            }
+            State::Starting | State::Running if self.hang.is_some() => "hung".to_string(),
+            State::Starting | State::Running
+                if self.instance.service.health.is_some()
+                    && self.health.health() != Health::Healthy =>
+            {
+                format!(
+                    "{}{}",
+                    self.health.health().as_str(),
+                    self.health
+                        .last()
+                        .map(|l| format!(", last probe: {l}"))
+                        .unwrap_or_default()
+                )
+            }
+            State::Stopped if !self.waiting_for.is_empty() => {
+                format!("itself waiting for {}", self.waiting_for.join(", "))
+            }
+            State::Completed => "completed before this start was asked for".to_string(),
+            s => s.as_str().to_string(),
+        }
+    }
+}
+
+/// What a dependent waits for, in words: `migrate to complete`.
+fn wanted(condition: Condition) -> &'static str {
+    match condition {
+        Condition::Ready => "to be ready",
+        Condition::Started => "to start",
+        Condition::Healthy => "to be healthy",
+        Condition::Completed => "to complete",
     }
 }
 
@@ -35,19 +126,72 @@ impl Supervisor {
             .filter(move |u| u.instance.service.name == service)
     }
 
-    /// The services `name` depends on that are not ready yet.
-    fn unmet(&self, name: &str) -> Vec<String> {
+    /// The edges of `name`'s service in the config in force: a reload that changes only
+    /// `depends_on` leaves the unit's own copy of its service as it was.
+    fn edges(&self, name: &str) -> Vec<Dependency> {
         let Some(unit) = self.units.get(name) else {
             return Vec::new();
         };
-        self.graph
-            .dependencies(&unit.instance.service.name)
-            .iter()
-            .filter(|dep| {
-                let mut units = self.units_of(dep).peekable();
-                units.peek().is_none() || !units.all(Unit::is_ready)
+        self.config
+            .services
+            .get(&unit.instance.service.name)
+            .map_or_else(
+                || unit.instance.service.depends_on.clone(),
+                |s| s.depends_on.clone(),
+            )
+    }
+
+    /// The services `name` depends on that have not reached their condition yet, each
+    /// with the condition.
+    fn unmet_edges(&self, name: &str) -> Vec<Dependency> {
+        let since = self.units.get(name).and_then(|u| u.waiting_since);
+        self.edges(name)
+            .into_iter()
+            .filter(|edge| {
+                let mut units = self.units_of(&edge.service).peekable();
+                units.peek().is_none() || !units.all(|u| u.meets(edge.condition, since))
             })
-            .cloned()
+            .collect()
+    }
+
+    /// The services `name` depends on that are not ready yet.
+    fn unmet(&self, name: &str) -> Vec<String> {
+        self.unmet_edges(name)
+            .into_iter()
+            .map(|e| e.service)
+            .collect()
+    }
+
+    /// What `name` waits for, one sentence per service: `migrate to complete (failed:
+    /// exit 1)`.
+    pub(crate) fn waiting_reasons(&self, name: &str) -> Vec<String> {
+        self.unmet_edges(name)
+            .into_iter()
+            .map(|edge| {
+                let states: Vec<String> = self
+                    .units_of(&edge.service)
+                    .filter(|u| {
+                        !u.meets(
+                            edge.condition,
+                            self.units.get(name).and_then(|w| w.waiting_since),
+                        )
+                    })
+                    .map(|u| match u.instance.service.instances {
+                        1 => u.whereabouts(),
+                        _ => format!("{}: {}", u.name, u.whereabouts()),
+                    })
+                    .collect();
+                format!(
+                    "{} {} ({})",
+                    edge.service,
+                    wanted(edge.condition),
+                    if states.is_empty() {
+                        "not in the config".to_string()
+                    } else {
+                        states.join("; ")
+                    }
+                )
+            })
             .collect()
     }
 
@@ -56,15 +200,22 @@ impl Supervisor {
     pub(crate) fn request_start(&mut self, name: &str) {
         if let Some(unit) = self.units.get_mut(name) {
             unit.start_queued = false;
+            if unit.waiting_for.is_empty() {
+                // A start queued at the daemon's start keeps the time it was queued: a
+                // task that completed meanwhile counts for it.
+                unit.waiting_since.get_or_insert_with(Instant::now);
+            }
         }
         let unmet = self.unmet(name);
         if unmet.is_empty() {
             if let Some(unit) = self.units.get_mut(name) {
                 unit.waiting_for.clear();
+                unit.waiting_since = None;
             }
             self.dispatch(name, Event::Start);
             return;
         }
+        let reasons = self.waiting_reasons(name);
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
@@ -72,14 +223,20 @@ impl Supervisor {
             logs::note(
                 &self.logs.sink(),
                 &unit.log,
-                &format!("waiting for {} before starting", unmet.join(", ")),
+                &format!("waiting for {} before starting", reasons.join(", ")),
             );
         }
         unit.waiting_for = unmet.clone();
         for dep in unmet {
+            // Not asked to run, or a task whose completion came before this start: run
+            // it (as `ward start web` starts the `db` that web needs). A failed one is
+            // left for an operator: the reason names it.
             let idle: Vec<String> = self
                 .units_of(&dep)
-                .filter(|u| u.machine.intent() == Intent::Stop && u.waiting_for.is_empty())
+                .filter(|u| {
+                    (u.machine.intent() == Intent::Stop && u.waiting_for.is_empty())
+                        || u.machine.state() == State::Completed
+                })
                 .map(|u| u.name.clone())
                 .collect();
             for d in idle {
@@ -93,6 +250,7 @@ impl Supervisor {
     pub(crate) fn queue_start(&mut self, name: &str) {
         if let Some(unit) = self.units.get_mut(name) {
             unit.start_queued = true;
+            unit.waiting_since = Some(Instant::now());
             self.backlog.starts.push_back(name.to_string());
         }
     }
@@ -123,6 +281,7 @@ impl Supervisor {
             if unmet.is_empty() {
                 if let Some(unit) = self.units.get_mut(&name) {
                     unit.waiting_for.clear();
+                    unit.waiting_since = None;
                 }
                 self.dispatch(&name, Event::Start);
             } else if let Some(unit) = self.units.get_mut(&name) {

@@ -391,6 +391,16 @@ impl Supervisor {
                     health_last: u.health.last().map(str::to_string),
                     ready: u.is_ready(),
                     waiting_for: u.waiting_for.clone(),
+                    waiting_reasons: if u.waiting_for.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.waiting_reasons(&u.name)
+                    },
+                    kind: match u.instance.service.kind {
+                        ward_core::config::ServiceType::Simple => "simple",
+                        ward_core::config::ServiceType::Oneshot => "oneshot",
+                    }
+                    .to_string(),
                     start_queued: u.start_queued,
                     // From the config in force: a reload that changes only `depends_on`
                     // leaves the unit's own copy as it was.
@@ -398,7 +408,7 @@ impl Supervisor {
                         .config
                         .services
                         .get(&u.instance.service.name)
-                        .map(|s| s.depends_on.clone())
+                        .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
                         .unwrap_or_default(),
                     status_text: u.notify_status.clone(),
                     usage: u.main.as_ref().and(u.usage.clone()),
@@ -447,10 +457,10 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
         State::Running => (!wants_stop, format!("running{pid}")),
         State::Starting => (!wants_stop, format!("starting{pid}")),
         State::Stopping => (true, format!("stopping{pid}")),
-        State::Stopped if !u.waiting_for.is_empty() && !wants_stop => (
-            true,
-            format!("waiting for {} to be ready", u.waiting_for.join(", ")),
-        ),
+        State::Stopped if !u.waiting_for.is_empty() && !wants_stop => {
+            (true, format!("waiting for {}", u.waiting_for.join(", ")))
+        }
+        State::Completed => (true, "completed".to_string()),
         State::Stopped if u.start_queued && !wants_stop => (true, "starts in a moment".to_string()),
         State::Stopped => (wants_stop, "stopped".to_string()),
         State::Backoff => {

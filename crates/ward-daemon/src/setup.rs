@@ -176,6 +176,8 @@ impl Supervisor {
             watchdog_due: None,
             hang: None,
             waiting_for: Vec::new(),
+            waiting_since: None,
+            completed_at: None,
             start_queued: false,
             stop_after_dependents: false,
             private_tmp,

@@ -419,6 +419,7 @@ impl Supervisor {
             && let Some(unit) = self.units.get_mut(name)
         {
             unit.waiting_for.clear();
+            unit.waiting_since = None;
             unit.start_queued = false;
             self.stop_side_processes(name);
         }
@@ -497,6 +498,9 @@ impl Supervisor {
                     .record(crate::journal::transition(name, from, to));
                 if to == State::Failed {
                     unit.on_failure_due = true;
+                }
+                if to == State::Completed {
+                    unit.completed_at = Some(Instant::now());
                 }
             }
             Action::Recovery(recovery) => {

@@ -104,6 +104,11 @@ pub struct Unit {
     pub hang: Option<String>,
     /// Dependencies (service names) not yet ready: the start waits for them.
     pub waiting_for: Vec<String>,
+    /// When the start it waits with was asked for: a task that completed before then
+    /// (without `remain_after_exit`) is run again for it.
+    pub waiting_since: Option<Instant>,
+    /// When its task last completed (`type = "oneshot"`).
+    pub completed_at: Option<Instant>,
     /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).
     pub start_queued: bool,
     /// A shutdown stops this unit once the units that depend on it are down.

@@ -14,6 +14,7 @@ pub(crate) fn state(s: State) -> UnitState {
         State::Exited => UnitState::Exited,
         State::Backoff => UnitState::Backoff,
         State::Failed => UnitState::Failed,
+        State::Completed => UnitState::Completed,
     }
 }
 
@@ -41,6 +42,7 @@ mod tests {
             State::Exited,
             State::Backoff,
             State::Failed,
+            State::Completed,
         ] {
             assert_eq!(state(s).as_str(), s.as_str());
         }

@@ -257,6 +257,17 @@ pub struct ServiceConfig {
     /// A `/tmp` of its own, in a mount namespace of its own, shared with its hooks and
     /// probes. Default false.
     pub private_tmp: bool,
+    /// `type = "simple" | "oneshot"`: a service that keeps running, or a task that runs to
+    /// its end. Default `simple`.
+    pub kind: ServiceType,
+    /// Exit codes that count as success besides 0: a task that ends with one is
+    /// `completed`, and `restart = "on-failure"` leaves a service that ends with one.
+    /// Default none.
+    pub success_exit_codes: crate::exit::SuccessCodes,
+    /// A completed task stays done for its dependents: a later `ward start` of one of them
+    /// does not run it again. Default false: each start of a dependent that finds it
+    /// completed runs it anew first (systemd's `RemainAfterExit=`).
+    pub remain_after_exit: bool,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// Instance `i` gets `PORT = port_base + i` in its environment (supervisord's
@@ -307,9 +318,9 @@ pub struct ServiceConfig {
     /// Below this confidence that a restart will hold, the strategy escalates (backoff to
     /// repair, if there is a repair hook, then to give_up). Default: none.
     pub confidence_floor: Option<f64>,
-    /// Services (by name) that must be ready before this one starts, and that stop only
-    /// after it has stopped. Default: none.
-    pub depends_on: Vec<String>,
+    /// Services that must reach a condition before this one starts, in the order written;
+    /// they stop only after it has stopped. Default: none.
+    pub depends_on: Vec<Dependency>,
     /// When this service counts as ready for the services that depend on it. Default:
     /// `healthy` when it has a health check, else `started`.
     pub ready: Readiness,
@@ -319,6 +330,50 @@ pub struct ServiceConfig {
     /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
     /// is `hung` and ward restarts it. Default: none.
     pub watchdog: Option<Duration>,
+}
+
+/// `type = "simple" | "oneshot"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ServiceType {
+    /// A program that keeps running; its end is a crash or a stop.
+    Simple,
+    /// A task that runs to its end: `completed` on success, `failed` otherwise.
+    Oneshot,
+}
+
+/// One edge of `depends_on`: a service and what it must reach first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    /// The service depended on (every instance of it).
+    pub service: String,
+    /// What it must reach.
+    pub condition: Condition,
+}
+
+/// What a dependency must reach before its dependent starts (docker compose's terms).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// As its own `ready` setting says (the list form of `depends_on`); for a task, its
+    /// successful end.
+    Ready,
+    /// Its process has been spawned.
+    Started,
+    /// Its health check passes.
+    Healthy,
+    /// Its run ended successfully.
+    Completed,
+}
+
+impl Condition {
+    /// The name the config and the API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Ready => "ready",
+            Condition::Started => "started",
+            Condition::Healthy => "healthy",
+            Condition::Completed => "completed",
+        }
+    }
 }
 
 /// `ready = "started" | "running" | "notify" | "healthy"`.

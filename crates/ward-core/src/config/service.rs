@@ -3,7 +3,8 @@
 use super::command;
 use super::fields::{Ctx, entries, item_at, key_at};
 use super::model::{
-    Backoff, DaemonExit, KillMode, Readiness, RestartPolicy, ServiceConfig, StartLimit, Strategy,
+    Backoff, DaemonExit, KillMode, Readiness, RestartPolicy, ServiceConfig, ServiceType,
+    StartLimit, Strategy,
 };
 use super::tables;
 use crate::Signal;
@@ -29,6 +30,9 @@ const KEYS: &[&str] = &[
     "groups",
     "capabilities",
     "private_tmp",
+    "type",
+    "success_exit_codes",
+    "remain_after_exit",
     "instances",
     "port_base",
     "restart",
@@ -62,6 +66,11 @@ const READINESS: &[(&str, Readiness)] = &[
     ("running", Readiness::Running),
     ("notify", Readiness::Notify),
     ("healthy", Readiness::Healthy),
+];
+
+const TYPES: &[(&str, ServiceType)] = &[
+    ("simple", ServiceType::Simple),
+    ("oneshot", ServiceType::Oneshot),
 ];
 
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
@@ -139,10 +148,14 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut user_at = None;
     let mut capabilities = None;
     let mut private_tmp = false;
+    let mut kind = ServiceType::Simple;
+    let mut success_exit_codes = crate::exit::SuccessCodes::default();
+    let mut remain_after_exit = None;
     let mut instances = 1;
     let mut port_base = None;
     let mut port_base_at = 0;
-    let mut restart = RestartPolicy::Always;
+    let mut restart = None;
+    let mut restart_at = 0;
     let mut backoff = Backoff::default();
     let mut min_uptime = Duration::from_secs(1);
     let mut start_limit = StartLimit::default();
@@ -205,7 +218,17 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 port_base_at = item_at(value);
                 port_base = ctx.integer("port_base", value, 1, 65535).map(|n| n as u16);
             }
-            "restart" => restart = ctx.choice("restart", value, RESTART).unwrap_or(restart),
+            "restart" => {
+                restart_at = item_at(value);
+                restart = ctx.choice("restart", value, RESTART).or(restart);
+            }
+            "type" => kind = ctx.choice("type", value, TYPES).unwrap_or(kind),
+            "success_exit_codes" => success_exit_codes = exit_codes(ctx, value),
+            "remain_after_exit" => {
+                remain_after_exit = ctx
+                    .boolean("remain_after_exit", value)
+                    .map(|b| (b, item_at(value)))
+            }
             "backoff" => {
                 backoff_at = item_at(value);
                 backoff = tables::backoff(ctx, value, &format!("in [services.{name}.backoff]"))
@@ -274,7 +297,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "rlimits" => {
                 rlimits = tables::rlimits(ctx, value, &format!("in [services.{name}.rlimits]"))
             }
-            "depends_on" => depends_on = super::deps::names(ctx, value),
+            "depends_on" => depends_on = super::deps::parse(ctx, value),
             "ready" => {
                 ready_at = item_at(value);
                 ready = ctx.choice("ready", value, READINESS);
@@ -396,6 +419,45 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             Some("set `cwd` to a directory outside /tmp, such as cwd = \"/\"".into()),
         );
     }
+    if kind == ServiceType::Oneshot {
+        let task_problem = |key: &str| match key {
+            "restart" => Some(
+                "a task that restarts after every end never completes; use restart = \"on-failure\" to retry a failed run, or \"never\"",
+            ),
+            "ready" => Some("a task is ready for its dependents when it completes; remove `ready`"),
+            "health" => Some("a task's end says how it went, not a health check; remove `health`"),
+            _ => None,
+        };
+        let refuse = |ctx: &mut Ctx<'_>, key: &str, at: usize| {
+            if let Some(hint) = task_problem(key) {
+                ctx.error(
+                    at,
+                    format!("[services.{name}] is type = \"oneshot\" and sets `{key}`"),
+                    Some(hint.to_string()),
+                );
+            }
+        };
+        if restart == Some(RestartPolicy::Always) {
+            refuse(ctx, "restart", restart_at);
+        }
+        if ready.is_some() {
+            refuse(ctx, "ready", ready_at);
+        }
+        if let Some(h) = table.get("health") {
+            refuse(ctx, "health", item_at(h));
+        }
+    } else if let Some((_, at)) = remain_after_exit {
+        ctx.error(
+            at,
+            format!("[services.{name}] sets `remain_after_exit`, which only a task has"),
+            Some("add type = \"oneshot\", or remove `remain_after_exit`".into()),
+        );
+    }
+    // A task is not restarted unless asked; a service is, whatever its end.
+    let restart = restart.unwrap_or(match kind {
+        ServiceType::Oneshot => RestartPolicy::Never,
+        ServiceType::Simple => RestartPolicy::Always,
+    });
     let ready = ready.unwrap_or(if health.is_some() {
         Readiness::Healthy
     } else {
@@ -426,6 +488,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         credentials: None,
         capabilities,
         private_tmp,
+        kind,
+        success_exit_codes,
+        remain_after_exit: remain_after_exit.is_some_and(|(b, _)| b),
         instances,
         port_base,
         restart,
@@ -453,6 +518,35 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         health,
         watchdog,
     })
+}
+
+/// `success_exit_codes = [2, 75]`: exit codes from 1 to 255 that count as success.
+fn exit_codes(ctx: &mut Ctx<'_>, item: &Item) -> crate::exit::SuccessCodes {
+    let mut codes = crate::exit::SuccessCodes::default();
+    let Some(array) = item.as_array() else {
+        ctx.wrong_type(
+            "success_exit_codes",
+            "an array of exit codes",
+            item,
+            Some("such as success_exit_codes = [2, 75]".into()),
+        );
+        return codes;
+    };
+    for value in array.iter() {
+        let at = value.span().map_or(item_at(item), |s| s.start);
+        match value.as_integer() {
+            Some(c @ 0..=255) => codes = codes.with(c as i32),
+            _ => ctx.error(
+                at,
+                format!(
+                    "`success_exit_codes` entries must be exit codes from 0 to 255, found {}",
+                    ctx.source_of(value.span())
+                ),
+                None,
+            ),
+        }
+    }
+    codes
 }
 
 /// `stop_signal = "TERM"`, `"SIGINT"` or a number.

@@ -12,6 +12,10 @@ fn ok(text: &str) -> Config {
     }
 }
 
+fn names(deps: &[Dependency]) -> Vec<&str> {
+    deps.iter().map(|d| d.service.as_str()).collect()
+}
+
 fn errors(text: &str) -> Vec<ConfigError> {
     match parse(Path::new("ward.toml"), text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
@@ -436,6 +440,69 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "[services.web] depends on `bd`, which is not a service in this file",
     ),
     (
+        "unknown dependency in the table form",
+        "[services.db]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/true\"\ndepends_on = { bd = \"started\" }\n",
+        5,
+        16,
+        "[services.web] depends on `bd`, which is not a service in this file",
+    ),
+    (
+        "unknown condition",
+        "[services.db]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/true\"\ndepends_on = { db = \"alive\" }\n",
+        5,
+        21,
+        "invalid value \"alive\" for `depends_on.db`",
+    ),
+    (
+        "healthy without a health check",
+        "[services.db]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/true\"\ndepends_on = { db = \"healthy\" }\n",
+        5,
+        16,
+        "[services.web] waits for `db` to be healthy, but it has no health check",
+    ),
+    (
+        "completed of a service that always restarts",
+        "[services.db]\ncommand = \"/bin/true\"\n[services.web]\ncommand = \"/bin/true\"\ndepends_on = { db = \"completed\" }\n",
+        5,
+        16,
+        "[services.web] waits for `db` to be completed, but it restarts after every end",
+    ),
+    (
+        "a task that always restarts",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\nrestart = \"always\"\n",
+        4,
+        11,
+        "[services.job] is type = \"oneshot\" and sets `restart`",
+    ),
+    (
+        "a task with a health check",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\nhealth = { tcp = \"127.0.0.1:1\" }\n",
+        4,
+        10,
+        "[services.job] is type = \"oneshot\" and sets `health`",
+    ),
+    (
+        "remain_after_exit on a service",
+        "[services.web]\ncommand = \"/bin/true\"\nremain_after_exit = true\n",
+        3,
+        21,
+        "[services.web] sets `remain_after_exit`, which only a task has",
+    ),
+    (
+        "an exit code out of range",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\nsuccess_exit_codes = [2, 256]\n",
+        4,
+        26,
+        "`success_exit_codes` entries must be exit codes from 0 to 255, found 256",
+    ),
+    (
+        "an unknown type",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"forking\"\n",
+        3,
+        8,
+        "invalid value \"forking\" for `type`",
+    ),
+    (
         "dependency on itself",
         "[services.web]\ncommand = \"/bin/true\"\ndepends_on = [\"web\"]\n",
         3,
@@ -570,7 +637,7 @@ ready = "running"
             3
         ))
     );
-    assert_eq!(web.depends_on, ["db", "cache"]);
+    assert_eq!(names(&web.depends_on), ["db", "cache"]);
     assert_eq!(web.ready, Readiness::Running);
     assert_eq!(
         web.health,
@@ -589,7 +656,7 @@ ready = "running"
     let one = ok(
         "[services.a]\ncommand = \"/bin/true\"\n[services.b]\ncommand = \"/bin/true\"\ndepends_on = \"a\"\n",
     );
-    assert_eq!(one.services["b"].depends_on, ["a"]);
+    assert_eq!(names(&one.services["b"].depends_on), ["a"]);
 }
 
 #[test]
@@ -794,5 +861,67 @@ fn http_probes_read_their_url_status_body_and_headers() {
         errs[0].message.contains("`health.expect_status` must be"),
         "{}",
         errs[0].message
+    );
+}
+
+#[test]
+fn tasks_and_conditions_per_edge() {
+    let c = ok(r#"
+[services.migrate]
+command = "/bin/true"
+type = "oneshot"
+success_exit_codes = [3]
+remain_after_exit = true
+[services.db]
+command = "/bin/true"
+health = { tcp = "127.0.0.1:5432" }
+[services.cache]
+command = "/bin/true"
+[services.web]
+command = "/bin/true"
+depends_on = { db = "healthy", migrate = "completed", cache = "started" }
+[services.compose]
+command = "/bin/true"
+depends_on = { migrate = "service_completed_successfully", db = "service_healthy" }
+"#);
+    let migrate = &c.services["migrate"];
+    assert_eq!(migrate.kind, ServiceType::Oneshot);
+    assert_eq!(
+        migrate.restart,
+        RestartPolicy::Never,
+        "a task is not restarted by default"
+    );
+    assert!(migrate.remain_after_exit);
+    assert_eq!(migrate.success_exit_codes.codes(), [3]);
+    assert_eq!(c.services["db"].kind, ServiceType::Simple);
+    assert_eq!(c.services["db"].restart, RestartPolicy::Always);
+    let edges: Vec<(&str, Condition)> = c.services["web"]
+        .depends_on
+        .iter()
+        .map(|d| (d.service.as_str(), d.condition))
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            ("db", Condition::Healthy),
+            ("migrate", Condition::Completed),
+            ("cache", Condition::Started)
+        ]
+    );
+    assert_eq!(
+        c.services["compose"].depends_on[0].condition,
+        Condition::Completed
+    );
+    // The list form waits for each as its own `ready` says.
+    let list =
+        ok("[services.a]\ncommand = \"x\"\n[services.b]\ncommand = \"x\"\ndepends_on = [\"a\"]\n");
+    assert_eq!(list.services["b"].depends_on[0].condition, Condition::Ready);
+    // A cycle through the table form is still a cycle.
+    let e = errors(
+        "[services.a]\ncommand = \"x\"\ndepends_on = { b = \"started\" }\n[services.b]\ncommand = \"x\"\ndepends_on = { a = \"started\" }\n",
+    );
+    assert!(
+        e.iter().any(|e| e.message.contains("cycle: a -> b -> a")),
+        "{e:?}"
     );
 }

@@ -25,9 +25,22 @@ fn any_params() -> impl Strategy<Value = Params> {
         0u64..5_000,
         0u32..6,
         prop_oneof![Just(KillMode::Tree), Just(KillMode::Main)],
+        any::<bool>(),
+        proptest::collection::vec(1i32..8, 0..3),
     )
         .prop_map(
-            |(restart, initial, extra, factor, jitter, min_uptime, burst, kill_mode)| Params {
+            |(
+                restart,
+                initial,
+                extra,
+                factor,
+                jitter,
+                min_uptime,
+                burst,
+                kill_mode,
+                oneshot,
+                codes,
+            )| Params {
                 restart,
                 backoff: Backoff {
                     initial: Duration::from_millis(initial),
@@ -44,6 +57,12 @@ fn any_params() -> impl Strategy<Value = Params> {
                 stop_signal: Signal::TERM,
                 stop_timeout: Duration::from_secs(10),
                 kill_mode,
+                oneshot,
+                success: codes
+                    .into_iter()
+                    .fold(Default::default(), |set: crate::exit::SuccessCodes, c| {
+                        set.with(c)
+                    }),
             },
         )
 }
@@ -126,7 +145,14 @@ impl Harness {
             Some(Recovery::StartLimit | Recovery::GaveUp(_)) => {
                 assert_eq!(self.m.state(), State::Failed)
             }
-            Some(Recovery::NoRestart) => assert_eq!(self.m.state(), State::Exited),
+            Some(Recovery::NoRestart) => assert_eq!(
+                self.m.state(),
+                if self.m.params().oneshot {
+                    State::Failed
+                } else {
+                    State::Exited
+                }
+            ),
             _ => {}
         }
         let spawned = matches!(actions.last(), Some(Action::Spawn));
@@ -177,7 +203,13 @@ impl Harness {
             assert!(self.timer.is_some(), "backoff without a timer");
             assert!(m.backoff_delay().is_some());
         }
-        if matches!(m.state(), State::Stopped | State::Exited | State::Failed) {
+        if m.state() == State::Completed {
+            assert!(m.params().oneshot, "a service completed");
+        }
+        if matches!(
+            m.state(),
+            State::Stopped | State::Exited | State::Failed | State::Completed
+        ) {
             assert!(self.timer.is_none(), "a timer armed in {:?}", m.state());
             assert!(m.pid().is_none());
         }

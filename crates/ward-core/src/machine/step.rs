@@ -80,7 +80,9 @@ impl ServiceMachine {
     fn on_start(&mut self, out: &mut Vec<Action>) {
         self.intent = Intent::Run;
         match self.state {
-            State::Stopped | State::Exited | State::Failed => self.fresh_start(out),
+            State::Stopped | State::Exited | State::Failed | State::Completed => {
+                self.fresh_start(out)
+            }
             // Already trying: skip the wait, but remember the failures, so a crash loop
             // nudged by `ward start` still backs off and still hits the start limit.
             State::Backoff => {
@@ -104,7 +106,7 @@ impl ServiceMachine {
                 self.backoff_delay = None;
                 self.state = State::Stopped;
             }
-            State::Exited | State::Failed => self.state = State::Stopped,
+            State::Exited | State::Failed | State::Completed => self.state = State::Stopped,
             State::Stopped | State::Stopping => {}
         }
     }
@@ -119,7 +121,7 @@ impl ServiceMachine {
                 self.begin_stop(out);
             }
             State::Stopping => self.after_stop = AfterStop::Start,
-            State::Stopped | State::Exited | State::Failed | State::Backoff => {
+            State::Stopped | State::Exited | State::Failed | State::Backoff | State::Completed => {
                 self.fresh_start(out)
             }
         }
@@ -137,7 +139,8 @@ impl ServiceMachine {
         if self.intent == Intent::Stop {
             // A stop arrived while the spawn was in flight: stop what we just started.
             self.begin_stop(out);
-        } else if self.params.min_uptime.is_zero() {
+        } else if self.params.min_uptime.is_zero() || self.params.oneshot {
+            // A task runs from its spawn: its end, not its uptime, says how it went.
             self.state = State::Running;
         } else {
             self.arm(self.params.min_uptime, out);
@@ -200,6 +203,18 @@ impl ServiceMachine {
                 self.disarm(out);
                 self.failed_start(now, true, out);
             }
+            State::Running if self.params.oneshot => {
+                self.disarm(out);
+                if self.params.kill_mode == KillMode::Tree {
+                    out.push(Action::KillTree);
+                }
+                if self.params.success.accepts(status) {
+                    self.consecutive_failures = 0;
+                    self.state = State::Completed;
+                } else {
+                    self.failed_start(now, false, out);
+                }
+            }
             State::Running => {
                 self.disarm(out);
                 self.forget_failures_after_a_good_run(now);
@@ -208,7 +223,7 @@ impl ServiceMachine {
                 }
                 let restart = match self.params.restart {
                     RestartPolicy::Never => false,
-                    RestartPolicy::OnFailure => !status.is_clean(),
+                    RestartPolicy::OnFailure => !self.params.success.accepts(status),
                     RestartPolicy::Always => true,
                 };
                 if restart {
@@ -219,7 +234,7 @@ impl ServiceMachine {
                 }
             }
             // A pid exists only in the three states above.
-            State::Stopped | State::Exited | State::Failed | State::Backoff => {}
+            State::Stopped | State::Exited | State::Failed | State::Backoff | State::Completed => {}
         }
     }
 
@@ -264,7 +279,12 @@ impl ServiceMachine {
                 }
             }
             // No timer is ever armed in these states; a fire here has nothing to do.
-            State::Starting | State::Running | State::Stopped | State::Exited | State::Failed => {}
+            State::Starting
+            | State::Running
+            | State::Stopped
+            | State::Exited
+            | State::Failed
+            | State::Completed => {}
         }
     }
 
@@ -302,7 +322,7 @@ impl ServiceMachine {
             AfterStop::Recover => {
                 self.after_stop = AfterStop::Stay;
                 if self.params.restart == RestartPolicy::Never {
-                    self.state = State::Exited;
+                    self.state = self.not_restarted();
                     out.push(Action::Recovery(Recovery::NoRestart));
                 } else {
                     self.restart_after_failure(out);
@@ -332,10 +352,20 @@ impl ServiceMachine {
             self.state = State::Failed;
             out.push(Action::Recovery(Recovery::StartLimit));
         } else if self.params.restart == RestartPolicy::Never {
-            self.state = State::Exited;
+            self.state = self.not_restarted();
             out.push(Action::Recovery(Recovery::NoRestart));
         } else {
             self.restart_after_failure(out);
+        }
+    }
+
+    /// Where a failed run that is not restarted leaves the unit: a service `exited`, a
+    /// task `failed` (a task's only other end is `completed`).
+    fn not_restarted(&self) -> State {
+        if self.params.oneshot {
+            State::Failed
+        } else {
+            State::Exited
         }
     }
 
@@ -407,3 +437,7 @@ mod tests;
 #[cfg(test)]
 #[path = "proptests.rs"]
 mod proptests;
+
+#[cfg(test)]
+#[path = "oneshot_tests.rs"]
+mod oneshot_tests;

@@ -35,6 +35,8 @@ fn params() -> Params {
         stop_signal: Signal::TERM,
         stop_timeout: secs(10),
         kill_mode: KillMode::Tree,
+        oneshot: false,
+        success: Default::default(),
     }
 }
 

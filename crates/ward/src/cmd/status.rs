@@ -99,11 +99,22 @@ pub fn status(
 fn note(s: &ServiceStatus) -> String {
     let mut notes = Vec::new();
     match s.state {
+        UnitState::Stopped if !s.waiting_reasons.is_empty() => {
+            notes.push(format!("waiting for {}", s.waiting_reasons.join(", ")))
+        }
         UnitState::Stopped if !s.waiting_for.is_empty() => {
             notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
         }
         UnitState::Stopped if s.start_queued => notes.push("starts in a moment".to_string()),
         UnitState::Stopped => notes.push(format!("stays stopped until `ward start {}`", s.name)),
+        UnitState::Failed if s.kind == "oneshot" => notes.push(format!(
+            "the task failed{}; `ward start {}` runs it again",
+            s.last_exit
+                .as_ref()
+                .map(|e| format!(" ({})", e.description))
+                .unwrap_or_default(),
+            s.name
+        )),
         UnitState::Failed => {
             let v = s.verdict.as_ref();
             let why = ward_core::classify::gave_up_reason(
@@ -123,7 +134,11 @@ fn note(s: &ServiceStatus) -> String {
                 ));
             }
         }
-        UnitState::Starting | UnitState::Running | UnitState::Stopping | UnitState::Exited => {}
+        UnitState::Starting
+        | UnitState::Running
+        | UnitState::Stopping
+        | UnitState::Exited
+        | UnitState::Completed => {}
     }
     if let Some(h) = &s.health {
         match &s.health_last {

@@ -328,6 +328,7 @@ fn next(s: &ServiceStatus) -> String {
             s.restarts
         ),
         UnitState::Exited => "not restarted: its restart policy leaves it exited".into(),
+        UnitState::Completed => format!("completed; `ward start {}` runs it again", s.name),
         UnitState::Stopped => format!("stopped; `ward start {}` starts it", s.name),
         UnitState::Stopping => UnitState::Stopping.to_string(),
     }

@@ -28,7 +28,7 @@ fn a_dependent_starts_only_once_its_dependency_is_ready() {
     );
     assert_eq!(web.depends_on, ["db"]);
     let log = w.log("web");
-    assert!(log.contains("waiting for db before starting"), "{log}");
+    assert!(log.contains("waiting for db to be ready ("), "{log}");
 }
 
 #[test]

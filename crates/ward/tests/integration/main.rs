@@ -38,6 +38,7 @@ mod secrets;
 mod socket;
 mod state_dir;
 mod stop;
+mod tasks;
 mod terminal;
 mod top;
 mod why;
