@@ -78,6 +78,8 @@ pub struct ExitReport {
     pub memory_limit: Option<u64>,
     /// The largest resident memory the run's usage samples saw (`sample_interval`).
     pub sampled_peak_rss: Option<u64>,
+    /// The exit codes besides 0 that its config counts as success (`success_exit_codes`).
+    pub success: crate::exit::SuccessCodes,
 }
 
 impl ExitReport {
@@ -102,6 +104,7 @@ impl ExitReport {
             peak_memory: None,
             memory_limit: None,
             sampled_peak_rss: None,
+            success: crate::exit::SuccessCodes::default(),
         }
     }
 }
@@ -262,6 +265,10 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
     }
     let class = match status {
         ExitStatus::Exited(0) => CrashClass::CleanExit,
+        ExitStatus::Exited(code) if r.success.accepts(status) => {
+            evidence.push(format!("exit {code} is one of its success_exit_codes"));
+            CrashClass::CleanExit
+        }
         ExitStatus::Exited(code) => {
             evidence.push(format!("the program chose to exit with code {code}"));
             CrashClass::ErrorExit
@@ -297,7 +304,7 @@ fn decide(r: &ExitReport, evidence: &mut Vec<String>) -> CrashClass {
 fn summary(class: CrashClass, r: &ExitReport) -> String {
     let status = r.status.map(|s| s.to_string()).unwrap_or_default();
     match class {
-        CrashClass::CleanExit => "it exited cleanly (exit 0)".into(),
+        CrashClass::CleanExit => format!("it exited cleanly ({status})"),
         CrashClass::ErrorExit => format!("it exited with an error ({status})"),
         CrashClass::Segfault => "it crashed on a bad memory access (SIGSEGV)".into(),
         CrashClass::Abort => "it aborted itself (SIGABRT): an assertion or a panic".into(),

@@ -28,10 +28,11 @@ impl Unit {
             }
     }
 
-    /// A run is up and not judged hung.
+    /// A run is up, past its `post_start` hook, and not judged hung.
     fn is_up(&self) -> bool {
         self.main.is_some()
             && self.hang.is_none()
+            && !self.post_start_pending
             && matches!(self.machine.state(), State::Starting | State::Running)
     }
 

@@ -26,14 +26,30 @@ pub(crate) enum HookKind {
     Health {
         main: u32,
     },
+    /// `pre_start`: the pending spawn waits for it.
+    PreStart,
+    /// `post_start` of the run whose main process is `main`.
+    PostStart {
+        main: u32,
+    },
+    /// `pre_stop` of the run whose main process is `main`: its stop signal waits for it.
+    PreStop {
+        main: u32,
+    },
+    /// `post_stop`: the next spawn waits for it.
+    PostStop,
 }
 
 impl HookKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HookKind::Repair => "repair",
             HookKind::OnFailure => "on_failure",
             HookKind::Health { .. } => "health",
+            HookKind::PreStart => "pre_start",
+            HookKind::PostStart { .. } => "post_start",
+            HookKind::PreStop { .. } => "pre_stop",
+            HookKind::PostStop => "post_stop",
         }
     }
 }
@@ -185,7 +201,7 @@ impl Supervisor {
         let Some(argv) = unit.instance.service.repair.clone() else {
             return false;
         };
-        self.start_hook(name, HookKind::Repair, argv)
+        self.start_hook(name, HookKind::Repair, argv, None)
     }
 
     /// The unit just became `failed`: tell whoever `on_failure` reaches.
@@ -197,13 +213,33 @@ impl Supervisor {
         else {
             return;
         };
-        self.start_hook(name, HookKind::OnFailure, argv);
+        self.start_hook(name, HookKind::OnFailure, argv, None);
     }
 
-    fn start_hook(&mut self, name: &str, kind: HookKind, argv: Vec<String>) -> bool {
+    /// Starts a hook of `name`'s, with `exit` (default: the unit's last exit) as its
+    /// `WARD_EXIT`. Returns true when it runs, or when its failure to start already
+    /// answered the spawn that waited for it.
+    pub(crate) fn start_hook(
+        &mut self,
+        name: &str,
+        kind: HookKind,
+        argv: Vec<String>,
+        exit: Option<ExitStatus>,
+    ) -> bool {
+        // Its output goes to the unit's log: a hook before the unit's first run (a
+        // `pre_start`) needs the unit's pipes made first.
+        self.ensure_set_up(name);
+        let output = self.set_up_output(name);
         let Some(unit) = self.units.get(name) else {
             return false;
         };
+        if let Err(why) = output {
+            logs::note(
+                &self.logs.sink(),
+                &unit.log,
+                &format!("{} hook has no log: {why}", kind.as_str()),
+            );
+        }
         let sink = self.logs.sink();
         let mut env = side_env(name, unit, kind);
         env.push(("WARD_HOOK".into(), kind.as_str().into()));
@@ -213,8 +249,11 @@ impl Supervisor {
             env.push(("WARD_SUMMARY".into(), v.summary.clone()));
             env.push(("WARD_EVIDENCE".into(), v.evidence.join("; ")));
         }
-        if let Some(exit) = unit.machine.last_exit() {
+        if let Some(exit) = exit.or(unit.machine.last_exit()) {
             env.push(("WARD_EXIT".into(), exit.to_string()));
+        }
+        if let HookKind::PostStart { main } | HookKind::PreStop { main } = kind {
+            env.push(("WARD_MAIN_PID".into(), main.to_string()));
         }
         let cgroup = side_cgroup(self.cgroups.as_ref(), &side_name(name, kind));
         let spec = side_spec(self.nofile, unit, argv, env, true, cgroup.as_ref());
@@ -250,8 +289,9 @@ impl Supervisor {
                     self.retire_side_cgroup(cg);
                 }
                 self.hook_result(name, kind, Err(e));
-                // A repair's failure answered the pending spawn: nothing else may start it.
-                kind == HookKind::Repair
+                // A repair's or pre_start's failure answered the pending spawn: nothing
+                // else may start it.
+                matches!(kind, HookKind::Repair | HookKind::PreStart)
             }
         }
     }
@@ -277,6 +317,7 @@ impl Supervisor {
                     &format!("{} stopped with its unit: {status}", hook.kind.as_str()),
                 );
             }
+            self.hook_cancelled(&hook.unit, hook.kind);
             return;
         }
         if let HookKind::Health { main } = hook.kind {
@@ -321,15 +362,62 @@ impl Supervisor {
             action: format!("{} hook {verdict}", kind.as_str()),
             delay_ms: None,
         });
-        if kind != HookKind::Repair || !self.units.contains_key(name) {
+        if !self.units.contains_key(name) {
             return;
         }
-        match outcome {
-            Ok(()) => {
-                let answer = self.spawn(name);
-                self.dispatch(name, answer);
+        match (kind, outcome) {
+            (HookKind::Repair, Ok(())) => {
+                if let Some(answer) = self.spawn_after(name, crate::lifecycle::Prep::Files) {
+                    self.dispatch(name, answer);
+                }
             }
-            Err(e) => self.preparation_failed(name, Preparation::Repair, &e.to_string()),
+            (HookKind::Repair, Err(e)) => {
+                self.preparation_failed(name, Preparation::Repair, &e.to_string())
+            }
+            (
+                HookKind::PreStart
+                | HookKind::PostStart { .. }
+                | HookKind::PreStop { .. }
+                | HookKind::PostStop,
+                outcome,
+            ) => self.lifecycle_done(name, kind, outcome),
+            (HookKind::OnFailure | HookKind::Health { .. }, _) => {}
+        }
+    }
+
+    /// A hook killed because its unit was stopped or restarted: what waited for it goes
+    /// on.
+    fn hook_cancelled(&mut self, name: &str, kind: HookKind) {
+        let Some(unit) = self.units.get(name) else {
+            return;
+        };
+        let wants_run = unit.machine.intent() == ward_core::machine::Intent::Run;
+        match kind {
+            // The spawn that waited: a stop ends it; a restart goes on without the repair,
+            // or runs its pre_start again.
+            HookKind::Repair | HookKind::PreStart => {
+                let answer = if wants_run {
+                    let from = match kind {
+                        HookKind::Repair => crate::lifecycle::Prep::Files,
+                        _ => crate::lifecycle::Prep::PreStart,
+                    };
+                    self.spawn_after(name, from)
+                } else {
+                    Some(Event::SpawnFailed(ward_core::machine::SpawnFailure::Other(
+                        format!("stopped during its {} hook", kind.as_str()),
+                    )))
+                };
+                if let Some(answer) = answer {
+                    self.dispatch(name, answer);
+                }
+            }
+            HookKind::PreStop { .. } => self.release_stop_signals(name, kind),
+            HookKind::PostStart { .. } => {
+                if let Some(unit) = self.units.get_mut(name) {
+                    unit.post_start_pending = false;
+                }
+            }
+            HookKind::PostStop | HookKind::OnFailure | HookKind::Health { .. } => {}
         }
     }
 
@@ -360,14 +448,18 @@ impl Supervisor {
         }
     }
 
-    /// A unit is stopped: its health probe and a repair hook before its restart end with
-    /// it, and everything they started. An `on_failure` hook reports a failure that has
-    /// happened and runs on.
+    /// A unit is stopped: its health probe, a repair hook or `pre_start` before its
+    /// restart, `post_start` and `pre_stop` end with it, and everything they started. An
+    /// `on_failure` hook reports a failure that has happened, and `post_stop` cleans up
+    /// after one: they run on.
     pub(crate) fn stop_side_processes(&mut self, name: &str) {
         let mine: Vec<u32> = self
             .hooks
             .iter()
-            .filter(|(_, h)| h.unit == name && h.kind != HookKind::OnFailure)
+            .filter(|(_, h)| {
+                // A report of a failure, and a cleanup after an end, run on.
+                h.unit == name && !matches!(h.kind, HookKind::OnFailure | HookKind::PostStop)
+            })
             .map(|(&pid, _)| pid)
             .collect();
         for pid in mine {

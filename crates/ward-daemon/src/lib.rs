@@ -24,6 +24,7 @@ mod http;
 mod http_probe;
 mod journal;
 mod launch;
+mod lifecycle;
 pub mod logs;
 mod metrics;
 mod notify;

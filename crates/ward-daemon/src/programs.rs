@@ -18,7 +18,7 @@ use ward_core::dirs::ProgramProblem;
 pub struct Refused {
     /// The service.
     pub service: String,
-    /// The key (`command`, `repair`, `on_failure`, `health`).
+    /// The key (`command`, `repair`, `on_failure`, a lifecycle hook, `health`).
     pub key: &'static str,
     /// The program found.
     pub program: PathBuf,
@@ -52,6 +52,10 @@ fn programs(svc: &ServiceConfig) -> Vec<(&'static str, &str)> {
         ("command", Some(&svc.command)),
         ("repair", svc.repair.as_ref()),
         ("on_failure", svc.on_failure.as_ref()),
+        ("pre_start", svc.lifecycle.pre_start.as_ref()),
+        ("post_start", svc.lifecycle.post_start.as_ref()),
+        ("pre_stop", svc.lifecycle.pre_stop.as_ref()),
+        ("post_stop", svc.lifecycle.post_stop.as_ref()),
         ("health", probe),
     ]
     .into_iter()

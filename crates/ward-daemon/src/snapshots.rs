@@ -86,8 +86,9 @@ impl Supervisor {
                 self.preparation_failed(name, Preparation::Restore, &e.to_string());
             }
             _ => {
-                let answer = self.spawn(name);
-                self.dispatch(name, answer);
+                if let Some(answer) = self.spawn_after(name, crate::lifecycle::Prep::PreStart) {
+                    self.dispatch(name, answer);
+                }
             }
         }
     }

@@ -152,6 +152,7 @@ impl Supervisor {
                     started,
                 });
                 self.run_began(name, false);
+                self.post_start(name, pid);
                 Event::Spawned { pid }
             }
             Err(e) => {

@@ -431,7 +431,20 @@ impl Supervisor {
             };
             let actions = unit.machine.handle(event, now);
             let mut actions = actions.into_iter().peekable();
+            // A stop of a live run that has a `pre_stop` hook: its signals wait for it.
+            let mut hold = false;
             while let Some(action) = actions.next() {
+                if let Action::Transition {
+                    to: State::Stopping,
+                    ..
+                } = action
+                {
+                    hold = self.pre_stop(&name);
+                }
+                if hold && let Action::Signal { target, signal } = action {
+                    self.hold_signal(&name, target, signal);
+                    continue;
+                }
                 // Signals to the whole tree that follow each other (a stop's signal and
                 // SIGCONT) go out in one pass over the unit's processes.
                 if let Action::Signal {
@@ -465,13 +478,12 @@ impl Supervisor {
 
     fn apply(&mut self, name: &str, action: Action) {
         if let Action::Spawn = action {
-            if self.repair_first(name) || self.files_first(name) {
-                // Answered when the hook or the file work ends.
-                return;
+            // Without an answer now, the end of a hook or of the file work answers.
+            if let Some(answer) = self.spawn_after(name, crate::lifecycle::Prep::PostStop) {
+                // The answer comes before anything else queued: the machine is waiting
+                // for it.
+                self.queue.push_front((name.to_string(), answer));
             }
-            let answer = self.spawn(name);
-            // The answer comes before anything else queued: the machine is waiting for it.
-            self.queue.push_front((name.to_string(), answer));
             return;
         }
         let Some(unit) = self.units.get_mut(name) else {
@@ -561,7 +573,7 @@ impl Supervisor {
     }
 
     /// Sends `signals`, in order, to every process of the unit.
-    fn signal_tree(&mut self, name: &str, signals: &[Signal]) {
+    pub(crate) fn signal_tree(&mut self, name: &str, signals: &[Signal]) {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };

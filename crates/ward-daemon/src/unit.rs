@@ -107,6 +107,12 @@ pub struct Unit {
     /// When the start it waits with was asked for: a task that completed before then
     /// (without `remain_after_exit`) is run again for it.
     pub waiting_since: Option<Instant>,
+    /// Its `post_start` hook runs: the run is not ready for its dependents yet.
+    pub post_start_pending: bool,
+    /// The stop signals held back while its `pre_stop` hook runs.
+    pub held_stop: Option<crate::lifecycle::HeldStop>,
+    /// A spawn waits for its `post_stop` hook to end.
+    pub spawn_after_post_stop: bool,
     /// When its task last completed (`type = "oneshot"`).
     pub completed_at: Option<Instant>,
     /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).

@@ -146,13 +146,20 @@ impl Supervisor {
         let peak = unit.controllers.peak_memory();
         let counters = OomBaseline::read(&unit.controllers, &mut self.kmsg);
         unit.counters_at_exit = Some((Instant::now(), counters));
+        // A task has no uptime to reach: its end, not its length, says how it went.
+        let min_uptime = if params.oneshot {
+            Duration::ZERO
+        } else {
+            params.min_uptime
+        };
         let report = ExitReport {
             status: Some(status),
             exec_failure: None,
             requested_stop: before == State::Stopping,
             stop_escalated: unit.stop_escalated,
             run_time,
-            min_uptime: params.min_uptime,
+            min_uptime,
+            success: params.success,
             failed_starts: unit.machine.failed_starts_in_window(now) + failed_start,
             burst: params.start_limit.burst,
             oom: oom_evidence(&oom_facts(
@@ -191,6 +198,7 @@ impl Supervisor {
         } else {
             self.judge(name, Some(pid), &report);
         }
+        self.post_stop(name, status);
         self.dispatch(name, Event::Exited(status));
     }
 

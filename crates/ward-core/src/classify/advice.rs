@@ -75,6 +75,9 @@ pub(crate) fn recommendation(class: CrashClass, r: &ExitReport) -> Option<String
             Some(h) if h.contains("WATCHDOG=trigger") => {
                 "the service reported itself hung: its own log says why".to_string()
             }
+            Some(h) if h.contains("post_start hook") => {
+                "fix the post_start hook: its output is in the unit's log".to_string()
+            }
             Some(_) => "find the call that blocks the service; if its work takes longer than \
                         the interval, raise watchdog"
                 .to_string(),
@@ -89,6 +92,9 @@ pub(crate) fn recommendation(class: CrashClass, r: &ExitReport) -> Option<String
         },
         CrashClass::ExecFailed => match &r.exec_failure {
             Some(f) if f.contains("working directory") => format!("fix `cwd`: {f}"),
+            Some(f) if f.contains("pre_start hook") => {
+                format!("fix `pre_start` or what it checks: {f}; its stderr is below")
+            }
             Some(f) => format!("fix `command`: {f}"),
             None => "fix `command`".to_string(),
         },

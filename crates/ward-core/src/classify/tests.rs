@@ -305,6 +305,7 @@ proptest! {
             peak_memory: None,
             memory_limit: None,
             sampled_peak_rss: None,
+            success: crate::exit::SuccessCodes::default().with(3),
         };
         let v = classify(&r);
         prop_assert!(!v.evidence.is_empty());
@@ -355,5 +356,21 @@ fn a_crash_names_the_peak_memory_its_samples_saw() {
             .evidence
             .iter()
             .any(|e| e.contains("peaked"))
+    );
+}
+
+#[test]
+fn a_listed_success_code_is_a_clean_exit() {
+    let mut r = ExitReport::of(ExitStatus::Exited(3), Duration::from_secs(60));
+    assert_eq!(classify(&r).class, CrashClass::ErrorExit);
+    r.success = crate::exit::SuccessCodes::default().with(3);
+    let v = classify(&r);
+    assert_eq!(v.class, CrashClass::CleanExit);
+    assert_eq!(v.summary, "it exited cleanly (exit 3)");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e == "exit 3 is one of its success_exit_codes"),
+        "{v:?}"
     );
 }

@@ -306,6 +306,9 @@ pub struct ServiceConfig {
     /// Run when ward gives up on the service (state `failed`), with the verdict in its
     /// environment.
     pub on_failure: Option<Vec<String>>,
+    /// Commands run around each run of the main process (`pre_start`, `post_start`,
+    /// `pre_stop`, `post_stop`). Default none.
+    pub lifecycle: Lifecycle,
     /// How long a hook may run before it is killed. Default 30s.
     pub hook_timeout: std::time::Duration,
     /// Strategy per crash class (by its stable name); classes not named use `backoff`.
@@ -330,6 +333,21 @@ pub struct ServiceConfig {
     /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
     /// is `hung` and ward restarts it. Default: none.
     pub watchdog: Option<Duration>,
+}
+
+/// The lifecycle hooks of a service: argv lists, never through a shell, each run with the
+/// service's confinement and `hook_timeout`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Before every spawn of the main process; a failure fails the start.
+    pub pre_start: Option<Vec<String>>,
+    /// Once the main process is spawned; the run is not ready for its dependents until
+    /// it succeeds, and a failure stops the run as a hang.
+    pub post_start: Option<Vec<String>>,
+    /// Before the stop signal of a stop of a live run; the stop timeout runs meanwhile.
+    pub pre_stop: Option<Vec<String>>,
+    /// After every end of the main process, asked for or not; the next spawn waits for it.
+    pub post_stop: Option<Vec<String>>,
 }
 
 /// `type = "simple" | "oneshot"`.

@@ -51,6 +51,10 @@ const KEYS: &[&str] = &[
     "repair",
     "on_failure",
     "hook_timeout",
+    "pre_start",
+    "post_start",
+    "pre_stop",
+    "post_stop",
     "recovery",
     "confidence_floor",
     "data",
@@ -171,6 +175,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut repair = None;
     let mut on_failure = None;
     let mut hook_timeout = Duration::from_secs(30);
+    let mut lifecycle = super::model::Lifecycle::default();
     let mut recovery = BTreeMap::new();
     let mut recovery_at = None;
     let mut confidence_floor = None;
@@ -265,6 +270,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "cpu_max" => cpu_max = cpus(ctx, value),
             "repair" => repair = hook(ctx, "repair", value),
             "on_failure" => on_failure = hook(ctx, "on_failure", value),
+            "pre_start" => lifecycle.pre_start = hook(ctx, "pre_start", value),
+            "post_start" => lifecycle.post_start = hook(ctx, "post_start", value),
+            "pre_stop" => lifecycle.pre_stop = hook(ctx, "pre_stop", value),
+            "post_stop" => lifecycle.post_stop = hook(ctx, "post_stop", value),
             "hook_timeout" => {
                 hook_timeout = ctx.duration("hook_timeout", value).unwrap_or(hook_timeout);
             }
@@ -508,6 +517,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         cpu_max,
         repair,
         on_failure,
+        lifecycle,
         hook_timeout,
         recovery,
         confidence_floor,

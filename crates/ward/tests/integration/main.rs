@@ -20,6 +20,7 @@ mod health;
 mod host;
 mod http;
 mod journal;
+mod lifecycle;
 mod logs;
 mod metrics;
 mod notify_clients;
