@@ -208,6 +208,13 @@ pub struct ServiceStatus {
     /// `simple` (a service that keeps running) or `oneshot` (a task that runs to its end).
     #[serde(default)]
     pub kind: String,
+    /// Its `schedule`, as written, when it has one.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// When its schedule runs it next, ms since the Unix epoch; `None` without a schedule,
+    /// while `ward stop` has paused it, or when the expression names no future time.
+    #[serde(default)]
+    pub next_run_ms: Option<u64>,
     /// The daemon starts it in a moment: a daemon starts its units a slice at a time,
     /// so that thousands of them never keep a status waiting.
     #[serde(default)]

@@ -22,6 +22,7 @@ pub mod oneshot;
 pub mod ownership;
 pub mod recovery;
 pub mod sample;
+pub mod schedule;
 pub mod secrets;
 pub mod signal;
 pub mod timeouts;

@@ -41,7 +41,9 @@ impl Supervisor {
                 // Never ran here: its cgroup and FIFOs are made with its first spawn.
                 self.add_unit_later(inst);
                 if autostart {
-                    self.queue_start(&name);
+                    self.autostart(&name);
+                } else {
+                    self.arm_schedule(&name, true);
                 }
                 continue;
             };
@@ -100,9 +102,15 @@ impl Supervisor {
                         }
                     }
                 },
-                None if wants_run => self.queue_start(&name),
-                // The operator stopped it: it stays stopped, autostart or not.
+                None if wants_run => self.autostart(&name),
+                // The operator stopped it: it stays stopped, autostart or not, and so
+                // does its schedule (below).
                 None => {}
+            }
+            // A task's schedule, whatever became of its last run: paused if the operator
+            // stopped it.
+            if self.units.get(&name).is_some_and(|u| u.schedule.is_none()) {
+                self.arm_schedule(&name, !wants_run);
             }
         }
     }
@@ -183,7 +191,7 @@ impl Supervisor {
     }
 
     /// A line of ward's own in the unit's log.
-    fn note(&self, name: &str, text: &str) {
+    pub(crate) fn note(&self, name: &str, text: &str) {
         if let Some(unit) = self.units.get(name) {
             logs::note(&self.logs.sink(), &unit.log, text);
         }

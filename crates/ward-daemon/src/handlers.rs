@@ -99,6 +99,7 @@ impl Supervisor {
             Command::Stop(sel) => match self.select(&sel) {
                 Ok(names) => {
                     for name in &names {
+                        self.pause_schedule(name);
                         self.dispatch(name, Event::Stop);
                     }
                     return self.wait(names, Until::Quiescent, reply, who, "stop");
@@ -263,6 +264,7 @@ impl Supervisor {
         self.refuse_while_shutting_down()?;
         let names = self.select(sel)?;
         for name in &names {
+            self.resume_schedule(name);
             self.request_start(name);
         }
         json(&self.action_response(&names, None))
@@ -401,6 +403,18 @@ impl Supervisor {
                         ward_core::config::ServiceType::Oneshot => "oneshot",
                     }
                     .to_string(),
+                    schedule: u
+                        .instance
+                        .service
+                        .schedule
+                        .as_ref()
+                        .map(|s| s.cron.text.clone()),
+                    next_run_ms: u
+                        .schedule
+                        .as_ref()
+                        .filter(|a| !a.paused)
+                        .and_then(|a| a.next)
+                        .and_then(|t| u64::try_from(t.as_millisecond()).ok()),
                     start_queued: u.start_queued,
                     // From the config in force: a reload that changes only `depends_on`
                     // leaves the unit's own copy as it was.

@@ -36,6 +36,7 @@ mod programs;
 mod reload;
 mod requests;
 mod sampling;
+mod schedules;
 mod serving;
 mod setup;
 mod shutdown;

@@ -215,6 +215,9 @@ impl Supervisor {
         let config = config
             .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
             .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
+            .and_then(|c| {
+                c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ()))
+            })
             .map_err(|e| {
                 ApiError::new(
                     400,
@@ -319,7 +322,14 @@ impl Supervisor {
             u.machine.set_params(Params::from(&*inst.service));
             crate::setup::apply_limits(&name, &inst, &self.controllers, &u.controllers);
             u.instance = inst;
-            if u.machine.intent() == Intent::Run {
+            let paused = u.schedule.as_ref().is_some_and(|a| a.paused);
+            let scheduled = u.instance.service.schedule.is_some();
+            u.schedule = None;
+            if scheduled {
+                // A task on a schedule is not restarted by a change: its next run takes
+                // the new config.
+                self.arm_schedule(&name, paused);
+            } else if u.machine.intent() == Intent::Run {
                 self.dispatch(&name, Event::Restart);
             }
             response.changed.push(name);
@@ -340,7 +350,7 @@ impl Supervisor {
                     .warnings
                     .push(format!("{name}: {e}; each start tries again"));
             }
-            if autostart {
+            if !self.arm_schedule(&name, !autostart) && autostart {
                 self.request_start(&name);
             }
             response.added.push(name);

@@ -178,6 +178,7 @@ impl Supervisor {
             waiting_for: Vec::new(),
             waiting_since: None,
             completed_at: None,
+            schedule: None,
             post_start_pending: false,
             held_stop: None,
             spawn_after_post_stop: false,

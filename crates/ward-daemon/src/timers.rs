@@ -19,6 +19,7 @@ impl Supervisor {
             self.own_files_due,
             self.sampler.due,
             self.event_hooks.next_deadline(),
+            self.next_schedule(),
         ]
         .into_iter()
         .flatten()
@@ -61,6 +62,7 @@ impl Supervisor {
         self.sample_if_due();
         self.run_due_probes();
         self.check_watchdogs();
+        self.run_due_schedules();
         let now = Instant::now();
         let mut due = Vec::new();
         for unit in self.units.values_mut() {

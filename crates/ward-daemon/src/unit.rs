@@ -113,6 +113,8 @@ pub struct Unit {
     pub held_stop: Option<crate::lifecycle::HeldStop>,
     /// A spawn waits for its `post_stop` hook to end.
     pub spawn_after_post_stop: bool,
+    /// Its schedule, armed (`schedule = …`).
+    pub schedule: Option<crate::schedules::Armed>,
     /// When its task last completed (`type = "oneshot"`).
     pub completed_at: Option<Instant>,
     /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).

@@ -263,6 +263,17 @@ impl Reader {
         ))
     }
 
+    /// When `unit`'s last run started, ms since the Unix epoch; `None` when it never ran.
+    /// What a schedule's `catch_up` measures a missed run from.
+    pub fn last_start_ms(&self, unit: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn.query_row(
+            "SELECT max(r.started_ms) FROM runs r JOIN services s ON s.id = r.service_id
+              WHERE s.name = ?1",
+            params![unit],
+            |r| r.get(0),
+        )
+    }
+
     /// The `n`th most recent ended run of `unit` (1 is the last), with its crash verdict
     /// and what ward did about it; `None` when the journal holds fewer ended runs.
     pub fn run_end(&self, unit: &str, n: u32) -> rusqlite::Result<Option<RunEnd>> {

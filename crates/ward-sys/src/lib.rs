@@ -22,6 +22,7 @@ pub mod pidfd;
 pub mod pidfile;
 pub mod reap;
 pub mod spawn;
+pub mod time_zone;
 pub mod token;
 pub mod tree;
 pub mod usage;

@@ -33,6 +33,7 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
         })?
         .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
         .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
+        .and_then(|c| c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ())))
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 

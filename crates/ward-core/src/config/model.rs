@@ -268,6 +268,9 @@ pub struct ServiceConfig {
     /// does not run it again. Default false: each start of a dependent that finds it
     /// completed runs it anew first (systemd's `RemainAfterExit=`).
     pub remain_after_exit: bool,
+    /// When the task runs by itself (`schedule`, `timezone`, `overlap`, `catch_up`).
+    /// Default none.
+    pub schedule: Option<ScheduleConfig>,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// Instance `i` gets `PORT = port_base + i` in its environment (supervisord's
@@ -333,6 +336,20 @@ pub struct ServiceConfig {
     /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
     /// is `hung` and ward restarts it. Default: none.
     pub watchdog: Option<Duration>,
+}
+
+/// `schedule = "0 3 * * *"` and the keys that go with it, on a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// The cron expression.
+    pub cron: crate::schedule::Cron,
+    /// The IANA time zone its times are in (`Europe/Berlin`); `None`: the system's.
+    pub timezone: Option<String>,
+    /// What a run due while the last still runs does. Default `skip`.
+    pub overlap: crate::schedule::Overlap,
+    /// Run once at a daemon's start when a run fell due while no daemon ran. Default
+    /// false.
+    pub catch_up: bool,
 }
 
 /// The lifecycle hooks of a service: argv lists, never through a shell, each run with the
@@ -656,6 +673,25 @@ impl Config {
             let env = super::dotenv::merge(&svc.env_file, &svc.env, &mut read)
                 .map_err(|e| format!("[services.{}] env_file: {e}", svc.name))?;
             Arc::make_mut(svc).env = env;
+        }
+        Ok(self)
+    }
+
+    /// Checks every service's `timezone` with `lookup`, the caller's way to the time zone
+    /// database. An error names the service and the zone.
+    pub fn check_time_zones(
+        self,
+        lookup: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<Config, String> {
+        for svc in self.services.values() {
+            if let Some(tz) = svc.schedule.as_ref().and_then(|s| s.timezone.as_deref()) {
+                lookup(tz).map_err(|e| {
+                    format!(
+                        "[services.{}] timezone: `{tz}` is not a time zone of this system                          ({e}); use a name of the IANA database such as \"Europe/Berlin\",                          and install it (Debian's package `tzdata`)",
+                        svc.name
+                    )
+                })?;
+            }
         }
         Ok(self)
     }

@@ -33,6 +33,10 @@ const KEYS: &[&str] = &[
     "type",
     "success_exit_codes",
     "remain_after_exit",
+    "schedule",
+    "timezone",
+    "overlap",
+    "catch_up",
     "instances",
     "port_base",
     "restart",
@@ -70,6 +74,12 @@ const READINESS: &[(&str, Readiness)] = &[
     ("running", Readiness::Running),
     ("notify", Readiness::Notify),
     ("healthy", Readiness::Healthy),
+];
+
+const OVERLAPS: &[(&str, crate::schedule::Overlap)] = &[
+    ("skip", crate::schedule::Overlap::Skip),
+    ("queue", crate::schedule::Overlap::Queue),
+    ("kill", crate::schedule::Overlap::Kill),
 ];
 
 const TYPES: &[(&str, ServiceType)] = &[
@@ -155,6 +165,12 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut kind = ServiceType::Simple;
     let mut success_exit_codes = crate::exit::SuccessCodes::default();
     let mut remain_after_exit = None;
+    let mut cron = None;
+    let mut schedule_at = None;
+    let mut timezone = None;
+    let mut overlap = None;
+    let mut catch_up = None;
+    let mut schedule_keys_at = None;
     let mut instances = 1;
     let mut port_base = None;
     let mut port_base_at = 0;
@@ -228,6 +244,40 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                 restart = ctx.choice("restart", value, RESTART).or(restart);
             }
             "type" => kind = ctx.choice("type", value, TYPES).unwrap_or(kind),
+            "schedule" => {
+                schedule_at = Some(item_at(value));
+                if let Some(text) = ctx.string("schedule", value) {
+                    match crate::schedule::Cron::parse(text) {
+                        Ok(c) => cron = Some(c),
+                        Err(why) => ctx.error(
+                            item_at(value),
+                            format!("invalid schedule \"{text}\": {why}"),
+                            Some("write five fields (minute hour day month weekday), six with seconds first, or a name such as \"@daily\"; \"0 3 * * *\" is every day at 03:00".into()),
+                        ),
+                    }
+                }
+            }
+            "timezone" => {
+                schedule_keys_at.get_or_insert(item_at(value));
+                timezone = ctx.string("timezone", value).map(str::to_string);
+                if let Some(tz) = &timezone
+                    && (tz.is_empty() || tz.starts_with('/') || tz.contains(".."))
+                {
+                    ctx.error(
+                        item_at(value),
+                        format!("invalid timezone \"{tz}\""),
+                        Some("a name of the IANA time zone database, such as \"Europe/Berlin\" or \"UTC\"".into()),
+                    );
+                }
+            }
+            "overlap" => {
+                schedule_keys_at.get_or_insert(item_at(value));
+                overlap = ctx.choice("overlap", value, OVERLAPS);
+            }
+            "catch_up" => {
+                schedule_keys_at.get_or_insert(item_at(value));
+                catch_up = ctx.boolean("catch_up", value);
+            }
             "success_exit_codes" => success_exit_codes = exit_codes(ctx, value),
             "remain_after_exit" => {
                 remain_after_exit = ctx
@@ -462,6 +512,32 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             Some("add type = \"oneshot\", or remove `remain_after_exit`".into()),
         );
     }
+    if let Some(at) = schedule_at
+        && kind != ServiceType::Oneshot
+    {
+        ctx.error(
+            at,
+            format!("[services.{name}] has a `schedule`, which only a task has"),
+            Some("add type = \"oneshot\": a scheduled run is meant to end".into()),
+        );
+    }
+    if let Some(at) = schedule_keys_at
+        && schedule_at.is_none()
+    {
+        ctx.error(
+            at,
+            format!(
+                "[services.{name}] sets `timezone`, `overlap` or `catch_up` without a `schedule`"
+            ),
+            Some("add schedule = \"0 3 * * *\", or remove them".into()),
+        );
+    }
+    let schedule = cron.map(|cron| super::model::ScheduleConfig {
+        cron,
+        timezone,
+        overlap: overlap.unwrap_or(crate::schedule::Overlap::Skip),
+        catch_up: catch_up.unwrap_or(false),
+    });
     // A task is not restarted unless asked; a service is, whatever its end.
     let restart = restart.unwrap_or(match kind {
         ServiceType::Oneshot => RestartPolicy::Never,
@@ -500,6 +576,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         kind,
         success_exit_codes,
         remain_after_exit: remain_after_exit.is_some_and(|(b, _)| b),
+        schedule,
         instances,
         port_base,
         restart,

@@ -503,6 +503,34 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "invalid value \"forking\" for `type`",
     ),
     (
+        "a schedule on a service",
+        "[services.web]\ncommand = \"/bin/true\"\nschedule = \"0 3 * * *\"\n",
+        3,
+        12,
+        "[services.web] has a `schedule`, which only a task has",
+    ),
+    (
+        "a schedule that is not cron",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\nschedule = \"every night\"\n",
+        4,
+        12,
+        "invalid schedule \"every night\"",
+    ),
+    (
+        "overlap without a schedule",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\noverlap = \"queue\"\n",
+        4,
+        11,
+        "sets `timezone`, `overlap` or `catch_up` without a `schedule`",
+    ),
+    (
+        "an unknown overlap",
+        "[services.job]\ncommand = \"/bin/true\"\ntype = \"oneshot\"\nschedule = \"@daily\"\noverlap = \"merge\"\n",
+        5,
+        11,
+        "invalid value \"merge\" for `overlap`",
+    ),
+    (
         "dependency on itself",
         "[services.web]\ncommand = \"/bin/true\"\ndepends_on = [\"web\"]\n",
         3,
@@ -923,5 +951,36 @@ depends_on = { migrate = "service_completed_successfully", db = "service_healthy
     assert!(
         e.iter().any(|e| e.message.contains("cycle: a -> b -> a")),
         "{e:?}"
+    );
+}
+
+#[test]
+fn a_nightly_task() {
+    let c = ok(r#"
+[services.report]
+command = "/usr/local/bin/report"
+type = "oneshot"
+schedule = "0 3 * * *"
+timezone = "Europe/Berlin"
+overlap = "queue"
+catch_up = true
+"#);
+    let s = c.services["report"].schedule.as_ref().unwrap();
+    assert_eq!(s.cron.text, "0 3 * * *");
+    assert_eq!(s.timezone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(s.overlap, crate::schedule::Overlap::Queue);
+    assert!(s.catch_up);
+    let plain =
+        ok("[services.j]\ncommand = \"x\"\ntype = \"oneshot\"\nschedule = \"*/5 * * * * *\"\n");
+    let s = plain.services["j"].schedule.as_ref().unwrap();
+    assert_eq!(
+        (s.overlap, s.catch_up, s.timezone.as_deref()),
+        (crate::schedule::Overlap::Skip, false, None)
+    );
+    // The zone is checked by the loader against the system's database.
+    let err = c.check_time_zones(|_| Err("not found".into())).unwrap_err();
+    assert!(
+        err.contains("[services.report] timezone: `Europe/Berlin` is not a time zone"),
+        "{err}"
     );
 }

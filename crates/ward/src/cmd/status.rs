@@ -106,6 +106,8 @@ fn note(s: &ServiceStatus) -> String {
             notes.push(format!("waiting for {}", s.waiting_for.join(", ")))
         }
         UnitState::Stopped if s.start_queued => notes.push("starts in a moment".to_string()),
+        // A task waiting for its schedule: the schedule's note says when.
+        UnitState::Stopped if s.next_run_ms.is_some() => {}
         UnitState::Stopped => notes.push(format!("stays stopped until `ward start {}`", s.name)),
         UnitState::Failed if s.kind == "oneshot" => notes.push(format!(
             "the task failed{}; `ward start {}` runs it again",
@@ -139,6 +141,23 @@ fn note(s: &ServiceStatus) -> String {
         | UnitState::Stopping
         | UnitState::Exited
         | UnitState::Completed => {}
+    }
+    if let Some(cron) = &s.schedule {
+        notes.push(match s.next_run_ms {
+            Some(ms) => format!(
+                "next run {} ({cron})",
+                ward_api::timestamp::string(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+                )
+            ),
+            None if s.intent == ward_api::UnitIntent::Stop => {
+                format!(
+                    "schedule paused ({cron}); `ward start {}` resumes it",
+                    s.name
+                )
+            }
+            None => format!("no future run ({cron})"),
+        });
     }
     if let Some(h) = &s.health {
         match &s.health_last {

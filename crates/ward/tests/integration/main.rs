@@ -35,6 +35,7 @@ mod restart;
 mod run;
 mod sampling;
 mod scale;
+mod schedules;
 mod secrets;
 mod socket;
 mod state_dir;
