@@ -15,6 +15,7 @@ pub mod deps;
 pub mod dirs;
 pub mod duration;
 pub mod exit;
+pub mod expand;
 pub mod health;
 pub mod machine;
 pub mod notify;

@@ -179,7 +179,7 @@ impl Supervisor {
             .and_then(|d| d.service(&format!("event-hook:{}", hook.index)).ok());
         let spec = (|| {
             Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
-                argv: hook.command.clone(),
+                argv: crate::launch::expand_argv(&hook.command, &env).0,
                 env,
                 cwd: self
                     .config

@@ -90,7 +90,7 @@ pub(crate) fn side_spec(
         (ward_sys::spawn::dev_null()?, ward_sys::spawn::dev_null()?)
     };
     Ok(ward_sys::spawn::SpawnSpec {
-        argv,
+        argv: crate::launch::expand_argv(&argv, &env).0,
         env,
         cwd: unit.instance.service.cwd.clone(),
         stdin: ward_sys::spawn::dev_null()?,

@@ -30,11 +30,42 @@ pub fn environment(unit: &str, inst: &Instance) -> Vec<(String, String)> {
     if let Some(base) = inst.service.port_base {
         env.push(("PORT".into(), (u32::from(base) + inst.index).to_string()));
     }
+    // `${VAR}` in `env` values, each expanded once against the environment as written
+    // (no value expands another's expansion, so no order matters and nothing loops).
+    let written: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| !inst.service.env.contains_key(k))
+        .cloned()
+        .chain(inst.service.env.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .collect();
     for (k, v) in &inst.service.env {
         env.retain(|(ek, _)| ek != k);
-        env.push((k.clone(), v.clone()));
+        let (value, _) = ward_core::expand::expand(v, |name| lookup(&written, name));
+        env.push((k.clone(), value));
     }
     env
+}
+
+fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `argv` with `${VAR}` expanded from `env` and `$$` made `$`, never through a shell;
+/// with the names that `env` does not have (expanded to nothing), for the caller to say.
+pub fn expand_argv(argv: &[String], env: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+    let mut unset = Vec::new();
+    let argv = argv
+        .iter()
+        .map(|a| {
+            let (text, missing) = ward_core::expand::expand(a, |name| lookup(env, name));
+            unset.extend(missing);
+            text
+        })
+        .collect();
+    (argv, unset)
 }
 
 /// What masks the values of the secrets in `env`, the environment of a process of `inst`;
@@ -77,8 +108,14 @@ pub fn spec(
     if let Some(every) = svc.watchdog {
         env.push(("WATCHDOG_USEC".into(), every.as_micros().to_string()));
     }
+    // A command for `/bin/sh -c` is the shell's to expand.
+    let argv = if svc.shell {
+        svc.command.clone()
+    } else {
+        expand_argv(&svc.command, &env).0
+    };
     Ok(SpawnSpec {
-        argv: inst.service.command.clone(),
+        argv,
         env,
         cwd: inst.service.cwd.clone(),
         stdin: ward_sys::spawn::dev_null()?,

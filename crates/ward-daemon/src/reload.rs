@@ -219,12 +219,16 @@ impl Supervisor {
                 c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ()))
             })
             .map_err(|e| {
+                // A problem found after the parse names its own place.
+                let file = path.display().to_string();
+                let place = if e.starts_with(&file) {
+                    e
+                } else {
+                    format!("{file}: {e}")
+                };
                 ApiError::new(
                     400,
-                    format!(
-                        "the new config is invalid; nothing changed\n{}: {e}",
-                        path.display()
-                    ),
+                    format!("the new config is invalid; nothing changed\n{place}"),
                     Some(format!(
                         "fix it, check it with `ward -c {} check`, and reload again",
                         path.display()

@@ -34,7 +34,15 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
         .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
         .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
         .and_then(|c| c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ())))
-        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+        .map_err(|e| {
+            // A problem found after the parse names its own place (`FILE:LINE:COLUMN: …`).
+            let file = path.display().to_string();
+            Failure::Usage(if e.starts_with(&file) {
+                e
+            } else {
+                format!("{file}: {e}")
+            })
+        })
 }
 
 /// Where the daemon of this config listens: read leniently, so that a config being edited

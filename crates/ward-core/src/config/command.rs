@@ -157,7 +157,7 @@ fn words_error(ctx: &mut Ctx<'_>, item: &Item, text: &str, error: WordsError) {
 /// Where the byte at `target` of the decoded string `decoded` sits within `raw`, the
 /// string literal as written (quotes included). `None` for multi-line strings or anything
 /// unexpected, in which case the caller points at the start of the string.
-fn map_offset(raw: &str, decoded: &str, target: usize) -> Option<usize> {
+pub(crate) fn map_offset(raw: &str, decoded: &str, target: usize) -> Option<usize> {
     if raw.starts_with("'''") || raw.starts_with("\"\"\"") || raw.len() < 2 {
         return None;
     }

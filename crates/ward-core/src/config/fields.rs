@@ -70,6 +70,11 @@ impl<'t> Ctx<'t> {
         self.report.error(at, message, hint);
     }
 
+    /// The 1-based line and column of byte offset `at`.
+    pub fn locate(&self, at: usize) -> (usize, usize) {
+        super::errors::LineIndex::new(self.text).locate(at)
+    }
+
     /// The source text of an item, as written.
     pub fn source(&self, item: &Item) -> &'t str {
         self.source_of(item.span())

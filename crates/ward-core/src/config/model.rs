@@ -268,6 +268,9 @@ pub struct ServiceConfig {
     /// does not run it again. Default false: each start of a dependent that finds it
     /// completed runs it anew first (systemd's `RemainAfterExit=`).
     pub remain_after_exit: bool,
+    /// References to variables that only its `env_file`s could set, checked when they are
+    /// read.
+    pub env_file_refs: Vec<VarRef>,
     /// When the task runs by itself (`schedule`, `timezone`, `overlap`, `catch_up`).
     /// Default none.
     pub schedule: Option<ScheduleConfig>,
@@ -336,6 +339,20 @@ pub struct ServiceConfig {
     /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
     /// is `hung` and ward restarts it. Default: none.
     pub watchdog: Option<Duration>,
+}
+
+/// A `${NAME}` of `command` or `env` that only an `env_file` could set: checked once the
+/// files are read, and reported at its place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarRef {
+    /// The variable.
+    pub name: String,
+    /// `command` or `env`.
+    pub key: &'static str,
+    /// Its place in the config file, from 1.
+    pub line: usize,
+    /// Its column, from 1, in characters.
+    pub column: usize,
 }
 
 /// `schedule = "0 3 * * *"` and the keys that go with it, on a task.
@@ -672,6 +689,20 @@ impl Config {
             }
             let env = super::dotenv::merge(&svc.env_file, &svc.env, &mut read)
                 .map_err(|e| format!("[services.{}] env_file: {e}", svc.name))?;
+            if let Some(r) = svc
+                .env_file_refs
+                .iter()
+                .find(|r| !env.contains_key(&r.name))
+            {
+                return Err(format!(
+                    "{}:{}:{}: {}\n  hint: {}",
+                    self.path.display(),
+                    r.line,
+                    r.column,
+                    super::variables::unknown(&svc.name, r.key, &r.name),
+                    super::variables::hint(&r.name)
+                ));
+            }
             Arc::make_mut(svc).env = env;
         }
         Ok(self)

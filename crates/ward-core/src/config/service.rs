@@ -538,6 +538,18 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         overlap: overlap.unwrap_or(crate::schedule::Overlap::Skip),
         catch_up: catch_up.unwrap_or(false),
     });
+    let env_file_refs = super::variables::check(
+        ctx,
+        name,
+        table,
+        shell,
+        &super::variables::Declared {
+            env: &env,
+            inherit_env: &inherit_env,
+            port_base: port_base.is_some(),
+            env_file: !env_file.is_empty(),
+        },
+    );
     // A task is not restarted unless asked; a service is, whatever its end.
     let restart = restart.unwrap_or(match kind {
         ServiceType::Oneshot => RestartPolicy::Never,
@@ -576,6 +588,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         kind,
         success_exit_codes,
         remain_after_exit: remain_after_exit.is_some_and(|(b, _)| b),
+        env_file_refs,
         schedule,
         instances,
         port_base,

@@ -531,6 +531,34 @@ const BAD: &[(&str, &str, usize, usize, &str)] = &[
         "invalid value \"merge\" for `overlap`",
     ),
     (
+        "an unknown variable in an array command",
+        "[services.web]\ncommand = [\"/bin/app\", \"--port=${PROT}\"]\n",
+        2,
+        32,
+        "[services.web] command: unknown variable `${PROT}`",
+    ),
+    (
+        "an unknown variable in a string command",
+        "[services.web]\ncommand = \"/bin/app --id ${WARD_INSTANCE} --port ${PORT}\"\n",
+        2,
+        50,
+        "[services.web] command: unknown variable `${PORT}`",
+    ),
+    (
+        "an unknown variable in env",
+        "[services.web]\ncommand = \"/bin/app\"\nenv = { URL = \"http://${HOST}/\" }\n",
+        3,
+        23,
+        "[services.web] env: unknown variable `${HOST}`",
+    ),
+    (
+        "a shell default in a variable",
+        "[services.web]\ncommand = [\"/bin/app\", \"${PORT:-80}\"]\n",
+        2,
+        25,
+        "is not a variable",
+    ),
+    (
         "dependency on itself",
         "[services.web]\ncommand = \"/bin/true\"\ndepends_on = [\"web\"]\n",
         3,
@@ -983,4 +1011,43 @@ catch_up = true
         err.contains("[services.report] timezone: `Europe/Berlin` is not a time zone"),
         "{err}"
     );
+}
+
+#[test]
+fn variables_that_are_declared_pass_and_env_file_ones_wait_for_the_files() {
+    let c = ok(r#"
+[services.web]
+command = "/bin/app --port ${PORT} --id ${WARD_INSTANCE} --home ${HOME}"
+port_base = 8000
+inherit_env = ["REGION"]
+env = { URL = "http://${REGION}.example/${WARD_SERVICE}", LITERAL = "$${NOT_A_VAR}" }
+[services.sh]
+command = "echo ${ANYTHING}"
+shell = true
+[services.fromfile]
+command = ["/bin/app", "${DB_HOST}"]
+env_file = "app.env"
+"#);
+    assert_eq!(c.services["web"].command[2], "${PORT}");
+    assert!(c.services["web"].env_file_refs.is_empty());
+    let refs = &c.services["fromfile"].env_file_refs;
+    assert_eq!(refs.len(), 1);
+    assert_eq!(
+        (refs[0].name.as_str(), refs[0].line, refs[0].column),
+        ("DB_HOST", 11, 25)
+    );
+    // Set by the file: fine.
+    let read = c
+        .clone()
+        .read_env_files(|_| Ok("DB_HOST=db.internal\n".into()));
+    assert!(read.is_ok(), "{read:?}");
+    // Not set by it: the place, the name and what to do.
+    let err = c.read_env_files(|_| Ok("OTHER=1\n".into())).unwrap_err();
+    assert!(
+        err.starts_with(
+            "/etc/ward/ward.toml:11:25: [services.fromfile] command: unknown variable `${DB_HOST}`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("hint: add DB_HOST to `env`"), "{err}");
 }

@@ -2,7 +2,9 @@
 //!
 //! Supported: whitespace between words, `'single quotes'` (everything literal), `"double
 //! quotes"` (where a backslash escapes `$`, `` ` ``, `"`, `\` and newline), and a backslash
-//! outside quotes escaping any character. Nothing is expanded, so characters that only mean
+//! outside quotes escaping any character. Only `${NAME}` is kept for ward to expand
+//! (`crate::expand`); a `${` that is quoted or escaped comes out as `$${`, the expander's
+//! literal `${`, so it stays text. Nothing else is expanded, so characters that only mean
 //! something to a shell (`|`, `&`, `;`, `<`, `>`, `` ` `` and `$`) are rejected when they are
 //! not quoted, rather than silently passed on as arguments. So are the ones a shell expands
 //! to file names (`*`, `?`, `[`) and, at the start of a word, to a home directory (`~`):
@@ -27,6 +29,39 @@ const SHELL_ONLY: &[char] = &['|', '&', ';', '<', '>', '`', '$', '*', '?', '['];
 /// Characters a shell would act on inside double quotes.
 const SHELL_ONLY_IN_DOUBLE: &[char] = &['`', '$'];
 
+/// Pushes a character that is literal: a `{` after a `$` (always a literal one: a
+/// reference ends with `}`) becomes the expander's `$${`.
+fn literal(word: &mut String, c: char) {
+    if c == '{' && word.ends_with('$') {
+        word.push('$');
+    }
+    word.push(c);
+}
+
+/// After a `$` at byte `i` outside single quotes: `${NAME}` and `$$` are kept for the
+/// expander; any other `$` is a shell's.
+fn dollar(
+    i: usize,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    word: &mut String,
+) -> Result<(), WordsError> {
+    match chars.peek() {
+        // A `$` of text right before a reference is what the expander cannot tell from
+        // its escape: refused, like any other `$` a shell would have to read.
+        Some((_, '{')) if !word.ends_with('$') => {
+            word.push('$');
+            for (_, c) in chars.by_ref() {
+                word.push(c);
+                if c == '}' {
+                    return Ok(());
+                }
+            }
+            Err(WordsError::NeedsShell(i, '$'))
+        }
+        _ => Err(WordsError::NeedsShell(i, '$')),
+    }
+}
+
 /// Splits `text` into words.
 pub(crate) fn split(text: &str) -> Result<Vec<String>, WordsError> {
     let mut words = Vec::new();
@@ -48,7 +83,7 @@ pub(crate) fn split(text: &str) -> Result<Vec<String>, WordsError> {
                 loop {
                     match chars.next() {
                         Some((_, '\'')) => break,
-                        Some((_, c)) => word.push(c),
+                        Some((_, c)) => literal(&mut word, c),
                         None => return Err(WordsError::UnterminatedSingle(i)),
                     }
                 }
@@ -60,17 +95,18 @@ pub(crate) fn split(text: &str) -> Result<Vec<String>, WordsError> {
                         Some((_, '"')) => break,
                         Some((_, '\\')) => match chars.next() {
                             Some((_, '\n')) => {}
-                            Some((_, c @ ('$' | '`' | '"' | '\\'))) => word.push(c),
+                            Some((_, c @ ('$' | '`' | '"' | '\\'))) => literal(&mut word, c),
                             Some((_, c)) => {
                                 word.push('\\');
                                 word.push(c);
                             }
                             None => return Err(WordsError::UnterminatedDouble(i)),
                         },
+                        Some((j, '$')) => dollar(j, &mut chars, &mut word)?,
                         Some((j, c)) if SHELL_ONLY_IN_DOUBLE.contains(&c) => {
                             return Err(WordsError::NeedsShell(j, c));
                         }
-                        Some((_, c)) => word.push(c),
+                        Some((_, c)) => literal(&mut word, c),
                         None => return Err(WordsError::UnterminatedDouble(i)),
                     }
                 }
@@ -79,15 +115,19 @@ pub(crate) fn split(text: &str) -> Result<Vec<String>, WordsError> {
                 Some((_, '\n')) => {}
                 Some((_, c)) => {
                     in_word = true;
-                    word.push(c);
+                    literal(&mut word, c);
                 }
                 None => return Err(WordsError::TrailingBackslash(i)),
             },
+            '$' => {
+                in_word = true;
+                dollar(i, &mut chars, &mut word)?;
+            }
             c if SHELL_ONLY.contains(&c) => return Err(WordsError::NeedsShell(i, c)),
             '~' if !in_word => return Err(WordsError::NeedsShell(i, '~')),
             c => {
                 in_word = true;
-                word.push(c);
+                literal(&mut word, c);
             }
         }
     }
@@ -120,6 +160,18 @@ mod tests {
         assert_eq!(ok(r#"x '' """#), ["x", "", ""]);
         assert_eq!(ok(r#"'a "b" \n'"#), [r#"a "b" \n"#]);
         assert_eq!(ok(r#"'$HOME | x'"#), ["$HOME | x"]);
+    }
+
+    #[test]
+    fn references_are_kept_for_the_expander() {
+        assert_eq!(ok("app --port ${PORT}"), ["app", "--port", "${PORT}"]);
+        assert_eq!(ok(r#""a ${X} b""#), ["a ${X} b"]);
+        // Quoted or escaped, `${` is text: the expander's `$${`.
+        assert_eq!(ok(r"'${X}' \${X} '$'{"), ["$${X}", "$${X}", "$${"]);
+        assert_eq!(split("a ${X"), Err(WordsError::NeedsShell(2, '$')));
+        assert_eq!(split("a $X"), Err(WordsError::NeedsShell(2, '$')));
+        assert_eq!(split("a $$"), Err(WordsError::NeedsShell(2, '$')));
+        assert_eq!(split("'$'${X}"), Err(WordsError::NeedsShell(3, '$')));
     }
 
     #[test]
@@ -162,7 +214,12 @@ mod tests {
         #[test]
         fn quoted_words_round_trip(words in proptest::collection::vec(".*", 0..6)) {
             let line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
-            prop_assert_eq!(split(&line), Ok(words));
+            let expanded: Vec<String> = split(&line)
+                .unwrap()
+                .iter()
+                .map(|w| crate::expand::expand(w, |_| None).0)
+                .collect();
+            prop_assert_eq!(expanded, words);
         }
 
         #[test]

@@ -174,3 +174,47 @@ fn port_base_gives_each_instance_its_port() {
         assert!(stderr.contains(says), "{says} not in {stderr}");
     }
 }
+
+#[test]
+fn variables_are_expanded_in_command_and_env_without_a_shell() {
+    let w = crate::fixture::Ward::new(
+        "[services.api]\n\
+         command = [\"/bin/sh\", \"-c\", \"echo \\\"port=$0 id=$1 url=$URL lit=$2 pid=$$\\\" > out.$1; exec sleep 300\", \"${PORT}\", \"${WARD_INSTANCE}\", \"$${KEPT}\"]\n\
+         instances = 2\nport_base = 9100\nenv_file = \"api.env\"\n\
+         env = { URL = \"http://${REGION}/${WARD_SERVICE}\" }\n",
+    );
+    std::fs::write(w.dir.path().join("api.env"), "REGION=eu-west\n").unwrap();
+    let mut w = w;
+    w.start_daemon();
+    for i in 0..2 {
+        let out = crate::fixture::wait_for(&format!("out.{i}"), || {
+            std::fs::read_to_string(w.dir.path().join(format!("out.{i}")))
+                .ok()
+                .filter(|t| t.ends_with('\n'))
+        });
+        let pid = w.wait_state(&format!("api.{i}"), "running").pid.unwrap();
+        assert_eq!(
+            out.trim(),
+            format!(
+                "port={} id={i} url=http://eu-west/api lit=${{KEPT}} pid={pid}",
+                9100 + i
+            )
+        );
+    }
+}
+
+#[test]
+fn an_unknown_variable_is_refused_with_its_place() {
+    let w = crate::fixture::Ward::new(
+        "[services.api]\ncommand = [\"/bin/app\", \"--db=${DB_URL}\"]\nenv_file = \"api.env\"\n",
+    );
+    std::fs::write(w.dir.path().join("api.env"), "OTHER=1\n").unwrap();
+    let out = w.cli(&["check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("ward.toml").count(), 1, "{err}");
+    assert!(
+        err.contains("ward.toml:2:30: [services.api] command: unknown variable `${DB_URL}`"),
+        "{err}"
+    );
+}
