@@ -116,8 +116,9 @@ pub enum Command {
     },
     /// What happened to a service: runs, exits, crashes, recoveries, actions.
     History {
-        /// The service (a service with instances shows all of them).
-        name: String,
+        /// The service (a service with instances shows all of them); without one, every
+        /// unit, in the order things happened (a stack's start order, say).
+        name: Option<String>,
         /// Only what happened in this time before now, such as `1h` or `30m`.
         #[arg(long)]
         since: Option<String>,

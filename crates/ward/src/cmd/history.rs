@@ -1,4 +1,4 @@
-//! `ward history NAME [--since D] [--json]` and `ward events [--since D] [--json]`: read
+//! `ward history [NAME] [--since D] [--json]` and `ward events [--since D] [--json]`: read
 //! straight from the journal, so the past is there with or without a daemon.
 
 use std::path::PathBuf;
@@ -13,12 +13,17 @@ use crate::{out, table};
 
 pub fn history(
     sup: &SupervisorConfig,
-    name: &str,
+    name: Option<&str>,
     since: Option<&str>,
     json: bool,
 ) -> Result<i32, Failure> {
     let since_ms = since.map(since_to_ms).transpose()?.unwrap_or(0);
     let reader = open(sup)?;
+    let Some(name) = name else {
+        let entries = reader.events(since_ms).map_err(|e| read_error(sup, e))?;
+        print(&entries, json)?;
+        return Ok(OK);
+    };
     let known = reader.knows(name).map_err(|e| read_error(sup, e))?;
     if !known {
         return Err(Failure::Usage(format!(

@@ -151,9 +151,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Doctor { repair } => {
             doctor::doctor(&path, &client::locate(&path)?, repair, answer)
         }
-        Command::History { name, since, json } => {
-            history::history(&client::locate(&path)?, &name, since.as_deref(), json)
-        }
+        Command::History { name, since, json } => history::history(
+            &client::locate(&path)?,
+            name.as_deref(),
+            since.as_deref(),
+            json,
+        ),
         Command::Events {
             since,
             follow: true,

@@ -38,6 +38,7 @@ mod scale;
 mod schedules;
 mod secrets;
 mod socket;
+mod stack;
 mod state_dir;
 mod stop;
 mod tasks;
