@@ -116,6 +116,9 @@ pub enum Event {
     GiveUp(GiveUpReason),
     /// After [`Action::AwaitTreeEmpty`]: no process of the service is left.
     TreeEmpty,
+    /// A new daemon found the record of a task that had completed under an earlier one
+    /// (and no process): it is `completed` again, as it was, instead of running again.
+    RestoredCompleted,
     /// The daemon judged the running process hung (failed health checks, a missed
     /// watchdog): stop it as a stop would, then restart it as after a crash.
     Hung,

@@ -102,6 +102,11 @@ impl Supervisor {
                         }
                     }
                 },
+                // A task that completed under the last daemon stays completed.
+                None if wants_run && record.completed => {
+                    self.dispatch(&name, Event::RestoredCompleted);
+                    self.arm_schedule(&name, false);
+                }
                 None if wants_run => self.autostart(&name),
                 // The operator stopped it: it stays stopped, autostart or not, and so
                 // does its schedule (below).

@@ -20,6 +20,11 @@ pub(crate) struct UnitRecord {
     pub intent: UnitIntent,
     /// The main process, while one runs.
     pub main: Option<MainRecord>,
+    /// A task that completed: the next daemon keeps it completed instead of running it
+    /// again (what `remain_after_exit` and a schedule's task rely on).
+    /// Written only when true, so the records of everything else keep their format.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completed: bool,
 }
 
 /// A main process, named for certain.
@@ -104,13 +109,14 @@ impl crate::supervisor::Supervisor {
         let mut intent = unit.machine.intent();
         if shutting_down {
             match unit.persisted {
-                Some((before, _)) => intent = before,
+                Some((before, _, _)) => intent = before,
                 // Never started and never stopped by anyone: nothing to remember.
                 None if unit.main.is_none() => return,
                 None => {}
             }
         }
-        let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()));
+        let completed = unit.machine.state() == ward_core::machine::State::Completed;
+        let now = (intent, unit.main.as_ref().map(|m| m.pidfd.pid()), completed);
         if unit.persisted == Some(now) && !again {
             return;
         }
@@ -122,6 +128,7 @@ impl crate::supervisor::Supervisor {
                 boot_id: m.identity.boot_id.clone(),
                 started_ms: crate::supervisor::Supervisor::epoch_ms(m.started),
             }),
+            completed,
         };
         match save(&runtime_dir, name, &record) {
             Ok(()) => unit.persisted = Some(now),
@@ -146,6 +153,7 @@ mod tests {
                 boot_id: "b".into(),
                 started_ms: 1,
             }),
+            completed: false,
         };
         save(dir.path(), "web", &rec).unwrap();
         assert_eq!(load(dir.path(), "web"), Some(rec));
@@ -173,11 +181,18 @@ mod tests {
         let none = UnitRecord {
             intent: UnitIntent::Run,
             main: None,
+            completed: false,
         };
         save(dir.path(), "db", &none).unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join("units/db.json")).unwrap(),
             r#"{"intent":"run","main":null}"#
         );
+        let done = UnitRecord {
+            completed: true,
+            ..none
+        };
+        save(dir.path(), "migrate", &done).unwrap();
+        assert_eq!(load(dir.path(), "migrate").map(|r| r.completed), Some(true));
     }
 }

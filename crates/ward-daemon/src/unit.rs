@@ -88,8 +88,9 @@ pub struct Unit {
     /// Whether the FIFOs are open and captured, or why they could not be: a spawn sets
     /// them up first when they are not.
     pub output: Result<(), String>,
-    /// What was last written to the unit's record: intent and main PID.
-    pub persisted: Option<(ward_core::machine::Intent, Option<u32>)>,
+    /// What was last written to the unit's record: intent, main PID, and whether its task
+    /// had completed.
+    pub persisted: Option<(ward_core::machine::Intent, Option<u32>, bool)>,
     /// What the health probes say about the current run.
     pub health: ward_core::health::HealthTracker,
     /// When the next health probe runs; `None` while one runs, or without a run.

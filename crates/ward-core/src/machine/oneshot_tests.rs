@@ -176,3 +176,22 @@ fn listed_codes_are_clean_for_a_service_on_failure() {
     m.handle(Event::Exited(ExitStatus::Exited(75)), at(5));
     assert_eq!(m.state(), State::Exited);
 }
+
+#[test]
+fn a_restored_task_is_completed_only_when_fresh_and_a_task() {
+    let mut m = ServiceMachine::new(task(RestartPolicy::Never), 1);
+    assert_eq!(
+        m.handle(Event::RestoredCompleted, at(0)),
+        vec![Action::Transition {
+            from: State::Stopped,
+            to: State::Completed
+        }]
+    );
+    assert_eq!(m.intent(), super::super::Intent::Run);
+    let mut running = running(task(RestartPolicy::Never));
+    assert!(running.handle(Event::RestoredCompleted, at(1)).is_empty());
+    let mut service = task(RestartPolicy::Never);
+    service.oneshot = false;
+    let mut m = ServiceMachine::new(service, 1);
+    assert!(m.handle(Event::RestoredCompleted, at(0)).is_empty());
+}

@@ -50,6 +50,12 @@ impl ServiceMachine {
             Event::SpawnFailed(failure) => self.on_spawn_failed(failure, now, &mut out),
             Event::Exited(status) => self.on_exited(status, now, &mut out),
             Event::Adopted { pid } => self.on_adopted(pid, now),
+            Event::RestoredCompleted => {
+                if self.state == State::Stopped && self.pid.is_none() && self.params.oneshot {
+                    self.intent = Intent::Run;
+                    self.state = State::Completed;
+                }
+            }
             Event::GiveUp(reason) => self.on_give_up(reason, &mut out),
             Event::TreeEmpty => self.on_tree_empty(&mut out),
             Event::Hung => self.on_hung(now, &mut out),

@@ -143,3 +143,28 @@ fn a_healthy_condition_waits_for_the_probe_not_the_spawn() {
     std::fs::write(w.dir.path().join("db.ok"), "").unwrap();
     w.wait_state("web", "running");
 }
+
+#[test]
+fn a_completed_task_stays_completed_under_the_next_daemon() {
+    let mut w = Ward::up(
+        "[services.migrate]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> runs\"]\n\
+         type = \"oneshot\"\nremain_after_exit = true\n\
+         [services.app]\ncommand = [\"/bin/sleep\", \"300\"]\ndepends_on = [\"migrate\"]\n",
+    );
+    let app = w.wait_state("app", "running").pid.expect("app pid");
+    // The daemon dies; the app runs on, and the next daemon adopts it.
+    crate::fixture::kill(w.daemon_pid(), rustix::process::Signal::KILL);
+    w.wait_daemon_exit();
+    w.start_daemon();
+    let migrate = w.wait_state("migrate", "completed");
+    assert_eq!(migrate.spawns, 0, "not run again: {migrate:?}");
+    assert_eq!(w.unit("app").pid, Some(app), "adopted");
+    let runs = std::fs::read_to_string(w.dir.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "{runs}");
+    // A restart of the app by an operator finds its dependency done.
+    w.ok(&["stop", "app"]);
+    w.ok(&["start", "app"]);
+    w.wait_state("app", "running");
+    let runs = std::fs::read_to_string(w.dir.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "{runs}");
+}
