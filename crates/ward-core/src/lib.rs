@@ -11,6 +11,7 @@ pub mod budget;
 pub mod caps;
 pub mod classify;
 pub mod config;
+pub mod container;
 pub mod deps;
 pub mod dirs;
 pub mod duration;

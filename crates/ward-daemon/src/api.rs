@@ -357,6 +357,8 @@ enum Endpoint {
     Backup,
     JournalSync,
     Metrics,
+    Ready,
+    Live,
 }
 
 /// Every path, the one method it takes, and its endpoint. A known path asked with another
@@ -373,6 +375,8 @@ const ROUTES: &[(&str, Method, Endpoint)] = &[
     ("/v1/backup", Method::POST, Endpoint::Backup),
     ("/v1/journal/sync", Method::POST, Endpoint::JournalSync),
     ("/metrics", Method::GET, Endpoint::Metrics),
+    ("/readyz", Method::GET, Endpoint::Ready),
+    ("/livez", Method::GET, Endpoint::Live),
 ];
 
 impl Endpoint {
@@ -453,7 +457,10 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
             error: ApiError::new(
                 405,
                 format!("{method} is not allowed on {path}"),
-                Some("GET /v1/status and GET /metrics; every other endpoint takes POST".into()),
+                Some(
+                    "GET /v1/status, /metrics, /readyz and /livez; every other endpoint takes POST"
+                        .into(),
+                ),
             ),
             allow: Some(allowed.clone()),
         });
@@ -480,6 +487,8 @@ fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
         Endpoint::Backup => Command::Backup,
         Endpoint::JournalSync => Command::JournalSync,
         Endpoint::Metrics => Command::Metrics,
+        Endpoint::Ready => Command::Ready,
+        Endpoint::Live => Command::Live,
     })
 }
 
@@ -710,6 +719,8 @@ mod tests {
                             | Command::Backup
                             | Command::JournalSync
                             | Command::Metrics
+                            | Command::Ready
+                            | Command::Live
                     );
                     prop_assert_eq!(body_less, !endpoint.takes_body(), "{:?}", command);
                 }

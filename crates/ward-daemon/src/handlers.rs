@@ -67,6 +67,14 @@ impl Supervisor {
                 });
                 return;
             }
+            Command::Ready => {
+                let _ = reply.send(self.readiness());
+                return;
+            }
+            Command::Live => {
+                let _ = reply.send(json(&Ack { ok: true }));
+                return;
+            }
             Command::Metrics => {
                 // Built from the status's snapshot, and encoded off the loop as it is.
                 let (status, _) = self.status();

@@ -92,8 +92,9 @@ async fn answer(
         .map(str::trim);
     let access = match given {
         Some(t) if same(t.as_bytes(), token.as_bytes()) => Access::Full,
-        // Metrics are for whoever can reach the address: a scraper has no token.
-        _ if req.uri().path() == "/metrics" => Access::Read,
+        // Metrics and the probes are for whoever can reach the address: a scraper and an
+        // orchestrator's probe have no token.
+        _ if matches!(req.uri().path(), "/metrics" | "/readyz" | "/livez") => Access::Read,
         _ => {
             let why = match given {
                 Some(_) => "a wrong bearer token",
@@ -109,7 +110,7 @@ async fn answer(
                 message,
                 Some(
                     "send `Authorization: Bearer TOKEN` with the token in the state dir's \
-                     http.token (only /metrics is open without one)"
+                     http.token (only /metrics, /readyz and /livez are open without one)"
                         .into(),
                 ),
             );

@@ -13,6 +13,7 @@ mod api;
 mod audit;
 mod backups;
 mod contain;
+mod container;
 mod deps;
 mod event_hooks;
 mod events;
@@ -71,12 +72,16 @@ pub struct Options {
     pub config: Config,
     /// `ward up -d`: the pipe on which to say `ok` once the socket answers, or why not.
     pub ready: Option<File>,
+    /// `ward up --init` (or ward is PID 1): a container's init. SIGQUIT stops everything
+    /// as SIGTERM does, and a second SIGTERM kills what is left.
+    pub init: bool,
 }
 
-/// Runs the daemon until it is told to stop and every service is down.
+/// Runs the daemon until it is told to stop and every service is down, and returns the
+/// code to exit with (`exit_code`).
 ///
 /// Errors are the fatal ones only (lock held, socket not bindable, runtime failure); a
 /// service that cannot start is an event, never a reason to stop.
-pub fn run(options: Options) -> Result<(), StartError> {
+pub fn run(options: Options) -> Result<i32, StartError> {
     startup::run(options)
 }

@@ -8,6 +8,10 @@ use ward_api::{ErrorBody, Selection, SignalRequest};
 pub enum Command {
     /// `GET /v1/status`.
     Status,
+    /// `GET /readyz`: every unit meant to run is ready (a task: completed).
+    Ready,
+    /// `GET /livez`: the loop answers.
+    Live,
     /// `POST /v1/start`.
     Start(Selection),
     /// `POST /v1/stop`.
@@ -42,7 +46,11 @@ impl Command {
             }
         };
         Some(match self {
-            Command::Status | Command::JournalSync | Command::Metrics => return None,
+            Command::Status
+            | Command::JournalSync
+            | Command::Metrics
+            | Command::Ready
+            | Command::Live => return None,
             Command::Start(sel) => ("start".into(), names(sel)),
             Command::Stop(sel) => ("stop".into(), names(sel)),
             Command::Restart(sel) => ("restart".into(), names(sel)),

@@ -214,14 +214,15 @@ pub fn check_descriptors(config: &ward_core::config::Config) -> Result<(), Start
         .map_err(|available| StartError::Descriptors(demand.shortfall(available)))
 }
 
-pub(crate) fn run(options: Options) -> Result<(), StartError> {
+pub(crate) fn run(options: Options) -> Result<i32, StartError> {
     let Options {
         config_path,
         config,
         mut ready,
+        init,
     } = options;
     // The config moves into the supervisor: one copy for the daemon's whole life.
-    let result = start_and_supervise(config_path, config, &mut ready);
+    let result = start_and_supervise(config_path, config, &mut ready, init);
     if let (Err(e), Some(ready)) = (&result, ready.as_mut()) {
         // `ward up -d` is waiting in the parent: tell it why.
         let _ = writeln!(ready, "{e}");
@@ -233,7 +234,8 @@ fn start_and_supervise(
     config_path: PathBuf,
     config: ward_core::config::Config,
     ready: &mut Option<fs::File>,
-) -> Result<(), StartError> {
+    init: bool,
+) -> Result<i32, StartError> {
     let sup = config.supervisor.clone();
     // Before anything is created: a config that cannot fit is refused whole, never started
     // in part.
@@ -301,12 +303,12 @@ fn start_and_supervise(
             )?;
         supervisor.http_addr = http.as_ref().and_then(|(l, _)| l.local_addr().ok());
         supervisor.http = http;
+        supervisor.init = init;
         let ready = ready.take();
-        supervisor.run(listener, ready).await;
-        Ok(())
+        Ok(supervisor.run(listener, ready).await)
     });
     match supervised {
-        Ok(()) => footprint.finish(),
+        Ok(_) => footprint.finish(),
         Err(_) => footprint.undo(),
     }
     supervised

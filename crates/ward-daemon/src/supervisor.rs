@@ -104,6 +104,10 @@ pub(crate) struct Supervisor {
     /// `SIGQUIT`: exit, leaving `on_daemon_exit = "keep"` services running for the next
     /// daemon.
     pub(crate) detaching: bool,
+    /// A container's init (`ward up --init`, or PID 1).
+    pub(crate) init: bool,
+    /// The first unit that ended for good in failure: `exit_code = "first-failure"`.
+    pub(crate) first_failure: Option<crate::container::FirstFailure>,
     /// The history of every unit, written by its own thread.
     pub journal: ward_store::Journal,
     /// What the repair at start-up did, if the journal needed one.
@@ -189,7 +193,7 @@ impl Supervisor {
             graph: ward_core::deps::Graph::of(&config.services),
             units: BTreeMap::new(),
             by_pid: HashMap::new(),
-            logs: LogWriter::start()?,
+            logs: LogWriter::start(config.supervisor.log_to == ward_core::config::LogTo::Stdout)?,
             controllers: match &cgroups {
                 Some(_) => ward_sys::controllers::Controllers::detect(&crate::startup::state_id(
                     &config.supervisor.state_dir,
@@ -215,6 +219,8 @@ impl Supervisor {
             waiters: Vec::new(),
             shutdown: None,
             detaching: false,
+            init: false,
+            first_failure: None,
             journal,
             journal_repair: repaired.map(|r| r.to_string()),
             previous_crashed,
@@ -249,7 +255,7 @@ impl Supervisor {
     }
 
     /// Runs until a shutdown has stopped every unit.
-    pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) {
+    pub async fn run(&mut self, listener: UnixListener, ready: Option<File>) -> i32 {
         let (tx, mut rx) = mpsc::channel::<Request>(64);
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
         let server = tokio::spawn(crate::api::serve(
@@ -284,7 +290,7 @@ impl Supervisor {
             (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
             _ => {
                 tracing::error!("cannot install signal handlers");
-                return;
+                return 1;
             }
         };
         let mut adopted_rx = self.adopted_rx.take().expect("run is called once");
@@ -394,8 +400,22 @@ impl Supervisor {
                         own = None;
                     }
                 },
-                _ = sigquit.recv() => self.detach(),
-                _ = sigterm.recv() => self.begin_shutdown(None),
+                // In a container, the runtime's SIGQUIT asks for an end like SIGTERM's:
+                // nothing survives the container to be adopted.
+                _ = sigquit.recv() => {
+                    if self.init {
+                        self.begin_shutdown(None);
+                    } else {
+                        self.detach();
+                    }
+                }
+                _ = sigterm.recv() => {
+                    if self.init && self.shutdown.is_some() {
+                        self.force_stop();
+                    } else {
+                        self.begin_shutdown(None);
+                    }
+                }
                 _ = sigint.recv() => {
                     if self.shutdown.is_some() {
                         self.force_stop();
@@ -411,6 +431,14 @@ impl Supervisor {
         }
 
         self.wind_down(serving).await;
+        let code = self.exit_code();
+        match &self.first_failure {
+            Some(f) if code != 0 => {
+                tracing::info!(code, first_failure = %f.unit, "exiting with the code of the first failure")
+            }
+            _ => tracing::info!(code, "exiting"),
+        }
+        code
     }
 
     /// Feeds one event to a unit and carries out everything that follows from it.
@@ -514,6 +542,7 @@ impl Supervisor {
                 if to == State::Completed {
                     unit.completed_at = Some(Instant::now());
                 }
+                self.note_failure(name, to);
             }
             Action::Recovery(recovery) => {
                 self.journal
@@ -592,6 +621,7 @@ impl Supervisor {
     fn settle(&mut self) {
         self.start_queued();
         self.start_waiting();
+        self.check_exit_when();
         self.stop_freed();
         let waiters = std::mem::take(&mut self.waiters);
         for waiter in waiters {

@@ -18,6 +18,7 @@ pub mod kfile;
 pub mod kmsg;
 pub mod limits;
 pub mod notify;
+pub mod peer;
 pub mod pidfd;
 pub mod pidfile;
 pub mod reap;
@@ -59,18 +60,17 @@ pub fn own_gid() -> u32 {
 pub fn peer_cred(
     socket: &impl std::os::fd::AsFd,
 ) -> std::io::Result<(u32, u32, u32, Option<String>)> {
-    let cred = rustix::net::sockopt::socket_peercred(socket)?;
-    let pid = cred.pid.as_raw_nonzero().get() as u32;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
+    let (uid, gid, pid) = peer::socket_peercred(socket)?;
+    let exe = (pid != 0)
+        .then(|| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
+        .flatten()
         .map(|p| p.to_string_lossy().into_owned());
-    Ok((cred.uid.as_raw(), cred.gid.as_raw(), pid, exe))
+    Ok((uid, gid, pid, exe))
 }
 
 /// The user id of the peer of a connected Unix socket, from `SO_PEERCRED`.
 pub fn peer_uid(socket: &impl std::os::fd::AsFd) -> std::io::Result<u32> {
-    let cred = rustix::net::sockopt::socket_peercred(socket)?;
-    Ok(cred.uid.as_raw())
+    Ok(peer::socket_peercred(socket)?.0)
 }
 
 /// Whether a connected socket has input waiting (bytes, or the peer's end of stream),

@@ -29,9 +29,25 @@ pub enum Command {
         /// Detach: return once the daemon answers on its socket.
         #[arg(short = 'd', long = "detach")]
         detach: bool,
+        /// Run as a container's init: SIGTERM, SIGINT and SIGQUIT stop everything in
+        /// order, a second SIGTERM or SIGINT kills what is left, and the exit code follows
+        /// `exit_code`. Implied when ward is PID 1.
+        #[arg(long)]
+        init: bool,
     },
     /// Check the config file and start nothing.
     Check,
+    /// A probe for an orchestrator: exit 0 if ward is ready (every service meant to run
+    /// is ready, every task completed) or live (the daemon answers), 1 if not.
+    #[command(group(clap::ArgGroup::new("probe").required(true).args(["ready", "live"])))]
+    Health {
+        /// Every service meant to run is ready.
+        #[arg(long)]
+        ready: bool,
+        /// The daemon answers.
+        #[arg(long)]
+        live: bool,
+    },
     /// Show services: state, pid, uptime, restarts, last exit.
     Status {
         /// Services to show [default: all].

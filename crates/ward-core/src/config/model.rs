@@ -88,6 +88,14 @@ pub struct SupervisorConfig {
     /// `/metrics` for anyone who reaches it, the rest of the API with the bearer token of
     /// `<state_dir>/http.token`. Default none: no listener.
     pub http: Option<std::net::SocketAddr>,
+    /// When the daemon stops everything and exits by itself, as a container's init does.
+    /// Default never.
+    pub exit_when: crate::container::ExitWhen,
+    /// The code the daemon exits with. Default `first-failure`.
+    pub exit_code: crate::container::ExitCode,
+    /// Where service output goes: log files, or the daemon's own standard output and
+    /// error, one prefixed line each, for a container's log collector. Default `files`.
+    pub log_to: LogTo,
     /// Members of this group may send the daemon every request; the socket is opened to
     /// them (mode 0660, group-owned). Default none.
     pub api_group: Option<String>,
@@ -164,6 +172,9 @@ impl SupervisorConfig {
             api_group,
             api_readers,
             http,
+            exit_when,
+            exit_code,
+            log_to,
         } = self;
         [
             ("state_dir", *state_dir != other.state_dir),
@@ -195,11 +206,23 @@ impl SupervisorConfig {
             ("api_group", *api_group != other.api_group),
             ("api_readers", *api_readers != other.api_readers),
             ("http", *http != other.http),
+            ("exit_when", *exit_when != other.exit_when),
+            ("exit_code", *exit_code != other.exit_code),
+            ("log_to", *log_to != other.log_to),
         ]
         .into_iter()
         .filter_map(|(key, differs)| differs.then_some(key))
         .collect()
     }
+}
+
+/// `log_to = "files" | "stdout"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LogTo {
+    /// `<log_dir>/NAME.log`, rotated.
+    Files,
+    /// The daemon's standard output (`out`, ward's notes) and error (`err`).
+    Stdout,
 }
 
 /// How ward contains a service's processes.

@@ -64,6 +64,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         .map(|item| super::event_hooks::parse(&mut ctx, item))
         .unwrap_or_default();
 
+    check_named_services(&mut ctx, root.get("supervisor"), &supervisor, &services);
     if let Some(table) = root.get("services").and_then(|i| i.as_table_like()) {
         super::deps::check(&mut ctx, table, &services);
         super::files::check(&mut ctx, path, &supervisor, table, &services);
@@ -100,5 +101,44 @@ pub fn locate(path: &Path, text: &str) -> super::SupervisorConfig {
     match toml_edit::Document::parse(text) {
         Ok(doc) => supervisor::parse(&mut ctx, doc.as_table().get("supervisor")),
         Err(_) => supervisor::parse(&mut ctx, None),
+    }
+}
+
+/// `exit_when` and `exit_code` name services of the file.
+fn check_named_services(
+    ctx: &mut Ctx<'_>,
+    table: Option<&toml_edit::Item>,
+    sup: &super::model::SupervisorConfig,
+    services: &super::model::Services,
+) {
+    let Some(table) = table.and_then(|t| t.as_table_like()) else {
+        return;
+    };
+    let known: Vec<&str> = services.keys().map(String::as_str).collect();
+    let mut named: Vec<(&str, &str)> = Vec::new();
+    if let crate::container::ExitWhen::Services(names) = &sup.exit_when {
+        named.extend(names.iter().map(|n| ("exit_when", n.as_str())));
+    }
+    if let crate::container::ExitCode::Service(name) = &sup.exit_code {
+        named.push(("exit_code", name.as_str()));
+    }
+    for (key, name) in named {
+        if services.contains_key(name) {
+            continue;
+        }
+        let at = table.get(key).map_or(0, super::fields::item_at);
+        let hint = if key == "exit_code" {
+            format!(
+                "use \"first-failure\" or a service of this file; {}",
+                super::suggest::hint_for(name, &known)
+            )
+        } else {
+            super::suggest::hint_for(name, &known)
+        };
+        ctx.error(
+            at,
+            format!("[supervisor] {key} names `{name}`, which is not a service in this file"),
+            Some(hint),
+        );
     }
 }

@@ -22,6 +22,9 @@ const KEYS: &[&str] = &[
     "api_group",
     "api_readers",
     "http",
+    "exit_when",
+    "exit_code",
+    "log_to",
 ];
 
 /// Default `log_max_size`: 10 MiB.
@@ -58,6 +61,9 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_backups = 5;
     let mut api_group = None;
     let mut api_readers = None;
+    let mut exit_when = crate::container::ExitWhen::Never;
+    let mut exit_code = crate::container::ExitCode::FirstFailure;
+    let mut log_to = super::model::LogTo::Files;
 
     if let Some(table) = item.and_then(|item| ctx.table("supervisor", item)) {
         for (key, value) in entries(table) {
@@ -116,6 +122,27 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                 "api_group" => api_group = group_name(ctx, "api_group", value),
                 "api_readers" => api_readers = group_name(ctx, "api_readers", value),
                 "http" => http = http_address(ctx, value),
+                "exit_when" => exit_when = exit_when_value(ctx, value).unwrap_or(exit_when),
+                "exit_code" => {
+                    if let Some(text) = ctx.string("exit_code", value) {
+                        exit_code = match text {
+                            "first-failure" => crate::container::ExitCode::FirstFailure,
+                            name => crate::container::ExitCode::Service(name.to_string()),
+                        };
+                    }
+                }
+                "log_to" => {
+                    log_to = ctx
+                        .choice(
+                            "log_to",
+                            value,
+                            &[
+                                ("files", super::model::LogTo::Files),
+                                ("stdout", super::model::LogTo::Stdout),
+                            ],
+                        )
+                        .unwrap_or(log_to)
+                }
                 "sample_pss" => sample_pss = ctx.boolean("sample_pss", value).unwrap_or(sample_pss),
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
@@ -141,7 +168,40 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         api_group,
         api_readers,
         http,
+        exit_when,
+        exit_code,
+        log_to,
     }
+}
+
+/// `exit_when = "all" | "any" | "never"`, or an array of service names.
+fn exit_when_value(ctx: &mut Ctx<'_>, item: &Item) -> Option<crate::container::ExitWhen> {
+    use crate::container::ExitWhen;
+    if let Some(text) = item.as_str() {
+        return match text {
+            "all" => Some(ExitWhen::All),
+            "any" => Some(ExitWhen::Any),
+            "never" => Some(ExitWhen::Never),
+            other => {
+                ctx.error(
+                    item_at(item),
+                    format!("invalid value \"{other}\" for `exit_when`"),
+                    Some("use \"all\", \"any\", \"never\", or a list of services such as [\"migrate\"]".into()),
+                );
+                None
+            }
+        };
+    }
+    if item.is_array() {
+        return Some(ExitWhen::Services(super::deps::names(ctx, item)));
+    }
+    ctx.wrong_type(
+        "exit_when",
+        "\"all\", \"any\", \"never\" or an array of service names",
+        item,
+        None,
+    );
+    None
 }
 
 /// `http = "127.0.0.1:9325"`: an IP address and a port; a host name would make the

@@ -106,12 +106,13 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Starts the writer thread.
-    pub fn start() -> io::Result<LogWriter> {
+    /// Starts the writer thread: into log files, or (`to_stdout`, `log_to = "stdout"`)
+    /// onto the daemon's own standard output and error, for a container's log collector.
+    pub fn start(to_stdout: bool) -> io::Result<LogWriter> {
         let (tx, rx) = sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("ward-logs".into())
-            .spawn(move || run(rx))?;
+            .spawn(move || if to_stdout { run_stdout(rx) } else { run(rx) })?;
         Ok(LogWriter {
             sink: LogSink { tx },
             next_id: 1,
@@ -267,6 +268,60 @@ fn make_room(logs: &mut HashMap<u64, OpenLog>, id: u64) {
     }
 }
 
+/// `log_to = "stdout"`: each line of `TIME STREAM TEXT` becomes `TIME UNIT | TEXT` (or
+/// `TIME UNIT ward: TEXT` for ward's own notes), on standard error for what the service
+/// wrote there and on standard output for the rest, so that a container's log collector
+/// keeps both streams apart and knows each line's service.
+fn run_stdout(rx: Receiver<Msg>) {
+    let mut names: HashMap<u64, String> = HashMap::new();
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Open { unit, .. } => {
+                let name = unit
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                names.insert(unit.id, name);
+            }
+            Msg::Data { id, bytes } => {
+                let name = names.get(&id).map_or("?", String::as_str);
+                let (mut out, mut err) = (Vec::new(), Vec::new());
+                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                    let mut fields = line.splitn(3, |&b| b == b' ');
+                    let (Some(time), Some(stream), Some(text)) =
+                        (fields.next(), fields.next(), fields.next())
+                    else {
+                        continue;
+                    };
+                    let (to, mark): (&mut Vec<u8>, &[u8]) = match stream {
+                        b"err" => (&mut err, b" | "),
+                        b"ward" => (&mut out, b" ward: "),
+                        _ => (&mut out, b" | "),
+                    };
+                    to.extend_from_slice(time);
+                    to.push(b' ');
+                    to.extend_from_slice(name.as_bytes());
+                    to.extend_from_slice(mark);
+                    to.extend_from_slice(text);
+                }
+                // A closed or full stdout is the collector's affair: the line is dropped,
+                // never the daemon.
+                let _ = io::stdout().lock().write_all(&out);
+                let _ = io::stderr().lock().write_all(&err);
+            }
+            Msg::Close { id } => {
+                names.remove(&id);
+            }
+            Msg::Reopen => {}
+            Msg::Sync(done) => {
+                let _ = io::stdout().flush();
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
 fn run(rx: Receiver<Msg>) {
     let mut logs: HashMap<u64, OpenLog> = HashMap::new();
     let mut writes: u64 = 0;
@@ -335,7 +390,7 @@ mod tests {
     #[test]
     fn more_logs_than_open_files_keep_every_line_within_the_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut writer = LogWriter::start().expect("writer");
+        let mut writer = LogWriter::start(false).expect("writer");
         let sink = writer.sink();
         let n = OPEN_FILES + 40;
         let logs: Vec<_> = (0..n)

@@ -51,6 +51,14 @@ pub struct LogArgs {
 /// Prints the logs: each unit's last lines (or, with `--since`, every line since, rotated
 /// files included), merged by time, then with `-f` what comes, merged the same way.
 pub fn logs(config: &Config, args: LogArgs) -> Result<i32, Failure> {
+    if config.supervisor.log_to == ward_core::config::LogTo::Stdout {
+        return Err(Failure::Usage(format!(
+            "{}: log_to = \"stdout\": the services' output goes to the daemon's standard \
+             output and error, not to log files\n  hint: read it where the daemon's output \
+             goes (`docker logs`, `kubectl logs`, the terminal of `ward up`)",
+            config.path.display()
+        )));
+    }
     let units = select(config, &args.names)?;
     let prefix = units.len() > 1;
     let width = units.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

@@ -5,6 +5,7 @@ mod backup;
 mod control;
 mod doctor;
 mod follow;
+mod health;
 mod history;
 mod log_lines;
 mod logs;
@@ -34,7 +35,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
     let within = |default: Duration| cli.timeout.unwrap_or(Timeout::After(default));
     let answer = within(timeouts::ANSWER);
     match cli.command {
-        Command::Up { detach } => up::up(&path, detach),
+        Command::Up { detach, init } => up::up(&path, detach, init),
         Command::Check => {
             let config = client::load(&path)?;
             ward_daemon::check_dirs(&config).map_err(|e| Failure::Usage(e.to_string()))?;
@@ -49,6 +50,9 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 config.services.len()
             )?;
             Ok(OK)
+        }
+        Command::Health { ready, live: _ } => {
+            health::health(&client::locate(&path)?, ready, answer)
         }
         Command::Status { names, json } => {
             status::status(&client::locate(&path)?, &names, json, answer)

@@ -12,7 +12,14 @@ use crate::client;
 use crate::exit::{FAILED, Failure, OK};
 use crate::out::outln;
 
-pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
+pub fn up(path: &Path, detach: bool, init: bool) -> Result<i32, Failure> {
+    // PID 1 of a PID namespace (a container's entrypoint) is its init, asked or not.
+    let init = init || std::process::id() == 1;
+    if init && detach {
+        return Err(Failure::Usage(
+            "--init and -d do not go together: a container's init stays in the foreground".into(),
+        ));
+    }
     let config = client::load(path).map_err(|failure| match failure {
         Failure::Usage(m) => Failure::Usage(format!("{m}; nothing was started")),
         other => other,
@@ -74,9 +81,10 @@ pub fn up(path: &Path, detach: bool) -> Result<i32, Failure> {
         config_path: path.to_path_buf(),
         config,
         ready,
+        init,
     };
     match ward_daemon::run(options) {
-        Ok(()) => Ok(OK),
+        Ok(code) => Ok(code),
         Err(e) => {
             tracing::error!("{e}");
             if detach {

@@ -114,3 +114,25 @@ fn an_address_in_use_is_refused_with_the_address() {
         String::from_utf8_lossy(&out.stderr).contains("`http` must be an IP address and a port")
     );
 }
+
+#[test]
+fn readyz_and_livez_are_open_probes_for_an_orchestrator() {
+    let w = Ward::up(
+        "[supervisor]\nhttp = \"127.0.0.1:0\"\n\
+         [services.web]\ncommand = [\"/bin/sleep\", \"300\"]\nmin_uptime = \"0s\"\n\
+         [services.gate]\ncommand = [\"/bin/sh\", \"-c\", \"test -f open\"]\ntype = \"oneshot\"\nrestart = \"on-failure\"\nbackoff = { initial = \"50ms\", max = \"200ms\" }\nstart_limit = { burst = 10000 }\n",
+    );
+    let addr = w.status().daemon.http.expect("the listener's address");
+    // The task fails until a file exists: not ready meanwhile, and it says why.
+    let (code, answer) = send(&addr, &get("/readyz", None));
+    assert_eq!(code, 503, "{answer}");
+    assert!(answer.contains("not ready: gate ("), "{answer}");
+    let (code, answer) = send(&addr, &get("/livez", None));
+    assert_eq!(code, 200, "{answer}");
+    std::fs::write(w.dir.path().join("open"), "").unwrap();
+    w.wait_state("gate", "completed");
+    w.wait_state("web", "running");
+    let (code, answer) = send(&addr, &get("/readyz", None));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(w.cli(&["health", "--ready"]).status.code(), Some(0));
+}

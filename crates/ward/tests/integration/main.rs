@@ -19,6 +19,7 @@ mod fixture;
 mod health;
 mod host;
 mod http;
+mod init;
 mod journal;
 mod lifecycle;
 mod logs;
