@@ -60,6 +60,31 @@ pub fn expand<'a>(text: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> (Stri
     }
 }
 
+/// A piece of a text, as expansion sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part<'t> {
+    /// Text that stays as it is (a `$${` escape comes as the text `$` then `{…`).
+    Text(&'t str),
+    /// A `${NAME}` reference.
+    Var(&'t str),
+}
+
+/// The pieces of `text`, for a writer that must say the same in another syntax (a systemd
+/// command line); a malformed text is one piece of text.
+pub fn parts(text: &str) -> Vec<Part<'_>> {
+    let mut out = Vec::new();
+    let scanned = scan(text, |piece| match piece {
+        Piece::Text(t) if !t.is_empty() => out.push(Part::Text(t)),
+        Piece::Text(_) => {}
+        Piece::Dollar => out.push(Part::Text("$")),
+        Piece::Var { name, .. } => out.push(Part::Var(name)),
+    });
+    match scanned {
+        Ok(()) => out,
+        Err(_) => vec![Part::Text(text)],
+    }
+}
+
 enum Piece<'t> {
     Text(&'t str),
     Dollar,

@@ -17,6 +17,7 @@ pub mod dirs;
 pub mod duration;
 pub mod exit;
 pub mod expand;
+pub mod export;
 pub mod health;
 pub mod machine;
 pub mod notify;

@@ -146,3 +146,27 @@ impl Supervisor {
         }
     }
 }
+
+impl Supervisor {
+    /// `READY=1` to the manager ward runs under, once every unit it starts by itself has
+    /// been started (or is waiting for its dependencies): what `Type=notify` waits for.
+    pub(crate) fn tell_manager_ready(&mut self) {
+        if self.told_ready || self.units.values().any(|u| u.start_queued) {
+            return;
+        }
+        self.told_ready = true;
+        if let Some(systemd) = &self.systemd {
+            let status = format!("READY=1\nSTATUS={} units", self.units.len());
+            if let Err(e) = systemd.send(&status) {
+                tracing::warn!(error = %e, "cannot tell systemd that ward is ready");
+            }
+        }
+    }
+
+    /// `STOPPING=1` to the manager, as a shutdown begins.
+    pub(crate) fn tell_manager_stopping(&self) {
+        if let Some(systemd) = &self.systemd {
+            let _ = systemd.send("STOPPING=1");
+        }
+    }
+}

@@ -44,6 +44,7 @@ impl Supervisor {
     pub fn begin_shutdown(&mut self, reply: Option<tokio::sync::oneshot::Sender<Reply>>) {
         if self.shutdown.is_none() {
             tracing::info!("stopping every service");
+            self.tell_manager_stopping();
             self.shutdown = Some(Vec::new());
             let names: Vec<String> = self.units.keys().cloned().collect();
             self.stop_in_order(names);

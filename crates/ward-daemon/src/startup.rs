@@ -237,6 +237,8 @@ fn start_and_supervise(
     init: bool,
 ) -> Result<i32, StartError> {
     let sup = config.supervisor.clone();
+    // Read before any thread exists: the variable leaves ward's environment.
+    let systemd = ward_sys::sd_notify::Notifier::from_env();
     // Before anything is created: a config that cannot fit is refused whole, never started
     // in part.
     check_programs(&config)?;
@@ -304,6 +306,7 @@ fn start_and_supervise(
         supervisor.http_addr = http.as_ref().and_then(|(l, _)| l.local_addr().ok());
         supervisor.http = http;
         supervisor.init = init;
+        supervisor.systemd = systemd;
         let ready = ready.take();
         Ok(supervisor.run(listener, ready).await)
     });

@@ -106,6 +106,10 @@ pub(crate) struct Supervisor {
     pub(crate) detaching: bool,
     /// A container's init (`ward up --init`, or PID 1).
     pub(crate) init: bool,
+    /// The manager ward runs under (`$NOTIFY_SOCKET`, systemd's `Type=notify`), and
+    /// whether it was told `READY=1`.
+    pub(crate) systemd: Option<ward_sys::sd_notify::Notifier>,
+    pub(crate) told_ready: bool,
     /// The first unit that ended for good in failure: `exit_code = "first-failure"`.
     pub(crate) first_failure: Option<crate::container::FirstFailure>,
     /// The history of every unit, written by its own thread.
@@ -221,6 +225,8 @@ impl Supervisor {
             detaching: false,
             init: false,
             first_failure: None,
+            systemd: None,
+            told_ready: false,
             journal,
             journal_repair: repaired.map(|r| r.to_string()),
             previous_crashed,
@@ -622,6 +628,7 @@ impl Supervisor {
         self.start_queued();
         self.start_waiting();
         self.check_exit_when();
+        self.tell_manager_ready();
         self.stop_freed();
         let waiters = std::mem::take(&mut self.waiters);
         for waiter in waiters {

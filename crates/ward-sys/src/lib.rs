@@ -22,6 +22,7 @@ pub mod peer;
 pub mod pidfd;
 pub mod pidfile;
 pub mod reap;
+pub mod sd_notify;
 pub mod spawn;
 pub mod time_zone;
 pub mod token;

@@ -107,6 +107,12 @@ pub enum Command {
     },
     /// ward's manual page, in roff, on stdout: `ward man | man -l -`.
     Man,
+    /// The config as another engine's files: every setting that carries over carried
+    /// over, every other named on stderr and in a comment.
+    Export {
+        #[command(subcommand)]
+        to: ExportTarget,
+    },
     /// A live view of every unit: state, health, CPU, memory, restarts, last crash;
     /// keys to start, stop and restart one, and to read its log and its why.
     Top,
@@ -264,4 +270,23 @@ pub struct Targets {
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `ward export` writes.
+#[derive(Debug, clap::Subcommand)]
+pub enum ExportTarget {
+    /// One systemd unit per unit (and a timer per scheduled task), or with `--self` the
+    /// unit that runs ward itself.
+    Systemd {
+        /// Write the files into this directory instead of printing them.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<std::path::PathBuf>,
+        /// User units, for `systemctl --user`.
+        #[arg(long)]
+        user: bool,
+        /// The unit that runs ward on this config (`ward.service`), instead of the
+        /// services' units.
+        #[arg(long = "self")]
+        itself: bool,
+    },
 }

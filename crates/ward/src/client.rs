@@ -54,7 +54,7 @@ pub fn locate(path: &Path) -> Result<SupervisorConfig, Failure> {
 
 /// The config's text: from a regular file of at most 16 MiB only, so that a FIFO or a
 /// device named by `-c` is refused at once instead of blocking or filling memory.
-fn read(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read(path: &Path) -> Result<String, Failure> {
     ward_sys::config_file::read(path).map_err(|e| {
         let hint = if e.is_not_found() {
             "\n  hint: run ward in the directory of your ward.toml, or name it with `ward -c PATH …`"

@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod control;
 mod doctor;
+mod export;
 mod follow;
 mod health;
 mod history;
@@ -108,6 +109,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             )
         }
         Command::Top => top::top(&path, || client::load(&path)),
+        Command::Export { to } => export::export(&path, to),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut out = std::io::stdout().lock();

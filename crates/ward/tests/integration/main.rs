@@ -15,6 +15,7 @@ mod descriptors;
 mod env;
 mod event_hooks;
 mod events;
+mod export;
 mod fixture;
 mod health;
 mod host;
