@@ -19,6 +19,7 @@ pub mod exit;
 pub mod expand;
 pub mod export;
 pub mod health;
+pub mod import;
 pub mod machine;
 pub mod notify;
 pub mod oneshot;

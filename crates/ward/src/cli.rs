@@ -107,6 +107,12 @@ pub enum Command {
     },
     /// ward's manual page, in roff, on stdout: `ward man | man -l -`.
     Man,
+    /// Another supervisor's config as a ward.toml, on stdout or into a file: every
+    /// setting mapped, every one without an equivalent named on stderr and in a comment.
+    Import {
+        #[command(subcommand)]
+        from: ImportSource,
+    },
     /// The config as another engine's files: every setting that carries over carried
     /// over, every other named on stderr and in a comment.
     Export {
@@ -288,5 +294,29 @@ pub enum ExportTarget {
         /// services' units.
         #[arg(long = "self")]
         itself: bool,
+    },
+}
+
+/// What `ward import` reads.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportSource {
+    /// supervisord's config, with the files its [include] names.
+    Supervisord {
+        /// supervisord.conf.
+        file: std::path::PathBuf,
+        /// Write the config here instead of printing it (an existing file is left alone).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// A Procfile (foreman, honcho, Heroku).
+    Procfile {
+        /// The Procfile.
+        file: std::path::PathBuf,
+        /// A dotenv file every process gets, as `foreman start --env` gives it.
+        #[arg(long = "env", value_name = "FILE")]
+        env: Option<String>,
+        /// Write the config here instead of printing it (an existing file is left alone).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }

@@ -8,6 +8,7 @@ mod export;
 mod follow;
 mod health;
 mod history;
+mod import;
 mod log_lines;
 mod logs;
 mod pid;
@@ -110,6 +111,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Top => top::top(&path, || client::load(&path)),
         Command::Export { to } => export::export(&path, to),
+        Command::Import { from } => import::import(from),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut out = std::io::stdout().lock();

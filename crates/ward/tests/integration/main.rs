@@ -20,6 +20,7 @@ mod fixture;
 mod health;
 mod host;
 mod http;
+mod import;
 mod init;
 mod journal;
 mod lifecycle;
