@@ -308,6 +308,14 @@ pub enum ImportSource {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+    /// pm2's ecosystem file (`.json`, or `.config.js` read without running JavaScript).
+    Pm2 {
+        /// ecosystem.config.js or .json.
+        file: std::path::PathBuf,
+        /// Write the config here instead of printing it (an existing file is left alone).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// A Procfile (foreman, honcho, Heroku).
     Procfile {
         /// The Procfile.

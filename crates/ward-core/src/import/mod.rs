@@ -3,6 +3,7 @@
 //! warning. Pure: the CLI reads the files (and supervisord's includes) and writes the
 //! result.
 
+pub mod pm2;
 pub mod procfile;
 pub mod supervisord;
 

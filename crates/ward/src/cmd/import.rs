@@ -1,10 +1,11 @@
-//! `ward import supervisord FILE` and `ward import procfile FILE [--env F]`: another
+//! `ward import supervisord FILE`, `ward import pm2 FILE` and `ward import procfile FILE
+//! [--env F]`: another
 //! supervisor's config as a `ward.toml`. The files are read here (supervisord's
 //! `[include]` globs too); the mapping is `ward_core::import`'s.
 
 use std::path::{Path, PathBuf};
 
-use ward_core::import::{Imported, procfile, supervisord};
+use ward_core::import::{Imported, pm2, procfile, supervisord};
 
 use crate::cli::ImportSource;
 use crate::exit::{Failure, OK};
@@ -19,6 +20,15 @@ pub fn import(from: ImportSource) -> Result<i32, Failure> {
             (imported, output)
         }
         ImportSource::Supervisord { file, output } => (supervisord_files(&file)?, output),
+        ImportSource::Pm2 { file, output } => {
+            let text = read(&file)?;
+            let js = file
+                .extension()
+                .is_some_and(|e| e == "js" || e == "cjs" || e == "mjs");
+            let imported = pm2::import(&text, js)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
+            (imported, output)
+        }
     };
     for w in &imported.warnings {
         eprintln!("warning: {w}");

@@ -135,3 +135,36 @@ fn a_procfile_with_a_release_phase_runs_under_ward() {
         w.log("worker").contains("worker hello").then_some(())
     });
 }
+
+#[test]
+fn a_pm2_ecosystem_file_runs_under_ward() {
+    let w = Ward::new("");
+    let dir = w.dir.path();
+    std::fs::write(
+        dir.join("web.sh"),
+        "echo \"$GREETING from $WARD_SERVICE\"\nexec sleep \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ecosystem.config.js"),
+        "// as pm2's documentation writes it\nmodule.exports = {\n  apps: [{\n    name: 'web',\n    script: './web.sh',\n    args: '300',\n    env: { GREETING: 'hello' },\n    watch: true,\n  }],\n};\n",
+    )
+    .unwrap();
+    let out = w.cli(&[
+        "import",
+        "pm2",
+        dir.join("ecosystem.config.js").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("apps[0] (web) watch:"),
+        "{out:?}"
+    );
+    std::fs::write(dir.join("ward.toml"), &out.stdout).unwrap();
+    let mut w = w;
+    w.start_daemon();
+    w.wait_state("web", "running");
+    crate::fixture::wait_for("web's greeting", || {
+        w.log("web").contains("hello from web").then_some(())
+    });
+}
