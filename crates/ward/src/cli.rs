@@ -281,6 +281,19 @@ pub struct Targets {
 /// What `ward export` writes.
 #[derive(Debug, clap::Subcommand)]
 pub enum ExportTarget {
+    /// Kubernetes manifests: a Deployment per service (a StatefulSet with `data`, a Job
+    /// for a task, a CronJob for a schedule), or one Pod.
+    Kubernetes {
+        /// The image every container runs: it must hold the services' programs.
+        #[arg(long)]
+        image: String,
+        /// `deployments`: an object per service; `pod`: one Pod, a container per unit.
+        #[arg(long, value_enum, default_value = "deployments")]
+        layout: KubeLayout,
+        /// Write the files into this directory instead of printing them.
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<std::path::PathBuf>,
+    },
     /// One systemd unit per unit (and a timer per scheduled task), or with `--self` the
     /// unit that runs ward itself.
     Systemd {
@@ -327,4 +340,13 @@ pub enum ImportSource {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+}
+
+/// `ward export kubernetes --layout`.
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+pub enum KubeLayout {
+    /// An object per service.
+    Deployments,
+    /// One Pod, a container per unit.
+    Pod,
 }

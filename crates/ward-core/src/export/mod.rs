@@ -3,7 +3,9 @@
 //! and prints the warnings.
 
 pub mod calendar;
+pub mod kubernetes;
 pub mod systemd;
+pub mod yaml;
 
 /// What an export produces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use ward_core::export::{Exported, systemd};
+use ward_core::export::{Exported, kubernetes, systemd};
 
-use crate::cli::ExportTarget;
+use crate::cli::{ExportTarget, KubeLayout};
 use crate::client;
 use crate::exit::{Failure, OK};
 use crate::out::outln;
@@ -20,15 +20,35 @@ pub fn export(path: &Path, to: ExportTarget) -> Result<i32, Failure> {
             path.display()
         ))
     })?;
-    let ExportTarget::Systemd {
-        output,
-        user,
-        itself,
-    } = to;
-    let exported = if itself {
-        own_unit(path, &config, user)?
-    } else {
-        systemd::export(&config, &systemd::Options { user })
+    let (exported, output, separator) = match to {
+        ExportTarget::Systemd {
+            output,
+            user,
+            itself,
+        } => {
+            let exported = if itself {
+                own_unit(path, &config, user)?
+            } else {
+                systemd::export(&config, &systemd::Options { user })
+            };
+            (exported, output, None)
+        }
+        ExportTarget::Kubernetes {
+            image,
+            layout,
+            output,
+        } => {
+            let layout = match layout {
+                KubeLayout::Deployments => kubernetes::Layout::Deployments,
+                KubeLayout::Pod => kubernetes::Layout::Pod,
+            };
+            // On stdout, one stream of YAML documents for `kubectl apply -f -`.
+            (
+                kubernetes::export(&config, &image, layout),
+                output,
+                Some("---"),
+            )
+        }
     };
     for w in &exported.warnings {
         eprintln!("warning: {w}");
@@ -47,7 +67,10 @@ pub fn export(path: &Path, to: ExportTarget) -> Result<i32, Failure> {
         }
         None => {
             for (name, content) in &exported.files {
-                outln!("### {name}\n{content}")?;
+                match separator {
+                    Some(sep) => outln!("{sep}\n# {name}\n{content}")?,
+                    None => outln!("### {name}\n{content}")?,
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::fixture::{Ward, bounded, external};
 const CONFIG: &str = r#"
 [services.db]
 command = ["/bin/sleep", "300"]
+port_base = 5432
 ready = "notify"
 watchdog = "30s"
 stop_signal = "INT"
@@ -210,4 +211,91 @@ fn ward_itself_as_a_unit_says_ready_to_systemd() {
     w.ok(&["down"]);
     let n = manager.recv(&mut buf).expect("STOPPING=1 from ward");
     assert_eq!(&buf[..n], b"STOPPING=1");
+}
+
+/// The Kubernetes version the manifests are validated against, pinned.
+const KUBERNETES: &str = "1.30.0";
+
+#[test]
+fn kubernetes_manifests_validate_against_the_pinned_schemas() {
+    let Some(validate) = external("kubernetes-validate") else {
+        return;
+    };
+    let w = Ward::new(&CONFIG.replace(
+        "[services.manual]",
+        "[services.store]\ncommand = [\"/bin/sleep\", \"300\"]\ndata = [\"var/db\"]\n\
+         health = { tcp = \"127.0.0.1:5432\", start_period = \"10s\" }\n\
+         [services.manual]",
+    ));
+    for layout in ["deployments", "pod"] {
+        let out_dir = w.dir.path().join(layout);
+        let out = w.cli(&[
+            "export",
+            "kubernetes",
+            "--image",
+            "registry.example/app:1.0",
+            "--layout",
+            layout,
+            "-o",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("[services.db] ready: \"notify\""),
+            "{stderr}"
+        );
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let mut check = Command::new(&validate);
+        check.args(["-k", KUBERNETES, "--strict"]).args(&files);
+        let checked = bounded(check);
+        assert!(
+            checked.status.success(),
+            "{layout}: {}\n{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let read = |f: &str| std::fs::read_to_string(out_dir.join(f)).unwrap();
+        if layout == "deployments" {
+            let names: Vec<String> = files
+                .iter()
+                .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            for expected in [
+                "db-deployment.yaml",
+                "web-deployment.yaml",
+                "web-service.yaml",
+                "migrate-job.yaml",
+                "report-cronjob.yaml",
+                "store-statefulset.yaml",
+                "store-service.yaml",
+            ] {
+                assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+            }
+            let web = read("web-deployment.yaml");
+            for line in [
+                "replicas: 2",
+                "echo port $(PORT) id $(WARD_INSTANCE) pid $$ 100%",
+                "name: \"wait-for-db\"",
+                "nc -z db 5432",
+                "httpGet:",
+                "path: \"/healthz\"",
+            ] {
+                assert!(web.contains(line), "{line}\n{web}");
+            }
+            let cron = read("report-cronjob.yaml");
+            assert!(cron.contains("schedule: \"30 3 * * MON-FRI\""), "{cron}");
+            assert!(cron.contains("timeZone: \"UTC\""), "{cron}");
+        } else {
+            let pod = read("ward-pod.yaml");
+            assert!(
+                pod.contains("name: \"web-0\"") && pod.contains("name: \"web-1\""),
+                "{pod}"
+            );
+        }
+    }
 }
