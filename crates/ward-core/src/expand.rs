@@ -137,7 +137,8 @@ fn scan<'t>(text: &'t str, mut emit: impl FnMut(Piece<'t>)) -> Result<(), Malfor
     Ok(())
 }
 
-fn is_name(name: &str) -> bool {
+/// Whether `name` is a variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -55,19 +55,11 @@ pub fn add_limit(limits: &mut Rlimits, spec: &str) -> Result<(), String> {
 /// `--env KEY=VALUE`.
 pub fn env_pair(spec: &str) -> Result<(String, String), String> {
     match spec.split_once('=') {
-        Some((k, v)) if is_name(k) => Ok((k.to_string(), v.to_string())),
+        Some((k, v)) if crate::expand::is_name(k) => Ok((k.to_string(), v.to_string())),
         _ => Err(format!(
             "--env {spec}: write KEY=VALUE, KEY being letters, digits and `_`, not starting with a digit"
         )),
     }
-}
-
-fn is_name(k: &str) -> bool {
-    let mut chars = k.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -86,11 +86,7 @@ pub(crate) fn shorten(text: &str) -> String {
 
 /// `^[A-Za-z_][A-Za-z0-9_]*$`
 pub(crate) fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::expand::is_name(name)
 }
 
 /// `backoff = { initial, max, factor, jitter, reset_after }`; `place` names the table for

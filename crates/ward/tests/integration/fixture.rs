@@ -543,3 +543,8 @@ impl Drop for Ward {
         }
     }
 }
+
+/// `["/bin/sh", "-c", "SCRIPT"]` as a TOML array, for a config written in a test.
+pub fn sh(script: &str) -> String {
+    format!("[\"/bin/sh\", \"-c\", \"{script}\"]")
+}

@@ -5,7 +5,7 @@
 
 use rustix::process::Signal;
 
-use crate::fixture::{Ward, external, kill, wait_for};
+use crate::fixture::{Ward, external, kill, sh, wait_for};
 
 /// `unshare` with ward as PID 1 of a new PID namespace; the wrapper's own end sends
 /// SIGTERM to ward, so that a test that fails leaves nothing behind.
@@ -50,10 +50,6 @@ fn zombies_of(pid: u32) -> Vec<u32> {
             })
         })
         .collect()
-}
-
-fn sh(script: &str) -> String {
-    format!("[\"/bin/sh\", \"-c\", \"{script}\"]")
 }
 
 #[test]

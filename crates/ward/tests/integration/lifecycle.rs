@@ -3,11 +3,7 @@
 //! with its exit and stderr in `ward why`, a restart that waits for `post_stop`, and a
 //! dependent that waits for `post_start`.
 
-use crate::fixture::{Ward, wait_for};
-
-fn sh(script: &str) -> String {
-    format!("[\"/bin/sh\", \"-c\", \"{script}\"]")
-}
+use crate::fixture::{Ward, sh, wait_for};
 
 #[test]
 fn the_four_hooks_run_in_order_around_a_run() {

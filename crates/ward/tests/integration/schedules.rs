@@ -4,11 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::fixture::{Ward, wait_for};
-
-fn sh(script: &str) -> String {
-    format!("[\"/bin/sh\", \"-c\", \"{script}\"]")
-}
+use crate::fixture::{Ward, sh, wait_for};
 
 fn lines(w: &Ward, file: &str) -> usize {
     std::fs::read_to_string(w.dir.path().join(file))
