@@ -56,7 +56,8 @@ impl Unit {
 impl Supervisor {
     /// `exit_when` met: stop everything, then exit. Looked at every turn of the loop.
     pub(crate) fn check_exit_when(&mut self) {
-        if self.shutdown.is_some() {
+        let rule = &self.config.supervisor.exit_when;
+        if self.shutdown.is_some() || *rule == ward_core::container::ExitWhen::Never {
             return;
         }
         let views: Vec<UnitView<'_>> = self
@@ -67,7 +68,7 @@ impl Supervisor {
                 standing: u.standing(),
             })
             .collect();
-        let Some(why) = exit_due(&self.config.supervisor.exit_when, &views) else {
+        let Some(why) = exit_due(rule, &views) else {
             return;
         };
         tracing::info!("{why}: stopping every service and exiting");
@@ -151,7 +152,11 @@ impl Supervisor {
     /// `READY=1` to the manager ward runs under, once every unit it starts by itself has
     /// been started (or is waiting for its dependencies): what `Type=notify` waits for.
     pub(crate) fn tell_manager_ready(&mut self) {
-        if self.told_ready || self.units.values().any(|u| u.start_queued) {
+        if self.told_ready {
+            return;
+        }
+        // Under no manager there is no one to tell, and nothing to look at every turn.
+        if self.systemd.is_some() && self.units.values().any(|u| u.start_queued) {
             return;
         }
         self.told_ready = true;

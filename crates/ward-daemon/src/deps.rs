@@ -129,25 +129,22 @@ impl Supervisor {
 
     /// The edges of `name`'s service in the config in force: a reload that changes only
     /// `depends_on` leaves the unit's own copy of its service as it was.
-    fn edges(&self, name: &str) -> Vec<Dependency> {
+    fn edges(&self, name: &str) -> &[Dependency] {
         let Some(unit) = self.units.get(name) else {
-            return Vec::new();
+            return &[];
         };
         self.config
             .services
             .get(&unit.instance.service.name)
-            .map_or_else(
-                || unit.instance.service.depends_on.clone(),
-                |s| s.depends_on.clone(),
-            )
+            .map_or(&unit.instance.service.depends_on, |s| &s.depends_on)
     }
 
     /// The services `name` depends on that have not reached their condition yet, each
     /// with the condition.
-    fn unmet_edges(&self, name: &str) -> Vec<Dependency> {
+    fn unmet_edges(&self, name: &str) -> Vec<&Dependency> {
         let since = self.units.get(name).and_then(|u| u.waiting_since);
         self.edges(name)
-            .into_iter()
+            .iter()
             .filter(|edge| {
                 let mut units = self.units_of(&edge.service).peekable();
                 units.peek().is_none() || !units.all(|u| u.meets(edge.condition, since))
@@ -159,24 +156,20 @@ impl Supervisor {
     fn unmet(&self, name: &str) -> Vec<String> {
         self.unmet_edges(name)
             .into_iter()
-            .map(|e| e.service)
+            .map(|e| e.service.clone())
             .collect()
     }
 
     /// What `name` waits for, one sentence per service: `migrate to complete (failed:
     /// exit 1)`.
     pub(crate) fn waiting_reasons(&self, name: &str) -> Vec<String> {
+        let since = self.units.get(name).and_then(|u| u.waiting_since);
         self.unmet_edges(name)
             .into_iter()
             .map(|edge| {
                 let states: Vec<String> = self
                     .units_of(&edge.service)
-                    .filter(|u| {
-                        !u.meets(
-                            edge.condition,
-                            self.units.get(name).and_then(|w| w.waiting_since),
-                        )
-                    })
+                    .filter(|u| !u.meets(edge.condition, since))
                     .map(|u| match u.instance.service.instances {
                         1 => u.whereabouts(),
                         _ => format!("{}: {}", u.name, u.whereabouts()),

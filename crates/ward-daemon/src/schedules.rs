@@ -83,6 +83,7 @@ impl Supervisor {
         if let Some(unit) = self.units.get_mut(name) {
             unit.schedule = Some(armed);
         }
+        self.any_scheduled = true;
         true
     }
 
@@ -133,6 +134,9 @@ impl Supervisor {
 
     /// The soonest wake-up a schedule asks of the loop.
     pub(crate) fn next_schedule(&self) -> Option<Instant> {
+        if !self.any_scheduled {
+            return None;
+        }
         self.units
             .values()
             .filter_map(|u| u.schedule.as_ref())
@@ -143,6 +147,9 @@ impl Supervisor {
 
     /// Runs the tasks whose time has come, and the queued runs whose last run ended.
     pub(crate) fn run_due_schedules(&mut self) {
+        if !self.any_scheduled {
+            return;
+        }
         let now = Timestamp::now();
         let mut due = Vec::new();
         let mut queued = Vec::new();

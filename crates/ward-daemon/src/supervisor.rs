@@ -110,6 +110,9 @@ pub(crate) struct Supervisor {
     /// whether it was told `READY=1`.
     pub(crate) systemd: Option<ward_sys::sd_notify::Notifier>,
     pub(crate) told_ready: bool,
+    /// A unit has had a schedule armed: until then, the loop looks at no schedule (every
+    /// wake-up would otherwise walk every unit for nothing).
+    pub(crate) any_scheduled: bool,
     /// The first unit that ended for good in failure: `exit_code = "first-failure"`.
     pub(crate) first_failure: Option<crate::container::FirstFailure>,
     /// The history of every unit, written by its own thread.
@@ -227,6 +230,7 @@ impl Supervisor {
             first_failure: None,
             systemd: None,
             told_ready: false,
+            any_scheduled: false,
             journal,
             journal_repair: repaired.map(|r| r.to_string()),
             previous_crashed,
