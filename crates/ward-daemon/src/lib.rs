@@ -56,7 +56,9 @@ use std::path::PathBuf;
 
 use ward_core::config::Config;
 
-pub use startup::{StartError, check_access, check_descriptors, check_dirs, check_programs};
+pub use startup::{
+    StartError, check_access, check_descriptors, check_dirs, check_programs, finish_loading,
+};
 
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.

@@ -212,29 +212,16 @@ impl Supervisor {
                 )),
             )
         })?;
-        let config = config
-            .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
-            .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
-            .and_then(|c| {
-                c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ()))
-            })
-            .map_err(|e| {
-                // A problem found after the parse names its own place.
-                let file = path.display().to_string();
-                let place = if e.starts_with(&file) {
-                    e
-                } else {
-                    format!("{file}: {e}")
-                };
-                ApiError::new(
-                    400,
-                    format!("the new config is invalid; nothing changed\n{place}"),
-                    Some(format!(
-                        "fix it, check it with `ward -c {} check`, and reload again",
-                        path.display()
-                    )),
-                )
-            })?;
+        let config = crate::startup::finish_loading(config).map_err(|place| {
+            ApiError::new(
+                400,
+                format!("the new config is invalid; nothing changed\n{place}"),
+                Some(format!(
+                    "fix it, check it with `ward -c {} check`, and reload again",
+                    path.display()
+                )),
+            )
+        })?;
 
         let refused = crate::programs::refused(&config);
         if !refused.is_empty() {

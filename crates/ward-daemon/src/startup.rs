@@ -155,6 +155,27 @@ fn dir_error(key: &'static str, path: &Path, e: crate::footprint::DirError) -> S
     }
 }
 
+/// What a loader (`ward up`, `ward check`, a reload) does after the parse: the `env_file`s
+/// read into `env`, the accounts of `user` and `group` looked up, the `timezone`s found in
+/// the system's database. The error names its place: `FILE:LINE:COLUMN: …` where the check
+/// knows the line, else `FILE: …`.
+pub fn finish_loading(
+    config: ward_core::config::Config,
+) -> Result<ward_core::config::Config, String> {
+    let file = config.path.display().to_string();
+    config
+        .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
+        .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
+        .and_then(|c| c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ())))
+        .map_err(|e| {
+            if e.starts_with(&file) {
+                e
+            } else {
+                format!("{file}: {e}")
+            }
+        })
+}
+
 /// Refuses, changing nothing, a config whose existing directories others could write to:
 /// what `ward check` asks. Missing ones are fine; the daemon creates them.
 pub fn check_dirs(config: &ward_core::config::Config) -> Result<(), StartError> {

@@ -25,24 +25,12 @@ pub fn config_path(given: Option<&Path>) -> PathBuf {
 /// Reads and checks the config; every problem is printed with its line and column.
 pub fn load(path: &Path) -> Result<Config, Failure> {
     let text = read(path)?;
-    ward_core::config::parse(path, &text)
-        .map_err(|errors| {
-            let n = errors.errors.len();
-            let plural = if n == 1 { "problem" } else { "problems" };
-            Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
-        })?
-        .read_env_files(|f| ward_sys::config_file::read(f).map_err(|e| e.reason()))
-        .and_then(|c| c.resolve_accounts(&ward_sys::accounts::System))
-        .and_then(|c| c.check_time_zones(|tz| ward_sys::time_zone::time_zone(Some(tz)).map(|_| ())))
-        .map_err(|e| {
-            // A problem found after the parse names its own place (`FILE:LINE:COLUMN: …`).
-            let file = path.display().to_string();
-            Failure::Usage(if e.starts_with(&file) {
-                e
-            } else {
-                format!("{file}: {e}")
-            })
-        })
+    let parsed = ward_core::config::parse(path, &text).map_err(|errors| {
+        let n = errors.errors.len();
+        let plural = if n == 1 { "problem" } else { "problems" };
+        Failure::Usage(format!("{errors}\n{n} {plural} in {}", path.display()))
+    })?;
+    ward_daemon::finish_loading(parsed).map_err(Failure::Usage)
 }
 
 /// Where the daemon of this config listens: read leniently, so that a config being edited
