@@ -6,8 +6,8 @@
 use serde_json::{Map, Value as Json, json};
 use std::time::Duration;
 
-use super::Exported;
 use super::yaml::document;
+use super::{Exported, Notes};
 use crate::config::{
     Condition, Config, HealthCheck, Probe, Readiness, RestartPolicy, ServiceConfig, ServiceType,
 };
@@ -28,19 +28,19 @@ pub fn export(config: &Config, image: &str, layout: Layout) -> Exported {
     match layout {
         Layout::Deployments => {
             for svc in config.services.values() {
-                let mut w = Notes::new(&svc.name);
+                let mut w = Notes::new(&svc.name, true);
                 let (kind, object) = workload(config, svc, image, &mut w, &mut objects);
                 objects.push((format!("{}-{}", dns(&svc.name), kind), object, w.comments));
                 out.warnings.extend(w.lines);
             }
         }
         Layout::Pod => {
-            let mut w = Notes::new("*");
+            let mut w = Notes::new("*", true);
             let mut containers = Vec::new();
             let mut grace = Duration::ZERO;
             for inst in config.instances() {
                 let svc = &inst.service;
-                let mut notes = Notes::new(&svc.name);
+                let mut notes = Notes::new(&svc.name, true);
                 if !svc.depends_on.is_empty() {
                     notes.not(
                         "depends_on",
@@ -506,32 +506,6 @@ fn words(argv: &[String]) -> Vec<String> {
             out
         })
         .collect()
-}
-
-/// Settings that do not carry over, as warnings and as comments in the manifest.
-struct Notes<'a> {
-    service: &'a str,
-    lines: Vec<String>,
-    comments: Vec<String>,
-}
-
-impl<'a> Notes<'a> {
-    fn new(service: &'a str) -> Notes<'a> {
-        Notes {
-            service,
-            lines: Vec::new(),
-            comments: Vec::new(),
-        }
-    }
-
-    fn not(&mut self, key: &str, why: &str) {
-        self.lines
-            .push(format!("[services.{}] {key}: {why}", self.service));
-        self.comments.push(format!(
-            "not carried over: [services.{}] {key}: {why}",
-            self.service
-        ));
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Exported;
+use super::{Exported, Notes};
 use crate::config::{Condition, Config, Instance, KillMode, Readiness, RestartPolicy, ServiceType};
 
 /// How to export.
@@ -62,11 +62,7 @@ fn units_of(config: &Config, service: &str) -> Vec<String> {
 
 fn service_unit(config: &Config, inst: &Instance, options: &Options) -> (String, Vec<String>) {
     let svc = &inst.service;
-    let mut w = Warnings {
-        service: &svc.name,
-        lines: Vec::new(),
-        comments: Vec::new(),
-    };
+    let mut w = Notes::new(&svc.name, false);
     let mut unit = String::new();
     let mut service = String::new();
     let _ = writeln!(
@@ -381,22 +377,6 @@ fn timer(inst: &Instance, calendar: &str, catch_up: bool, options: &Options) -> 
             .map_or("", |s| s.cron.text.as_str()),
         persistent = if catch_up { "yes" } else { "no" },
     )
-}
-
-/// Settings that do not carry over, as warnings and as comments in the unit.
-struct Warnings<'a> {
-    service: &'a str,
-    lines: Vec<String>,
-    comments: Vec<String>,
-}
-
-impl Warnings<'_> {
-    fn not(&mut self, key: &str, why: &str) {
-        self.lines
-            .push(format!("[services.{}] {key}: {why}", self.service));
-        self.comments
-            .push(format!("not carried over: {key}: {why}"));
-    }
 }
 
 /// An argv as systemd reads a command line: each word quoted, `${NAME}` kept for systemd
