@@ -503,3 +503,20 @@ pub enum EventBody {
         missed: u64,
     },
 }
+
+impl EventBody {
+    /// The kind, as the JSON's `kind` and the SSE `event:` name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Start { .. } => "start",
+            EventBody::Exit { .. } => "exit",
+            EventBody::Crash { .. } => "crash",
+            EventBody::Health { .. } => "health",
+            EventBody::Recovery { .. } => "recovery",
+            EventBody::State { .. } => "state",
+            EventBody::Action { .. } => "action",
+            EventBody::Daemon { .. } => "daemon",
+            EventBody::Dropped { .. } => "dropped",
+        }
+    }
+}

@@ -77,18 +77,14 @@ impl Supervisor {
         let eh = &mut self.event_hooks;
         eh.queues.resize_with(hooks.len(), VecDeque::new);
         eh.dropped.resize(hooks.len(), 0);
-        let (kind, to, what) = match &ev.body {
+        let (to, what) = match &ev.body {
             EventBody::Daemon { what } if what == RECORD => return,
-            EventBody::State { to, .. } => ("state", Some(to.as_str()), None),
-            EventBody::Health { to, .. } => ("health", Some(to.as_str()), None),
-            EventBody::Action { what, .. } => ("action", None, Some(what.as_str())),
-            EventBody::Start { .. } => ("start", None, None),
-            EventBody::Exit { .. } => ("exit", None, None),
-            EventBody::Crash { .. } => ("crash", None, None),
-            EventBody::Recovery { .. } => ("recovery", None, None),
-            EventBody::Daemon { .. } => ("daemon", None, None),
             EventBody::Dropped { .. } => return,
+            EventBody::State { to, .. } | EventBody::Health { to, .. } => (Some(to.as_str()), None),
+            EventBody::Action { what, .. } => (None, Some(what.as_str())),
+            _ => (None, None),
         };
+        let kind = ev.body.kind();
         let mut recovered = false;
         if let Some(unit) = &ev.unit {
             if kind == "crash" {
@@ -146,15 +142,14 @@ impl Supervisor {
     fn start_hook_run(&mut self, i: usize, ev: &LiveEvent) {
         let hook = self.config.hooks[i].clone();
         let json = serde_json::to_vec(ev).unwrap_or_default();
-        let value = serde_json::to_value(ev).unwrap_or_default();
-        let kind = value["kind"].as_str().unwrap_or("").to_string();
+        let kind = ev.body.kind();
         let about = match &ev.unit {
             Some(u) => format!("{kind} of {u} (event {})", ev.seq),
             None => format!("{kind} (event {})", ev.seq),
         };
         let mut env = ward_sys::spawn::base_environment(None);
         env.push(("WARD_HOOK".into(), hook.index.to_string()));
-        env.push(("WARD_EVENT".into(), kind));
+        env.push(("WARD_EVENT".into(), kind.into()));
         env.push(("WARD_SEQ".into(), ev.seq.to_string()));
         env.push(("WARD_AT_MS".into(), ev.at_ms.to_string()));
         env.push(("WARD_DETAIL".into(), ev.detail.clone()));
@@ -163,20 +158,24 @@ impl Supervisor {
             let service = unit.split_once('.').map_or(unit.as_str(), |(s, _)| s);
             env.push(("WARD_SERVICE".into(), service.to_string()));
         }
-        for (field, var) in [
-            ("class", "WARD_CLASS"),
-            ("severity", "WARD_SEVERITY"),
-            ("to", "WARD_STATE"),
-            ("summary", "WARD_SUMMARY"),
-        ] {
-            if let Some(v) = value[field].as_str() {
-                env.push((var.into(), v.to_string()));
+        match &ev.body {
+            EventBody::Crash {
+                class,
+                severity,
+                summary,
+                ..
+            } => {
+                env.push(("WARD_CLASS".into(), class.clone()));
+                env.push(("WARD_SEVERITY".into(), severity.clone()));
+                env.push(("WARD_SUMMARY".into(), summary.clone()));
             }
+            EventBody::State { to, .. } | EventBody::Health { to, .. } => {
+                env.push(("WARD_STATE".into(), to.clone()));
+            }
+            _ => {}
         }
-        let cgroup = self
-            .cgroups
-            .as_ref()
-            .and_then(|d| d.service(&format!("event-hook:{}", hook.index)).ok());
+        let cgroup =
+            crate::hooks::side_cgroup(self.cgroups.as_ref(), &format!("event-hook:{}", hook.index));
         let spec = (|| {
             Ok::<_, std::io::Error>(ward_sys::spawn::SpawnSpec {
                 argv: crate::launch::expand_argv(&hook.command, &env).0,

@@ -131,11 +131,11 @@ impl Bus {
 /// One SSE frame: its number, its kind, its JSON.
 fn frame(ev: &LiveEvent) -> Bytes {
     let json = serde_json::to_string(ev).unwrap_or_default();
-    let kind = serde_json::to_value(&ev.body)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_string)))
-        .unwrap_or_default();
-    Bytes::from(format!("id: {}\nevent: {kind}\ndata: {json}\n\n", ev.seq))
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {json}\n\n",
+        ev.seq,
+        ev.body.kind()
+    ))
 }
 
 /// A reader's response body, fed by its task.

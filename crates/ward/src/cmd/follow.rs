@@ -97,8 +97,7 @@ pub fn follow(sup: &SupervisorConfig, f: Follow) -> Result<i32, Failure> {
         let Ok(ev) = serde_json::from_str::<LiveEvent>(&text) else {
             continue;
         };
-        let value = serde_json::to_value(&ev).unwrap_or_default();
-        let kind = value["kind"].as_str().unwrap_or("").to_string();
+        let kind = ev.body.kind();
         if kind == "dropped" {
             crate::out::errln!("ward: {}", ev.detail);
             return Ok(crate::exit::FAILED);
@@ -107,11 +106,11 @@ pub fn follow(sup: &SupervisorConfig, f: Follow) -> Result<i32, Failure> {
         if ev.at_ms <= last_at {
             continue;
         }
-        if f.wants(ev.unit.as_deref(), &kind) {
+        if f.wants(ev.unit.as_deref(), kind) {
             print_line(
                 ev.at_ms,
                 ev.unit.as_deref(),
-                &kind,
+                kind,
                 &ev.detail,
                 Some(&text),
                 f.json,

@@ -192,7 +192,7 @@ fn select(config: &Config, names: &[String]) -> Result<Vec<(String, PathBuf)>, F
             if (&i.name == name || &i.service.name == name)
                 && !out.iter().any(|(n, _)| n == &i.name)
             {
-                out.push((i.name.clone(), log_file(config, &i.name)));
+                out.push((i.name.clone(), config.supervisor.log_file(&i.name)));
             }
         }
         if out.len() == before {
@@ -205,14 +205,10 @@ fn select(config: &Config, names: &[String]) -> Result<Vec<(String, PathBuf)>, F
     if names.is_empty() {
         out = all
             .iter()
-            .map(|i| (i.name.clone(), log_file(config, &i.name)))
+            .map(|i| (i.name.clone(), config.supervisor.log_file(&i.name)))
             .collect();
     }
     Ok(out)
-}
-
-fn log_file(config: &Config, unit: &str) -> PathBuf {
-    config.supervisor.log_dir.join(format!("{unit}.log"))
 }
 
 /// The last `n` whole lines of a log file, nothing when it cannot be read: for `ward top`.

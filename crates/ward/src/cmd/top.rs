@@ -262,7 +262,7 @@ pub fn top(
                 }
                 Intent::Log => {
                     if let Some(name) = selected.clone() {
-                        let path = config.supervisor.log_dir.join(format!("{name}.log"));
+                        let path = config.supervisor.log_file(&name);
                         let text = crate::cmd::logs::last_lines(&path, 200);
                         view = View::Text {
                             title: format!("log of {name}"),
