@@ -289,28 +289,16 @@ pub(crate) async fn answer(
         );
         return Ok(resp);
     }
-    let mut metrics = false;
     let reply = match route(req).await {
         Ok(command) => match (&access, command.audited()) {
             // A reader asked for something that acts.
             (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
-            _ => {
-                metrics = command == Command::Metrics;
-                forward(command, &tx, who).await.map_err(Refusal::from)
-            }
+            _ => forward(command, &tx, who).await.map_err(Refusal::from),
         },
         Err(refusal) => Err(refusal),
     };
     Ok(match reply {
-        Ok(answer) if metrics => {
-            let mut resp = encoded(StatusCode::OK, answer.0);
-            resp.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
-            );
-            resp
-        }
-        Ok(answer) => encoded(StatusCode::OK, answer.0),
+        Ok(answer) => encoded(StatusCode::OK, answer.body, answer.content_type),
         Err(Refusal { error, allow }) => {
             let status =
                 StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -611,15 +599,15 @@ fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body>
         })
         .unwrap_or_default()
     });
-    encoded(status, bytes)
+    encoded(status, bytes, "application/json")
 }
 
-fn encoded(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+fn encoded(status: StatusCode, bytes: Vec<u8>, content_type: &'static str) -> Response<Body> {
     let mut resp = Response::new(BodyExt::boxed(Full::new(Bytes::from(bytes))));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     resp
 }

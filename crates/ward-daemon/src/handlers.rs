@@ -95,7 +95,10 @@ impl Supervisor {
                 };
                 tokio::task::spawn_blocking(move || {
                     let answer = crate::metrics::encode(&status, &extra)
-                        .map(crate::requests::Answer)
+                        .map(|body| crate::requests::Answer {
+                            body,
+                            content_type: crate::metrics::CONTENT_TYPE,
+                        })
                         .map_err(|e| {
                             ApiError::new(500, format!("cannot encode the metrics: {e}"), None)
                         });

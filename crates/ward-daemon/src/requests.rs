@@ -80,13 +80,25 @@ pub(crate) type Reply = Result<Answer, ApiError>;
 /// A 200's body, already encoded: a status of thousands of units is written once, straight
 /// to bytes, not built as a tree of values first.
 #[derive(Debug, Clone)]
-pub(crate) struct Answer(pub Vec<u8>);
+pub(crate) struct Answer {
+    pub body: Vec<u8>,
+    /// `application/json`, but for `/metrics`.
+    pub content_type: &'static str,
+}
 
 impl Answer {
+    /// A JSON body.
+    pub fn json(body: Vec<u8>) -> Answer {
+        Answer {
+            body,
+            content_type: "application/json",
+        }
+    }
+
     /// The body read back as a value, for the few callers that look inside (the journal's
     /// line about an action).
     pub fn value(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.0).unwrap_or_default()
+        serde_json::from_slice(&self.body).unwrap_or_default()
     }
 }
 
@@ -112,6 +124,6 @@ impl ApiError {
 /// Serialises an answer; the types here always serialise.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Reply {
     serde_json::to_vec(value)
-        .map(Answer)
+        .map(Answer::json)
         .map_err(|e| ApiError::new(500, format!("cannot encode the answer: {e}"), None))
 }
