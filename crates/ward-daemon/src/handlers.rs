@@ -409,11 +409,7 @@ impl Supervisor {
                     } else {
                         self.waiting_reasons(&u.name)
                     },
-                    kind: match u.instance.service.kind {
-                        ward_core::config::ServiceType::Simple => "simple",
-                        ward_core::config::ServiceType::Oneshot => "oneshot",
-                    }
-                    .to_string(),
+                    kind: u.instance.service.kind.as_str().to_string(),
                     schedule: u
                         .instance
                         .service

@@ -16,6 +16,7 @@ mod size;
 mod suggest;
 mod supervisor;
 mod tables;
+mod task;
 mod variables;
 mod words;
 

@@ -416,6 +416,16 @@ pub enum ServiceType {
     Oneshot,
 }
 
+impl ServiceType {
+    /// The name the config and the API use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::Simple => "simple",
+            ServiceType::Oneshot => "oneshot",
+        }
+    }
+}
+
 /// One edge of `depends_on`: a service and what it must reach first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dependency {

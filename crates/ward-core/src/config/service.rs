@@ -76,17 +76,6 @@ const READINESS: &[(&str, Readiness)] = &[
     ("healthy", Readiness::Healthy),
 ];
 
-const OVERLAPS: &[(&str, crate::schedule::Overlap)] = &[
-    ("skip", crate::schedule::Overlap::Skip),
-    ("queue", crate::schedule::Overlap::Queue),
-    ("kill", crate::schedule::Overlap::Kill),
-];
-
-const TYPES: &[(&str, ServiceType)] = &[
-    ("simple", ServiceType::Simple),
-    ("oneshot", ServiceType::Oneshot),
-];
-
 const DAEMON_EXIT: &[(&str, DaemonExit)] =
     &[("keep", DaemonExit::Keep), ("stop", DaemonExit::Stop)];
 
@@ -162,15 +151,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
     let mut user_at = None;
     let mut capabilities = None;
     let mut private_tmp = false;
-    let mut kind = ServiceType::Simple;
-    let mut success_exit_codes = crate::exit::SuccessCodes::default();
-    let mut remain_after_exit = None;
-    let mut cron = None;
-    let mut schedule_at = None;
-    let mut timezone = None;
-    let mut overlap = None;
-    let mut catch_up = None;
-    let mut schedule_keys_at = None;
+    let mut task = super::task::TaskKeys::default();
     let mut instances = 1;
     let mut port_base = None;
     let mut port_base_at = 0;
@@ -242,47 +223,6 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             "restart" => {
                 restart_at = item_at(value);
                 restart = ctx.choice("restart", value, RESTART).or(restart);
-            }
-            "type" => kind = ctx.choice("type", value, TYPES).unwrap_or(kind),
-            "schedule" => {
-                schedule_at = Some(item_at(value));
-                if let Some(text) = ctx.string("schedule", value) {
-                    match crate::schedule::Cron::parse(text) {
-                        Ok(c) => cron = Some(c),
-                        Err(why) => ctx.error(
-                            item_at(value),
-                            format!("invalid schedule \"{text}\": {why}"),
-                            Some("write five fields (minute hour day month weekday), six with seconds first, or a name such as \"@daily\"; \"0 3 * * *\" is every day at 03:00".into()),
-                        ),
-                    }
-                }
-            }
-            "timezone" => {
-                schedule_keys_at.get_or_insert(item_at(value));
-                timezone = ctx.string("timezone", value).map(str::to_string);
-                if let Some(tz) = &timezone
-                    && (tz.is_empty() || tz.starts_with('/') || tz.contains(".."))
-                {
-                    ctx.error(
-                        item_at(value),
-                        format!("invalid timezone \"{tz}\""),
-                        Some("a name of the IANA time zone database, such as \"Europe/Berlin\" or \"UTC\"".into()),
-                    );
-                }
-            }
-            "overlap" => {
-                schedule_keys_at.get_or_insert(item_at(value));
-                overlap = ctx.choice("overlap", value, OVERLAPS);
-            }
-            "catch_up" => {
-                schedule_keys_at.get_or_insert(item_at(value));
-                catch_up = ctx.boolean("catch_up", value);
-            }
-            "success_exit_codes" => success_exit_codes = exit_codes(ctx, value),
-            "remain_after_exit" => {
-                remain_after_exit = ctx
-                    .boolean("remain_after_exit", value)
-                    .map(|b| (b, item_at(value)))
             }
             "backoff" => {
                 backoff_at = item_at(value);
@@ -379,6 +319,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
                     .choice("on_daemon_exit", value, DAEMON_EXIT)
                     .unwrap_or(on_daemon_exit);
             }
+            other if task.read(ctx, other, value) => {}
             other => {
                 // A misspelt `command` is reported once, as the typo it is.
                 saw_command |= super::suggest::did_you_mean(other, ["command"]).is_some();
@@ -478,66 +419,13 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
             Some("set `cwd` to a directory outside /tmp, such as cwd = \"/\"".into()),
         );
     }
-    if kind == ServiceType::Oneshot {
-        let task_problem = |key: &str| match key {
-            "restart" => Some(
-                "a task that restarts after every end never completes; use restart = \"on-failure\" to retry a failed run, or \"never\"",
-            ),
-            "ready" => Some("a task is ready for its dependents when it completes; remove `ready`"),
-            "health" => Some("a task's end says how it went, not a health check; remove `health`"),
-            _ => None,
-        };
-        let refuse = |ctx: &mut Ctx<'_>, key: &str, at: usize| {
-            if let Some(hint) = task_problem(key) {
-                ctx.error(
-                    at,
-                    format!("[services.{name}] is type = \"oneshot\" and sets `{key}`"),
-                    Some(hint.to_string()),
-                );
-            }
-        };
-        if restart == Some(RestartPolicy::Always) {
-            refuse(ctx, "restart", restart_at);
-        }
-        if ready.is_some() {
-            refuse(ctx, "ready", ready_at);
-        }
-        if let Some(h) = table.get("health") {
-            refuse(ctx, "health", item_at(h));
-        }
-    } else if let Some((_, at)) = remain_after_exit {
-        ctx.error(
-            at,
-            format!("[services.{name}] sets `remain_after_exit`, which only a task has"),
-            Some("add type = \"oneshot\", or remove `remain_after_exit`".into()),
-        );
-    }
-    if let Some(at) = schedule_at
-        && kind != ServiceType::Oneshot
-    {
-        ctx.error(
-            at,
-            format!("[services.{name}] has a `schedule`, which only a task has"),
-            Some("add type = \"oneshot\": a scheduled run is meant to end".into()),
-        );
-    }
-    if let Some(at) = schedule_keys_at
-        && schedule_at.is_none()
-    {
-        ctx.error(
-            at,
-            format!(
-                "[services.{name}] sets `timezone`, `overlap` or `catch_up` without a `schedule`"
-            ),
-            Some("add schedule = \"0 3 * * *\", or remove them".into()),
-        );
-    }
-    let schedule = cron.map(|cron| super::model::ScheduleConfig {
-        cron,
-        timezone,
-        overlap: overlap.unwrap_or(crate::schedule::Overlap::Skip),
-        catch_up: catch_up.unwrap_or(false),
-    });
+    let (kind, schedule) = task.finish(
+        ctx,
+        name,
+        table,
+        restart.map(|r| (r, restart_at)),
+        ready.map(|_| ready_at),
+    );
     let env_file_refs = super::variables::check(
         ctx,
         name,
@@ -586,8 +474,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         capabilities,
         private_tmp,
         kind,
-        success_exit_codes,
-        remain_after_exit: remain_after_exit.is_some_and(|(b, _)| b),
+        success_exit_codes: task.success_exit_codes,
+        remain_after_exit: task.remain_after_exit(),
         env_file_refs,
         schedule,
         instances,
@@ -618,35 +506,6 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         health,
         watchdog,
     })
-}
-
-/// `success_exit_codes = [2, 75]`: exit codes from 1 to 255 that count as success.
-fn exit_codes(ctx: &mut Ctx<'_>, item: &Item) -> crate::exit::SuccessCodes {
-    let mut codes = crate::exit::SuccessCodes::default();
-    let Some(array) = item.as_array() else {
-        ctx.wrong_type(
-            "success_exit_codes",
-            "an array of exit codes",
-            item,
-            Some("such as success_exit_codes = [2, 75]".into()),
-        );
-        return codes;
-    };
-    for value in array.iter() {
-        let at = value.span().map_or(item_at(item), |s| s.start);
-        match value.as_integer() {
-            Some(c @ 0..=255) => codes = codes.with(c as i32),
-            _ => ctx.error(
-                at,
-                format!(
-                    "`success_exit_codes` entries must be exit codes from 0 to 255, found {}",
-                    ctx.source_of(value.span())
-                ),
-                None,
-            ),
-        }
-    }
-    codes
 }
 
 /// `stop_signal = "TERM"`, `"SIGINT"` or a number.
