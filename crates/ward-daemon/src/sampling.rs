@@ -153,9 +153,7 @@ fn read(targets: Vec<Target>, ward: u32, pss: bool) -> Vec<Reading> {
         .map(|t| {
             let (pids, cgroup_cpu) = match &t.source {
                 Source::Cgroup(dir) => (
-                    ward_sys::kfile::read(dir.join("cgroup.procs"))
-                        .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
-                        .unwrap_or_default(),
+                    ward_sys::cgroup::pids_in(dir).unwrap_or_default(),
                     ward_sys::usage::cgroup_cpu_ns(dir),
                 ),
                 Source::Tree => {

@@ -227,8 +227,7 @@ impl ServiceCgroup {
 
     /// The PIDs in the cgroup now.
     pub fn pids(&self) -> io::Result<Vec<u32>> {
-        let text = crate::kfile::read(self.path.join("cgroup.procs"))?;
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        pids_in(&self.path)
     }
 
     /// True when no process is left (a missing directory counts as empty).
@@ -332,4 +331,11 @@ mod tests {
         );
         assert_eq!(own_cgroup(text, Some("cpu")), None);
     }
+}
+
+/// The processes in the cgroup directory `dir` (its `cgroup.procs`), for a reader that
+/// holds the directory's path rather than its [`ServiceCgroup`] (the sampler's thread).
+pub fn pids_in(dir: &Path) -> io::Result<Vec<u32>> {
+    let text = crate::kfile::read(dir.join("cgroup.procs"))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
