@@ -20,24 +20,27 @@ pub(crate) struct Extra {
     pub restarts: Counts,
 }
 
+/// `collector` registered in `r`, and handed back to be filled.
+fn register<C: prometheus::core::Collector + Clone + 'static>(
+    r: &Registry,
+    collector: C,
+) -> prometheus::Result<C> {
+    r.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
 /// The metrics of `status`, encoded.
 pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Result<Vec<u8>> {
     let r = Registry::new();
     let unit = &["unit", "service"];
-    let gauge = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<GaugeVec> {
-        let g = GaugeVec::new(Opts::new(name, help), labels)?;
-        r.register(Box::new(g.clone()))?;
-        Ok(g)
+    let gauge = |name: &str, help: &str, labels: &[&str]| {
+        register(&r, GaugeVec::new(Opts::new(name, help), labels)?)
     };
-    let int_gauge = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
-        let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-        r.register(Box::new(g.clone()))?;
-        Ok(g)
+    let int_gauge = |name: &str, help: &str, labels: &[&str]| {
+        register(&r, IntGaugeVec::new(Opts::new(name, help), labels)?)
     };
-    let counter = |name: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
-        let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-        r.register(Box::new(c.clone()))?;
-        Ok(c)
+    let counter = |name: &str, help: &str, labels: &[&str]| {
+        register(&r, IntCounterVec::new(Opts::new(name, help), labels)?)
     };
     let up = int_gauge(
         "ward_service_up",
@@ -84,14 +87,16 @@ pub(crate) fn encode(status: &StatusResponse, extra: &Extra) -> prometheus::Resu
         "Crashes since the daemon started, by ward's class of the end.",
         &["unit", "service", "class"],
     )?;
-    let cpu = CounterVec::new(
-        Opts::new(
-            "ward_service_cpu_seconds_total",
-            "CPU time of the unit's processes at the last sample, user and system.",
-        ),
-        unit,
+    let cpu = register(
+        &r,
+        CounterVec::new(
+            Opts::new(
+                "ward_service_cpu_seconds_total",
+                "CPU time of the unit's processes at the last sample, user and system.",
+            ),
+            unit,
+        )?,
     )?;
-    r.register(Box::new(cpu.clone()))?;
     let rss = int_gauge(
         "ward_service_memory_rss_bytes",
         "Resident memory of the unit's processes at the last sample.",
