@@ -303,6 +303,13 @@ impl ServiceCgroup {
     }
 }
 
+/// The processes in the cgroup directory `dir` (its `cgroup.procs`), for a reader that
+/// holds the directory's path rather than its [`ServiceCgroup`] (the sampler's thread).
+pub fn pids_in(dir: &Path) -> io::Result<Vec<u32>> {
+    let text = crate::kfile::read(dir.join("cgroup.procs"))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,11 +338,4 @@ mod tests {
         );
         assert_eq!(own_cgroup(text, Some("cpu")), None);
     }
-}
-
-/// The processes in the cgroup directory `dir` (its `cgroup.procs`), for a reader that
-/// holds the directory's path rather than its [`ServiceCgroup`] (the sampler's thread).
-pub fn pids_in(dir: &Path) -> io::Result<Vec<u32>> {
-    let text = crate::kfile::read(dir.join("cgroup.procs"))?;
-    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
