@@ -108,28 +108,28 @@ pub struct Reader {
 const ALL: &str = "
     SELECT r.started_ms AS at_ms, s.name AS unit, s.service AS service, 'start' AS kind,
            'pid ' || r.pid || CASE WHEN r.adopted THEN ' (adopted from an earlier daemon)' ELSE '' END AS detail,
-           1 AS ord, NULL AS targets
+           r.start_seq AS seq, 1 AS ord, NULL AS targets
       FROM runs r JOIN services s ON s.id = r.service_id WHERE r.started_ms >= ?1
     UNION ALL
-    SELECT r.ended_ms, s.name, s.service, 'exit', 'pid ' || r.pid || ': ' || r.exit_description, 2, NULL
+    SELECT r.ended_ms, s.name, s.service, 'exit', 'pid ' || r.pid || ': ' || r.exit_description, r.end_seq, 2, NULL
       FROM runs r JOIN services s ON s.id = r.service_id
      WHERE r.ended_ms IS NOT NULL AND r.ended_ms >= ?1
     UNION ALL
-    SELECT c.at_ms, s.name, s.service, 'crash', c.class || ' (' || c.severity || '): ' || c.evidence, 3, NULL
+    SELECT c.at_ms, s.name, s.service, 'crash', c.class || ' (' || c.severity || '): ' || c.evidence, c.seq, 3, NULL
       FROM crashes c JOIN services s ON s.id = c.service_id WHERE c.at_ms >= ?1
     UNION ALL
     SELECT v.at_ms, s.name, s.service, 'recovery',
-           v.action || CASE WHEN v.delay_ms IS NULL THEN '' ELSE ' after ' || v.delay_ms || 'ms' END, 4, NULL
+           v.action || CASE WHEN v.delay_ms IS NULL THEN '' ELSE ' after ' || v.delay_ms || 'ms' END, v.seq, 4, NULL
       FROM recoveries v JOIN services s ON s.id = v.service_id WHERE v.at_ms >= ?1
     UNION ALL
     SELECT h.at_ms, s.name, s.service, 'health',
-           h.from_state || ' -> ' || h.to_state || CASE WHEN h.detail = '' THEN '' ELSE ': ' || h.detail END, 5, NULL
+           h.from_state || ' -> ' || h.to_state || CASE WHEN h.detail = '' THEN '' ELSE ': ' || h.detail END, h.seq, 5, NULL
       FROM health h JOIN services s ON s.id = h.service_id WHERE h.at_ms >= ?1
     UNION ALL
-    SELECT e.at_ms, s.name, s.service, e.kind, e.detail, 5, NULL
+    SELECT e.at_ms, s.name, s.service, e.kind, e.detail, e.seq, 5, NULL
       FROM events e LEFT JOIN services s ON s.id = e.service_id WHERE e.at_ms >= ?1
     UNION ALL
-    SELECT a.at_ms, NULL, NULL, 'action', a.what || ' ' || a.targets || ' by ' || a.who || ': ' || a.result, 6,
+    SELECT a.at_ms, NULL, NULL, 'action', a.what || ' ' || a.targets || ' by ' || a.who || ': ' || a.result, a.seq, 6,
            ',' || a.targets || ','
       FROM actions a WHERE a.at_ms >= ?1
 ";
@@ -191,14 +191,14 @@ impl Reader {
                  -- an action names units: `web`, or `web.0` of service `web`
                  OR instr(targets, ',' || ?2 || ',') > 0
                  OR instr(targets, ',' || ?2 || '.') > 0
-              ORDER BY at_ms, ord"
+              ORDER BY at_ms, seq, ord"
         );
         self.run(&sql, params![since_ms, name])
     }
 
     /// Everything since `since_ms`, oldest first.
     pub fn events(&self, since_ms: i64) -> rusqlite::Result<Vec<Entry>> {
-        let sql = format!("SELECT at_ms, unit, kind, detail FROM ({ALL}) ORDER BY at_ms, ord");
+        let sql = format!("SELECT at_ms, unit, kind, detail FROM ({ALL}) ORDER BY at_ms, seq, ord");
         self.run(&sql, params![since_ms])
     }
 
@@ -628,6 +628,74 @@ mod tests {
         assert_eq!(r.run_end("web", 2).unwrap(), None);
         assert_eq!(r.run_end("web", 0).unwrap(), None);
         assert_eq!(r.run_end("other", 1).unwrap(), None, "still running");
+    }
+
+    #[test]
+    fn entries_of_one_millisecond_keep_the_order_they_were_recorded_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let s = |x: &str| x.to_string();
+        // Recent times: retention prunes what is older than its days.
+        let t0 = crate::now_ms();
+        let started = |pid: u32, at_ms| Record::RunStarted {
+            unit: s("nginx"),
+            pid,
+            start_time: 1,
+            boot_id: s("b"),
+            at_ms,
+            adopted: false,
+        };
+        let hook = |at_ms| Record::Recovery {
+            unit: s("nginx"),
+            at_ms,
+            action: s("pre_start hook succeeded"),
+            delay_ms: None,
+        };
+        {
+            let j = Journal::open(&path).unwrap();
+            // The hook succeeds, then the spawn it allowed, in the same millisecond.
+            j.record(hook(t0));
+            j.record(started(7, t0));
+        }
+        {
+            // A second writer on the file goes on from the numbers the first one left.
+            let j = Journal::open(&path).unwrap();
+            j.record(Record::RunEnded {
+                unit: s("nginx"),
+                pid: 7,
+                start_time: 1,
+                boot_id: s("b"),
+                at_ms: t0 + 1,
+                exit: ExitRecord {
+                    description: s("exited with code 1"),
+                    code: Some(1),
+                    signal: None,
+                    core_dumped: false,
+                },
+            });
+            j.record(hook(t0 + 1));
+            j.record(started(8, t0 + 1));
+            j.sync();
+        }
+        let r = Reader::open(&path).unwrap();
+        let order: Vec<(String, String)> = r
+            .history("nginx", 0)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.detail))
+            .collect();
+        let want = [
+            ("recovery", "pre_start hook succeeded"),
+            ("start", "pid 7"),
+            ("exit", "pid 7: exited with code 1"),
+            ("recovery", "pre_start hook succeeded"),
+            ("start", "pid 8"),
+        ];
+        assert_eq!(
+            order,
+            want.map(|(k, d)| (s(k), s(d))).to_vec(),
+            "recording order within a millisecond"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::StoreError;
 
 /// The schema this ward writes. `PRAGMA user_version` holds a file's version.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migration `i` takes a file from version `i` to `i + 1`. Append only: a released
 /// migration never changes.
@@ -101,7 +101,31 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL
     );
     "#,
+    // 4 -> 5: the order in which the daemon recorded things, for what happened within one
+    // millisecond (a hook that succeeded, then the spawn it allowed). Older rows keep NULL.
+    r#"
+    ALTER TABLE runs ADD COLUMN start_seq INTEGER;
+    ALTER TABLE runs ADD COLUMN end_seq INTEGER;
+    ALTER TABLE crashes ADD COLUMN seq INTEGER;
+    ALTER TABLE recoveries ADD COLUMN seq INTEGER;
+    ALTER TABLE health ADD COLUMN seq INTEGER;
+    ALTER TABLE events ADD COLUMN seq INTEGER;
+    ALTER TABLE actions ADD COLUMN seq INTEGER;
+    "#,
 ];
+
+/// The last order number the file holds, from which a writer goes on.
+pub(crate) fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(max(s), 0) FROM (
+            SELECT max(start_seq) AS s FROM runs UNION ALL SELECT max(end_seq) FROM runs
+            UNION ALL SELECT max(seq) FROM crashes UNION ALL SELECT max(seq) FROM recoveries
+            UNION ALL SELECT max(seq) FROM health UNION ALL SELECT max(seq) FROM events
+            UNION ALL SELECT max(seq) FROM actions)",
+        [],
+        |r| r.get(0),
+    )
+}
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Sqlite {

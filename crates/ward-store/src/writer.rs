@@ -325,6 +325,9 @@ fn run(
     retention: Retention,
 ) {
     let mut ids: HashMap<String, i64> = HashMap::new();
+    // Every row gets the next number, in the order the daemon recorded it: what orders
+    // entries of one millisecond. A failed batch leaves a gap, which orders nothing wrong.
+    let mut seq = schema::last_seq(&conn).unwrap_or(0);
     let mut last_error_logged = None::<std::time::Instant>;
     let mut next_prune = Instant::now();
     loop {
@@ -356,7 +359,7 @@ fn run(
             .iter()
             .filter(|m| matches!(m, Msg::Record(..)))
             .count();
-        let ok = match write_batch(&mut conn, &mut ids, &batch) {
+        let ok = match write_batch(&mut conn, &mut ids, &mut seq, &batch) {
             Ok(()) => true,
             Err(e) => {
                 failed.fetch_add(records as u64, Ordering::Relaxed);
@@ -395,12 +398,14 @@ fn run(
 fn write_batch(
     conn: &mut Connection,
     ids: &mut HashMap<String, i64>,
+    seq: &mut i64,
     batch: &[Msg],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for msg in batch {
         if let Msg::Record(record, _) = msg {
-            apply(&tx, ids, record)?;
+            *seq += 1;
+            apply(&tx, ids, *seq, record)?;
         }
     }
     tx.commit()
@@ -439,6 +444,7 @@ fn service_of(unit: &str) -> &str {
 fn apply(
     tx: &Transaction<'_>,
     ids: &mut HashMap<String, i64>,
+    seq: i64,
     record: &Record,
 ) -> rusqlite::Result<()> {
     let mut sid = |unit: &str| service_id(tx, ids, unit, service_of(unit));
@@ -456,10 +462,10 @@ fn apply(
         } => {
             let id = sid(unit)?;
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO runs (service_id, pid, start_time, boot_id, started_ms, adopted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO runs (service_id, pid, start_time, boot_id, started_ms, adopted, start_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![id, pid, *start_time as i64, boot_id, at_ms, adopted])?;
+            .execute(params![id, pid, *start_time as i64, boot_id, at_ms, adopted, seq])?;
         }
         Record::RunEnded {
             unit,
@@ -473,7 +479,7 @@ fn apply(
             let updated = tx
                 .prepare_cached(
                     "UPDATE runs SET ended_ms = ?1, exit_description = ?2, exit_code = ?3,
-                     exit_signal = ?4, core_dumped = ?5
+                     exit_signal = ?4, core_dumped = ?5, end_seq = ?9
                      WHERE boot_id = ?6 AND pid = ?7 AND start_time = ?8",
                 )?
                 .execute(params![
@@ -484,14 +490,15 @@ fn apply(
                     exit.core_dumped,
                     boot_id,
                     pid,
-                    *start_time as i64
+                    *start_time as i64,
+                    seq
                 ])?;
             if updated == 0 {
                 // Its start was not journaled (dropped, or before the journal existed).
                 tx.prepare_cached(
                     "INSERT INTO runs (service_id, pid, start_time, boot_id, started_ms, ended_ms,
-                     exit_description, exit_code, exit_signal, core_dumped)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+                     exit_description, exit_code, exit_signal, core_dumped, start_seq, end_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
                 )?
                 .execute(params![
                     id,
@@ -502,7 +509,8 @@ fn apply(
                     exit.description,
                     exit.code,
                     exit.signal,
-                    exit.core_dumped
+                    exit.core_dumped,
+                    seq
                 ])?;
             }
         }
@@ -529,8 +537,8 @@ fn apply(
             };
             tx.prepare_cached(
                 "INSERT INTO crashes (service_id, run_id, at_ms, class, severity, evidence,
-                                      evidence_lines, summary, recommendation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                      evidence_lines, summary, recommendation, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 id,
@@ -541,7 +549,8 @@ fn apply(
                 evidence,
                 serde_json::to_string(evidence_lines).unwrap_or_default(),
                 summary,
-                recommendation
+                recommendation,
+                seq
             ])?;
         }
         Record::Health {
@@ -553,10 +562,10 @@ fn apply(
         } => {
             let id = sid(unit)?;
             tx.prepare_cached(
-                "INSERT INTO health (service_id, at_ms, from_state, to_state, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO health (service_id, at_ms, from_state, to_state, detail, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id, at_ms, from, to, detail])?;
+            .execute(params![id, at_ms, from, to, detail, seq])?;
         }
         Record::Recovery {
             unit,
@@ -566,11 +575,11 @@ fn apply(
         } => {
             let id = sid(unit)?;
             tx.prepare_cached(
-                "INSERT INTO recoveries (service_id, crash_id, at_ms, action, delay_ms)
+                "INSERT INTO recoveries (service_id, crash_id, at_ms, action, delay_ms, seq)
                  VALUES (?1, (SELECT max(id) FROM crashes WHERE service_id = ?1 AND at_ms >= ?2 - 1000),
-                         ?2, ?3, ?4)",
+                         ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![id, at_ms, action, delay_ms.map(|d| d as i64)])?;
+            .execute(params![id, at_ms, action, delay_ms.map(|d| d as i64), seq])?;
         }
         Record::Transition {
             unit,
@@ -580,9 +589,9 @@ fn apply(
         } => {
             let id = sid(unit)?;
             tx.prepare_cached(
-                "INSERT INTO events (at_ms, service_id, kind, detail) VALUES (?1, ?2, 'state', ?3)",
+                "INSERT INTO events (at_ms, service_id, kind, detail, seq) VALUES (?1, ?2, 'state', ?3, ?4)",
             )?
-            .execute(params![at_ms, id, format!("{from} -> {to}")])?;
+            .execute(params![at_ms, id, format!("{from} -> {to}"), seq])?;
         }
         Record::Action {
             at_ms,
@@ -592,9 +601,10 @@ fn apply(
             result,
         } => {
             tx.prepare_cached(
-                "INSERT INTO actions (at_ms, who, what, targets, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO actions (at_ms, who, what, targets, result, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![at_ms, who, what, targets, result])?;
+            .execute(params![at_ms, who, what, targets, result, seq])?;
         }
         Record::Daemon {
             at_ms,
@@ -602,9 +612,9 @@ fn apply(
             detail,
         } => {
             tx.prepare_cached(
-                "INSERT INTO events (at_ms, service_id, kind, detail) VALUES (?1, NULL, ?2, ?3)",
+                "INSERT INTO events (at_ms, service_id, kind, detail, seq) VALUES (?1, NULL, ?2, ?3, ?4)",
             )?
-            .execute(params![at_ms, what, detail])?;
+            .execute(params![at_ms, what, detail, seq])?;
         }
         Record::AuditHead { seq, hash } => {
             tx.prepare_cached(
