@@ -9,9 +9,11 @@ mod client;
 pub mod escape;
 pub mod timestamp;
 mod types;
+mod views;
 
 pub use client::{Client, ClientError};
 pub use types::*;
+pub use views::*;
 
 /// The largest request body the daemon accepts, in bytes.
 pub const MAX_BODY: usize = 1 << 20;

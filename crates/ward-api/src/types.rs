@@ -497,6 +497,12 @@ pub enum EventBody {
         /// `daemon started`, `journal overflow` …
         what: String,
     },
+    /// A round of resource samples, for readers that asked (`?usage=true`); not a
+    /// journal record, so numbered `0`.
+    Usage {
+        /// Each unit sampled, with its new point.
+        samples: Vec<crate::UnitUsage>,
+    },
     /// The daemon dropped this reader, which did not keep up; sent last, when it can be.
     Dropped {
         /// Events the reader missed.
@@ -516,6 +522,7 @@ impl EventBody {
             EventBody::State { .. } => "state",
             EventBody::Action { .. } => "action",
             EventBody::Daemon { .. } => "daemon",
+            EventBody::Usage { .. } => "usage",
             EventBody::Dropped { .. } => "dropped",
         }
     }

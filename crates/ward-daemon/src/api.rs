@@ -39,6 +39,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use ward_api::{ErrorBody, MAX_BODY};
 
+use crate::query::Query;
 use crate::requests::{ApiError, Command, Reply, Request};
 
 /// Every answer's body: a whole one, or the stream of `GET /v1/events`.
@@ -278,17 +279,25 @@ pub(crate) async fn answer(
             );
             return Ok(resp);
         }
-        let mut resp = Response::new(BodyExt::boxed(streams.events.reader(streams.kill)));
-        resp.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("text/event-stream"),
-        );
-        resp.headers_mut().insert(
-            hyper::header::CACHE_CONTROL,
-            hyper::header::HeaderValue::from_static("no-cache"),
-        );
-        return Ok(resp);
+        let usage = match Query::parse(req.uri().query().unwrap_or(""), "events", &["usage"])
+            .and_then(|q| q.flag("usage"))
+        {
+            Ok(usage) => usage,
+            Err(e) => return Ok(respond(StatusCode::BAD_REQUEST, &e.body)),
+        };
+        let body = streams.events.reader(streams.kill, usage);
+        return Ok(event_stream(BodyExt::boxed(body)));
     }
+    // `GET /v1/logs?follow=true`: the tail as the supervisor reads it, then a follower.
+    let follow = req.method() == Method::GET
+        && req.uri().path() == "/v1/logs"
+        && Query::parse(
+            req.uri().query().unwrap_or(""),
+            "logs",
+            &["name", "lines", "follow"],
+        )
+        .and_then(|q| q.flag("follow"))
+        .unwrap_or(false);
     let reply = match route(req).await {
         Ok(command) => match (&access, command.audited()) {
             // A reader asked for something that acts.
@@ -297,6 +306,13 @@ pub(crate) async fn answer(
         },
         Err(refusal) => Err(refusal),
     };
+    if follow
+        && let Ok(answer) = &reply
+        && let Ok(tail) = serde_json::from_slice::<ward_api::LogsResponse>(&answer.body)
+    {
+        let body = crate::log_tail::follow(tail.file.into(), tail.lines, tail.offset);
+        return Ok(event_stream(BodyExt::boxed(body)));
+    }
     Ok(match reply {
         Ok(answer) => encoded(StatusCode::OK, answer.body, answer.content_type),
         Err(Refusal { error, allow }) => {
@@ -311,6 +327,20 @@ pub(crate) async fn answer(
             resp
         }
     })
+}
+
+/// A stream of Server-Sent Events.
+fn event_stream(body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache"),
+    );
+    resp
 }
 
 async fn forward(
@@ -347,6 +377,11 @@ enum Endpoint {
     Metrics,
     Ready,
     Live,
+    Why,
+    History,
+    Logs,
+    Config,
+    Usage,
 }
 
 /// Every path, the one method it takes, and its endpoint. A known path asked with another
@@ -365,6 +400,11 @@ const ROUTES: &[(&str, Method, Endpoint)] = &[
     ("/metrics", Method::GET, Endpoint::Metrics),
     ("/readyz", Method::GET, Endpoint::Ready),
     ("/livez", Method::GET, Endpoint::Live),
+    ("/v1/why", Method::GET, Endpoint::Why),
+    ("/v1/history", Method::GET, Endpoint::History),
+    ("/v1/logs", Method::GET, Endpoint::Logs),
+    ("/v1/config", Method::GET, Endpoint::Config),
+    ("/v1/usage", Method::GET, Endpoint::Usage),
 ];
 
 impl Endpoint {
@@ -373,6 +413,15 @@ impl Endpoint {
         matches!(
             self,
             Endpoint::Start | Endpoint::Stop | Endpoint::Restart | Endpoint::Signal
+        )
+    }
+
+    /// Whether the endpoint needs a query (`?name=…`).
+    #[cfg(test)]
+    fn takes_query(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Why | Endpoint::History | Endpoint::Logs | Endpoint::Config
         )
     }
 }
@@ -411,22 +460,23 @@ impl From<ApiError> for Refusal {
 /// Maps method and path to a command, reading and checking the body.
 async fn route(req: HttpRequest<Incoming>) -> Result<Command, Refusal> {
     let endpoint = endpoint(req.method().as_str(), req.uri().path())?;
+    let query = req.uri().query().unwrap_or("").to_string();
     // Only the endpoints that take a body wait for one.
     let body = if endpoint.takes_body() {
         read_body(req).await?
     } else {
         Bytes::new()
     };
-    Ok(command(endpoint, &body)?)
+    Ok(command(endpoint, &query, &body)?)
 }
 
-/// Decodes one request: its method, its path and its body as read (whole, at most
+/// Decodes one request: its method, its path, its query and its body as read (whole, at most
 /// [`MAX_BODY`] bytes). Pure, so that it can be fuzzed; the server reads the body only
 /// for the endpoints that take one, and answers `413`, `408` or `400` for a body too
 /// large, too slow or broken (a bad chunk) before it gets here.
-pub fn decode(method: &str, path: &str, body: &[u8]) -> Result<Command, Refusal> {
+pub fn decode(method: &str, path: &str, query: &str, body: &[u8]) -> Result<Command, Refusal> {
     let endpoint = endpoint(method, path)?;
-    Ok(command(endpoint, body)?)
+    Ok(command(endpoint, query, body)?)
 }
 
 /// The endpoint of a path: `404` for an unknown path, `405` for a known one asked with
@@ -456,8 +506,9 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
     Ok(*endpoint)
 }
 
-/// The command for an endpoint; `body` is read only by the endpoints that take one.
-fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
+/// The command for an endpoint; `body` and `query` are read only by the endpoints that
+/// take them.
+fn command(endpoint: Endpoint, query: &str, body: &[u8]) -> Result<Command, ApiError> {
     Ok(match endpoint {
         Endpoint::Status => Command::Status,
         Endpoint::Start => Command::Start(selection(body, "start")?),
@@ -477,6 +528,34 @@ fn command(endpoint: Endpoint, body: &[u8]) -> Result<Command, ApiError> {
         Endpoint::Metrics => Command::Metrics,
         Endpoint::Ready => Command::Ready,
         Endpoint::Live => Command::Live,
+        Endpoint::Why => {
+            let q = Query::parse(query, "why", &["name", "run"])?;
+            Command::Why {
+                name: q.name()?,
+                run: q.number("run", 1, u32::MAX)?,
+            }
+        }
+        Endpoint::History => {
+            let q = Query::parse(query, "history", &["name", "limit"])?;
+            Command::History {
+                name: q.name()?,
+                limit: q.number("limit", 1, 10_000)?.unwrap_or(200),
+            }
+        }
+        Endpoint::Logs => {
+            let q = Query::parse(query, "logs", &["name", "lines", "follow"])?;
+            Command::Logs {
+                name: q.name()?,
+                lines: q
+                    .number("lines", 0, crate::log_tail::MAX_LINES)?
+                    .unwrap_or(100),
+            }
+        }
+        Endpoint::Config => {
+            let q = Query::parse(query, "config", &["name"])?;
+            Command::Config { name: q.name()? }
+        }
+        Endpoint::Usage => Command::Usage,
     })
 }
 
@@ -591,6 +670,11 @@ pub(crate) fn error_response(
     respond(status, &ErrorBody { error, hint })
 }
 
+/// A `200` with a JSON body.
+pub(crate) fn ok_json<T: serde::Serialize>(value: &T) -> Response<Body> {
+    respond(StatusCode::OK, value)
+}
+
 fn respond<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| {
         serde_json::to_vec(&ErrorBody {
@@ -677,19 +761,24 @@ mod tests {
             body in body(),
         ) {
             let route = ROUTES.iter().find(|(p, ..)| *p == path);
-            match (decode(&method, &path, &body), route) {
+            match (decode(&method, &path, "", &body), route) {
                 (Err(refusal), None) => prop_assert_eq!(refusal.status(), 404),
                 (Err(refusal), Some((_, allowed, _))) if method != allowed.as_str() => {
                     prop_assert_eq!(refusal.status(), 405);
                     prop_assert_eq!(refusal.allow(), Some(allowed.as_str()));
                 }
                 (Err(refusal), Some((_, _, endpoint))) => {
-                    // Only a body can be wrong on the right path with the right method.
-                    prop_assert!(endpoint.takes_body(), "{endpoint:?} refused: {refusal:?}");
+                    // Only a body, or a query missing, can be wrong on the right path with
+                    // the right method.
+                    prop_assert!(
+                        endpoint.takes_body() || endpoint.takes_query(),
+                        "{endpoint:?} refused: {refusal:?}"
+                    );
                     prop_assert_eq!(refusal.status(), 400);
                     prop_assert!(
                         refusal.message().starts_with("malformed JSON body")
-                            || refusal.message().starts_with("unknown field `"),
+                            || refusal.message().starts_with("unknown field `")
+                            || refusal.message().contains("needs `name` in its query"),
                         "{}",
                         refusal.message()
                     );
@@ -709,6 +798,7 @@ mod tests {
                             | Command::Metrics
                             | Command::Ready
                             | Command::Live
+                            | Command::Usage
                     );
                     prop_assert_eq!(body_less, !endpoint.takes_body(), "{:?}", command);
                 }
@@ -731,10 +821,10 @@ mod tests {
                 1 => ("/v1/stop", Command::Stop(selection.clone())),
                 _ => ("/v1/restart", Command::Restart(selection.clone())),
             };
-            prop_assert_eq!(decode("POST", path, &body).unwrap(), expected);
+            prop_assert_eq!(decode("POST", path, "", &body).unwrap(), expected);
             // Cut short, it is refused as malformed, never read as less than was sent.
             for cut in 1..body.len() {
-                let refusal = decode("POST", path, &body[..cut]).unwrap_err();
+                let refusal = decode("POST", path, "", &body[..cut]).unwrap_err();
                 prop_assert_eq!(refusal.status(), 400);
             }
         }
@@ -743,15 +833,15 @@ mod tests {
         fn a_signal_request_arrives_as_sent(selection in selection(), signal in "\\PC{0,12}") {
             let request = SignalRequest { selection, signal };
             let body = serde_json::to_vec(&request).unwrap();
-            prop_assert_eq!(decode("POST", "/v1/signal", &body).unwrap(), Command::Signal(request));
+            prop_assert_eq!(decode("POST", "/v1/signal", "", &body).unwrap(), Command::Signal(request));
         }
 
         #[test]
         fn an_empty_body_selects_nothing(space in "[ \t\r\n]{0,4}") {
-            let stop = decode("POST", "/v1/stop", space.as_bytes()).unwrap();
+            let stop = decode("POST", "/v1/stop", "", space.as_bytes()).unwrap();
             prop_assert_eq!(stop, Command::Stop(Selection::default()));
             // A signal needs its name.
-            let signal = decode("POST", "/v1/signal", space.as_bytes()).unwrap_err();
+            let signal = decode("POST", "/v1/signal", "", space.as_bytes()).unwrap_err();
             prop_assert_eq!(signal.status(), 400);
         }
     }

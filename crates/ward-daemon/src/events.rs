@@ -12,7 +12,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -34,6 +34,9 @@ pub(crate) struct Bus {
     /// The loop's way in for `[[hooks]]`, used while the config has hooks.
     hooks: mpsc::UnboundedSender<Arc<LiveEvent>>,
     hooks_wanted: AtomicBool,
+    /// Readers that asked for the sampling rounds (`?usage=true`): without one, a round
+    /// is not put into an event at all.
+    usage_readers: Arc<AtomicUsize>,
 }
 
 impl Bus {
@@ -45,6 +48,7 @@ impl Bus {
             seq: AtomicU64::new(0),
             hooks,
             hooks_wanted: AtomicBool::new(false),
+            usage_readers: Arc::new(AtomicUsize::new(0)),
         });
         (bus, rx)
     }
@@ -88,10 +92,28 @@ impl Bus {
         }
     }
 
-    /// A new reader's body: the events from now on, in SSE frames. `kill` closes its
-    /// connection when it falls behind.
-    pub fn reader(&self, kill: Arc<Notify>) -> SseBody {
+    /// A sampling round, for the readers that asked for it: one event, numbered `0`
+    /// since it is no journal record (the numbers of the others stay without gaps).
+    pub fn publish_usage(&self, samples: Vec<ward_api::UnitUsage>) {
+        if samples.is_empty() || self.usage_readers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let ev = LiveEvent {
+            seq: 0,
+            at_ms: ward_store::now_ms(),
+            unit: None,
+            detail: format!("{} unit(s) sampled", samples.len()),
+            body: EventBody::Usage { samples },
+        };
+        let _ = self.tx.send(Arc::new(ev));
+    }
+
+    /// A new reader's body: the events from now on, in SSE frames; the sampling rounds
+    /// too with `usage`. `kill` closes its connection when it falls behind.
+    pub fn reader(&self, kill: Arc<Notify>, usage: bool) -> SseBody {
         let mut rx = self.tx.subscribe();
+        // Counted while the reader lives: the task below holds the count's guard.
+        let wants_usage = usage.then(|| UsageReader::new(self.usage_readers.clone()));
         let (tx, frames) = mpsc::channel::<Bytes>(QUEUE);
         tokio::spawn(async move {
             // A comment first: the client sees the stream open at once.
@@ -100,6 +122,7 @@ impl Bus {
                 tokio::select! {
                     got = rx.recv() => {
                         let missed = match got {
+                            Ok(ev) if matches!(ev.body, EventBody::Usage { .. }) && wants_usage.is_none() => continue,
                             Ok(ev) => match tx.try_send(frame(&ev)) {
                                 Ok(()) => continue,
                                 Err(mpsc::error::TrySendError::Closed(_)) => return,
@@ -125,6 +148,22 @@ impl Bus {
             }
         });
         SseBody { frames }
+    }
+}
+
+/// A reader of the sampling rounds, counted while it lives.
+struct UsageReader(Arc<AtomicUsize>);
+
+impl UsageReader {
+    fn new(count: Arc<AtomicUsize>) -> UsageReader {
+        count.fetch_add(1, Ordering::Relaxed);
+        UsageReader(count)
+    }
+}
+
+impl Drop for UsageReader {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

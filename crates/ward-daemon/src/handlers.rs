@@ -106,6 +106,17 @@ impl Supervisor {
                 });
                 return;
             }
+            Command::Why { name, run } => return self.why_view(name, run, reply),
+            Command::History { name, limit } => return self.history_view(name, limit, reply),
+            Command::Logs { name, lines } => return self.logs_view(name, lines, reply),
+            Command::Config { name } => {
+                let _ = reply.send(self.config_view(&name));
+                return;
+            }
+            Command::Usage => {
+                let _ = reply.send(self.usage_view());
+                return;
+            }
             Command::Start(sel) => ("start", self.targets(&sel), self.start(&sel)),
             Command::Stop(sel) => match self.select(&sel) {
                 Ok(names) => {
@@ -357,84 +368,7 @@ impl Supervisor {
         let services = self
             .units
             .values()
-            .map(|u| {
-                let m = &u.machine;
-                let running_since = u.main.as_ref().map(|p| p.started);
-                ServiceStatus {
-                    name: u.name.clone(),
-                    service: u.instance.service.name.clone(),
-                    state: wire::state(m.state()),
-                    intent: if u.start_queued {
-                        ward_api::UnitIntent::Run
-                    } else {
-                        wire::intent(m.intent())
-                    },
-                    pid: m.pid(),
-                    // Read off the loop, before the answer is encoded.
-                    process_state: None,
-                    started_at_ms: u.last_started.map(Supervisor::epoch_ms),
-                    uptime_ms: running_since
-                        .and_then(|s| now.duration_since(s).ok())
-                        .map(|d| d.as_millis() as u64),
-                    restarts: m.counters().restarts,
-                    spawns: m.counters().spawns,
-                    failed_starts: m.counters().failed_starts,
-                    last_exit: m.last_exit().map(|s| exit_info(s, u.last_exit_at)),
-                    verdict: u.verdict.as_ref().map(|(v, at)| ward_api::VerdictInfo {
-                        class: v.class.as_str().to_string(),
-                        severity: v.severity.as_str().to_string(),
-                        summary: v.summary.clone(),
-                        evidence: v.evidence.clone(),
-                        at_ms: Supervisor::epoch_ms(*at),
-                        strategy: v
-                            .class
-                            .is_crash()
-                            .then_some(u.last_strategy)
-                            .flatten()
-                            .map(|s| s.as_str().to_string()),
-                        recommendation: v.recommendation.clone(),
-                    }),
-                    spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
-                    backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
-                    log_file: u.log.path().display().to_string(),
-                    log_dropped_bytes: u.log.dropped(),
-                    cgroup: u.containment.cgroup_path(),
-                    health: (u.instance.service.health.is_some() && u.main.is_some())
-                        .then(|| u.health.health().as_str().to_string()),
-                    health_last: u.health.last().map(str::to_string),
-                    ready: u.is_ready(),
-                    waiting_for: u.waiting_for.clone(),
-                    waiting_reasons: if u.waiting_for.is_empty() {
-                        Vec::new()
-                    } else {
-                        self.waiting_reasons(&u.name)
-                    },
-                    kind: u.instance.service.kind.as_str().to_string(),
-                    schedule: u
-                        .instance
-                        .service
-                        .schedule
-                        .as_ref()
-                        .map(|s| s.cron.text.clone()),
-                    next_run_ms: u
-                        .schedule
-                        .as_ref()
-                        .filter(|a| !a.paused)
-                        .and_then(|a| a.next)
-                        .and_then(|t| u64::try_from(t.as_millisecond()).ok()),
-                    start_queued: u.start_queued,
-                    // From the config in force: a reload that changes only `depends_on`
-                    // leaves the unit's own copy as it was.
-                    depends_on: self
-                        .config
-                        .services
-                        .get(&u.instance.service.name)
-                        .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
-                        .unwrap_or_default(),
-                    status_text: u.notify_status.clone(),
-                    usage: u.main.as_ref().and(u.usage.clone()),
-                }
-            })
+            .map(|u| self.unit_status(u, now))
             .collect();
         let status = StatusResponse {
             daemon: DaemonInfo {
@@ -456,6 +390,87 @@ impl Supervisor {
             services,
         };
         (status, mains)
+    }
+
+    /// One unit's status, as `GET /v1/status` lists it (its process state left to the
+    /// caller, which reads it off the loop).
+    pub(crate) fn unit_status(&self, u: &Unit, now: SystemTime) -> ServiceStatus {
+        let m = &u.machine;
+        let running_since = u.main.as_ref().map(|p| p.started);
+        ServiceStatus {
+            name: u.name.clone(),
+            service: u.instance.service.name.clone(),
+            state: wire::state(m.state()),
+            intent: if u.start_queued {
+                ward_api::UnitIntent::Run
+            } else {
+                wire::intent(m.intent())
+            },
+            pid: m.pid(),
+            // Read off the loop, before the answer is encoded.
+            process_state: None,
+            started_at_ms: u.last_started.map(Supervisor::epoch_ms),
+            uptime_ms: running_since
+                .and_then(|s| now.duration_since(s).ok())
+                .map(|d| d.as_millis() as u64),
+            restarts: m.counters().restarts,
+            spawns: m.counters().spawns,
+            failed_starts: m.counters().failed_starts,
+            last_exit: m.last_exit().map(|s| exit_info(s, u.last_exit_at)),
+            verdict: u.verdict.as_ref().map(|(v, at)| ward_api::VerdictInfo {
+                class: v.class.as_str().to_string(),
+                severity: v.severity.as_str().to_string(),
+                summary: v.summary.clone(),
+                evidence: v.evidence.clone(),
+                at_ms: Supervisor::epoch_ms(*at),
+                strategy: v
+                    .class
+                    .is_crash()
+                    .then_some(u.last_strategy)
+                    .flatten()
+                    .map(|s| s.as_str().to_string()),
+                recommendation: v.recommendation.clone(),
+            }),
+            spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
+            backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
+            log_file: u.log.path().display().to_string(),
+            log_dropped_bytes: u.log.dropped(),
+            cgroup: u.containment.cgroup_path(),
+            health: (u.instance.service.health.is_some() && u.main.is_some())
+                .then(|| u.health.health().as_str().to_string()),
+            health_last: u.health.last().map(str::to_string),
+            ready: u.is_ready(),
+            waiting_for: u.waiting_for.clone(),
+            waiting_reasons: if u.waiting_for.is_empty() {
+                Vec::new()
+            } else {
+                self.waiting_reasons(&u.name)
+            },
+            kind: u.instance.service.kind.as_str().to_string(),
+            schedule: u
+                .instance
+                .service
+                .schedule
+                .as_ref()
+                .map(|s| s.cron.text.clone()),
+            next_run_ms: u
+                .schedule
+                .as_ref()
+                .filter(|a| !a.paused)
+                .and_then(|a| a.next)
+                .and_then(|t| u64::try_from(t.as_millisecond()).ok()),
+            start_queued: u.start_queued,
+            // From the config in force: a reload that changes only `depends_on`
+            // leaves the unit's own copy as it was.
+            depends_on: self
+                .config
+                .services
+                .get(&u.instance.service.name)
+                .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
+                .unwrap_or_default(),
+            status_text: u.notify_status.clone(),
+            usage: u.main.as_ref().and(u.usage.clone()),
+        }
     }
 }
 

@@ -32,6 +32,35 @@ pub enum Command {
     JournalSync,
     /// `GET /metrics`: the status in Prometheus's text format.
     Metrics,
+    /// `GET /v1/why?name=N[&run=K]`: what `ward why` shows.
+    Why {
+        /// The unit.
+        name: String,
+        /// The Kth last ended run, from the journal; `None` for the last end the daemon
+        /// judged.
+        run: Option<u32>,
+    },
+    /// `GET /v1/history?name=N[&limit=K]`: what `ward history` shows, the newest K.
+    History {
+        /// A unit, or a service for all its instances.
+        name: String,
+        /// The most entries.
+        limit: u32,
+    },
+    /// `GET /v1/logs?name=N[&lines=K]`: the last K lines of the unit's log.
+    Logs {
+        /// The unit.
+        name: String,
+        /// How many lines.
+        lines: u32,
+    },
+    /// `GET /v1/config?name=N`: the unit's settings, secrets masked.
+    Config {
+        /// The unit.
+        name: String,
+    },
+    /// `GET /v1/usage`: every running unit's recent samples.
+    Usage,
 }
 
 impl Command {
@@ -50,7 +79,12 @@ impl Command {
             | Command::JournalSync
             | Command::Metrics
             | Command::Ready
-            | Command::Live => return None,
+            | Command::Live
+            | Command::Why { .. }
+            | Command::History { .. }
+            | Command::Logs { .. }
+            | Command::Config { .. }
+            | Command::Usage => return None,
             Command::Start(sel) => ("start".into(), names(sel)),
             Command::Stop(sel) => ("stop".into(), names(sel)),
             Command::Restart(sel) => ("restart".into(), names(sel)),

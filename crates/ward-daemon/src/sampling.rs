@@ -106,6 +106,7 @@ impl Supervisor {
     pub(crate) fn samples_read(&mut self, readings: Vec<Reading>) {
         self.sampler.in_flight = false;
         let at_ms = Supervisor::epoch_ms(SystemTime::now());
+        let mut round = Vec::new();
         for r in readings {
             let Some(unit) = self.units.get_mut(&r.name) else {
                 continue;
@@ -137,7 +138,21 @@ impl Supervisor {
                 processes: r.usage.processes,
                 sampled_at_ms: at_ms,
             });
+            let point = ward_api::UsagePoint {
+                at_ms,
+                cpu_percent,
+                memory_rss_bytes: r.usage.rss_bytes,
+            };
+            if unit.usage_trail.len() >= ward_api::USAGE_POINTS {
+                unit.usage_trail.pop_front();
+            }
+            unit.usage_trail.push_back(point);
+            round.push(ward_api::UnitUsage {
+                unit: r.name,
+                points: vec![point],
+            });
         }
+        self.events.publish_usage(round);
     }
 }
 

@@ -186,6 +186,7 @@ impl Supervisor {
             stop_after_dependents: false,
             private_tmp,
             usage: None,
+            usage_trail: Default::default(),
             last_cpu: None,
             crashes: Default::default(),
             restarts_by_reason: Default::default(),

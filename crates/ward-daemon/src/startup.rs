@@ -341,7 +341,7 @@ fn start_and_supervise(
 /// What the daemon needs from the host before its loop runs.
 struct Prepared {
     listener: std::os::unix::net::UnixListener,
-    http: Option<(std::net::TcpListener, String)>,
+    http: Option<(std::net::TcpListener, crate::http::Tokens)>,
     journal: ward_store::Journal,
     repaired: Option<ward_store::RepairReport>,
     previous_crashed: bool,
@@ -407,12 +407,19 @@ fn prepare(
             let listener = std::net::TcpListener::bind(addr)
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
                 .map_err(|source| StartError::Http { addr, source })?;
-            let token = ward_sys::token::load_or_create(&sup.state_dir.join("http.token"))
-                .map_err(|source| StartError::Os {
-                    what: "cannot read or make the HTTP listener's token",
-                    source,
-                })?;
-            Some((listener, token))
+            let token = |name: &str| {
+                ward_sys::token::load_or_create(&sup.state_dir.join(name)).map_err(|source| {
+                    StartError::Os {
+                        what: "cannot read or make the HTTP listener's tokens",
+                        source,
+                    }
+                })
+            };
+            let tokens = crate::http::Tokens {
+                full: token("http.token")?,
+                read: token("http.read.token")?,
+            };
+            Some((listener, tokens))
         }
     };
     footprint

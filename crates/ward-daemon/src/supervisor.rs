@@ -142,7 +142,7 @@ pub(crate) struct Supervisor {
     /// The `[[hooks]]`' queues and runs.
     pub(crate) event_hooks: crate::event_hooks::EventHooks,
     /// The HTTP listener and its token, until `run` serves them (`http.rs`).
-    pub(crate) http: Option<(std::net::TcpListener, String)>,
+    pub(crate) http: Option<(std::net::TcpListener, crate::http::Tokens)>,
     /// The address the HTTP listener is bound to.
     pub(crate) http_addr: Option<std::net::SocketAddr>,
     /// When the next round of usage samples is due (`sampling.rs`).
@@ -276,12 +276,15 @@ impl Supervisor {
             self.open_to,
             self.events.clone(),
         ));
-        if let Some((listener, token)) = self.http.take() {
+        if let Some((listener, tokens)) = self.http.take() {
             match tokio::net::TcpListener::from_std(listener) {
                 Ok(listener) => {
                     tokio::spawn(crate::http::serve(
                         listener,
-                        Arc::new(token),
+                        Arc::new(crate::http::Shared {
+                            tokens,
+                            sessions: Default::default(),
+                        }),
                         tx.clone(),
                         self.audit.clone(),
                         self.events.clone(),

@@ -129,6 +129,9 @@ pub struct Unit {
     pub crashes: std::collections::BTreeMap<&'static str, u64>,
     /// What the current run used at the last sample.
     pub usage: Option<ward_api::UsageInfo>,
+    /// The last samples' CPU and memory, oldest first, for the dashboard's sparklines
+    /// (`GET /v1/usage`); at most `ward_api::USAGE_POINTS`.
+    pub usage_trail: std::collections::VecDeque<ward_api::UsagePoint>,
     /// The CPU total of the last sample, when, and of which main process: the base of
     /// the next sample's CPU percent.
     pub last_cpu: Option<(Instant, u64, u32)>,

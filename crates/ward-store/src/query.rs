@@ -196,6 +196,24 @@ impl Reader {
         self.run(&sql, params![since_ms, name])
     }
 
+    /// The newest `limit` entries of `name` (as [`Reader::history`] selects them), oldest
+    /// first, and whether older ones were left out.
+    pub fn history_last(&self, name: &str, limit: u32) -> rusqlite::Result<(Vec<Entry>, bool)> {
+        let sql = format!(
+            "SELECT at_ms, unit, kind, detail FROM ({ALL})
+              WHERE unit = ?2 OR service = ?2
+                 OR instr(targets, ',' || ?2 || ',') > 0
+                 OR instr(targets, ',' || ?2 || '.') > 0
+              ORDER BY at_ms DESC, seq DESC, ord DESC LIMIT ?3"
+        );
+        // One more than asked: whether there is more to show.
+        let mut entries = self.run(&sql, params![0, name, i64::from(limit) + 1])?;
+        let truncated = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        entries.reverse();
+        Ok((entries, truncated))
+    }
+
     /// Everything since `since_ms`, oldest first.
     pub fn events(&self, since_ms: i64) -> rusqlite::Result<Vec<Entry>> {
         let sql = format!("SELECT at_ms, unit, kind, detail FROM ({ALL}) ORDER BY at_ms, seq, ord");
@@ -696,6 +714,11 @@ mod tests {
             want.map(|(k, d)| (s(k), s(d))).to_vec(),
             "recording order within a millisecond"
         );
+        let (last, truncated) = r.history_last("nginx", 2).unwrap();
+        let last: Vec<&str> = last.iter().map(|e| e.detail.as_str()).collect();
+        assert_eq!(last, ["pre_start hook succeeded", "pid 8"]);
+        assert!(truncated);
+        assert!(!r.history_last("nginx", 5).unwrap().1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod command;
 mod confine;
 mod deps;
+mod describe;
 pub mod dotenv;
 mod errors;
 pub mod event_hooks;
@@ -25,6 +26,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use describe::{MASK, describe};
 pub use errors::{ConfigError, ConfigErrors};
 pub use model::*;
 pub use parse::{MAX_FILE_SIZE, locate, parse};

@@ -15,7 +15,6 @@ mod pid;
 mod run;
 mod run_audit;
 mod run_tree;
-mod stats;
 mod status;
 mod top;
 mod up;

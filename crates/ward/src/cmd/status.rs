@@ -34,7 +34,7 @@ pub fn status(
         let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok();
         let mut all = reader
             .as_ref()
-            .map(super::stats::stats_all)
+            .map(ward_daemon::stats::stats_all)
             .unwrap_or_default();
         let out = JsonStatus {
             daemon: &resp.daemon,
@@ -190,5 +190,5 @@ struct JsonService<'a> {
     #[serde(flatten)]
     status: &'a ServiceStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    stats: Option<super::stats::StatsJson>,
+    stats: Option<ward_daemon::stats::StatsJson>,
 }

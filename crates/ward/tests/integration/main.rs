@@ -10,6 +10,7 @@ mod completions;
 mod config_file;
 mod confine;
 mod daemon;
+mod dashboard;
 mod deps;
 mod descriptors;
 mod env;

@@ -1,33 +1,43 @@
-//! A unit's last 24 hours in numbers, from the journal: for `ward why` and
-//! `ward status --json`, read by the CLI so the daemon never waits on the journal for them.
+//! A unit's last 24 hours in numbers, from the journal: for `ward why` (the CLI's and
+//! `GET /v1/why`'s) and `ward status --json`. Read off the daemon's loop: by the CLI, or
+//! on a blocking thread.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use ward_core::config::SupervisorConfig;
 
 /// How far back the statistics reach.
 pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 
-/// The statistics as the CLI prints them.
-#[derive(Serialize)]
+/// The statistics as `ward why` and the dashboard show them.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct StatsJson {
+    /// How far back, in ms.
     pub window_ms: i64,
+    /// Runs that started in the window.
     pub runs: u32,
+    /// Ends judged crashes.
     pub crashes: u32,
+    /// The same, by class.
     pub crashes_by_class: BTreeMap<String, u32>,
+    /// Restarts ward made after a crash.
     pub restarts_after_crash: u32,
+    /// Restarts someone asked for.
     pub restarts_by_operator: u32,
+    /// Restarts a reload made, for a changed config.
     pub restarts_by_reload: u32,
+    /// Time spent waiting in backoff.
     pub backoff_ms: i64,
+    /// The share of the window it ran, 0 to 1.
     pub uptime_ratio: f64,
+    /// Time up per crash; `None` without a crash.
     pub mtbf_ms: Option<i64>,
 }
 
 /// The unit's statistics (none if the journal cannot be read).
-pub fn stats(sup: &SupervisorConfig, name: &str) -> Option<StatsJson> {
-    let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok()?;
+pub fn stats(journal: &std::path::Path, name: &str) -> Option<StatsJson> {
+    let reader = ward_store::Reader::open(journal).ok()?;
     stats_from(&reader, name)
 }
 
