@@ -136,3 +136,112 @@ fn readyz_and_livez_are_open_probes_for_an_orchestrator() {
     assert_eq!(code, 200, "{answer}");
     assert_eq!(w.cli(&["health", "--ready"]).status.code(), Some(0));
 }
+
+/// `POST path` with `body` and the extra header lines `headers`.
+fn post(path: &str, headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: ward\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn the_read_token_reads_and_a_session_acts_only_with_its_csrf_value() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[supervisor]\nhttp = \"127.0.0.1:0\"\n\
+         [services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("web", "running");
+    let addr = w.status().daemon.http.expect("the listener's address");
+    let read_path = w.dir.path().join(".ward/http.read.token");
+    let mode = std::fs::metadata(&read_path)
+        .expect("read token")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let read = std::fs::read_to_string(&read_path).expect("read token");
+    let read = read.trim();
+    let full = std::fs::read_to_string(w.dir.path().join(".ward/http.token")).expect("token");
+    let full = full.trim();
+    assert_ne!(read, full);
+
+    // The read token reads, and may not act.
+    let (code, answer) = send(&addr, &get("/v1/status", Some(read)));
+    assert_eq!(code, 200, "{answer}");
+    let (code, answer) = send(&addr, &get("/v1/why?name=web", Some(read)));
+    assert_eq!(code, 200, "{answer}");
+    let bearer = format!("Authorization: Bearer {read}\r\n");
+    let (code, answer) = send(&addr, &post("/v1/stop", &bearer, r#"{"names":["web"]}"#));
+    assert_eq!(code, 403, "{answer}");
+
+    // The page is open, with its policy; it holds no data.
+    let (code, answer) = send(&addr, &get("/", None));
+    assert_eq!(code, 200);
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{answer}"
+    );
+    assert!(lower.contains("x-frame-options: deny"), "{answer}");
+
+    // A login gives a session cookie and a CSRF value.
+    let (code, answer) = send(&addr, &post("/v1/login", "", r#"{"token":"nope"}"#));
+    assert_eq!(code, 401, "{answer}");
+    let (code, answer) = send(
+        &addr,
+        &post("/v1/login", "", &format!(r#"{{"token":"{full}"}}"#)),
+    );
+    assert_eq!(code, 200, "{answer}");
+    let cookie_line = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie")
+        .to_string();
+    assert!(
+        cookie_line.contains("HttpOnly; SameSite=Strict"),
+        "{cookie_line}"
+    );
+    let cookie = cookie_line
+        .split_once(':')
+        .and_then(|(_, v)| v.trim().split(';').next())
+        .expect("the cookie's value")
+        .to_string();
+    let body = answer.split_once("\r\n\r\n").expect("a body").1;
+    let session: ward_api::SessionInfo = serde_json::from_str(body).expect("a session");
+    assert_eq!(session.access, "full");
+
+    // With the cookie alone a read works and a write is refused; with the value, it acts.
+    let with_cookie = format!("Cookie: {cookie}\r\n");
+    let status =
+        format!("GET /v1/status HTTP/1.1\r\nHost: ward\r\n{with_cookie}Connection: close\r\n\r\n");
+    assert_eq!(send(&addr, status.as_bytes()).0, 200);
+    let (code, answer) = send(
+        &addr,
+        &post("/v1/restart", &with_cookie, r#"{"names":["web"]}"#),
+    );
+    assert_eq!(code, 403, "{answer}");
+    let wrong = format!("{with_cookie}X-Ward-CSRF: {}\r\n", "0".repeat(64));
+    assert_eq!(
+        send(&addr, &post("/v1/restart", &wrong, r#"{"names":["web"]}"#)).0,
+        403
+    );
+    let right = format!("{with_cookie}X-Ward-CSRF: {}\r\n", session.csrf);
+    let pid = w.unit("web").pid;
+    let (code, answer) = send(&addr, &post("/v1/restart", &right, r#"{"names":["web"]}"#));
+    assert_eq!(code, 200, "{answer}");
+    assert_ne!(w.wait_state("web", "running").pid, pid);
+
+    // After a logout the cookie is worth nothing.
+    assert_eq!(send(&addr, &post("/v1/logout", &with_cookie, "")).0, 200);
+    assert_eq!(send(&addr, status.as_bytes()).0, 401);
+    let trail = std::fs::read_to_string(w.dir.path().join(".ward/audit.jsonl")).expect("trail");
+    assert!(trail.contains("login (full access)"), "{trail}");
+    assert!(trail.contains("without its x-ward-csrf header"), "{trail}");
+    assert!(
+        trail.contains("POST /v1/login over HTTP with a wrong token"),
+        "{trail}"
+    );
+    assert!(!trail.contains(full) && !trail.contains(&session.csrf));
+}

@@ -48,4 +48,5 @@ mod stop;
 mod tasks;
 mod terminal;
 mod top;
+mod views;
 mod why;
