@@ -241,21 +241,24 @@ fn busy() -> ErrorBody {
     }
 }
 
-/// A member of `api_readers` asked for `what`: refused, and recorded.
+/// A reader (a member of `api_readers`, or the HTTP listener's read token or a session
+/// of it) asked for `what`: refused, and recorded.
 fn refuse_reader(audit: &crate::audit::Audit, who: ward_store::audit::Peer, what: &str) -> Refusal {
-    let why = format!(
-        "uid {} may only read the status (api_readers), not {what}",
-        who.uid
-    );
+    let (why, hint) = match &who.addr {
+        Some(addr) => (
+            format!("the read-only token or session of {addr} may only read, not {what}"),
+            "log in with the token of http.token to act",
+        ),
+        None => (
+            format!("uid {} may only read (api_readers), not {what}", who.uid),
+            "ask a member of api_group, or ward's own user",
+        ),
+    };
     audit.note(ward_store::audit::Event::Refused {
         why: why.clone(),
         peer: who,
     });
-    Refusal::from(ApiError::new(
-        403,
-        why,
-        Some("ask a member of api_group, or ward's own user".into()),
-    ))
+    Refusal::from(ApiError::new(403, why, Some(hint.into())))
 }
 
 pub(crate) async fn answer(

@@ -64,7 +64,7 @@ fn ops_may_act_readers_may_look_and_others_are_refused_and_recorded() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("uid 65534 may only read the status (api_readers), not stop"),
+        stderr.contains("uid 65534 may only read (api_readers), not stop"),
         "{stderr}"
     );
     assert_eq!(w.unit("s").pid, before.pid);

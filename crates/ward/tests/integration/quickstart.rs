@@ -13,7 +13,16 @@ fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
         "/../../examples/quickstart.toml"
     );
     let toml = std::fs::read_to_string(example).expect("examples/quickstart.toml");
-    let w = Ward::up(&toml);
+    // The example's dashboard port, free or not on a test machine: any port here.
+    assert!(toml.contains("http = \"127.0.0.1:9325\""), "{toml}");
+    let w = Ward::up(&toml.replace("127.0.0.1:9325", "127.0.0.1:0"));
+    let addr = w.status().daemon.http.expect("the dashboard's listener");
+    let (code, page) = crate::fixture::exchange(
+        std::net::TcpStream::connect(&addr).expect("connect"),
+        b"GET / HTTP/1.1\r\nHost: ward\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 200);
+    assert!(page.contains("<title>ward</title>"), "{page}");
     let names = ["clock", "web.0", "web.1", "worker"];
     let status = wait_for("every example service running", || {
         let st = w.status();
