@@ -340,6 +340,7 @@
       row('verdict', (w && w.note) || 'No run of it has ended since the daemon started.');
       return;
     }
+    if (w.run) row('run', w.state);
     row('verdict', w.summary + ' (' + when(w.at_ms) + ')');
     row('class', w.class + ' (' + w.severity + ')');
     row('evidence', ...w.evidence);
@@ -370,9 +371,15 @@
     for (const e of c.entries) dl.append(el('dt', {}, e.key), el('dd', {}, e.value));
   }
 
+  function loadWhy(name) {
+    const run = $('why-run').value;
+    const q = '/v1/why?name=' + encodeURIComponent(name) + (run ? '&run=' + run : '');
+    api(q).then(fillWhy).catch((e) => fillWhy({ class: null, note: e.message }));
+  }
+
   function loadUnitViews(name) {
     const q = encodeURIComponent(name);
-    api('/v1/why?name=' + q).then(fillWhy).catch((e) => fillWhy({ class: null, note: e.message }));
+    loadWhy(name);
     api('/v1/history?name=' + q + '&limit=200').then(fillHistory).catch(() => {});
   }
 
@@ -396,6 +403,7 @@
     $('overview').hidden = true;
     $('unit').hidden = false;
     $('unit-title').textContent = name;
+    $('why-run').value = '';
     document.title = name + ' · ward';
     renderUnitSummary(name);
     loadUnitViews(name);
@@ -441,6 +449,7 @@
     $('logout').addEventListener('click', logout);
     $('filter-name').addEventListener('input', renderOverview);
     $('filter-state').addEventListener('change', renderOverview);
+    $('why-run').addEventListener('change', () => { const n = currentUnit(); if (n) loadWhy(n); });
     window.addEventListener('hashchange', () => route(true));
     api('/v1/session').then(begin).catch(() => showLogin());
   });

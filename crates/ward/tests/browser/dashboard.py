@@ -164,6 +164,14 @@ def main():
         expect(page.locator("#why")).to_contain_text("SIGKILL")
         expect(page.locator("#why")).to_contain_text("killed")
         expect(page.locator("#history")).to_contain_text("crash")
+        # Earlier ends, from the journal: web ended once, so run 1 is that kill, and the
+        # daemon says there is no run 2.
+        page.select_option("#why-run", "1")
+        expect(page.locator("#why")).to_contain_text("run 1 of 1 ended")
+        page.select_option("#why-run", "2")
+        expect(page.locator("#why")).to_contain_text("holds 1 ended run")
+        page.select_option("#why-run", "")
+        expect(page.locator("#why")).to_contain_text("SIGKILL")
         page.screenshot(path=os.path.join(ARTIFACTS, "unit-web.png"), full_page=True)
 
         # The keyboard reaches everything: the first Tab lands on the skip link, and the
