@@ -177,9 +177,17 @@ fn frame(ev: &LiveEvent) -> Bytes {
     ))
 }
 
-/// A reader's response body, fed by its task.
+/// A stream's response body, fed by its task: an event reader's here, a log follower's
+/// in `log_tail`.
 pub(crate) struct SseBody {
     frames: mpsc::Receiver<Bytes>,
+}
+
+impl SseBody {
+    /// The body that sends what arrives on `frames`, and ends when its sender goes.
+    pub fn new(frames: mpsc::Receiver<Bytes>) -> SseBody {
+        SseBody { frames }
+    }
 }
 
 impl hyper::body::Body for SseBody {

@@ -7,18 +7,16 @@
 //! replaced (rotation, `ward logs --reopen`) is read again from its start. Nothing is
 //! armed while nobody follows, so an idle daemon stays idle.
 
-use std::convert::Infallible;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::Frame;
 use tokio::sync::mpsc;
 use ward_api::{LogLine, timestamp};
+
+use crate::events::SseBody;
 
 /// The most lines one request may ask for.
 pub(crate) const MAX_LINES: u32 = 5000;
@@ -95,7 +93,7 @@ pub(crate) fn tail(path: &Path, n: usize) -> std::io::Result<(Vec<LogLine>, u64)
 
 /// An SSE body that sends `first` (the tail already read), then each line added to
 /// `path` after byte `from`.
-pub(crate) fn follow(path: PathBuf, first: Vec<LogLine>, from: u64) -> FollowBody {
+pub(crate) fn follow(path: PathBuf, first: Vec<LogLine>, from: u64) -> SseBody {
     let (tx, frames) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         if tx
@@ -146,7 +144,7 @@ pub(crate) fn follow(path: PathBuf, first: Vec<LogLine>, from: u64) -> FollowBod
             }
         }
     });
-    FollowBody { frames }
+    SseBody::new(frames)
 }
 
 /// Where a follower is in the file.
@@ -221,25 +219,6 @@ fn read_new(path: &Path, at: Position) -> std::io::Result<(Vec<LogLine>, Positio
 fn frame(line: &LogLine) -> Bytes {
     let json = serde_json::to_string(line).unwrap_or_default();
     Bytes::from(format!("event: line\ndata: {json}\n\n"))
-}
-
-/// The body of a follower: its frames as they come.
-pub(crate) struct FollowBody {
-    frames: mpsc::Receiver<Bytes>,
-}
-
-impl hyper::body::Body for FollowBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.frames
-            .poll_recv(cx)
-            .map(|b| b.map(|b| Ok(Frame::data(b))))
-    }
 }
 
 #[cfg(test)]

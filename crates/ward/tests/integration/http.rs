@@ -16,8 +16,9 @@ fn get(path: &str, token: Option<&str>) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: ward\r\n{auth}Connection: close\r\n\r\n").into_bytes()
 }
 
-#[test]
-fn metrics_are_open_and_everything_else_needs_the_token() {
+/// A daemon with the listener on a port of the kernel's choice and one service, `web`,
+/// running; and the listener's address.
+fn listening() -> (Ward, String) {
     let bin = testbin();
     let w = Ward::up(&format!(
         "[supervisor]\nhttp = \"127.0.0.1:0\"\n\
@@ -25,6 +26,12 @@ fn metrics_are_open_and_everything_else_needs_the_token() {
     ));
     w.wait_state("web", "running");
     let addr = w.status().daemon.http.expect("the listener's address");
+    (w, addr)
+}
+
+#[test]
+fn metrics_are_open_and_everything_else_needs_the_token() {
+    let (w, addr) = listening();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let token_path = w.dir.path().join(".ward/http.token");
     let mode = std::fs::metadata(&token_path)
@@ -148,13 +155,7 @@ fn post(path: &str, headers: &str, body: &str) -> Vec<u8> {
 
 #[test]
 fn the_read_token_reads_and_a_session_acts_only_with_its_csrf_value() {
-    let bin = testbin();
-    let w = Ward::up(&format!(
-        "[supervisor]\nhttp = \"127.0.0.1:0\"\n\
-         [services.web]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
-    ));
-    w.wait_state("web", "running");
-    let addr = w.status().daemon.http.expect("the listener's address");
+    let (w, addr) = listening();
     let read_path = w.dir.path().join(".ward/http.read.token");
     let mode = std::fs::metadata(&read_path)
         .expect("read token")
