@@ -5,36 +5,40 @@
 /// first ([`ward_api::escape::line`]): a cell may hold what a service said, and is
 /// measured as it is shown.
 pub fn render(rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<String>> = rows
+    // Each cell escaped once, borrowed when it needs no escape, and measured once: a
+    // status of thousands of units is tens of thousands of cells.
+    let cells: Vec<Vec<(std::borrow::Cow<'_, str>, usize)>> = rows
         .iter()
         .map(|r| {
             r.iter()
-                .map(|c| ward_api::escape::line(c).into_owned())
+                .map(|c| {
+                    let shown = ward_api::escape::line(c);
+                    let width = shown.chars().count();
+                    (shown, width)
+                })
                 .collect()
         })
         .collect();
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; columns];
+    for row in &cells {
+        for (c, (_, w)) in row.iter().enumerate() {
+            widths[c] = widths[c].max(*w);
+        }
+    }
+    let line_width: usize = widths.iter().map(|w| w + 2).sum();
+    let mut out = String::with_capacity(cells.len() * (line_width + 1));
+    for row in &cells {
+        let start = out.len();
+        for (c, (cell, w)) in row.iter().enumerate() {
+            out.push_str(cell);
+            if c + 1 < row.len() {
+                out.extend(std::iter::repeat_n(' ', widths[c] - w + 2));
             }
         }
-        out.push_str(line.trim_end());
+        // No trailing blanks: the padding of empty cells at the end of a line goes.
+        let kept = out[start..].trim_end().len();
+        out.truncate(start + kept);
         out.push('\n');
     }
     out

@@ -96,12 +96,52 @@ fn lowercase_first(s: &str) -> String {
 /// The CLI needs only the socket to reach a running daemon; a typo in a service that is
 /// being edited must not keep `ward status` or `ward reload` (which then reports the typo
 /// from the daemon) from working.
+///
+/// Every command of the CLI asks this first, so it reads only what can hold the
+/// `[supervisor]` table: the lines before the first table header and the `[supervisor]`
+/// sections (see [`supervisor_lines`]). Parsing all 5,000 services of a file to find its
+/// socket was a third of `ward status`. Where those lines are not a document of their own
+/// (a header-like line inside a multi-line value, say), the whole file is read as before.
 pub fn locate(path: &Path, text: &str) -> super::SupervisorConfig {
+    let part = supervisor_lines(text);
+    let (text, doc) = match toml_edit::Document::parse(part.as_str()) {
+        Ok(doc) => (part.as_str(), Ok(doc)),
+        Err(_) => (text, toml_edit::Document::parse(text)),
+    };
     let mut ctx = Ctx::new(path, text);
-    match toml_edit::Document::parse(text) {
+    match doc {
         Ok(doc) => supervisor::parse(&mut ctx, doc.as_table().get("supervisor")),
         Err(_) => supervisor::parse(&mut ctx, None),
     }
+}
+
+/// The lines of `text` that may hold the `[supervisor]` table: those before the first
+/// table header (a dotted `supervisor.http = …` or an inline table there), and those of
+/// every section whose header is `supervisor` or below it. Other sections are left out
+/// whole. A line is taken for a header when, trimmed, it starts with `[`: inside a
+/// multi-line value of a section left out that misjudges nothing kept, and inside one
+/// that is kept it leaves lines that do not parse, which [`locate`] notices.
+fn supervisor_lines(text: &str) -> String {
+    let mut out = String::new();
+    let mut keep = true;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let name: String = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
+                .collect();
+            keep = name == "supervisor" || name.starts_with("supervisor.");
+        }
+        if keep {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// `exit_when` and `exit_code` name services of the file.

@@ -657,6 +657,32 @@ fn locate_reads_the_supervisor_of_an_otherwise_bad_file() {
 }
 
 #[test]
+fn locate_reads_the_same_supervisor_from_its_lines_as_from_the_whole_file() {
+    let at = Path::new("/etc/ward/ward.toml");
+    let whole = |text: &str| {
+        let doc = toml_edit::Document::parse(text).expect("a document");
+        let mut ctx = super::fields::Ctx::new(at, text);
+        super::supervisor::parse(&mut ctx, doc.as_table().get("supervisor"))
+    };
+    for text in [
+        // The usual: a table among services.
+        "[services.a]\ncommand = \"/bin/a\"\n[supervisor]\nstate_dir = \"/run/w\"\nhttp = \"127.0.0.1:9\"\n[services.b]\ncommand = [\"/bin/b\"]\n",
+        // Dotted keys at the root, and a header with spaces and quotes.
+        "supervisor.state_dir = \"/srv/s\"\n[services.a]\ncommand = \"/bin/a\"\n",
+        "[ \"supervisor\" ]\nsocket = \"/run/x.sock\"\n",
+        "supervisor = { log_dir = \"/var/log/w\" }\n",
+        // A header-like line inside a service's multi-line array, and inside its string.
+        "[supervisor]\nstate_dir = \"/a\"\n[services.a]\ncommand = [\n[\"x\"],\n]\n",
+        "[services.a]\ncommand = \"/bin/a\"\nenv = { X = \"\"\"\n[supervisor]\nstate_dir = 1\n\"\"\" }\n[supervisor]\nstate_dir = \"/b\"\n",
+        "[services.a]\ncommand = \"\"\"\n[supervisor]\n\"\"\"\n[supervisor]\nstate_dir = \"/c\"\n",
+        // No supervisor at all.
+        "[services.a]\ncommand = \"/bin/a\"\n",
+    ] {
+        assert_eq!(locate(at, text), whole(text), "{text}");
+    }
+}
+
+#[test]
 fn dependencies_readiness_health_and_watchdog_are_read() {
     let c = ok(r#"
 [services.db]
