@@ -178,9 +178,7 @@ async fn answer_any(
         Some(a) => a,
         // Metrics and the probes are for whoever can reach the address: a scraper and an
         // orchestrator's probe have no token.
-        None if given.is_none() && matches!(path.as_str(), "/metrics" | "/readyz" | "/livez") => {
-            Access::Read
-        }
+        None if matches!(path.as_str(), "/metrics" | "/readyz" | "/livez") => Access::Read,
         None => {
             let why = match given {
                 Some(_) => "a wrong bearer token",
@@ -240,15 +238,14 @@ async fn login(
     audit: &crate::audit::Audit,
     peer: Peer,
 ) -> Response<crate::api::Body> {
-    let body = match http_body_util::Limited::new(req.into_body(), 4096)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let read = http_body_util::Limited::new(req.into_body(), 4096).collect();
+    let body = match tokio::time::timeout(crate::api::IDLE_TIMEOUT, read).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        _ => {
             return crate::api::error_response(
                 StatusCode::BAD_REQUEST,
-                "the body of POST /v1/login is larger than 4096 bytes or broken".into(),
+                "the body of POST /v1/login is larger than 4096 bytes, broken, or slower than 2 s"
+                    .into(),
                 Some(r#"send {"token": "…"}"#.into()),
             );
         }

@@ -137,7 +137,13 @@
     const es = new EventSource('/v1/events?usage=true');
     st.events = es;
     es.onopen = () => { $('live').textContent = 'live'; $('live').className = 'live on'; refreshStatus(); };
-    es.onerror = () => { $('live').textContent = 'reconnecting'; $('live').className = 'live'; };
+    es.onerror = () => {
+      $('live').textContent = 'reconnecting';
+      $('live').className = 'live';
+      // A session that ended (expired, logged out elsewhere, a new daemon) would have the
+      // browser retry, and be refused, every few seconds: ask, and log in again instead.
+      api('/v1/session').catch(() => {});
+    };
     for (const kind of ['start', 'exit', 'crash', 'health', 'recovery', 'state', 'action', 'daemon']) {
       es.addEventListener(kind, (m) => {
         let ev = null;

@@ -177,6 +177,10 @@ fn the_read_token_reads_and_a_session_acts_only_with_its_csrf_value() {
     let (code, answer) = send(&addr, &post("/v1/stop", &bearer, r#"{"names":["web"]}"#));
     assert_eq!(code, 403, "{answer}");
 
+    // The open paths stay open to a scraper with a stale token.
+    let (code, answer) = send(&addr, &get("/metrics", Some(&"0".repeat(64))));
+    assert_eq!(code, 200, "{answer}");
+
     // The page is open, with its policy; it holds no data.
     let (code, answer) = send(&addr, &get("/", None));
     assert_eq!(code, 200);
