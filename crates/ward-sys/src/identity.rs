@@ -45,9 +45,7 @@ pub fn parse_stat(content: &[u8]) -> Option<Stat> {
         return None;
     }
     let comm = String::from_utf8_lossy(&content[open + 1..close]).into_owned();
-    let mut rest = std::str::from_utf8(&content[close + 1..])
-        .ok()?
-        .split_ascii_whitespace();
+    let mut rest = fields_after_comm(content)?;
     // Field 3 is the state; fields are numbered from 1 with pid = 1, comm = 2.
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
@@ -59,6 +57,18 @@ pub fn parse_stat(content: &[u8]) -> Option<Stat> {
         ppid,
         start_time,
     })
+}
+
+/// The fields of `/proc/PID/stat` that follow the command name, from field 3 (the
+/// state) on: counted from the *last* `)`, since the name may hold spaces and `)`. What
+/// every reader of the file splits it with (`parse_stat`, the usage samples).
+pub(crate) fn fields_after_comm(content: &[u8]) -> Option<std::str::SplitAsciiWhitespace<'_>> {
+    let close = content.iter().rposition(|&b| b == b')')?;
+    Some(
+        std::str::from_utf8(&content[close + 1..])
+            .ok()?
+            .split_ascii_whitespace(),
+    )
 }
 
 /// Reads and parses `/proc/PID/stat`.

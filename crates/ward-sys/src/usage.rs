@@ -26,13 +26,9 @@ pub struct Usage {
 }
 
 /// The fields of `/proc/PID/stat` sampling needs: utime, stime (ticks), threads, RSS
-/// (pages). Counted from the last `)`, as `identity::parse_stat` does.
+/// (pages), split as `identity::parse_stat` splits the file.
 fn parse_stat_usage(content: &[u8]) -> Option<(u64, u64, u64, u64)> {
-    let close = content.iter().rposition(|&b| b == b')')?;
-    let fields: Vec<&str> = std::str::from_utf8(&content[close + 1..])
-        .ok()?
-        .split_ascii_whitespace()
-        .collect();
+    let fields: Vec<&str> = crate::identity::fields_after_comm(content)?.collect();
     // Field N (numbered from 1, pid = 1, comm = 2) is fields[N - 3].
     let at = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
     Some((at(14)?, at(15)?, at(20)?, at(24)?))
