@@ -136,7 +136,7 @@ impl Containment {
     /// The cgroup directory, for status.
     pub fn cgroup_path(&self) -> Option<String> {
         match self {
-            Containment::Cgroup(cg) => Some(cg.path().display().to_string()),
+            Containment::Cgroup(cg) => Some(crate::wire::path(cg.path())),
             Containment::Tree => None,
         }
     }

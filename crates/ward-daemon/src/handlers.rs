@@ -433,7 +433,7 @@ impl Supervisor {
             }),
             spawn_error: m.last_spawn_failure().map(|f| f.to_string()),
             backoff_ms: m.backoff_delay().map(|d| d.as_millis() as u64),
-            log_file: u.log.path().display().to_string(),
+            log_file: wire::path(u.log.path()),
             log_dropped_bytes: u.log.dropped(),
             cgroup: u.containment.cgroup_path(),
             health: (u.instance.service.health.is_some() && u.main.is_some())
