@@ -62,7 +62,11 @@ pub(crate) async fn serve(
             let service = service_fn(move |req: HttpRequest<Incoming>| {
                 let (shared, tx, audit, streams) =
                     (shared.clone(), tx.clone(), audit.clone(), streams.clone());
-                async move { answer(req, addr.to_string(), &shared, tx, audit, streams).await }
+                async move {
+                    let mut resp = answer(req, addr.to_string(), &shared, tx, audit, streams).await;
+                    crate::web::harden(&mut resp);
+                    Ok::<_, Infallible>(resp)
+                }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -103,20 +107,8 @@ pub(crate) struct Shared {
     pub sessions: crate::sessions::Sessions,
 }
 
+/// The answer to one request, before the headers every answer carries.
 async fn answer(
-    req: HttpRequest<Incoming>,
-    addr: String,
-    shared: &Shared,
-    tx: mpsc::Sender<Request>,
-    audit: crate::audit::Audit,
-    streams: crate::api::Streams,
-) -> Result<Response<crate::api::Body>, Infallible> {
-    let mut resp = answer_any(req, addr, shared, tx, audit, streams).await;
-    crate::web::harden(&mut resp);
-    Ok(resp)
-}
-
-async fn answer_any(
     req: HttpRequest<Incoming>,
     addr: String,
     shared: &Shared,
