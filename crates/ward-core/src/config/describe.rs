@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::model::{
     Condition, DaemonExit, KillMode, Probe, RestartPolicy, ServiceConfig, ServiceType,
 };
+use super::toml_text::{string as quote, strings as words};
 use crate::duration::format_duration;
 use crate::secrets::{Redactor, is_secret};
 
@@ -270,30 +271,6 @@ pub fn describe(s: &ServiceConfig) -> Vec<(String, String)> {
             .collect(),
         None => out,
     }
-}
-
-/// A string in the config's notation: a TOML basic string.
-fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\t' => q.push_str("\\t"),
-            c if c.is_control() => q.push_str(&format!("\\u{:04X}", c as u32)),
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
-}
-
-/// An array of strings.
-fn words(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 #[cfg(test)]

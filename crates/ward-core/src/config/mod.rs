@@ -18,6 +18,7 @@ mod suggest;
 mod supervisor;
 mod tables;
 mod task;
+pub(crate) mod toml_text;
 mod variables;
 mod words;
 

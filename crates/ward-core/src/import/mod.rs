@@ -10,6 +10,8 @@ pub mod supervisord;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::config::toml_text::{string, strings};
+
 /// A `ward.toml` made from another tool's config, and what did not carry over.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Imported {
@@ -36,34 +38,10 @@ impl Value {
             Value::Str(s) => string(s),
             Value::Int(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::List(items) => {
-                let items: Vec<String> = items.iter().map(|i| string(i)).collect();
-                format!("[{}]", items.join(", "))
-            }
+            Value::List(items) => strings(items),
             Value::Raw(r) => r.clone(),
         }
     }
-}
-
-/// A TOML basic string: quotes, backslashes and control characters escaped. (toml_edit
-/// writes values only with its `display` feature, which ward does not build for this.)
-fn string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A `[services.NAME]` table being made: keys in the order set, comments above them.
