@@ -18,12 +18,11 @@ pub fn history(
     json: bool,
 ) -> Result<i32, Failure> {
     let since_ms = since.map(since_to_ms).transpose()?.unwrap_or(0);
-    let reader = open(sup)?;
     let Some(name) = name else {
-        let entries = reader.events(since_ms).map_err(|e| read_error(sup, e))?;
-        print(&entries, json)?;
+        print(&entries_since(sup, since_ms)?, json)?;
         return Ok(OK);
     };
+    let reader = open(sup)?;
     let known = reader.knows(name).map_err(|e| read_error(sup, e))?;
     if !known {
         return Err(Failure::Usage(format!(
@@ -49,7 +48,7 @@ pub(crate) fn entries_since(sup: &SupervisorConfig, since_ms: i64) -> Result<Vec
 }
 
 fn journal(sup: &SupervisorConfig) -> PathBuf {
-    sup.state_dir.join("journal.db")
+    sup.journal()
 }
 
 fn open(sup: &SupervisorConfig) -> Result<Reader, Failure> {

@@ -82,7 +82,9 @@ fn supervisord_files(main: &Path) -> Result<Imported, Failure> {
     supervisord::import(&sections).map_err(|e| Failure::Usage(format!("{}: {e}", main.display())))
 }
 
+/// A file to import, read as ward reads its own config: a regular file of at most 16 MiB,
+/// so that a FIFO named by mistake is refused instead of blocking.
 fn read(file: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(file)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))
+    ward_sys::config_file::read(file)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {}", file.display(), e.reason())))
 }

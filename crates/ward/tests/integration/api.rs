@@ -6,18 +6,7 @@ use std::os::unix::net::UnixStream;
 
 use ward_api::UnitState;
 
-use crate::fixture::{Ward, testbin};
-
-/// Sends raw bytes and returns the status code and body of the answer.
-fn raw(w: &Ward, request: &[u8]) -> (u16, String) {
-    let s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
-    let (code, answer) = crate::fixture::exchange(s, request);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
+use crate::fixture::{Ward, socket_request as raw, testbin};
 
 /// Sends raw bytes and returns the whole answer, headers included.
 fn whole(w: &Ward, request: &[u8]) -> String {

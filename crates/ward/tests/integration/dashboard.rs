@@ -6,20 +6,17 @@
 //! both, it fails instead. The screenshots are kept in `target/dashboard-screens/`.
 
 use std::process::Command;
+use std::time::Duration;
 
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::fixture::{Ward, external, testbin};
+use crate::fixture::{Ward, bounded_within, external, testbin};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
 
-/// Whether `python3` can import Playwright; skipped visibly (or failed under CI) if not.
-fn playwright() -> bool {
-    let Some(python) = external("python3") else {
-        return false;
-    };
-    let ok = Command::new(python)
+/// The `python3` that can import Playwright; `None`, skipped visibly (or failed under
+/// CI), if there is none.
+fn playwright() -> Option<std::path::PathBuf> {
+    let python = external("python3")?;
+    let ok = Command::new(&python)
         .args(["-c", "import playwright.sync_api"])
         .status()
         .is_ok_and(|s| s.success());
@@ -30,14 +27,17 @@ fn playwright() -> bool {
         );
         eprintln!("SKIPPED: Playwright for Python is not installed (pip install playwright)");
     }
-    ok
+    ok.then_some(python)
 }
 
 #[test]
 fn an_operator_sees_every_service_live_reads_why_and_restarts_one() {
-    if external("chromium").is_none() || !playwright() {
+    let Some(chromium) = external("chromium") else {
         return;
-    }
+    };
+    let Some(python) = playwright() else {
+        return;
+    };
     let bin = testbin();
     let w = Ward::up(&format!(
         r#"
@@ -67,8 +67,9 @@ fn an_operator_sees_every_service_live_reads_why_and_restarts_one() {
             .to_string()
     };
     let artifacts = concat!(env!("CARGO_TARGET_TMPDIR"), "/../dashboard-screens");
-    let mut cmd = Command::new("python3");
-    cmd.args([
+    let mut cmd = Command::new(python);
+    // The Chromium found here is the one the script drives.
+    cmd.env("WARD_CHROMIUM", chromium).args([
         SCRIPT,
         &format!("http://{addr}/"),
         &read("http.token"),
@@ -76,7 +77,7 @@ fn an_operator_sees_every_service_live_reads_why_and_restarts_one() {
         &w.dir.path().join(".ward/audit.jsonl").display().to_string(),
         artifacts,
     ]);
-    let out = run_for(cmd, Duration::from_secs(240));
+    let out = bounded_within(cmd, Duration::from_secs(240));
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -95,31 +96,4 @@ fn an_operator_sees_every_service_live_reads_why_and_restarts_one() {
         assert!(size > 1000, "{shot} was not saved");
     }
     w.ok(&["down"]);
-}
-
-/// Runs `cmd` to its end, killing it (and failing) past `limit`: a browser session takes
-/// longer than the fixture's deadline for a command.
-fn run_for(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    let until = Instant::now() + limit;
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("its output");
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("its output");
-            panic!(
-                "the browser checks ran past {limit:?}:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

@@ -2,6 +2,7 @@
 //! drop: the daemon is stopped and every process that ran in the temp dir is killed.
 
 use std::fs;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -72,9 +73,27 @@ pub fn exchange(mut s: impl std::io::Read + std::io::Write, request: &[u8]) -> (
     (code, answer)
 }
 
+/// Sends raw bytes on the daemon's socket and returns the status code and the body of
+/// the answer.
+pub fn socket_request(w: &Ward, request: &[u8]) -> (u16, String) {
+    let s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
+    let (code, answer) = exchange(s, request);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
 /// Polls `check` until it returns `Some`, or fails the test naming `what`.
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
+pub fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_for_within(what, DEADLINE, check)
+}
+
+/// [`wait_for`] with a deadline of its own, for what takes longer by nature (a browser
+/// session).
+pub fn wait_for_within<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check() {
             return v;
@@ -87,7 +106,12 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 /// Runs `cmd` to its end and returns its output, or fails the test if it is still
 /// running after [`DEADLINE`]; it is killed then, and if the test fails otherwise while
 /// it runs. For commands that must not hang, tried where an older ward did.
-pub fn bounded(mut cmd: Command) -> Output {
+pub fn bounded(cmd: Command) -> Output {
+    bounded_within(cmd, DEADLINE)
+}
+
+/// [`bounded`] with a limit of its own.
+pub fn bounded_within(mut cmd: Command, limit: Duration) -> Output {
     /// Kills the child unless it was waited for.
     struct Reap(Option<Child>);
     impl Drop for Reap {
@@ -105,7 +129,7 @@ pub fn bounded(mut cmd: Command) -> Output {
         .spawn()
         .expect("spawn the command");
     let mut guard = Reap(Some(child));
-    wait_for(&format!("{cmd:?} to return"), || {
+    wait_for_within(&format!("{cmd:?} to return"), limit, || {
         guard.0.as_mut()?.try_wait().expect("try_wait")
     });
     guard
@@ -134,6 +158,27 @@ pub fn external(name: &str) -> Option<PathBuf> {
         eprintln!("SKIPPED: {name} is not installed; this test needs it");
     }
     found
+}
+
+/// The zombies whose parent is `parent`: children it has not reaped.
+pub fn zombie_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        if fields.first() == Some(&"Z") && fields.get(1) == Some(&parent.to_string().as_str()) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// True while a process with this PID exists and is not a zombie.

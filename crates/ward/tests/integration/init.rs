@@ -5,7 +5,7 @@
 
 use rustix::process::Signal;
 
-use crate::fixture::{Ward, external, kill, sh, wait_for};
+use crate::fixture::{Ward, external, kill, sh, wait_for, zombie_children};
 
 /// `unshare` with ward as PID 1 of a new PID namespace; the wrapper's own end sends
 /// SIGTERM to ward, so that a test that fails leaves nothing behind.
@@ -33,23 +33,6 @@ fn init_pid(w: &Ward) -> u32 {
             .parse()
             .ok()
     })
-}
-
-/// Zombies whose parent is `pid`.
-fn zombies_of(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
-                let after = stat.rsplit_once(") ").map_or("", |(_, a)| a);
-                let mut f = after.split_whitespace();
-                let (state, ppid) = (f.next(), f.next());
-                state == Some("Z") && ppid == Some(&pid.to_string())
-            })
-        })
-        .collect()
 }
 
 #[test]
@@ -97,7 +80,7 @@ fn as_pid1_it_reaps_orphans_and_stops_in_order_with_the_first_failure_code() {
     });
     // Every orphan has ended by now (0.2 s each); none may be left a zombie.
     wait_for("no zombie under ward", || {
-        zombies_of(ward).is_empty().then_some(())
+        zombie_children(ward).is_empty().then_some(())
     });
     // An orchestrator's probes.
     let ready = w.cli(&["health", "--ready"]);

@@ -1,6 +1,6 @@
 //! ward is a subreaper: orphans of its services are reaped, never left as zombies.
 
-use crate::fixture::{Ward, reaped, testbin, wait_for};
+use crate::fixture::{Ward, reaped, testbin, wait_for, zombie_children};
 
 #[test]
 fn orphaned_grandchildren_are_reaped() {
@@ -34,24 +34,4 @@ fn leftovers_of_a_dead_main_process_are_killed_and_reaped() {
         reaped(orphan).then_some(())
     });
     assert!(zombie_children(w.daemon_pid()).is_empty());
-}
-
-fn zombie_children(parent: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r.split_whitespace().collect())
-            .unwrap_or_default();
-        if fields.first() == Some(&"Z") && fields.get(1) == Some(&parent.to_string().as_str()) {
-            out.push(pid);
-        }
-    }
-    out
 }

@@ -8,18 +8,12 @@ use std::time::Duration;
 
 use ward_api::{ConfigResponse, HistoryResponse, LogsResponse, UsageResponse};
 
-use crate::fixture::{Ward, testbin, wait_for};
+use crate::fixture::{Ward, socket_request, testbin, wait_for};
 
 /// `GET path` on the socket: the status and the body.
 fn get(w: &Ward, path: &str) -> (u16, String) {
-    let s = UnixStream::connect(w.dir.path().join(".ward/ward.sock")).expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n");
-    let (code, answer) = crate::fixture::exchange(s, request.as_bytes());
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    socket_request(w, request.as_bytes())
 }
 
 fn ok<T: serde::de::DeserializeOwned>(w: &Ward, path: &str) -> T {
@@ -122,13 +116,8 @@ fn why_history_logs_config_and_usage_answer_as_the_cli_shows_them() {
     assert_eq!(next_line().text, "ready", "the tail comes first");
     w.ok(&["restart", "web"]);
     let pid = w.unit("web").pid.expect("pid");
-    let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|t: &String| t == &format!("started pid {pid}"))
-    {
-        seen.push(next_line().text);
-    }
+    let started = format!("started pid {pid}");
+    while next_line().text != started {}
 
     // usage: the samples of the running units.
     let u: UsageResponse = wait_for("samples of web", || {
