@@ -103,9 +103,9 @@ impl Supervisor {
                     }
                 },
                 // A task that completed under the last daemon stays completed.
+                // Its schedule is armed below, as every task's is.
                 None if wants_run && record.completed => {
                     self.dispatch(&name, Event::RestoredCompleted);
-                    self.arm_schedule(&name, false);
                 }
                 None if wants_run => self.autostart(&name),
                 // The operator stopped it: it stays stopped, autostart or not, and so

@@ -292,21 +292,16 @@ pub(crate) async fn answer(
         return Ok(event_stream(BodyExt::boxed(body)));
     }
     // `GET /v1/logs?follow=true`: the tail as the supervisor reads it, then a follower.
-    let follow = req.method() == Method::GET
-        && req.uri().path() == "/v1/logs"
-        && Query::parse(
-            req.uri().query().unwrap_or(""),
-            "logs",
-            &["name", "lines", "follow"],
-        )
-        .and_then(|q| q.flag("follow"))
-        .unwrap_or(false);
+    let mut follow = false;
     let reply = match route(req).await {
-        Ok(command) => match (&access, command.audited()) {
-            // A reader asked for something that acts.
-            (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
-            _ => forward(command, &tx, who).await.map_err(Refusal::from),
-        },
+        Ok(command) => {
+            follow = matches!(command, Command::Logs { follow: true, .. });
+            match (&access, command.audited()) {
+                // A reader asked for something that acts.
+                (Access::Read, Some((what, _))) => Err(refuse_reader(&audit, who, &what)),
+                _ => forward(command, &tx, who).await.map_err(Refusal::from),
+            }
+        }
         Err(refusal) => Err(refusal),
     };
     if follow
@@ -498,10 +493,15 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
             error: ApiError::new(
                 405,
                 format!("{method} is not allowed on {path}"),
-                Some(
-                    "GET /v1/status, /metrics, /readyz and /livez; every other endpoint takes POST"
-                        .into(),
-                ),
+                Some(format!(
+                    "GET {}; every other endpoint takes POST",
+                    ROUTES
+                        .iter()
+                        .filter(|(_, m, _)| *m == Method::GET)
+                        .map(|(p, ..)| *p)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             ),
             allow: Some(allowed.clone()),
         });
@@ -552,6 +552,7 @@ fn command(endpoint: Endpoint, query: &str, body: &[u8]) -> Result<Command, ApiE
                 lines: q
                     .number("lines", 0, crate::log_tail::MAX_LINES)?
                     .unwrap_or(100),
+                follow: q.flag("follow")?,
             }
         }
         Endpoint::Config => {

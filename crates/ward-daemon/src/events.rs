@@ -92,10 +92,16 @@ impl Bus {
         }
     }
 
+    /// Whether any reader asked for the sampling rounds: without one, a round is not
+    /// gathered into an event at all.
+    pub fn wants_usage(&self) -> bool {
+        self.usage_readers.load(Ordering::Relaxed) > 0
+    }
+
     /// A sampling round, for the readers that asked for it: one event, numbered `0`
     /// since it is no journal record (the numbers of the others stay without gaps).
     pub fn publish_usage(&self, samples: Vec<ward_api::UnitUsage>) {
-        if samples.is_empty() || self.usage_readers.load(Ordering::Relaxed) == 0 {
+        if samples.is_empty() || !self.wants_usage() {
             return;
         }
         let ev = LiveEvent {

@@ -108,7 +108,7 @@ impl Supervisor {
             }
             Command::Why { name, run } => return self.why_view(name, run, reply),
             Command::History { name, limit } => return self.history_view(name, limit, reply),
-            Command::Logs { name, lines } => return self.logs_view(name, lines, reply),
+            Command::Logs { name, lines, .. } => return self.logs_view(name, lines, reply),
             Command::Config { name } => {
                 let _ = reply.send(self.config_view(&name));
                 return;

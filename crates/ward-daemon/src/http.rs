@@ -213,14 +213,18 @@ fn unauthorized(
     resp
 }
 
-/// The live session a request's cookie names.
-fn session_of(req: &HttpRequest<Incoming>, shared: &Shared) -> Option<crate::sessions::Session> {
+/// The session id a request's cookie carries.
+fn cookie_of(req: &HttpRequest<Incoming>) -> Option<&str> {
     req.headers()
         .get_all(hyper::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(crate::sessions::cookie_id)
-        .and_then(|id| shared.sessions.get(id))
+}
+
+/// The live session a request's cookie names.
+fn session_of(req: &HttpRequest<Incoming>, shared: &Shared) -> Option<crate::sessions::Session> {
+    cookie_of(req).and_then(|id| shared.sessions.get(id))
 }
 
 /// `POST /v1/login`: a token for a session.
@@ -284,13 +288,7 @@ async fn login(
 
 /// `POST /v1/logout`: the session ends, and the cookie with it.
 fn logout(req: &HttpRequest<Incoming>, shared: &Shared) -> Response<crate::api::Body> {
-    if let Some(id) = req
-        .headers()
-        .get_all(hyper::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(crate::sessions::cookie_id)
-    {
+    if let Some(id) = cookie_of(req) {
         shared.sessions.end(id);
     }
     let mut resp = crate::api::ok_json(&ward_api::Ack { ok: true });

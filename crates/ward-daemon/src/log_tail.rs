@@ -64,18 +64,22 @@ pub(crate) fn tail(path: &Path, n: usize) -> std::io::Result<(Vec<LogLine>, u64)
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
-    // Back from the end a block at a time, until n + 1 newlines are in hand.
+    // Back from the end a block at a time, counting the newlines of each block once, until
+    // n + 1 are behind `start`; then that stretch is read whole, once.
     let mut start = len;
-    let mut buf: Vec<u8> = Vec::new();
-    while start > 0 && memchr::memchr_iter(b'\n', &buf).count() <= n {
+    let mut newlines = 0;
+    let mut block = Vec::new();
+    while start > 0 && newlines <= n {
         let step = start.min(64 * 1024);
         start -= step;
-        let mut block = vec![0; step as usize];
+        block.resize(step as usize, 0);
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut block)?;
-        block.extend_from_slice(&buf);
-        buf = block;
+        newlines += memchr::memchr_iter(b'\n', &block).count();
     }
+    let mut buf = Vec::with_capacity((len - start) as usize);
+    file.seek(SeekFrom::Start(start))?;
+    file.take(len - start).read_to_end(&mut buf)?;
     // A partial last line (written as it is read) is left for a follower.
     let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
     let mut lines: Vec<&[u8]> = buf[..whole]

@@ -53,6 +53,8 @@ pub enum Command {
         name: String,
         /// How many lines.
         lines: u32,
+        /// `follow=true`: the API layer turns the answer into a follower of the file.
+        follow: bool,
     },
     /// `GET /v1/config?name=N`: the unit's settings, secrets masked.
     Config {

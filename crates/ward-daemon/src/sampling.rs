@@ -106,6 +106,7 @@ impl Supervisor {
     pub(crate) fn samples_read(&mut self, readings: Vec<Reading>) {
         self.sampler.in_flight = false;
         let at_ms = Supervisor::epoch_ms(SystemTime::now());
+        let publish = self.events.wants_usage();
         let mut round = Vec::new();
         for r in readings {
             let Some(unit) = self.units.get_mut(&r.name) else {
@@ -147,10 +148,12 @@ impl Supervisor {
                 unit.usage_trail.pop_front();
             }
             unit.usage_trail.push_back(point);
-            round.push(ward_api::UnitUsage {
-                unit: r.name,
-                points: vec![point],
-            });
+            if publish {
+                round.push(ward_api::UnitUsage {
+                    unit: r.name,
+                    points: vec![point],
+                });
+            }
         }
         self.events.publish_usage(round);
     }

@@ -132,19 +132,6 @@ impl Supervisor {
         }
     }
 
-    /// The soonest wake-up a schedule asks of the loop.
-    pub(crate) fn next_schedule(&self) -> Option<Instant> {
-        if !self.any_scheduled {
-            return None;
-        }
-        self.units
-            .values()
-            .filter_map(|u| u.schedule.as_ref())
-            .filter(|a| !a.paused)
-            .filter_map(|a| a.due)
-            .min()
-    }
-
     /// Runs the tasks whose time has come, and the queued runs whose last run ended.
     pub(crate) fn run_due_schedules(&mut self) {
         if !self.any_scheduled {

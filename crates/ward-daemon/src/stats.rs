@@ -3,7 +3,7 @@
 //! on a blocking thread.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -35,15 +35,9 @@ pub struct StatsJson {
     pub mtbf_ms: Option<i64>,
 }
 
-/// The unit's statistics (none if the journal cannot be read).
-pub fn stats(journal: &std::path::Path, name: &str) -> Option<StatsJson> {
-    let reader = ward_store::Reader::open(journal).ok()?;
-    stats_from(&reader, name)
-}
-
-/// The same, from an open reader.
+/// The unit's statistics from an open reader; none if the journal cannot be read.
 pub fn stats_from(reader: &ward_store::Reader, name: &str) -> Option<StatsJson> {
-    let now = now_ms()?;
+    let now = ward_store::now_ms();
     let s = reader
         .stats(name, now - WINDOW.as_millis() as i64, now)
         .ok()?;
@@ -52,22 +46,11 @@ pub fn stats_from(reader: &ward_store::Reader, name: &str) -> Option<StatsJson> 
 
 /// Every unit's statistics, by name, from one pass over the journal.
 pub fn stats_all(reader: &ward_store::Reader) -> BTreeMap<String, StatsJson> {
-    let Some(now) = now_ms() else {
-        return BTreeMap::new();
-    };
+    let now = ward_store::now_ms();
     reader
         .stats_all(now - WINDOW.as_millis() as i64, now)
         .map(|all| all.into_iter().map(|(n, s)| (n, json(s))).collect())
         .unwrap_or_default()
-}
-
-fn now_ms() -> Option<i64> {
-    Some(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .ok()?
-            .as_millis() as i64,
-    )
 }
 
 fn json(s: ward_store::Stats) -> StatsJson {

@@ -19,7 +19,6 @@ impl Supervisor {
             self.own_files_due,
             self.sampler.due,
             self.event_hooks.next_deadline(),
-            self.next_schedule(),
         ]
         .into_iter()
         .flatten()
@@ -33,7 +32,16 @@ impl Supervisor {
             if unit.awaiting_tree {
                 next = next.min(now + TREE_POLL);
             }
-            for at in [unit.probe_due, unit.watchdog_due].into_iter().flatten() {
+            // A task's next scheduled run, unless its schedule is paused.
+            let scheduled = unit
+                .schedule
+                .as_ref()
+                .filter(|a| !a.paused)
+                .and_then(|a| a.due);
+            for at in [unit.probe_due, unit.watchdog_due, scheduled]
+                .into_iter()
+                .flatten()
+            {
                 next = next.min(at);
             }
         }

@@ -36,9 +36,9 @@ impl Supervisor {
         let journal = self.journal.path().to_path_buf();
         let min_uptime = unit.instance.service.min_uptime;
         let status = self.unit_status(unit, SystemTime::now());
-        let log_dir = self.config.supervisor.log_dir.clone();
+        let log = unit.log.path().to_path_buf();
         self.after_commit(reply, move || match run {
-            Some(n) => crate::why::from_journal(&journal, &log_dir, min_uptime, &name, n)
+            Some(n) => crate::why::from_journal(&journal, &log, min_uptime, &name, n)
                 .map_err(|e| ApiError::new(404, e, None))
                 .and_then(|w| json(&w)),
             None => {
@@ -104,7 +104,7 @@ impl Supervisor {
                 .and_then(|(lines, offset)| {
                     json(&LogsResponse {
                         name,
-                        file: path.display().to_string(),
+                        file: crate::wire::path(&path),
                         lines,
                         offset,
                     })
@@ -120,7 +120,7 @@ impl Supervisor {
         json(&ConfigResponse {
             name: unit.name.clone(),
             service: service.name.clone(),
-            file: self.config_path.display().to_string(),
+            file: crate::wire::path(&self.config_path),
             entries: ward_core::config::describe(service)
                 .into_iter()
                 .map(|(key, value)| ConfigEntry { key, value })

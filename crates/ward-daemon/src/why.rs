@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use ward_api::{ServiceStatus, UnitState, timestamp};
@@ -78,12 +78,13 @@ impl Why {
 }
 
 /// The last end of a unit the daemon knows, from its status; `None` when no run of it
-/// has ended since the daemon started. `journal` and `log_dir` are the state's places.
+/// has ended since the daemon started. `journal` is the journal's file.
 pub fn of_status(journal: &Path, min_uptime: Duration, s: ServiceStatus) -> Option<Why> {
     let v = s.verdict.clone()?;
     let strategy = strategy(&s, v.strategy.as_deref());
+    let reader = ward_store::Reader::open(journal).ok();
     let (confidence, recent_crashes, stats) =
-        journal_view(journal, &s.name, &v.class, strategy, min_uptime);
+        journal_view(reader.as_ref(), &s.name, &v.class, strategy, min_uptime);
     Some(Why {
         next: next(&s),
         strategy: strategy.to_string(),
@@ -104,9 +105,10 @@ pub fn of_status(journal: &Path, min_uptime: Duration, s: ServiceStatus) -> Opti
 }
 
 /// What both screens take from the journal: the confidence that the strategy holds (when
-/// it restarts), the crashes of the statistics' window by class, and the statistics.
+/// it restarts), the crashes of the statistics' window by class, and the statistics; none
+/// of them when the journal cannot be read. One reader serves all three.
 fn journal_view(
-    journal: &Path,
+    reader: Option<&ward_store::Reader>,
     name: &str,
     class: &str,
     strategy: &str,
@@ -116,11 +118,14 @@ fn journal_view(
     BTreeMap<String, u32>,
     Option<StatsJson>,
 ) {
+    let Some(reader) = reader else {
+        return (None, BTreeMap::new(), None);
+    };
     let confidence = strategy
         .starts_with("restart")
-        .then(|| confidence(journal, name, class, min_uptime))
+        .then(|| confidence(reader, name, class, min_uptime))
         .flatten();
-    let stats = crate::stats::stats(journal, name);
+    let stats = crate::stats::stats_from(reader, name);
     // The same window as the statistics, so their counts serve both.
     let recent = stats
         .as_ref()
@@ -129,11 +134,11 @@ fn journal_view(
     (confidence, recent, stats)
 }
 
-/// The Nth last ended run (1 is the last) as the journal tells it; works with the daemon
-/// down. The error says what the journal holds instead.
+/// The Nth last ended run (1 is the last) as the journal and the unit's `log` file tell
+/// it; works with the daemon down. The error says what the journal holds instead.
 pub fn from_journal(
     journal: &Path,
-    log_dir: &Path,
+    log: &Path,
     min_uptime: Duration,
     name: &str,
     n: u32,
@@ -205,8 +210,7 @@ pub fn from_journal(
         "none"
     };
     let (confidence, recent_crashes, stats) =
-        journal_view(journal, name, &class, strategy, min_uptime);
-    let log = log_dir.join(format!("{name}.log"));
+        journal_view(Some(&reader), name, &class, strategy, min_uptime);
     Ok(Why {
         name: name.to_string(),
         state: format!("run {n} of {} ended", end.ended_runs),
@@ -219,7 +223,7 @@ pub fn from_journal(
         confidence,
         recent_crashes,
         stats,
-        stderr: stderr_tail(&log, Some(window)),
+        stderr: stderr_tail(log, Some(window)),
         recommendation,
         run: Some(n),
         class,
@@ -278,16 +282,12 @@ fn strategy(s: &ServiceStatus, chosen: Option<&str>) -> &'static str {
 
 /// The Beta-posterior estimate from the journal's recovery outcomes.
 fn confidence(
-    journal: &Path,
+    reader: &ward_store::Reader,
     name: &str,
     class: &str,
     min_uptime: Duration,
 ) -> Option<ConfidenceJson> {
-    let reader = ward_store::Reader::open(journal).ok()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as i64;
+    let now = ward_store::now_ms();
     let c = reader
         .confidence(name, class, min_uptime.as_millis() as i64, now)
         .ok()?;

@@ -21,11 +21,12 @@ pub fn why(
     json: bool,
     timeout: Timeout,
 ) -> Result<i32, Failure> {
-    let journal = sup.state_dir.join("journal.db");
+    let journal = sup.journal();
     if let Some(n) = run {
         client::settle_journal(sup);
-        let why = ward_daemon::why::from_journal(&journal, &sup.log_dir, min_uptime, name, n)
-            .map_err(Failure::Usage)?;
+        let why =
+            ward_daemon::why::from_journal(&journal, &sup.log_file(name), min_uptime, name, n)
+                .map_err(Failure::Usage)?;
         return show(&why, json);
     }
     let status: StatusResponse =
