@@ -134,6 +134,12 @@ const ALL: &str = "
       FROM actions a WHERE a.at_ms >= ?1
 ";
 
+/// The entries of `?2` in [`ALL`]: a unit's, every instance's of a service, and the
+/// actions that name it (`web`, or `web.0` of service `web`).
+const OF_NAME: &str = "unit = ?2 OR service = ?2
+     OR instr(targets, ',' || ?2 || ',') > 0
+     OR instr(targets, ',' || ?2 || '.') > 0";
+
 impl Reader {
     /// Opens the journal read-only. A missing file is an error that says so.
     pub fn open(path: &Path) -> Result<Reader, StoreError> {
@@ -186,12 +192,7 @@ impl Reader {
     /// unit, or a service for all its instances) since `since_ms`, oldest first.
     pub fn history(&self, name: &str, since_ms: i64) -> rusqlite::Result<Vec<Entry>> {
         let sql = format!(
-            "SELECT at_ms, unit, kind, detail FROM ({ALL})
-              WHERE unit = ?2 OR service = ?2
-                 -- an action names units: `web`, or `web.0` of service `web`
-                 OR instr(targets, ',' || ?2 || ',') > 0
-                 OR instr(targets, ',' || ?2 || '.') > 0
-              ORDER BY at_ms, seq, ord"
+            "SELECT at_ms, unit, kind, detail FROM ({ALL}) WHERE {OF_NAME} ORDER BY at_ms, seq, ord"
         );
         self.run(&sql, params![since_ms, name])
     }
@@ -200,10 +201,7 @@ impl Reader {
     /// first, and whether older ones were left out.
     pub fn history_last(&self, name: &str, limit: u32) -> rusqlite::Result<(Vec<Entry>, bool)> {
         let sql = format!(
-            "SELECT at_ms, unit, kind, detail FROM ({ALL})
-              WHERE unit = ?2 OR service = ?2
-                 OR instr(targets, ',' || ?2 || ',') > 0
-                 OR instr(targets, ',' || ?2 || '.') > 0
+            "SELECT at_ms, unit, kind, detail FROM ({ALL}) WHERE {OF_NAME}
               ORDER BY at_ms DESC, seq DESC, ord DESC LIMIT ?3"
         );
         // One more than asked: whether there is more to show.

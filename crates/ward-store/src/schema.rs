@@ -117,11 +117,17 @@ const MIGRATIONS: &[&str] = &[
 /// The last order number the file holds, from which a writer goes on.
 pub(crate) fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(
+        // The tables only ever appended to hold their numbers in rowid order: their last
+        // row has the highest, found without a scan. A run's end is written into its row
+        // later, so only `end_seq` needs its maximum.
         "SELECT coalesce(max(s), 0) FROM (
-            SELECT max(start_seq) AS s FROM runs UNION ALL SELECT max(end_seq) FROM runs
-            UNION ALL SELECT max(seq) FROM crashes UNION ALL SELECT max(seq) FROM recoveries
-            UNION ALL SELECT max(seq) FROM health UNION ALL SELECT max(seq) FROM events
-            UNION ALL SELECT max(seq) FROM actions)",
+            SELECT max(end_seq) AS s FROM runs
+            UNION ALL SELECT * FROM (SELECT start_seq FROM runs ORDER BY rowid DESC LIMIT 1)
+            UNION ALL SELECT * FROM (SELECT seq FROM crashes ORDER BY rowid DESC LIMIT 1)
+            UNION ALL SELECT * FROM (SELECT seq FROM recoveries ORDER BY rowid DESC LIMIT 1)
+            UNION ALL SELECT * FROM (SELECT seq FROM health ORDER BY rowid DESC LIMIT 1)
+            UNION ALL SELECT * FROM (SELECT seq FROM events ORDER BY rowid DESC LIMIT 1)
+            UNION ALL SELECT * FROM (SELECT seq FROM actions ORDER BY rowid DESC LIMIT 1))",
         [],
         |r| r.get(0),
     )

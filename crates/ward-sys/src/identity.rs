@@ -45,7 +45,7 @@ pub fn parse_stat(content: &[u8]) -> Option<Stat> {
         return None;
     }
     let comm = String::from_utf8_lossy(&content[open + 1..close]).into_owned();
-    let mut rest = fields_after_comm(content)?;
+    let mut rest = fields_after(content, close)?;
     // Field 3 is the state; fields are numbered from 1 with pid = 1, comm = 2.
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
@@ -63,7 +63,11 @@ pub fn parse_stat(content: &[u8]) -> Option<Stat> {
 /// state) on: counted from the *last* `)`, since the name may hold spaces and `)`. What
 /// every reader of the file splits it with (`parse_stat`, the usage samples).
 pub(crate) fn fields_after_comm(content: &[u8]) -> Option<std::str::SplitAsciiWhitespace<'_>> {
-    let close = content.iter().rposition(|&b| b == b')')?;
+    fields_after(content, content.iter().rposition(|&b| b == b')')?)
+}
+
+/// The fields after the command name that ends at `close`, the last `)`.
+fn fields_after(content: &[u8], close: usize) -> Option<std::str::SplitAsciiWhitespace<'_>> {
     Some(
         std::str::from_utf8(&content[close + 1..])
             .ok()?

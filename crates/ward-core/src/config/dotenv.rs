@@ -39,7 +39,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
             )));
         };
         let key = key.trim_end();
-        if !super::tables::is_env_name(key) {
+        if !crate::expand::is_name(key) {
             return Err(err(format!(
                 "invalid environment variable name `{}`",
                 super::tables::shorten(key)

@@ -16,6 +16,9 @@ pub(crate) struct Ctx<'t> {
     pub base: PathBuf,
     /// Every problem found so far.
     pub report: Report,
+    /// Where each line starts, made at the first `locate`: a file of thousands of
+    /// services may ask for thousands of places.
+    lines: std::cell::OnceCell<super::errors::LineIndex<'t>>,
 }
 
 /// Byte offset where an item starts (its `[header]` for a table).
@@ -62,6 +65,7 @@ impl<'t> Ctx<'t> {
             text,
             base,
             report: Report::default(),
+            lines: std::cell::OnceCell::new(),
         }
     }
 
@@ -72,7 +76,9 @@ impl<'t> Ctx<'t> {
 
     /// The 1-based line and column of byte offset `at`.
     pub fn locate(&self, at: usize) -> (usize, usize) {
-        super::errors::LineIndex::new(self.text).locate(at)
+        self.lines
+            .get_or_init(|| super::errors::LineIndex::new(self.text))
+            .locate(at)
     }
 
     /// The source text of an item, as written.

@@ -751,7 +751,9 @@ impl Config {
             if let Some(tz) = svc.schedule.as_ref().and_then(|s| s.timezone.as_deref()) {
                 lookup(tz).map_err(|e| {
                     format!(
-                        "[services.{}] timezone: `{tz}` is not a time zone of this system                          ({e}); use a name of the IANA database such as \"Europe/Berlin\",                          and install it (Debian's package `tzdata`)",
+                        "[services.{}] timezone: `{tz}` is not a time zone of this system \
+                         ({e}); use a name of the IANA database such as \"Europe/Berlin\", \
+                         and install it (Debian's package `tzdata`)",
                         svc.name
                     )
                 })?;

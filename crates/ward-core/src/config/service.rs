@@ -669,7 +669,7 @@ fn names(ctx: &mut Ctx<'_>, key: &str, item: &Item) -> Vec<String> {
                 format!("`{n}` is set by ward and cannot be named in `{key}`"),
                 None,
             ),
-            Some(n) if super::tables::is_env_name(n) => out.push(n.to_string()),
+            Some(n) if crate::expand::is_name(n) => out.push(n.to_string()),
             _ => ctx.error(
                 at,
                 format!("`{key}` entries must be variable names"),

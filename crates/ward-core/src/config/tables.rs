@@ -21,7 +21,7 @@ pub(crate) fn env(ctx: &mut Ctx<'_>, item: &Item) -> BTreeMap<String, String> {
     };
     for (key, value) in entries(table) {
         let name = key.get();
-        if !is_env_name(name) {
+        if !crate::expand::is_name(name) {
             let message = format!("invalid environment variable name `{name}`");
             let hint = "a name starts with a letter or `_` and holds only ASCII letters, \
                         digits and `_`";
@@ -82,11 +82,6 @@ pub(crate) fn shorten(text: &str) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
     }
-}
-
-/// `^[A-Za-z_][A-Za-z0-9_]*$`
-pub(crate) fn is_env_name(name: &str) -> bool {
-    crate::expand::is_name(name)
 }
 
 /// `backoff = { initial, max, factor, jitter, reset_after }`; `place` names the table for
@@ -226,15 +221,13 @@ pub(crate) fn rlimits(ctx: &mut Ctx<'_>, item: &Item, place: &str) -> Rlimits {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn env_names() {
         for good in ["A", "_", "PATH", "my_var2", "_X1"] {
-            assert!(is_env_name(good), "{good}");
+            assert!(crate::expand::is_name(good), "{good}");
         }
         for bad in ["", "1A", "A-B", "A.B", "É", "A B", "A="] {
-            assert!(!is_env_name(bad), "{bad}");
+            assert!(!crate::expand::is_name(bad), "{bad}");
         }
     }
 }

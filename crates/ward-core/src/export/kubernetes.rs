@@ -55,7 +55,7 @@ pub fn export(config: &Config, image: &str, layout: Layout) -> Exported {
                 }
                 grace = grace.max(svc.stop_timeout);
                 let mut c = container(svc, image, &mut notes);
-                c["name"] = json!(dns(&inst.name.replace('.', "-")));
+                c["name"] = json!(dns(&inst.name));
                 containers.push(c);
                 out.warnings.extend(notes.lines);
                 w.comments.extend(notes.comments);

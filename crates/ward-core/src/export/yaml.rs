@@ -14,7 +14,6 @@ pub fn document(value: &Value) -> String {
 
 fn scalar(value: &Value) -> String {
     match value {
-        Value::String(s) => Value::String(s.clone()).to_string(),
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Object(o) if o.is_empty() => "{}".into(),
         other => other.to_string(),
