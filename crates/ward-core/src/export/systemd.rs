@@ -43,21 +43,26 @@ pub fn export(config: &Config, options: &Options) -> Exported {
 
 /// `web`, or `web-2` for an instance.
 pub fn unit_name(inst: &Instance) -> String {
-    if inst.service.instances == 1 {
-        inst.service.name.clone()
+    name_of(&inst.service, inst.index)
+}
+
+/// The name of instance `index` of `svc`.
+fn name_of(svc: &crate::config::ServiceConfig, index: u32) -> String {
+    if svc.instances == 1 {
+        svc.name.clone()
     } else {
-        format!("{}-{}", inst.service.name, inst.index)
+        format!("{}-{index}", svc.name)
     }
 }
 
-/// The units of every instance of `service`.
+/// The units of every instance of `service`, from its own table: not every instance of
+/// the config made again for each dependency.
 fn units_of(config: &Config, service: &str) -> Vec<String> {
-    config
-        .instances()
-        .iter()
-        .filter(|i| i.service.name == service)
-        .map(|i| format!("{}.service", unit_name(i)))
-        .collect()
+    config.services.get(service).map_or_else(Vec::new, |svc| {
+        (0..svc.instances)
+            .map(|i| format!("{}.service", name_of(svc, i)))
+            .collect()
+    })
 }
 
 fn service_unit(config: &Config, inst: &Instance, options: &Options) -> (String, Vec<String>) {
