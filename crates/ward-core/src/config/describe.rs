@@ -5,12 +5,19 @@
 
 use std::time::Duration;
 
-use super::model::{
-    Condition, DaemonExit, KillMode, Probe, RestartPolicy, ServiceConfig, ServiceType,
-};
+use super::model::{Condition, Probe, ServiceConfig, ServiceType};
+use super::service::{DAEMON_EXIT, KILL_MODES, RESTART};
 use super::toml_text::{string as quote, strings as words};
 use crate::duration::format_duration;
 use crate::secrets::{Redactor, is_secret};
+
+/// The name the config gives `value` in the table its key is read with.
+fn named<T: PartialEq + Copy>(table: &[(&'static str, T)], value: T) -> &'static str {
+    table
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map_or("", |(name, _)| name)
+}
 
 /// What a secret's value is shown as.
 pub const MASK: &str = "********";
@@ -114,14 +121,7 @@ pub fn describe(s: &ServiceConfig) -> Vec<(String, String)> {
     if !secret_env.is_empty() {
         put("secret_env", words(secret_env));
     }
-    put(
-        "restart",
-        quote(match restart {
-            RestartPolicy::Always => "always",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::Never => "never",
-        }),
-    );
+    put("restart", quote(named(RESTART, *restart)));
     put(
         "backoff",
         format!(
@@ -144,20 +144,8 @@ pub fn describe(s: &ServiceConfig) -> Vec<(String, String)> {
     );
     put("stop_signal", quote(&stop_signal.to_string()));
     put("stop_timeout", d(stop_timeout));
-    put(
-        "kill_mode",
-        quote(match kill_mode {
-            KillMode::Tree => "tree",
-            KillMode::Main => "main",
-        }),
-    );
-    put(
-        "on_daemon_exit",
-        quote(match on_daemon_exit {
-            DaemonExit::Keep => "keep",
-            DaemonExit::Stop => "stop",
-        }),
-    );
+    put("kill_mode", quote(named(KILL_MODES, *kill_mode)));
+    put("on_daemon_exit", quote(named(DAEMON_EXIT, *on_daemon_exit)));
     if let Some(p) = pidfile {
         put("pidfile", quote(&p.display().to_string()));
     }

@@ -76,16 +76,17 @@ const READINESS: &[(&str, Readiness)] = &[
     ("healthy", Readiness::Healthy),
 ];
 
-const DAEMON_EXIT: &[(&str, DaemonExit)] =
+pub(super) const DAEMON_EXIT: &[(&str, DaemonExit)] =
     &[("keep", DaemonExit::Keep), ("stop", DaemonExit::Stop)];
 
-const RESTART: &[(&str, RestartPolicy)] = &[
+pub(super) const RESTART: &[(&str, RestartPolicy)] = &[
     ("always", RestartPolicy::Always),
     ("on-failure", RestartPolicy::OnFailure),
     ("never", RestartPolicy::Never),
 ];
 
-const KILL_MODES: &[(&str, KillMode)] = &[("tree", KillMode::Tree), ("main", KillMode::Main)];
+pub(super) const KILL_MODES: &[(&str, KillMode)] =
+    &[("tree", KillMode::Tree), ("main", KillMode::Main)];
 
 /// Longest service name: it becomes part of file names, cgroup names and log lines.
 const MAX_NAME: usize = 64;
