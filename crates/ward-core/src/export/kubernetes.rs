@@ -94,6 +94,27 @@ fn dns(name: &str) -> String {
     s.trim_matches('-').chars().take(63).collect()
 }
 
+/// A Job's spec (also a CronJob's job template): the pod, restarted as the task's
+/// `restart` says, at most `start_limit.burst` times.
+fn job_spec(svc: &ServiceConfig, mut pod: Json) -> Json {
+    pod["restartPolicy"] = json!(job_restart(svc));
+    json!({
+        "backoffLimit": svc.start_limit.burst,
+        "template": {"metadata": {"labels": labels(svc)}, "spec": pod},
+    })
+}
+
+/// The Service in front of `name`'s pods, with `spec`.
+fn service_object(name: &str, svc: &ServiceConfig, spec: Json) -> (String, Json, Vec<String>) {
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels(svc)},
+        "spec": spec,
+    });
+    (format!("{name}-service"), service, Vec::new())
+}
+
 fn labels(svc: &ServiceConfig) -> Json {
     json!({"app.kubernetes.io/name": dns(&svc.name), "app.kubernetes.io/managed-by": "ward-export"})
 }
@@ -141,7 +162,6 @@ fn workload(
     if !init.is_empty() {
         pod["initContainers"] = json!(init);
     }
-    let template = json!({"metadata": {"labels": labels(svc)}, "spec": pod.clone()});
     if let Some(schedule) = &svc.schedule {
         let fields = schedule.cron.text.split_whitespace().count();
         if fields == 6 {
@@ -169,15 +189,10 @@ fn workload(
                 "Forbid"
             }
         };
-        let mut job_pod = pod.clone();
-        job_pod["restartPolicy"] = json!(job_restart(svc));
         let mut spec = json!({
             "schedule": cron,
             "concurrencyPolicy": policy,
-            "jobTemplate": {"spec": {
-                "backoffLimit": svc.start_limit.burst,
-                "template": {"metadata": {"labels": labels(svc)}, "spec": job_pod},
-            }},
+            "jobTemplate": {"spec": job_spec(svc, pod)},
         });
         if let Some(tz) = &schedule.timezone {
             spec["timeZone"] = json!(tz);
@@ -189,14 +204,10 @@ fn workload(
         return ("cronjob", object("batch/v1", "CronJob", &name, svc, spec));
     }
     if svc.kind == ServiceType::Oneshot {
-        let mut job_pod = pod;
-        job_pod["restartPolicy"] = json!(job_restart(svc));
-        let spec = json!({
-            "backoffLimit": svc.start_limit.burst,
-            "template": {"metadata": {"labels": labels(svc)}, "spec": job_pod},
-        });
+        let spec = job_spec(svc, pod);
         return ("job", object("batch/v1", "Job", &name, svc, spec));
     }
+    let template = json!({"metadata": {"labels": labels(svc)}, "spec": pod});
     if svc.restart != RestartPolicy::Always {
         w.not(
             "restart",
@@ -210,13 +221,8 @@ fn workload(
             "data",
             &format!("a StatefulSet keeps each pod's identity; mount volumes at {} (volumeClaimTemplates)", paths.join(", ")),
         );
-        let service = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "labels": labels(svc)},
-            "spec": {"clusterIP": "None", "selector": labels(svc)},
-        });
-        extra.push((format!("{name}-service"), service, Vec::new()));
+        let spec = json!({"clusterIP": "None", "selector": labels(svc)});
+        extra.push(service_object(&name, svc, spec));
         let spec = json!({
             "serviceName": name,
             "replicas": svc.instances,
@@ -229,13 +235,8 @@ fn workload(
         );
     }
     if let Some(port) = port_of(svc) {
-        let service = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "labels": labels(svc)},
-            "spec": {"selector": labels(svc), "ports": [{"port": port, "targetPort": port}]},
-        });
-        extra.push((format!("{name}-service"), service, Vec::new()));
+        let spec = json!({"selector": labels(svc), "ports": [{"port": port, "targetPort": port}]});
+        extra.push(service_object(&name, svc, spec));
     }
     let spec = json!({"replicas": svc.instances, "selector": selector, "template": template});
     (
@@ -358,8 +359,8 @@ fn container(svc: &ServiceConfig, image: &str, w: &mut Notes<'_>) -> Json {
         security.insert("capabilities".into(), json!({"add": add, "drop": ["ALL"]}));
     }
     match (&svc.run_as.user, &svc.run_as.group) {
-        (Some(u), g) if u.parse::<u32>().is_ok() => {
-            security.insert("runAsUser".into(), json!(u.parse::<u32>().unwrap_or(0)));
+        (Some(u), g) if let Ok(uid) = u.parse::<u32>() => {
+            security.insert("runAsUser".into(), json!(uid));
             if let Some(g) = g.as_ref().and_then(|g| g.parse::<u32>().ok()) {
                 security.insert("runAsGroup".into(), json!(g));
             }
