@@ -38,6 +38,7 @@ mod programs;
 mod query;
 mod reload;
 mod requests;
+mod routes;
 mod sampling;
 mod schedules;
 mod serving;
@@ -67,10 +68,10 @@ pub use startup::{
     StartError, check_access, check_descriptors, check_dirs, check_programs, finish_loading,
 };
 
+pub use requests::Command;
 /// How the control API turns a request into a [`Command`]: a pure function, public for
 /// the fuzz targets in `fuzz/`.
-pub use api::{Refusal, decode};
-pub use requests::Command;
+pub use routes::{Refusal, decode};
 
 /// What `ward up` hands the daemon.
 #[derive(Debug)]
