@@ -19,15 +19,17 @@ mod record;
 mod repair;
 mod retention;
 mod schema;
+mod stats;
 mod writer;
 
 pub use backup::{backup, backup_dir, list as backups, restore};
 pub use repair::{RepairReport, repair};
 pub use retention::Retention;
 
-pub use query::{CrashEntry, Entry, Reader, RunEnd, Stats};
+pub use query::{CrashEntry, Entry, Reader, RunEnd};
 pub use record::{ExitRecord, Record};
 pub use schema::{SCHEMA_VERSION, integrity_check, is_damage, open_checked};
+pub use stats::Stats;
 pub use writer::{BATCH_MAX, Journal, JournalHandle, PRUNE_EVERY, QUEUE, Tap};
 
 use std::path::PathBuf;
