@@ -104,6 +104,10 @@ impl Supervisor {
             _ => OomBaseline::read(&unit.controllers, &mut self.kmsg),
         };
         unit.log.set_secrets(secrets);
+        // When it started: taken before the spawn, not after the audit record and the log
+        // note that follow it, which on a busy machine take milliseconds the process has
+        // already run (a dependent's start measured against it then looks early).
+        let started = SystemTime::now();
         match ward_sys::spawn::spawn(spec) {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
@@ -112,7 +116,6 @@ impl Supervisor {
                 // A look at `/proc` from before the spawn would not know the new process.
                 self.procs.forget();
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
-                let started = SystemTime::now();
                 unit.last_started = Some(started);
                 unit.stop_escalated = false;
                 unit.operator_signal = None;
