@@ -188,8 +188,8 @@ impl Supervisor {
                 stdin: ward_sys::spawn::stdin_of(&json)?,
                 stdout: ward_sys::spawn::dev_null()?,
                 stderr: ward_sys::spawn::dev_null()?,
-                cgroup_procs: match &cgroup {
-                    Some(cg) => vec![cg.open_procs_for_join()?],
+                cgroups: match &cgroup {
+                    Some(cg) => vec![cg.open_for_join()?],
                     None => Vec::new(),
                 },
                 nofile: Some(self.nofile),

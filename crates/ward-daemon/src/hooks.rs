@@ -96,8 +96,8 @@ pub(crate) fn side_spec(
         stdin: ward_sys::spawn::dev_null()?,
         stdout,
         stderr,
-        cgroup_procs: match cgroup {
-            Some(cg) => vec![cg.open_procs_for_join()?],
+        cgroups: match cgroup {
+            Some(cg) => vec![cg.open_for_join()?],
             None => Vec::new(),
         },
         nofile: Some(nofile),

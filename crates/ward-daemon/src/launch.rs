@@ -83,9 +83,9 @@ pub struct Plumbing {
     pub stdout: OwnedFd,
     /// Write end of the unit's stderr pipe.
     pub stderr: OwnedFd,
-    /// `cgroup.procs` files to join: the containing cgroup's, and those of the resource
+    /// The cgroups to join: the containing one, and those of the resource
     /// controllers that enforce the unit's limits.
-    pub cgroup_procs: Vec<OwnedFd>,
+    pub cgroups: Vec<ward_sys::spawn::CgroupJoin>,
 }
 
 /// Builds the spec for one spawn.
@@ -121,7 +121,7 @@ pub fn spec(
         stdin: ward_sys::spawn::dev_null()?,
         stdout: plumbing.stdout,
         stderr: plumbing.stderr,
-        cgroup_procs: plumbing.cgroup_procs,
+        cgroups: plumbing.cgroups,
         nofile: Some(nofile),
         rlimits: inst.service.rlimits,
         parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
@@ -140,6 +140,7 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
         SpawnError::NotOnPath { .. } => SpawnFailure::NotFound(err.to_string()),
         SpawnError::Invalid(m) => SpawnFailure::Other(m.clone()),
         SpawnError::Fork(e) => SpawnFailure::Other(format!("ward could not fork: {e}")),
+        SpawnError::Cgroup(_) => SpawnFailure::Other(err.to_string()),
         SpawnError::Child {
             step,
             error,

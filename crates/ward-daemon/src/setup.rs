@@ -64,6 +64,8 @@ impl Supervisor {
             ward_sys::controllers::UnitControllers::default()
         });
         apply_limits(name, &unit.instance, &self.controllers, &unit.controllers);
+        // What a run of an adopted unit joined, as far as its config says.
+        unit.run_controllers = unit.controllers.for_run(wants(&unit.instance));
         // Before any run of this daemon's: a hook of an adopted unit writes to the log too.
         unit.log.set_secrets(crate::launch::secrets(
             &crate::launch::environment(name, &unit.instance),
@@ -152,6 +154,7 @@ impl Supervisor {
             awaiting_tree: false,
             pidfile: None,
             controllers: Default::default(),
+            run_controllers: Default::default(),
             oom_baseline: OomBaseline::default(),
             counters_at_exit: None,
             stop_escalated: false,
@@ -191,6 +194,16 @@ impl Supervisor {
             crashes: Default::default(),
             restarts_by_reason: Default::default(),
         }
+    }
+}
+
+/// The controllers the unit's limits need.
+pub(crate) fn wants(instance: &Instance) -> ward_sys::controllers::Wants {
+    let svc = &instance.service;
+    ward_sys::controllers::Wants {
+        memory: svc.memory_max.is_some(),
+        pids: svc.pids_max.is_some(),
+        cpu: svc.cpu_max.is_some(),
     }
 }
 

@@ -29,17 +29,20 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
+        unit.run_controllers = unit
+            .controllers
+            .for_run(crate::setup::wants(&unit.instance));
         let plumbing = (|| {
             let (stdout, stderr) = unit.output_ends()?;
             Ok::<_, std::io::Error>(Plumbing {
                 stdout,
                 stderr,
-                cgroup_procs: {
+                cgroups: {
                     let mut files = match &unit.containment {
-                        Containment::Cgroup(cg) => vec![cg.open_procs_for_join()?],
+                        Containment::Cgroup(cg) => vec![cg.open_for_join()?],
                         Containment::Tree => Vec::new(),
                     };
-                    files.extend(unit.controllers.join_files()?);
+                    files.extend(unit.run_controllers.join_files()?);
                     files
                 },
             })
@@ -101,7 +104,7 @@ impl Supervisor {
         // Counters read before the fork: the new process may hit a limit at once.
         let baseline = match unit.counters_at_exit.take() {
             Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => counters,
-            _ => OomBaseline::read(&unit.controllers, &mut self.kmsg),
+            _ => OomBaseline::read(&unit.run_controllers, &mut self.kmsg),
         };
         unit.log.set_secrets(secrets);
         // When it started: taken before the spawn, not after the audit record and the log

@@ -52,8 +52,13 @@ pub struct Unit {
     pub awaiting_tree: bool,
     /// The PID file of the main process, held while it runs (`pidfile = …`).
     pub pidfile: Option<ward_sys::pidfile::HeldPidFile>,
-    /// The unit's directories in the memory and pids controllers.
+    /// The unit's directories in the memory, pids and cpu controllers.
     pub controllers: ward_sys::controllers::UnitControllers,
+    /// Those its current run joined (see [`UnitControllers::for_run`]): the only ones
+    /// whose counters say anything about it.
+    ///
+    /// [`UnitControllers::for_run`]: ward_sys::controllers::UnitControllers::for_run
+    pub run_controllers: ward_sys::controllers::UnitControllers,
     /// OOM counters when the current run started.
     pub oom_baseline: crate::verdicts::OomBaseline,
     /// The counters as the last run's end read them, and when: a restart that follows at

@@ -143,8 +143,8 @@ impl Supervisor {
         // ward did about it; an exit while starting is one more failed start in the window.
         let failed_start = u32::from(before == State::Starting);
         // Read once: the evidence's words and the recommendation both use it.
-        let peak = unit.controllers.peak_memory();
-        let counters = OomBaseline::read(&unit.controllers, &mut self.kmsg);
+        let peak = unit.run_controllers.peak_memory();
+        let counters = OomBaseline::read(&unit.run_controllers, &mut self.kmsg);
         unit.counters_at_exit = Some((Instant::now(), counters));
         // A task has no uptime to reach: its end, not its length, says how it went.
         let min_uptime = if params.oneshot {
@@ -213,7 +213,7 @@ impl Supervisor {
         for mut p in due {
             if let Some(unit) = self.units.get(&p.unit) {
                 let kernel = self.kmsg.oom_since(p.baseline.kmsg, p.pid);
-                let now = OomBaseline::read(&unit.controllers, &mut self.kmsg);
+                let now = OomBaseline::read(&unit.run_controllers, &mut self.kmsg);
                 p.report.oom = oom_evidence(&oom_facts(
                     p.baseline,
                     now,

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::pidfd::Pidfd;
@@ -217,12 +216,13 @@ impl ServiceCgroup {
         &self.path
     }
 
-    /// Opens `cgroup.procs` for the child to join by writing `0`.
-    pub fn open_procs_for_join(&self) -> io::Result<OwnedFd> {
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(self.path.join("cgroup.procs"))?;
-        Ok(f.into())
+    /// Opens the cgroup for a child to join: a v2 directory to be born in, a v1
+    /// `cgroup.procs` to write.
+    pub fn open_for_join(&self) -> io::Result<crate::spawn::CgroupJoin> {
+        match self.version {
+            Version::V2 => crate::spawn::CgroupJoin::dir(&self.path),
+            Version::V1 => crate::spawn::CgroupJoin::procs(&self.path),
+        }
     }
 
     /// The PIDs in the cgroup now.
@@ -286,7 +286,14 @@ impl ServiceCgroup {
 
     /// SIGKILLs every process: `cgroup.kill` on v2 (atomic, race-free against forks),
     /// otherwise a pidfd per process.
+    ///
+    /// An empty cgroup is left alone: nothing in it can fork, and a v2 cgroup once killed
+    /// through `cgroup.kill` kills every child later born in it on some kernels, which
+    /// costs the next start its fast path (see `spawn`).
     pub fn kill_all(&self) -> io::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
         if self.version == Version::V2 {
             match fs::write(self.path.join("cgroup.kill"), "1") {
                 Ok(()) => return Ok(()),

@@ -9,7 +9,6 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::{Version, own_cgroup, parse_mountinfo};
@@ -28,6 +27,17 @@ pub struct Controllers {
     memory: Option<Controller>,
     pids: Option<Controller>,
     cpu: Option<Controller>,
+}
+
+/// The controllers a unit's limits need.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// It has a `memory_max`.
+    pub memory: bool,
+    /// It has a `pids_max`.
+    pub pids: bool,
+    /// It has a `cpu_max`.
+    pub cpu: bool,
 }
 
 /// A unit's directories in the controllers' hierarchies.
@@ -251,16 +261,38 @@ impl UnitControllers {
         }
     }
 
-    /// `cgroup.procs` of each directory, opened for the child to join.
-    pub fn join_files(&self) -> io::Result<Vec<OwnedFd>> {
-        let mut out = Vec::new();
-        for (_, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
-            let f = fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join("cgroup.procs"))?;
-            out.push(f.into());
+    /// The directories a run of a unit with `wants` joins: every one in the unified
+    /// hierarchy, which its process is born in at no cost, and a v1 one only for a limit.
+    ///
+    /// Joining a v1 hierarchy means writing its `cgroup.procs`, which waits for an RCU
+    /// grace period (about 9 ms here, five times the rest of a restart) unless the
+    /// machine's cgroup2 mount has `favordynmods`. A unit without limits then gives up the
+    /// v1 counters (the cgroup's OOM kills, its peak memory): its deaths are judged by the
+    /// kernel log and the machine's counters, its memory by its processes' own.
+    pub fn for_run(&self, wants: Wants) -> UnitControllers {
+        let keep = |c: &Option<(Version, PathBuf)>, wanted: bool| {
+            c.clone()
+                .filter(|(version, _)| *version == Version::V2 || wanted)
+        };
+        UnitControllers {
+            memory: keep(&self.memory, wants.memory),
+            pids: keep(&self.pids, wants.pids),
+            cpu: keep(&self.cpu, wants.cpu),
         }
-        Ok(out)
+    }
+
+    /// Each directory, opened for the child to join: a v2 one to be born in (the spawn
+    /// joins one directory only once, however many controllers share it), a v1
+    /// `cgroup.procs` to write.
+    pub fn join_files(&self) -> io::Result<Vec<crate::spawn::CgroupJoin>> {
+        [&self.memory, &self.pids, &self.cpu]
+            .into_iter()
+            .flatten()
+            .map(|(version, dir)| match version {
+                Version::V2 => crate::spawn::CgroupJoin::dir(dir),
+                Version::V1 => crate::spawn::CgroupJoin::procs(dir),
+            })
+            .collect()
     }
 
     /// How many times the kernel's OOM killer has killed in the unit's memory cgroup
@@ -308,4 +340,35 @@ pub fn vmstat_oom_kills() -> Option<u64> {
     let text = crate::kfile::read("/proc/vmstat").ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both() -> UnitControllers {
+        UnitControllers {
+            memory: Some((Version::V1, "/v1/memory/u".into())),
+            pids: Some((Version::V2, "/v2/u".into())),
+            cpu: Some((Version::V1, "/v1/cpu/u".into())),
+        }
+    }
+
+    #[test]
+    fn a_run_joins_v1_hierarchies_only_for_its_limits_and_v2_always() {
+        let none = both().for_run(Wants::default());
+        assert!(none.memory.is_none() && none.cpu.is_none());
+        assert!(none.pids.is_some(), "v2 costs nothing to join");
+        let memory = both().for_run(Wants {
+            memory: true,
+            ..Wants::default()
+        });
+        assert!(memory.memory.is_some() && memory.cpu.is_none());
+        let all = both().for_run(Wants {
+            memory: true,
+            pids: true,
+            cpu: true,
+        });
+        assert!(all.memory.is_some() && all.pids.is_some() && all.cpu.is_some());
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod cgroup;
+mod clone3;
 pub mod config_file;
 pub mod controllers;
 pub mod daemonize;

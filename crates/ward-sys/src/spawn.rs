@@ -33,6 +33,7 @@ use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::pidfd::Pidfd;
@@ -52,8 +53,8 @@ pub struct SpawnSpec {
     pub stdout: OwnedFd,
     /// Becomes fd 2.
     pub stderr: OwnedFd,
-    /// `cgroup.procs` files, opened for writing, that the child writes `0` into to join.
-    pub cgroup_procs: Vec<OwnedFd>,
+    /// The cgroups the child joins before anything else.
+    pub cgroups: Vec<CgroupJoin>,
     /// The open-file limit to give the child (ward raises its own; children get the
     /// customary one back).
     pub nofile: Option<crate::limits::Limit>,
@@ -75,6 +76,63 @@ pub struct SpawnSpec {
     pub capabilities: Option<ward_core::caps::CapSet>,
     /// A directory bind-mounted on `/tmp` in a mount namespace of the process's own.
     pub private_tmp: Option<PathBuf>,
+}
+
+/// How the child enters one cgroup.
+#[derive(Debug)]
+pub enum CgroupJoin {
+    /// A directory of the unified (v2) hierarchy. The first one is where the child is
+    /// born (`clone3` with `CLONE_INTO_CGROUP`), which costs no wait; where the kernel
+    /// cannot, and for any other, the child writes `cgroup.procs` inside it.
+    Dir(OwnedFd),
+    /// A `cgroup.procs` file (a v1 hierarchy), opened for writing: the child writes `0`.
+    Procs(OwnedFd),
+}
+
+impl CgroupJoin {
+    /// The directory `dir` of the unified hierarchy, opened to be born in.
+    pub fn dir(dir: &Path) -> io::Result<CgroupJoin> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)?;
+        Ok(CgroupJoin::Dir(f.into()))
+    }
+
+    /// `cgroup.procs` of the v1 directory `dir`, opened to be written.
+    pub fn procs(dir: &Path) -> io::Result<CgroupJoin> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))?;
+        Ok(CgroupJoin::Procs(f.into()))
+    }
+}
+
+/// `cgroup.procs` inside the directory `dir`, opened for writing.
+fn procs_in(dir: &OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: `dir` is an open directory and the name a NUL-terminated literal; the new
+    // descriptor is owned by the result alone.
+    unsafe {
+        let fd = libc::openat(
+            dir.as_raw_fd(),
+            c"cgroup.procs".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Device and inode of an open file: one directory joined twice (the containment cgroup
+/// and a v2 controller's are the same) is joined once.
+fn file_id(fd: &OwnedFd) -> Option<(u64, u64)> {
+    // SAFETY: fstat writes only the struct it is given.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd.as_raw_fd(), &mut st) == 0).then_some((st.st_dev, st.st_ino))
+    }
 }
 
 /// The step of the child's preparation that failed.
@@ -146,6 +204,9 @@ pub enum SpawnError {
     /// Something in the spec cannot be passed to the kernel (a NUL byte, an empty argv).
     #[error("invalid command: {0}")]
     Invalid(String),
+    /// A cgroup to join could not be opened.
+    #[error("cannot open the cgroup to join: {0}")]
+    Cgroup(#[source] io::Error),
     /// The clone, or the mapping of the child's stack, failed in ward itself.
     #[error("clone failed: {0}")]
     Fork(#[source] io::Error),
@@ -169,6 +230,9 @@ pub enum SpawnError {
 pub struct Spawned {
     /// The main process, pinned by a pidfd opened before anyone could reap it.
     pub pidfd: Pidfd,
+    /// It was born in its unified-hierarchy cgroup (`clone3`), rather than moved there by
+    /// a write that waits for the kernel.
+    pub born_in_cgroup: bool,
 }
 
 /// The `PATH` every process ward starts gets, and the one a program is looked up on when
@@ -244,7 +308,31 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     argv_p.push(std::ptr::null());
     let mut env_p: Vec<*const libc::c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
     env_p.push(std::ptr::null());
-    let cgroup_fds: Vec<i32> = spec.cgroup_procs.iter().map(|f| f.as_raw_fd()).collect();
+    // The first directory of the unified hierarchy is where the child is born; every
+    // other cgroup it joins by a write, a directory met twice only once.
+    let mut born_in: Option<&OwnedFd> = None;
+    let mut seen = Vec::new();
+    let mut opened = Vec::new();
+    let mut cgroup_fds: Vec<i32> = Vec::new();
+    for join in &spec.cgroups {
+        match join {
+            CgroupJoin::Dir(dir) => {
+                let id = file_id(dir);
+                if id.is_some() && seen.contains(&id) {
+                    continue;
+                }
+                seen.push(id);
+                if born_in.is_none() {
+                    born_in = Some(dir);
+                } else {
+                    let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
+                    cgroup_fds.push(procs.as_raw_fd());
+                    opened.push(procs);
+                }
+            }
+            CgroupJoin::Procs(file) => cgroup_fds.push(file.as_raw_fd()),
+        }
+    }
     let stdio = [
         spec.stdin.as_raw_fd(),
         spec.stdout.as_raw_fd(),
@@ -297,8 +385,12 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     let groups: Vec<libc::gid_t> = creds.map(|c| c.groups.clone()).unwrap_or_default();
     let last_cap = spec.capabilities.map(|_| last_capability()).unwrap_or(0);
 
-    let mut report = Report { step: 0, errno: 0 };
-    let plan = ChildPlan {
+    let mut report = Report {
+        ran: 0,
+        step: 0,
+        errno: 0,
+    };
+    let mut plan = ChildPlan {
         private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
         set_groups: creds.is_some(),
         groups: &groups,
@@ -319,14 +411,59 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         envp: env_p.as_ptr(),
         report: &mut report,
     };
-    let (pid, pidfd) = CHILD_STACK.with(|stack| {
-        let top = stack.top().map_err(SpawnError::Fork)?;
-        // SAFETY: `plan` and everything it points to live on this frame, which the clone
-        // cannot outlive: CLONE_VFORK keeps this thread asleep until the child has exec'd
-        // or exited. The child runs on its own stack (`top`), and signals are blocked
-        // around the clone so no handler of ward's can run on it.
-        unsafe { clone_vfork(top, &plan) }
-    })?;
+    let born = match born_in {
+        Some(dir) if crate::clone3::available() => CHILD_STACK.with(|stack| {
+            let top = stack.top().map_err(SpawnError::Fork)?;
+            // SAFETY: as for `clone_vfork` below; the stack is the same one, given by its
+            // lowest address and its size.
+            let born =
+                unsafe { clone_vfork_into(top.cast::<u8>().sub(STACK_SIZE).cast(), dir, &plan) };
+            match born {
+                // A child killed before its first instruction: on Linux 6.18 (at least)
+                // a cgroup that was ever killed through `cgroup.kill` kills every child
+                // born in it afterwards, as the kernel compares the kill count of the
+                // cgroup with that of ward's own. That zombie is left to the reaper, and
+                // the child joins by writing instead.
+                // SAFETY: the child has exec'd or exited; nothing writes the report.
+                Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => Ok(None),
+                Ok(child) => Ok(Some(child)),
+                Err(e) => match crate::clone3::refusal(e.raw_os_error().unwrap_or(0)) {
+                    crate::clone3::Refusal::Clone => Err(SpawnError::Fork(e)),
+                    crate::clone3::Refusal::Unsupported => {
+                        crate::clone3::mark_unsupported();
+                        Ok(None)
+                    }
+                    crate::clone3::Refusal::ThisCgroup => Ok(None),
+                },
+            }
+        })?,
+        _ => None,
+    };
+    // Not born in it: the child joins the directory by writing, before the others.
+    let joins_by_write;
+    let born_in_cgroup = born.is_some();
+    let (pid, pidfd) = match born {
+        Some(child) => child,
+        None => {
+            if let Some(dir) = born_in {
+                let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
+                joins_by_write = std::iter::once(procs.as_raw_fd())
+                    .chain(cgroup_fds.iter().copied())
+                    .collect::<Vec<_>>();
+                opened.push(procs);
+                plan.cgroup_fds = &joins_by_write;
+            }
+            CHILD_STACK.with(|stack| {
+                let top = stack.top().map_err(SpawnError::Fork)?;
+                // SAFETY: `plan` and everything it points to live on this frame, which the
+                // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
+                // has exec'd or exited. The child runs on its own stack (`top`), and signals
+                // are blocked around the clone so no handler of ward's can run on it.
+                unsafe { clone_vfork(top, &plan) }
+            })?
+        }
+    };
+    drop(opened);
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
     // any more; it is read once, by value.
     let report = unsafe { std::ptr::read_volatile(&report) };
@@ -338,7 +475,10 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
             program: program.display().to_string(),
         });
     }
-    Ok(Spawned { pidfd })
+    Ok(Spawned {
+        pidfd,
+        born_in_cgroup,
+    })
 }
 
 /// `struct __user_cap_header_struct`.
@@ -362,6 +502,8 @@ struct CapData {
 #[repr(C)]
 #[derive(Copy, Clone)]
 struct Report {
+    /// Set by the child's first step: a child that never ran was killed at birth.
+    ran: u8,
     step: u8,
     errno: i32,
 }
@@ -471,6 +613,42 @@ unsafe fn clone_vfork(
     }
 }
 
+/// Clones the child that runs `plan` straight into the cgroup directory `dir`, returning
+/// once it has exec'd or exited, with its PID and pidfd; the kernel's error when it cannot.
+///
+/// # Safety
+/// As for `clone_vfork`, with `stack` the lowest address of that stack, `STACK_SIZE`
+/// bytes below its top.
+unsafe fn clone_vfork_into(
+    stack: *mut libc::c_void,
+    dir: &OwnedFd,
+    plan: &ChildPlan<'_>,
+) -> io::Result<(u32, Pidfd)> {
+    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the plan `clone_vfork_into` was given, alive while the parent
+        // sleeps.
+        unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
+    }
+    // SAFETY: as in `clone_vfork`: every signal blocked around the clone, the plan valid
+    // until the child has exec'd or exited.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let born = crate::clone3::clone_vfork_into(
+            stack,
+            STACK_SIZE,
+            dir.as_raw_fd(),
+            entry,
+            plan as *const ChildPlan<'_> as *mut libc::c_void,
+        );
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        let (pid, pidfd) = born?;
+        Ok((pid, Pidfd::from_owned(OwnedFd::from_raw_fd(pidfd), pid)))
+    }
+}
+
 /// The highest capability number this kernel knows; 40 (Linux 5.9 and later) when
 /// `/proc` does not say.
 fn last_capability() -> u32 {
@@ -530,6 +708,8 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         envp,
         report,
     } = *plan;
+    // SAFETY: the report is the parent's, which sleeps until this child execs or exits.
+    unsafe { std::ptr::write_volatile(&raw mut (*report).ran, 1) };
     let fail = |step: ChildStep| -> ! {
         // SAFETY: see `report_and_exit`.
         unsafe { report_and_exit(report, step) }
@@ -700,6 +880,7 @@ unsafe fn report_and_exit(report: *mut Report, step: ChildStep) -> ! {
         std::ptr::write_volatile(
             report,
             Report {
+                ran: 1,
                 step: step as u8,
                 errno,
             },

@@ -80,7 +80,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         stdin: dup(std::io::stdin().as_fd())?,
         stdout: dup(std::io::stdout().as_fd())?,
         stderr: dup(std::io::stderr().as_fd())?,
-        cgroup_procs: tree.join_files()?,
+        cgroups: tree.join_files()?,
         nofile: None,
         rlimits,
         // The command dies with `ward run`: a killed `ward run` leaves nothing behind.

@@ -3,7 +3,6 @@
 //! always this process as subreaper (a double fork or `setsid` lands back here), plus a
 //! memory cgroup for `--memory-max`. Removed when dropped.
 
-use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use ward_core::Signal;
@@ -62,11 +61,11 @@ impl RunTree {
     }
 
     /// The `cgroup.procs` files the command joins.
-    pub fn join_files(&self) -> Result<Vec<OwnedFd>, Failure> {
+    pub fn join_files(&self) -> Result<Vec<ward_sys::spawn::CgroupJoin>, Failure> {
         let mut files = Vec::new();
         if let Some((_, cg)) = &self.cgroup {
             files.push(
-                cg.open_procs_for_join()
+                cg.open_for_join()
                     .map_err(|e| Failure::Failed(format!("cannot join the run's cgroup: {e}")))?,
             );
         }
