@@ -311,6 +311,14 @@ impl Supervisor {
                 continue;
             };
             u.machine.set_params(Params::from(&*inst.service));
+            if u.set_up {
+                match self.controllers.unit(&name, crate::setup::wants(&inst)) {
+                    Ok(more) => u.controllers.absorb(more),
+                    Err(e) => {
+                        tracing::warn!(unit = %name, error = %e, "no resource controllers for this service")
+                    }
+                }
+            }
             crate::setup::apply_limits(&name, &inst, &self.controllers, &u.controllers);
             u.instance = inst;
             let paused = u.schedule.as_ref().is_some_and(|a| a.paused);

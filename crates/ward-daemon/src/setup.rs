@@ -59,7 +59,7 @@ impl Supervisor {
             },
             None => Containment::Tree,
         };
-        unit.controllers = self.controllers.unit(name).unwrap_or_else(|e| {
+        unit.controllers = self.controllers.unit(name, wants(&unit.instance)).unwrap_or_else(|e| {
             tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
             ward_sys::controllers::UnitControllers::default()
         });

@@ -137,22 +137,27 @@ impl Controllers {
         self.cpu.is_some()
     }
 
-    /// Creates (or reuses) the unit's directories.
-    pub fn unit(&self, name: &str) -> io::Result<UnitControllers> {
-        let make = |c: &Option<Controller>| -> io::Result<Option<(Version, PathBuf)>> {
-            let Some(c) = c else { return Ok(None) };
-            let path = c.base.join(name);
-            match fs::create_dir(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-            Ok(Some((c.version, path)))
-        };
+    /// Creates (or reuses) the unit's directories: in the unified hierarchy always, in a
+    /// v1 one only for a limit the unit has (see [`UnitControllers::for_run`]).
+    pub fn unit(&self, name: &str, wants: Wants) -> io::Result<UnitControllers> {
+        let make =
+            |c: &Option<Controller>, wanted: bool| -> io::Result<Option<(Version, PathBuf)>> {
+                let Some(c) = c else { return Ok(None) };
+                if c.version == Version::V1 && !wanted {
+                    return Ok(None);
+                }
+                let path = c.base.join(name);
+                match fs::create_dir(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(Some((c.version, path)))
+            };
         Ok(UnitControllers {
-            memory: make(&self.memory)?,
-            pids: make(&self.pids)?,
-            cpu: make(&self.cpu)?,
+            memory: make(&self.memory, wants.memory)?,
+            pids: make(&self.pids, wants.pids)?,
+            cpu: make(&self.cpu, wants.cpu)?,
         })
     }
 
@@ -259,6 +264,15 @@ impl UnitControllers {
                 )
             }
         }
+    }
+
+    /// Takes the directories of `more` that this one lacks: a reload that gives a unit a
+    /// new limit adds its directory, and one that takes a limit away keeps it until the
+    /// unit goes, as its process may still be in it.
+    pub fn absorb(&mut self, more: UnitControllers) {
+        self.memory = self.memory.take().or(more.memory);
+        self.pids = self.pids.take().or(more.pids);
+        self.cpu = self.cpu.take().or(more.cpu);
     }
 
     /// The directories a run of a unit with `wants` joins: every one in the unified

@@ -48,7 +48,13 @@ impl RunTree {
                 ));
             }
             let unit = controllers
-                .unit("cmd")
+                .unit(
+                    "cmd",
+                    ward_sys::controllers::Wants {
+                        memory: true,
+                        ..Default::default()
+                    },
+                )
                 .map_err(|e| Failure::Failed(format!("cannot make the run's cgroup: {e}")))?;
             tree.memory = Some((controllers, unit));
             let (_, unit) = tree.memory.as_ref().expect("set above");

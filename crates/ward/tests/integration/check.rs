@@ -163,6 +163,65 @@ fn cpu_max_is_set_in_the_services_cgroup() {
     assert_eq!(quota.trim(), "25000");
 }
 
+/// On a machine whose controllers are in v1 hierarchies, a unit joins one only for the
+/// limit that needs it: joining costs every start an RCU grace period. A reload that gives
+/// it a limit puts its next process there, and one that takes the limit away leaves it.
+#[test]
+fn a_v1_controller_is_joined_only_for_its_limit_and_from_the_reload_that_sets_it() {
+    let bin = crate::fixture::testbin();
+    let svc =
+        |extra: &str| format!("[services.s]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n{extra}");
+    let w = Ward::up(&svc(""));
+    let pid = w.wait_state("s", "running").pid.expect("pid");
+    let in_ward_dir = |pid: u32, controller: &str| {
+        v1_dir(pid, controller)
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with("ward-"))
+    };
+    if !std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+        eprintln!("SKIPPED: no v1 memory hierarchy on this machine");
+        return;
+    }
+    assert!(
+        !in_ward_dir(pid, "memory"),
+        "joined v1 memory without a limit"
+    );
+    assert!(!in_ward_dir(pid, "pids"), "joined v1 pids without a limit");
+
+    std::fs::write(&w.config, svc("memory_max = \"64MiB\"\n")).expect("write config");
+    w.ok(&["reload"]);
+    let limited = crate::fixture::wait_for("the restart after the reload", || {
+        let now = w.unit("s");
+        (now.state == ward_api::UnitState::Running && now.pid != Some(pid))
+            .then_some(now.pid)
+            .flatten()
+    });
+    assert!(
+        in_ward_dir(limited, "memory"),
+        "the limit's hierarchy was not joined"
+    );
+    let limit = std::fs::read_to_string(v1_dir(limited, "memory").join("memory.limit_in_bytes"))
+        .expect("memory.limit_in_bytes");
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    assert!(
+        !in_ward_dir(limited, "pids"),
+        "joined v1 pids without a limit"
+    );
+
+    std::fs::write(&w.config, svc("")).expect("write config");
+    w.ok(&["reload"]);
+    let free = crate::fixture::wait_for("the restart after the second reload", || {
+        let now = w.unit("s");
+        (now.state == ward_api::UnitState::Running && now.pid != Some(limited))
+            .then_some(now.pid)
+            .flatten()
+    });
+    assert!(
+        !in_ward_dir(free, "memory"),
+        "still joined v1 memory without a limit"
+    );
+}
+
 /// The v1 cgroup directory of `pid` in the hierarchy of `controller` (this machine's
 /// limits live in its v1 hierarchies).
 fn v1_dir(pid: u32, controller: &str) -> std::path::PathBuf {
