@@ -63,7 +63,9 @@ impl Supervisor {
                     for (&(i, _), state) in mains.iter().zip(states) {
                         status.services[i].process_state = Some(state.as_str().to_string());
                     }
-                    let _ = reply.send(json(&status));
+                    // About 480 bytes a unit; a little more saves growing the buffer.
+                    let size = 1024 + status.services.len() * 640;
+                    let _ = reply.send(crate::requests::json_sized(&status, size));
                 });
                 return;
             }

@@ -159,7 +159,15 @@ impl ApiError {
 
 /// Serialises an answer; the types here always serialise.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Reply {
-    serde_json::to_vec(value)
-        .map(Answer::json)
+    json_sized(value, 0)
+}
+
+/// Serialises an answer of about `size` bytes into a buffer of that size made at once: a
+/// status of thousands of units grows to megabytes, and growing by doubling copied it
+/// over and over (a seventh of the daemon's time for a status of 5,000).
+pub(crate) fn json_sized<T: serde::Serialize>(value: &T, size: usize) -> Reply {
+    let mut out = Vec::with_capacity(size);
+    serde_json::to_writer(&mut out, value)
+        .map(|()| Answer::json(out))
         .map_err(|e| ApiError::new(500, format!("cannot encode the answer: {e}"), None))
 }

@@ -220,6 +220,20 @@ fn statistics_count_restarts_by_cause() {
         v["stats"]["restarts_after_crash"].as_u64().expect("n") >= 3,
         "{v}"
     );
+    // Named units alone, each whole and with its statistics; an unknown name is refused.
+    let out = w.ok(&["status", "calm", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let services = st["services"].as_array().expect("services");
+    assert_eq!(services.len(), 1, "{st}");
+    assert_eq!(services[0]["name"], "calm", "{st}");
+    assert_eq!(services[0]["stats"]["restarts_by_operator"], 1, "{st}");
+    assert!(
+        services[0]["state"].is_string() && st["daemon"]["pid"].is_u64(),
+        "{st}"
+    );
+    let out = w.cli(&["status", "nosuch", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no service named `nosuch`"));
 }
 
 #[test]
