@@ -574,6 +574,29 @@ thread_local! {
     static CHILD_STACK: ChildStack = const { ChildStack::new() };
 }
 
+/// The child's entry point: `arg` is the plan the clone was given.
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the plan the clone was given, alive while the parent sleeps
+    // (CLONE_VFORK).
+    unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
+}
+
+/// Runs `clone` with every signal blocked, so that no handler of ward's runs in the child
+/// it makes, and puts the old mask back.
+fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
+    // SAFETY: blocking every signal and restoring the old mask are plain syscalls on
+    // values of this frame.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let made = clone();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        made
+    }
+}
+
 /// Clones the child that runs `plan`, returning once it has exec'd or exited, with its PID
 /// and the pidfd the kernel opened for it.
 ///
@@ -584,33 +607,25 @@ unsafe fn clone_vfork(
     top: *mut libc::c_void,
     plan: &ChildPlan<'_>,
 ) -> Result<(u32, Pidfd), SpawnError> {
-    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: `arg` is the plan `clone_vfork` was given, alive while the parent sleeps.
-        unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
-    }
-    // SAFETY: blocking every signal and restoring the old mask are plain syscalls; clone
-    // runs `entry` on `top` with the plan, as the caller promised they stay valid.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let mut pidfd: libc::c_int = -1;
+    let mut pidfd: libc::c_int = -1;
+    // SAFETY: clone runs the entry on `top` with the plan, as the caller promised they
+    // stay valid; the error is read before anything else can change it.
+    let (pid, clone_error) = signals_blocked(|| unsafe {
         let pid = libc::clone(
-            entry,
+            child_entry,
             top,
             libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
             plan as *const ChildPlan<'_> as *mut libc::c_void,
             &mut pidfd as *mut libc::c_int,
         );
-        let clone_error = io::Error::last_os_error();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        if pid < 0 {
-            return Err(SpawnError::Fork(clone_error));
-        }
-        let pidfd = Pidfd::from_owned(OwnedFd::from_raw_fd(pidfd), pid as u32);
-        Ok((pid as u32, pidfd))
+        (pid, io::Error::last_os_error())
+    });
+    if pid < 0 {
+        return Err(SpawnError::Fork(clone_error));
     }
+    // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
+    let pidfd = Pidfd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as u32);
+    Ok((pid as u32, pidfd))
 }
 
 /// Clones the child that runs `plan` straight into the cgroup directory `dir`, returning
@@ -624,29 +639,21 @@ unsafe fn clone_vfork_into(
     dir: &OwnedFd,
     plan: &ChildPlan<'_>,
 ) -> io::Result<(u32, Pidfd)> {
-    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: `arg` is the plan `clone_vfork_into` was given, alive while the parent
-        // sleeps.
-        unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
-    }
-    // SAFETY: as in `clone_vfork`: every signal blocked around the clone, the plan valid
-    // until the child has exec'd or exited.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let born = crate::clone3::clone_vfork_into(
+    // SAFETY: as in `clone_vfork`: the plan valid until the child has exec'd or exited.
+    let (pid, pidfd) = signals_blocked(|| unsafe {
+        crate::clone3::clone_vfork_into(
             stack,
             STACK_SIZE,
             dir.as_raw_fd(),
-            entry,
+            child_entry,
             plan as *const ChildPlan<'_> as *mut libc::c_void,
-        );
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        let (pid, pidfd) = born?;
-        Ok((pid, Pidfd::from_owned(OwnedFd::from_raw_fd(pidfd), pid)))
-    }
+        )
+    })?;
+    // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
+    Ok((
+        pid,
+        Pidfd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid),
+    ))
 }
 
 /// The highest capability number this kernel knows; 40 (Linux 5.9 and later) when

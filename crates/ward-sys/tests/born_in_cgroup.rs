@@ -92,14 +92,23 @@ fn cgroups_then_end(child: Spawned) -> String {
     lines
 }
 
-#[test]
-fn a_child_is_born_in_its_cgroup_and_still_joins_its_v1_controllers() {
+/// A directory of this test's below its own cgroup in the unified hierarchy, with the v1
+/// memory hierarchy's own place; `None`, said on stderr, where there is no such place.
+fn unified_dir(name: &str) -> Option<(Dir, Option<PathBuf>)> {
     let (Some(v2), memory) = own_dirs() else {
         eprintln!("SKIPPED: no cgroup2 mount here: there is nothing to be born in");
-        return;
+        return None;
     };
-    let Some(unit) = Dir::make(&v2, "unit") else {
+    let Some(dir) = Dir::make(&v2, name) else {
         eprintln!("SKIPPED: cannot make a directory below {}", v2.display());
+        return None;
+    };
+    Some((dir, memory))
+}
+
+#[test]
+fn a_child_is_born_in_its_cgroup_and_still_joins_its_v1_controllers() {
+    let Some((unit, memory)) = unified_dir("unit") else {
         return;
     };
     let memory = memory.and_then(|m| Dir::make(&m, "memory"));
@@ -169,12 +178,7 @@ fn a_child_is_born_in_its_cgroup_and_still_joins_its_v1_controllers() {
 /// it afterwards: the spawn sees its child die unborn and joins it by writing instead.
 #[test]
 fn a_cgroup_killed_once_still_takes_children() {
-    let (Some(v2), _) = own_dirs() else {
-        eprintln!("SKIPPED: no cgroup2 mount here");
-        return;
-    };
-    let Some(unit) = Dir::make(&v2, "killed") else {
-        eprintln!("SKIPPED: cannot make a directory below {}", v2.display());
+    let Some((unit, _)) = unified_dir("killed") else {
         return;
     };
     if fs::write(unit.0.join("cgroup.kill"), "1").is_err() {

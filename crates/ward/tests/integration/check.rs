@@ -190,12 +190,16 @@ fn a_v1_controller_is_joined_only_for_its_limit_and_from_the_reload_that_sets_it
 
     std::fs::write(&w.config, svc("memory_max = \"64MiB\"\n")).expect("write config");
     w.ok(&["reload"]);
-    let limited = crate::fixture::wait_for("the restart after the reload", || {
-        let now = w.unit("s");
-        (now.state == ward_api::UnitState::Running && now.pid != Some(pid))
-            .then_some(now.pid)
-            .flatten()
-    });
+    // The process that replaced `old` once a reload's restart is done.
+    let replaced = |old: u32| {
+        crate::fixture::wait_for("the restart after the reload", || {
+            let now = w.unit("s");
+            (now.state == ward_api::UnitState::Running && now.pid != Some(old))
+                .then_some(now.pid)
+                .flatten()
+        })
+    };
+    let limited = replaced(pid);
     assert!(
         in_ward_dir(limited, "memory"),
         "the limit's hierarchy was not joined"
@@ -210,12 +214,7 @@ fn a_v1_controller_is_joined_only_for_its_limit_and_from_the_reload_that_sets_it
 
     std::fs::write(&w.config, svc("")).expect("write config");
     w.ok(&["reload"]);
-    let free = crate::fixture::wait_for("the restart after the second reload", || {
-        let now = w.unit("s");
-        (now.state == ward_api::UnitState::Running && now.pid != Some(limited))
-            .then_some(now.pid)
-            .flatten()
-    });
+    let free = replaced(limited);
     assert!(
         !in_ward_dir(free, "memory"),
         "still joined v1 memory without a limit"
