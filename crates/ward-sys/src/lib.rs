@@ -7,7 +7,6 @@
 
 pub mod accounts;
 pub mod cgroup;
-mod clone3;
 pub mod config_file;
 pub mod controllers;
 pub mod daemonize;
@@ -29,6 +28,7 @@ pub mod time_zone;
 pub mod token;
 pub mod tree;
 pub mod usage;
+mod vfork;
 pub mod watch;
 
 pub use identity::ProcessIdentity;

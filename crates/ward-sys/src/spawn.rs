@@ -11,7 +11,8 @@
 //! again; measured here that is about 0.8 ms of every restart, more than half of what the
 //! kernel needs for the rest of it. Sharing memory also lets the child report a failed step
 //! by writing it where the parent reads it, with no pipe, and `CLONE_PIDFD` hands back the
-//! pidfd with the process, before anything could reap it.
+//! pidfd with the process, before anything could reap it. The clone itself, its stack and
+//! the birth in a cgroup are in `vfork`.
 //!
 //! Everything the child needs is computed before the clone. Until `execve` the child calls
 //! only async-signal-safe functions, allocates nothing and writes to no memory but its own
@@ -412,31 +413,30 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         report: &mut report,
     };
     let born = match born_in {
-        Some(dir) if crate::clone3::available() => CHILD_STACK.with(|stack| {
-            let top = stack.top().map_err(SpawnError::Fork)?;
-            // SAFETY: as for `clone_vfork` below; the stack is the same one, given by its
-            // lowest address and its size.
-            let born =
-                unsafe { clone_vfork_into(top.cast::<u8>().sub(STACK_SIZE).cast(), dir, &plan) };
-            match born {
+        Some(dir) if crate::vfork::into_cgroup_available() => {
+            let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
+            // SAFETY: `plan` and everything it points to live on this frame, which the
+            // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
+            // has exec'd or exited, and `child_entry` touches only what the plan names.
+            match unsafe { crate::vfork::vfork(child_entry, arg, Some(dir.as_raw_fd())) } {
                 // A child killed before its first instruction: on Linux 6.18 (at least)
                 // a cgroup that was ever killed through `cgroup.kill` kills every child
                 // born in it afterwards, as the kernel compares the kill count of the
                 // cgroup with that of ward's own. That zombie is left to the reaper, and
                 // the child joins by writing instead.
                 // SAFETY: the child has exec'd or exited; nothing writes the report.
-                Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => Ok(None),
-                Ok(child) => Ok(Some(child)),
-                Err(e) => match crate::clone3::refusal(e.raw_os_error().unwrap_or(0)) {
-                    crate::clone3::Refusal::Clone => Err(SpawnError::Fork(e)),
-                    crate::clone3::Refusal::Unsupported => {
-                        crate::clone3::mark_unsupported();
-                        Ok(None)
+                Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => None,
+                Ok(child) => Some(child),
+                Err(e) => match crate::vfork::refusal(e.raw_os_error().unwrap_or(0)) {
+                    crate::vfork::Refusal::Clone => return Err(SpawnError::Fork(e)),
+                    crate::vfork::Refusal::Unsupported => {
+                        crate::vfork::mark_unsupported();
+                        None
                     }
-                    crate::clone3::Refusal::ThisCgroup => Ok(None),
+                    crate::vfork::Refusal::ThisCgroup => None,
                 },
             }
-        })?,
+        }
         _ => None,
     };
     // Not born in it: the child joins the directory by writing, before the others.
@@ -453,16 +453,12 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
                 opened.push(procs);
                 plan.cgroup_fds = &joins_by_write;
             }
-            CHILD_STACK.with(|stack| {
-                let top = stack.top().map_err(SpawnError::Fork)?;
-                // SAFETY: `plan` and everything it points to live on this frame, which the
-                // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
-                // has exec'd or exited. The child runs on its own stack (`top`), and signals
-                // are blocked around the clone so no handler of ward's can run on it.
-                unsafe { clone_vfork(top, &plan) }
-            })?
+            let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
+            // SAFETY: as for the clone into the cgroup above.
+            unsafe { crate::vfork::vfork(child_entry, arg, None) }.map_err(SpawnError::Fork)?
         }
     };
+    let pidfd = Pidfd::from_owned(pidfd, pid);
     drop(opened);
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
     // any more; it is read once, by value.
@@ -508,152 +504,11 @@ struct Report {
     errno: i32,
 }
 
-/// Enough for the child's few libc calls; the guard page below it turns an overflow into
-/// a fault of the child instead of a write into ward's memory.
-const STACK_SIZE: usize = 64 * 1024;
-
-/// The stack the cloned child runs on until it execs, mapped on the first spawn of a
-/// thread and kept: a thread spawns one child at a time, since CLONE_VFORK holds it.
-struct ChildStack {
-    base: std::cell::Cell<*mut libc::c_void>,
-}
-
-impl ChildStack {
-    const fn new() -> ChildStack {
-        ChildStack {
-            base: std::cell::Cell::new(std::ptr::null_mut()),
-        }
-    }
-
-    fn page() -> usize {
-        // SAFETY: sysconf has no preconditions.
-        unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
-    }
-
-    /// The highest address of the stack (stacks grow down), 16-byte aligned.
-    fn top(&self) -> io::Result<*mut libc::c_void> {
-        let len = STACK_SIZE + Self::page();
-        if self.base.get().is_null() {
-            // SAFETY: a fresh private anonymous mapping; the lowest page becomes the guard.
-            unsafe {
-                let base = libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                    -1,
-                    0,
-                );
-                if base == libc::MAP_FAILED {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::mprotect(base, Self::page(), libc::PROT_NONE) < 0 {
-                    let e = io::Error::last_os_error();
-                    libc::munmap(base, len);
-                    return Err(e);
-                }
-                self.base.set(base);
-            }
-        }
-        let top = self.base.get() as usize + len;
-        Ok((top & !15) as *mut libc::c_void)
-    }
-}
-
-impl Drop for ChildStack {
-    fn drop(&mut self) {
-        let base = self.base.get();
-        if !base.is_null() {
-            // SAFETY: the mapping made in `top`, unused now that its thread is ending.
-            unsafe { libc::munmap(base, STACK_SIZE + Self::page()) };
-        }
-    }
-}
-
-thread_local! {
-    static CHILD_STACK: ChildStack = const { ChildStack::new() };
-}
-
 /// The child's entry point: `arg` is the plan the clone was given.
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the plan the clone was given, alive while the parent sleeps
     // (CLONE_VFORK).
     unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
-}
-
-/// Runs `clone` with every signal blocked, so that no handler of ward's runs in the child
-/// it makes, and puts the old mask back.
-fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
-    // SAFETY: blocking every signal and restoring the old mask are plain syscalls on
-    // values of this frame.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let made = clone();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        made
-    }
-}
-
-/// Clones the child that runs `plan`, returning once it has exec'd or exited, with its PID
-/// and the pidfd the kernel opened for it.
-///
-/// # Safety
-/// `top` must be the top of a stack no one else uses, and `plan` must stay valid until
-/// this returns.
-unsafe fn clone_vfork(
-    top: *mut libc::c_void,
-    plan: &ChildPlan<'_>,
-) -> Result<(u32, Pidfd), SpawnError> {
-    let mut pidfd: libc::c_int = -1;
-    // SAFETY: clone runs the entry on `top` with the plan, as the caller promised they
-    // stay valid; the error is read before anything else can change it.
-    let (pid, clone_error) = signals_blocked(|| unsafe {
-        let pid = libc::clone(
-            child_entry,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
-            plan as *const ChildPlan<'_> as *mut libc::c_void,
-            &mut pidfd as *mut libc::c_int,
-        );
-        (pid, io::Error::last_os_error())
-    });
-    if pid < 0 {
-        return Err(SpawnError::Fork(clone_error));
-    }
-    // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
-    let pidfd = Pidfd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as u32);
-    Ok((pid as u32, pidfd))
-}
-
-/// Clones the child that runs `plan` straight into the cgroup directory `dir`, returning
-/// once it has exec'd or exited, with its PID and pidfd; the kernel's error when it cannot.
-///
-/// # Safety
-/// As for `clone_vfork`, with `stack` the lowest address of that stack, `STACK_SIZE`
-/// bytes below its top.
-unsafe fn clone_vfork_into(
-    stack: *mut libc::c_void,
-    dir: &OwnedFd,
-    plan: &ChildPlan<'_>,
-) -> io::Result<(u32, Pidfd)> {
-    // SAFETY: as in `clone_vfork`: the plan valid until the child has exec'd or exited.
-    let (pid, pidfd) = signals_blocked(|| unsafe {
-        crate::clone3::clone_vfork_into(
-            stack,
-            STACK_SIZE,
-            dir.as_raw_fd(),
-            child_entry,
-            plan as *const ChildPlan<'_> as *mut libc::c_void,
-        )
-    })?;
-    // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
-    Ok((
-        pid,
-        Pidfd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid),
-    ))
 }
 
 /// The highest capability number this kernel knows; 40 (Linux 5.9 and later) when

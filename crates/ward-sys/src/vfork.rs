@@ -1,0 +1,313 @@
+//! A child that shares ward's memory until it execs (`CLONE_VM | CLONE_VFORK`, as
+//! `posix_spawn` does), on a stack of its own, with its pidfd; born straight into its
+//! cgroup where the kernel can.
+//!
+//! Joining a cgroup by writing `cgroup.procs` takes the kernel's lock for moving tasks
+//! between cgroups for writing, and unless the cgroup2 mount has `favordynmods` that waits
+//! for an RCU grace period first: about 9 ms here, most of a restart. A child cloned
+//! straight into its cgroup (`clone3` with `CLONE_INTO_CGROUP`) takes that lock only for
+//! reading, so nothing waits (Linux 5.7 and later; older kernels answer `ENOSYS` or
+//! `E2BIG` and the caller joins by writing instead).
+//!
+//! `clone3` is written by hand because no crate offers it: glibc keeps its `clone3`
+//! private, and `CLONE_VM` with a stack of the child's own needs the child to switch to
+//! that stack and call its entry before any compiled code of the parent's runs in it,
+//! which only a few instructions around the system call can do (glibc's own `clone3` is
+//! written in assembly for the same reason).
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Enough for the child's few libc calls; the guard page below it turns an overflow into
+/// a fault of the child instead of a write into ward's memory.
+const STACK_SIZE: usize = 64 * 1024;
+
+/// The stack the cloned child runs on until it execs, mapped on the first spawn of a
+/// thread and kept: a thread spawns one child at a time, since CLONE_VFORK holds it.
+struct ChildStack {
+    base: std::cell::Cell<*mut libc::c_void>,
+}
+
+impl ChildStack {
+    const fn new() -> ChildStack {
+        ChildStack {
+            base: std::cell::Cell::new(std::ptr::null_mut()),
+        }
+    }
+
+    fn page() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    }
+
+    /// The highest address of the stack (stacks grow down), 16-byte aligned.
+    fn top(&self) -> io::Result<*mut libc::c_void> {
+        let len = STACK_SIZE + Self::page();
+        if self.base.get().is_null() {
+            // SAFETY: a fresh private anonymous mapping; the lowest page becomes the guard.
+            unsafe {
+                let base = libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                    -1,
+                    0,
+                );
+                if base == libc::MAP_FAILED {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::mprotect(base, Self::page(), libc::PROT_NONE) < 0 {
+                    let e = io::Error::last_os_error();
+                    libc::munmap(base, len);
+                    return Err(e);
+                }
+                self.base.set(base);
+            }
+        }
+        let top = self.base.get() as usize + len;
+        Ok((top & !15) as *mut libc::c_void)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        let base = self.base.get();
+        if !base.is_null() {
+            // SAFETY: the mapping made in `top`, unused now that its thread is ending.
+            unsafe { libc::munmap(base, STACK_SIZE + Self::page()) };
+        }
+    }
+}
+
+thread_local! {
+    static CHILD_STACK: ChildStack = const { ChildStack::new() };
+}
+
+/// `struct clone_args` up to `cgroup` (`CLONE_ARGS_SIZE_VER2`, Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Set once the kernel has said it has no `clone3` into a cgroup; from then on every
+/// spawn writes `cgroup.procs` without asking again.
+static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a spawn should try to have its child born in its cgroup.
+pub(crate) fn into_cgroup_available() -> bool {
+    cfg!(target_arch = "x86_64") && !UNSUPPORTED.load(Ordering::Relaxed)
+}
+
+/// What a failed `clone3` means for the spawn that tried it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The kernel (or this build) has no `clone3` into a cgroup: never ask again.
+    Unsupported,
+    /// This cgroup cannot take the child at birth (not a v2 directory, one with
+    /// controllers enabled for its children, no permission): join it by writing instead,
+    /// so the child's step names what is wrong.
+    ThisCgroup,
+    /// The clone itself failed (no memory, no PIDs left): a failed spawn.
+    Clone,
+}
+
+/// Sorts a `clone3` error. A pure decision, so each class is tested without a kernel that
+/// refuses.
+pub(crate) fn refusal(errno: i32) -> Refusal {
+    match errno {
+        libc::ENOSYS | libc::E2BIG | libc::EINVAL => Refusal::Unsupported,
+        libc::EAGAIN | libc::ENOMEM | libc::EINTR => Refusal::Clone,
+        _ => Refusal::ThisCgroup,
+    }
+}
+
+/// Remembers that the kernel has no `clone3` into a cgroup.
+pub(crate) fn mark_unsupported() {
+    UNSUPPORTED.store(true, Ordering::Relaxed);
+}
+
+/// Clones a child with `CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP` that
+/// runs `entry(arg)` on the stack `[stack, stack + size)` inside the cgroup directory
+/// `cgroup`, and returns once it has exec'd or exited: its PID and pidfd.
+///
+/// # Safety
+/// `stack` must be a stack no one else uses, `size` bytes long with a 16-byte aligned
+/// end; `entry` must never return into the caller's frame (it execs or exits) and touch
+/// only what `arg` points to, which must stay valid until this returns. Signals should be
+/// blocked around the call, as for `clone`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_into(
+    stack: *mut libc::c_void,
+    size: usize,
+    cgroup: i32,
+    entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+) -> io::Result<(u32, i32)> {
+    let mut pidfd: libc::c_int = -1;
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD) as u64 | CLONE_INTO_CGROUP,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack as u64,
+        stack_size: size as u64,
+        cgroup: cgroup as u64,
+        ..CloneArgs::default()
+    };
+    let ret: i64;
+    // SAFETY: the system call returns twice. In the parent it is an ordinary call that
+    // leaves every register but rax, rcx and r11 as it was. In the child, which shares
+    // this memory, the kernel has set the stack pointer to the new stack's end: the child
+    // clears the frame pointer, calls `entry(arg)` from r12/r13 (kept across the call),
+    // and exits with its result should it ever return. It never comes back into this
+    // function's frame, which lives on the parent's stack.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const libc::SYS_exit,
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") arg,
+            in("r13") entry,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        return Err(io::Error::from_raw_os_error(-ret as i32));
+    }
+    Ok((ret as u32, pidfd))
+}
+
+/// Other architectures join by writing `cgroup.procs`: the hand-written entry exists for
+/// x86_64 alone, and `into_cgroup_available` says so.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_into(
+    _stack: *mut libc::c_void,
+    _size: usize,
+    _cgroup: i32,
+    _entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    _arg: *mut libc::c_void,
+) -> io::Result<(u32, i32)> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Runs `clone` with every signal blocked, so that no handler of ward's runs in the child
+/// it makes, and puts the old mask back.
+fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
+    // SAFETY: blocking every signal and restoring the old mask are plain syscalls on
+    // values of this frame.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let made = clone();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        made
+    }
+}
+
+/// Clones a child that runs `entry(arg)` on this thread's child stack, sharing this
+/// memory, and returns once it has exec'd or exited: its PID and the pidfd the kernel
+/// opened for it. With `cgroup`, a directory of the unified hierarchy, the child is born
+/// there (`clone3`); the kernel's error says when it cannot be.
+///
+/// # Safety
+/// `entry` must never return into the caller's frame (it execs or exits), and touch only
+/// what `arg` points to, which must stay valid until this returns.
+pub(crate) unsafe fn vfork(
+    entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+    cgroup: Option<i32>,
+) -> io::Result<(u32, OwnedFd)> {
+    CHILD_STACK.with(|stack| {
+        let top = stack.top()?;
+        let (pid, pidfd) = signals_blocked(|| match cgroup {
+            // SAFETY: the stack is this thread's own, given by its lowest address and its
+            // size; the caller vouches for `entry` and `arg`.
+            Some(dir) => unsafe {
+                clone3_into(
+                    top.cast::<u8>().sub(STACK_SIZE).cast(),
+                    STACK_SIZE,
+                    dir,
+                    entry,
+                    arg,
+                )
+            },
+            None => {
+                let mut pidfd: libc::c_int = -1;
+                // SAFETY: clone runs `entry` on `top` with `arg`, as the caller promised they
+                // stay valid; the error is read before anything else can change it.
+                let pid = unsafe {
+                    libc::clone(
+                        entry,
+                        top,
+                        libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+                        arg,
+                        &mut pidfd as *mut libc::c_int,
+                    )
+                };
+                if pid < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok((pid as u32, pidfd))
+                }
+            }
+        })?;
+        // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
+        Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_kernel_is_asked_once_and_a_busy_one_fails_the_spawn() {
+        assert_eq!(refusal(libc::ENOSYS), Refusal::Unsupported);
+        assert_eq!(refusal(libc::E2BIG), Refusal::Unsupported);
+        assert_eq!(refusal(libc::EINVAL), Refusal::Unsupported);
+        assert_eq!(refusal(libc::EAGAIN), Refusal::Clone);
+        assert_eq!(refusal(libc::ENOMEM), Refusal::Clone);
+        // A v1 directory, or a v2 one with controllers for its children: join by writing,
+        // which names the cgroup's own error.
+        assert_eq!(refusal(libc::EBADF), Refusal::ThisCgroup);
+        assert_eq!(refusal(libc::EBUSY), Refusal::ThisCgroup);
+        assert_eq!(refusal(libc::EOPNOTSUPP), Refusal::ThisCgroup);
+        assert_eq!(refusal(libc::EACCES), Refusal::ThisCgroup);
+    }
+
+    #[test]
+    fn the_arguments_are_the_size_the_kernel_knows_as_version_two() {
+        assert_eq!(std::mem::size_of::<CloneArgs>(), 88);
+    }
+}
