@@ -59,13 +59,15 @@ impl Supervisor {
             },
             None => Containment::Tree,
         };
-        unit.controllers = self.controllers.unit(name, wants(&unit.instance)).unwrap_or_else(|e| {
+        let wants = wants(&unit.instance);
+        unit.controllers = self.controllers.unit(name, wants).unwrap_or_else(|e| {
             tracing::warn!(unit = %name, error = %e, "no resource controllers for this service");
             ward_sys::controllers::UnitControllers::default()
         });
         apply_limits(name, &unit.instance, &self.controllers, &unit.controllers);
-        // What a run of an adopted unit joined, as far as its config says.
-        unit.run_controllers = unit.controllers.for_run(wants(&unit.instance));
+        // What a run of an adopted unit joined, as far as its config says: the directories
+        // just made, which are those its limits want.
+        unit.run_controllers = unit.controllers.clone();
         // Before any run of this daemon's: a hook of an adopted unit writes to the log too.
         unit.log.set_secrets(crate::launch::secrets(
             &crate::launch::environment(name, &unit.instance),

@@ -287,14 +287,14 @@ impl ServiceCgroup {
     /// SIGKILLs every process: `cgroup.kill` on v2 (atomic, race-free against forks),
     /// otherwise a pidfd per process.
     ///
-    /// An empty cgroup is left alone: nothing in it can fork, and a v2 cgroup once killed
+    /// An empty v2 cgroup is left alone: nothing in it can fork, and one once killed
     /// through `cgroup.kill` kills every child later born in it on some kernels, which
     /// costs the next start its fast path (see `spawn`).
     pub fn kill_all(&self) -> io::Result<()> {
-        if self.is_empty() {
-            return Ok(());
-        }
         if self.version == Version::V2 {
+            if self.is_empty() {
+                return Ok(());
+            }
             match fs::write(self.path.join("cgroup.kill"), "1") {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -20,26 +20,11 @@ pub fn status(
     }
     let mut resp: StatusResponse =
         client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
-    if !names.is_empty() {
-        for name in names {
-            if !resp
-                .services
-                .iter()
-                .any(|s| &s.name == name || &s.service == name)
-            {
-                return Err(Failure::Usage(format!("no service named `{name}`")));
-            }
-        }
-        resp.services
-            .retain(|s| names.iter().any(|n| n == &s.name || n == &s.service));
-    }
+    all_named(names, resp.services.iter().map(|s| (&*s.name, &*s.service)))?;
+    resp.services
+        .retain(|s| selected(names, &s.name, &s.service));
     if json {
-        // Each service gains its statistics from the journal, read here, not by the daemon.
-        let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok();
-        let mut all = reader
-            .as_ref()
-            .map(ward_daemon::stats::stats_all)
-            .unwrap_or_default();
+        let mut all = journal_stats(sup);
         let out = JsonStatus {
             daemon: &resp.daemon,
             services: resp
@@ -215,45 +200,25 @@ fn status_json_compact(
         })?;
         units.push((ident, raw));
     }
-    for name in names {
-        if !units
-            .iter()
-            .any(|(u, _)| &u.name == name || &u.service == name)
-        {
-            return Err(Failure::Usage(format!("no service named `{name}`")));
-        }
-    }
-    let reader = ward_store::Reader::open(&sup.state_dir.join("journal.db")).ok();
-    let mut all = reader
-        .as_ref()
-        .map(ward_daemon::stats::stats_all)
-        .unwrap_or_default();
+    all_named(names, units.iter().map(|(u, _)| (&*u.name, &*u.service)))?;
+    let mut all = journal_stats(sup);
     let mut out = Vec::with_capacity(resp.services.iter().map(|r| r.get().len() + 160).sum());
     out.extend_from_slice(b"{\"daemon\":");
     out.extend_from_slice(resp.daemon.get().as_bytes());
     out.extend_from_slice(b",\"services\":[");
-    let mut first = true;
-    for (ident, raw) in &units {
-        if !names.is_empty()
-            && !names
-                .iter()
-                .any(|n| n == &ident.name || n == &ident.service)
-        {
-            continue;
-        }
-        if !first {
+    let chosen = units
+        .iter()
+        .filter(|(u, _)| selected(names, &u.name, &u.service));
+    for (i, (ident, raw)) in chosen.enumerate() {
+        if i > 0 {
             out.push(b',');
         }
-        first = false;
         let text = raw.get().trim_end();
         match (all.remove(&ident.name), text.strip_suffix('}')) {
             (Some(stats), Some(open)) => {
+                // The object has its `name` at least: the stats follow after a comma.
                 out.extend_from_slice(open.as_bytes());
-                // An object with fields already: the stats join them after a comma.
-                if !open.trim_end().ends_with('{') {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"\"stats\":");
+                out.extend_from_slice(b",\"stats\":");
                 serde_json::to_writer(&mut out, &stats)
                     .map_err(|e| Failure::Failed(format!("cannot encode the statistics: {e}")))?;
                 out.push(b'}');
@@ -268,6 +233,39 @@ fn status_json_compact(
         .and_then(|()| stdout.flush())
         .map_err(Failure::Output)?;
     Ok(OK)
+}
+
+/// Refuses a name given on the command line that no unit has, as its name or its
+/// service's.
+fn all_named<'a>(
+    names: &[String],
+    units: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> Result<(), Failure> {
+    match names.iter().find(|n| {
+        !units
+            .clone()
+            .any(|(name, service)| *n == name || *n == service)
+    }) {
+        Some(name) => Err(Failure::Usage(format!("no service named `{name}`"))),
+        None => Ok(()),
+    }
+}
+
+/// Whether the unit `name` of `service` is among those asked for (all, without names).
+fn selected(names: &[String], name: &str, service: &str) -> bool {
+    names.is_empty() || names.iter().any(|n| n == name || n == service)
+}
+
+/// Each unit's statistics from the journal, read here, not by the daemon; none when the
+/// journal cannot be opened.
+fn journal_stats(
+    sup: &SupervisorConfig,
+) -> std::collections::BTreeMap<String, ward_daemon::stats::StatsJson> {
+    ward_store::Reader::open(&sup.state_dir.join("journal.db"))
+        .ok()
+        .as_ref()
+        .map(ward_daemon::stats::stats_all)
+        .unwrap_or_default()
 }
 
 /// `status --json`: the daemon's answer with each unit's statistics from the journal.
