@@ -260,6 +260,11 @@ fn start_and_supervise(
     let sup = config.supervisor.clone();
     // Read before any thread exists: the variable leaves ward's environment.
     let systemd = ward_sys::sd_notify::Notifier::from_env();
+    // The lowest descriptors free, for children's stdio (see `stdio_slots`). Without them
+    // spawns still work, only slower with thousands of units.
+    if let Err(e) = ward_sys::stdio_slots::reserve() {
+        tracing::warn!("no descriptors kept for children's stdio: {e}");
+    }
     // Before anything is created: a config that cannot fit is refused whole, never started
     // in part.
     check_programs(&config)?;

@@ -24,6 +24,7 @@ pub mod pidfile;
 pub mod reap;
 pub mod sd_notify;
 pub mod spawn;
+pub mod stdio_slots;
 pub mod time_zone;
 pub mod token;
 pub mod tree;

@@ -21,9 +21,10 @@
 //! child; the child puts every disposition back to the default before it unblocks them.
 //!
 //! The child's order: join the cgroup(s), resource limits, new session, mount namespace
-//! (for a private `/tmp`), stdio and every other descriptor closed, signal mask and
-//! dispositions, umask, the bounding set of capabilities, groups, gid, uid, the kept
-//! capabilities, no_new_privs, working directory, exec. Everything that needs root comes
+//! (for a private `/tmp`), a descriptor table of its own (`stdio_slots`), stdio and every
+//! other descriptor closed, signal mask and dispositions, umask, the bounding set of
+//! capabilities, groups, gid, uid, the kept capabilities, no_new_privs, working directory,
+//! exec. Everything that needs root comes
 //! before the uid changes; the working directory after, so the new user must be able to
 //! reach it. The ids are set with raw syscalls: glibc's `setuid` would signal every thread
 //! of the process to change them too, and this child shares ward's memory and its thread
@@ -391,73 +392,85 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         step: 0,
         errno: 0,
     };
-    let mut plan = ChildPlan {
-        private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
-        set_groups: creds.is_some(),
-        groups: &groups,
-        gid: creds.and_then(|c| c.gid),
-        uid: creds.and_then(|c| c.uid),
-        capabilities: spec.capabilities.map(|c| c.0),
-        last_cap,
-        cgroup_fds: &cgroup_fds,
-        limits: &limits,
-        death_signal,
-        parent,
-        stdio: &stdio,
-        umask: spec.umask as libc::mode_t,
-        no_new_privs: spec.no_new_privs,
-        cwd: cwd_c.as_ptr(),
-        program: program_c.as_ptr(),
-        argv: argv_p.as_ptr(),
-        envp: env_p.as_ptr(),
-        report: &mut report,
-    };
-    let born = match born_in {
-        Some(dir) if crate::vfork::into_cgroup_available() => {
-            let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
-            // SAFETY: `plan` and everything it points to live on this frame, which the
-            // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
-            // has exec'd or exited, and `child_entry` touches only what the plan names.
-            match unsafe { crate::vfork::vfork(child_entry, arg, Some(dir.as_raw_fd())) } {
-                // A child killed before its first instruction: on Linux 6.18 (at least)
-                // a cgroup that was ever killed through `cgroup.kill` kills every child
-                // born in it afterwards, as the kernel compares the kill count of the
-                // cgroup with that of ward's own. That zombie is left to the reaper, and
-                // the child joins by writing instead.
-                // SAFETY: the child has exec'd or exited; nothing writes the report.
-                Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => None,
-                Ok(child) => Some(child),
-                Err(e) => match crate::vfork::refusal(e.raw_os_error().unwrap_or(0)) {
-                    crate::vfork::Refusal::Clone => return Err(SpawnError::Fork(e)),
-                    crate::vfork::Refusal::Unsupported => {
-                        crate::vfork::mark_unsupported();
-                        None
-                    }
-                    crate::vfork::Refusal::ThisCgroup => None,
-                },
+    // The child shares ward's descriptor table and keeps only the few below the slots
+    // that hold its stdio (`stdio_slots`); the fallback clone makes the same child.
+    let share = |placed: crate::stdio_slots::Placed| {
+        let mut plan = ChildPlan {
+            private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
+            set_groups: creds.is_some(),
+            groups: &groups,
+            gid: creds.and_then(|c| c.gid),
+            uid: creds.and_then(|c| c.uid),
+            capabilities: spec.capabilities.map(|c| c.0),
+            last_cap,
+            cgroup_fds: &cgroup_fds,
+            limits: &limits,
+            death_signal,
+            parent,
+            stdio: placed.stdio,
+            files_bound: placed.bound,
+            umask: spec.umask as libc::mode_t,
+            no_new_privs: spec.no_new_privs,
+            cwd: cwd_c.as_ptr(),
+            program: program_c.as_ptr(),
+            argv: argv_p.as_ptr(),
+            envp: env_p.as_ptr(),
+            report: &mut report,
+        };
+        let shared = placed.bound.is_some();
+        let born = match born_in {
+            Some(dir) if crate::vfork::into_cgroup_available() => {
+                let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
+                // SAFETY: `plan` and everything it points to live on this frame, which the
+                // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
+                // has exec'd or exited, and `child_entry` touches only what the plan names
+                // (with a shared table, it leaves it before changing a descriptor).
+                match unsafe {
+                    crate::vfork::vfork(child_entry, arg, Some(dir.as_raw_fd()), shared)
+                } {
+                    // A child killed before its first instruction: on Linux 6.18 (at least)
+                    // a cgroup that was ever killed through `cgroup.kill` kills every child
+                    // born in it afterwards, as the kernel compares the kill count of the
+                    // cgroup with that of ward's own. That zombie is left to the reaper, and
+                    // the child joins by writing instead.
+                    // SAFETY: the child has exec'd or exited; nothing writes the report.
+                    Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => None,
+                    Ok(child) => Some(child),
+                    Err(e) => match crate::vfork::refusal(e.raw_os_error().unwrap_or(0)) {
+                        crate::vfork::Refusal::Clone => return Err(SpawnError::Fork(e)),
+                        crate::vfork::Refusal::Unsupported => {
+                            crate::vfork::mark_unsupported();
+                            None
+                        }
+                        crate::vfork::Refusal::ThisCgroup => None,
+                    },
+                }
             }
-        }
-        _ => None,
-    };
-    // Not born in it: the child joins the directory by writing, before the others.
-    let joins_by_write;
-    let born_in_cgroup = born.is_some();
-    let (pid, pidfd) = match born {
-        Some(child) => child,
-        None => {
-            if let Some(dir) = born_in {
-                let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
-                joins_by_write = std::iter::once(procs.as_raw_fd())
-                    .chain(cgroup_fds.iter().copied())
-                    .collect::<Vec<_>>();
-                opened.push(procs);
-                plan.cgroup_fds = &joins_by_write;
+            _ => None,
+        };
+        // Not born in it: the child joins the directory by writing, before the others.
+        let joins_by_write;
+        let born_in_cgroup = born.is_some();
+        let (pid, pidfd) = match born {
+            Some(child) => child,
+            None => {
+                if let Some(dir) = born_in {
+                    let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
+                    joins_by_write = std::iter::once(procs.as_raw_fd())
+                        .chain(cgroup_fds.iter().copied())
+                        .collect::<Vec<_>>();
+                    opened.push(procs);
+                    plan.cgroup_fds = &joins_by_write;
+                }
+                let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
+                // SAFETY: as for the clone into the cgroup above.
+                unsafe { crate::vfork::vfork(child_entry, arg, None, shared) }
+                    .map_err(SpawnError::Fork)?
             }
-            let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
-            // SAFETY: as for the clone into the cgroup above.
-            unsafe { crate::vfork::vfork(child_entry, arg, None) }.map_err(SpawnError::Fork)?
-        }
+        };
+        Ok((born_in_cgroup, pid, pidfd))
     };
+    let (born_in_cgroup, pid, pidfd) = crate::stdio_slots::with_stdio(stdio, share)?;
     let pidfd = Pidfd::from_owned(pidfd, pid);
     drop(opened);
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
@@ -533,7 +546,10 @@ struct ChildPlan<'a> {
     limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
     death_signal: Option<i32>,
     parent: libc::pid_t,
-    stdio: &'a [i32; 3],
+    stdio: [i32; 3],
+    /// With a table shared with ward (`CLONE_FILES`): the descriptors the child keeps of
+    /// it are those below this one.
+    files_bound: Option<u32>,
     umask: libc::mode_t,
     no_new_privs: bool,
     cwd: *const libc::c_char,
@@ -562,6 +578,7 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         death_signal,
         parent,
         stdio,
+        files_bound,
         umask,
         no_new_privs,
         cwd,
@@ -623,6 +640,13 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
             {
                 fail(ChildStep::MountNamespace);
             }
+        }
+        // The first change of a descriptor: a child on ward's own table leaves it now, with
+        // a copy of the few below the bound, its stdio among them.
+        if let Some(bound) = files_bound
+            && !crate::stdio_slots::unshare_below(bound)
+        {
+            fail(ChildStep::CloseFds);
         }
         for (target, &fd) in stdio.iter().enumerate() {
             // dup2 onto itself would keep CLOEXEC; the source fds are never 0..2 here

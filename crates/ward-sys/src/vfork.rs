@@ -142,9 +142,9 @@ pub(crate) fn mark_unsupported() {
     UNSUPPORTED.store(true, Ordering::Relaxed);
 }
 
-/// Clones a child with `CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP` that
-/// runs `entry(arg)` on the stack `[stack, stack + size)` inside the cgroup directory
-/// `cgroup`, and returns once it has exec'd or exited: its PID and pidfd.
+/// Clones a child with `flags | CLONE_INTO_CGROUP` that runs `entry(arg)` on the stack
+/// `[stack, stack + size)` inside the cgroup directory `cgroup`, and returns once it has
+/// exec'd or exited (`flags` has `CLONE_VFORK`): its PID and pidfd.
 ///
 /// # Safety
 /// `stack` must be a stack no one else uses, `size` bytes long with a 16-byte aligned
@@ -156,12 +156,13 @@ unsafe fn clone3_into(
     stack: *mut libc::c_void,
     size: usize,
     cgroup: i32,
+    flags: libc::c_int,
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
 ) -> io::Result<(u32, i32)> {
     let mut pidfd: libc::c_int = -1;
     let args = CloneArgs {
-        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD) as u64 | CLONE_INTO_CGROUP,
+        flags: flags as u64 | CLONE_INTO_CGROUP,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
         stack: stack as u64,
@@ -213,6 +214,7 @@ unsafe fn clone3_into(
     _stack: *mut libc::c_void,
     _size: usize,
     _cgroup: i32,
+    _flags: libc::c_int,
     _entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     _arg: *mut libc::c_void,
 ) -> io::Result<(u32, i32)> {
@@ -238,7 +240,9 @@ fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
 /// Clones a child that runs `entry(arg)` on this thread's child stack, sharing this
 /// memory, and returns once it has exec'd or exited: its PID and the pidfd the kernel
 /// opened for it. With `cgroup`, a directory of the unified hierarchy, the child is born
-/// there (`clone3`); the kernel's error says when it cannot be.
+/// there (`clone3`); the kernel's error says when it cannot be. With `share_files` the
+/// child starts on ward's descriptor table itself (`CLONE_FILES`) rather than a copy of
+/// it, and must leave it (`stdio_slots::unshare_below`) before it changes a descriptor.
 ///
 /// # Safety
 /// `entry` must never return into the caller's frame (it execs or exits), and touch only
@@ -247,7 +251,12 @@ pub(crate) unsafe fn vfork(
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
     cgroup: Option<i32>,
+    share_files: bool,
 ) -> io::Result<(u32, OwnedFd)> {
+    let flags = libc::CLONE_VM
+        | libc::CLONE_VFORK
+        | libc::CLONE_PIDFD
+        | if share_files { libc::CLONE_FILES } else { 0 };
     CHILD_STACK.with(|stack| {
         let top = stack.top()?;
         let (pid, pidfd) = signals_blocked(|| match cgroup {
@@ -258,6 +267,7 @@ pub(crate) unsafe fn vfork(
                     top.cast::<u8>().sub(STACK_SIZE).cast(),
                     STACK_SIZE,
                     dir,
+                    flags,
                     entry,
                     arg,
                 )
@@ -270,7 +280,7 @@ pub(crate) unsafe fn vfork(
                     libc::clone(
                         entry,
                         top,
-                        libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+                        flags | libc::SIGCHLD,
                         arg,
                         &mut pidfd as *mut libc::c_int,
                     )
