@@ -1,7 +1,37 @@
 //! What the samples of a run's usage mean: CPU percent between two samples, and the peak
-//! of its memory. Plain arithmetic, so that it is tested without a clock.
+//! of its memory; and when a round is wanted at all. Plain arithmetic, so that it is tested
+//! without a clock.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::config::SampleWhile;
+
+/// How long rounds go on after the last look at the usage, with `sample_while =
+/// "watched"`: five minutes, or three intervals where that is longer, so that a metrics
+/// scraper or a dashboard every few minutes keeps the numbers current without a gap.
+pub fn watched_for(every: Duration) -> Duration {
+    every.saturating_mul(3).max(Duration::from_secs(300))
+}
+
+/// Whether a round that is due runs, or sampling stops until the next look: always with
+/// `"always"`; with `"watched"`, while a reader of the rounds is connected or within
+/// [`watched_for`] of the last look.
+pub fn round_wanted(
+    mode: SampleWhile,
+    every: Duration,
+    last_look: Option<Instant>,
+    readers: bool,
+    now: Instant,
+) -> bool {
+    match mode {
+        SampleWhile::Always => true,
+        SampleWhile::Watched => {
+            readers
+                || last_look
+                    .is_some_and(|at| now.saturating_duration_since(at) <= watched_for(every))
+        }
+    }
+}
 
 /// CPU over an interval, in percent of one core: `cpu_ns` used in `elapsed`. `None` for
 /// an empty interval. A total that went down (a process ended and took its time out of a
@@ -18,6 +48,37 @@ pub fn cpu_percent(before_ns: u64, now_ns: u64, elapsed: Duration) -> Option<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_run_while_someone_looks_and_stop_after_the_window() {
+        let every = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let watched = SampleWhile::Watched;
+        // Nobody has looked: nothing runs.
+        assert!(!round_wanted(watched, every, None, false, at(10)));
+        // A look keeps rounds going for five minutes, then they stop.
+        assert!(round_wanted(watched, every, Some(t0), false, at(10)));
+        assert!(round_wanted(watched, every, Some(t0), false, at(300)));
+        assert!(!round_wanted(watched, every, Some(t0), false, at(301)));
+        // A connected reader of the rounds keeps them going however long ago the last look.
+        assert!(round_wanted(watched, every, Some(t0), true, at(3600)));
+        assert!(round_wanted(watched, every, None, true, at(10)));
+        // With a long interval the window is three of them.
+        assert_eq!(
+            watched_for(Duration::from_secs(600)),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(watched_for(every), Duration::from_secs(300));
+        // "always": every round runs.
+        assert!(round_wanted(
+            SampleWhile::Always,
+            every,
+            None,
+            false,
+            at(10)
+        ));
+    }
 
     #[test]
     fn percent_of_one_core_over_the_interval() {

@@ -37,6 +37,9 @@ pub(crate) struct Bus {
     /// Readers that asked for the sampling rounds (`?usage=true`): without one, a round
     /// is not put into an event at all.
     usage_readers: Arc<AtomicUsize>,
+    /// Told of each new reader of the rounds, so that the loop starts them if they had
+    /// stopped (`sample_while = "watched"`).
+    usage_asked: Arc<Notify>,
 }
 
 impl Bus {
@@ -49,6 +52,7 @@ impl Bus {
             hooks,
             hooks_wanted: AtomicBool::new(false),
             usage_readers: Arc::new(AtomicUsize::new(0)),
+            usage_asked: Arc::new(Notify::new()),
         });
         (bus, rx)
     }
@@ -98,6 +102,11 @@ impl Bus {
         self.usage_readers.load(Ordering::Relaxed) > 0
     }
 
+    /// What the loop waits on to hear of a new reader of the rounds.
+    pub fn usage_asked(&self) -> Arc<Notify> {
+        self.usage_asked.clone()
+    }
+
     /// A sampling round, for the readers that asked for it: one event, numbered `0`
     /// since it is no journal record (the numbers of the others stay without gaps).
     pub fn publish_usage(&self, samples: Vec<ward_api::UnitUsage>) {
@@ -120,6 +129,9 @@ impl Bus {
         let mut rx = self.tx.subscribe();
         // Counted while the reader lives: the task below holds the count's guard.
         let wants_usage = usage.then(|| UsageReader::new(self.usage_readers.clone()));
+        if usage {
+            self.usage_asked.notify_one();
+        }
         let (tx, frames) = mpsc::channel::<Bytes>(QUEUE);
         tokio::spawn(async move {
             // A comment first: the client sees the stream open at once.

@@ -52,6 +52,7 @@ impl Supervisor {
         }
         let (what, targets, answer) = match command {
             Command::Status => {
+                self.usage_watched();
                 // The processes' states are read, and the answer encoded, on a thread of
                 // their own: about 10 µs a unit of reading `/proc`, which at thousands of
                 // units would keep the loop from its work for longer than a slice.
@@ -78,6 +79,7 @@ impl Supervisor {
                 return;
             }
             Command::Metrics => {
+                self.usage_watched();
                 // Built from the status's snapshot, and encoded off the loop as it is.
                 let (status, _) = self.status();
                 let counts =
@@ -116,6 +118,7 @@ impl Supervisor {
                 return;
             }
             Command::Usage => {
+                self.usage_watched();
                 let _ = reply.send(self.usage_view());
                 return;
             }
@@ -471,7 +474,11 @@ impl Supervisor {
                 .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
                 .unwrap_or_default(),
             status_text: u.notify_status.clone(),
-            usage: u.main.as_ref().and(u.usage.clone()),
+            usage: u
+                .main
+                .as_ref()
+                .filter(|_| self.sampler.running())
+                .and(u.usage.clone()),
         }
     }
 }

@@ -3,12 +3,15 @@
 //! `cpu.stat` on cgroup v2, which keeps the time of processes that have ended), else from
 //! its process tree. The loop only lists what to read; the reading happens on a thread
 //! of its own, and the numbers come back as a message. With `sample_interval = "0s"`
-//! nothing is armed, and an idle daemon does not wake.
+//! nothing is armed, and an idle daemon does not wake. With `sample_while = "watched"`
+//! (the default) rounds run only from a look at the usage (`usage_watched`) until a while
+//! after the last one, so an idle daemon that nobody watches does not wake either.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use ward_api::UsageInfo;
+use ward_core::config::SampleWhile;
 use ward_sys::usage::Usage;
 
 use crate::contain::{Containment, TreeRoots};
@@ -40,29 +43,65 @@ pub(crate) struct Reading {
 /// The sampler's state in the loop.
 #[derive(Default)]
 pub(crate) struct Sampler {
-    /// When the next round is due; `None` with sampling off.
+    /// When the next round is due; `None` with sampling off, or stopped until a look.
     pub due: Option<Instant>,
     /// A round is being read.
     in_flight: bool,
+    /// The last look at the usage.
+    last_look: Option<Instant>,
 }
 
 impl Sampler {
-    /// Armed for the first round one interval after the start, or not at all.
-    pub fn new(every: std::time::Duration) -> Sampler {
+    /// With `"always"`, armed for the first round one interval after the start; with
+    /// `"watched"`, at the first look; never with sampling off.
+    pub fn new(every: std::time::Duration, mode: SampleWhile) -> Sampler {
         Sampler {
-            due: (!every.is_zero()).then(|| Instant::now() + every),
+            due: (!every.is_zero() && mode == SampleWhile::Always).then(|| Instant::now() + every),
             in_flight: false,
+            last_look: None,
         }
+    }
+
+    /// Whether the rounds are running: the usage they read is current. Once they stop,
+    /// what they last read is not shown as the present.
+    pub fn running(&self) -> bool {
+        self.due.is_some()
     }
 }
 
 impl Supervisor {
+    /// Someone looks at the usage (a status, a metrics scrape, the samples, a reader of
+    /// the rounds): rounds go on for a while from now, and if they had stopped, the first
+    /// one is read at once.
+    pub(crate) fn usage_watched(&mut self) {
+        if self.config.supervisor.sample_interval.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        self.sampler.last_look = Some(now);
+        if self.sampler.due.is_none() {
+            self.sampler.due = Some(now);
+        }
+    }
+
     /// Starts a round if one is due: the list of running units goes to a thread, which
     /// reads them and sends the readings back (`samples_read`).
     pub(crate) fn sample_if_due(&mut self) {
         let every = self.config.supervisor.sample_interval;
         let now = Instant::now();
         if every.is_zero() || self.sampler.due.is_none_or(|d| d > now) {
+            return;
+        }
+        let wanted = ward_core::sample::round_wanted(
+            self.config.supervisor.sample_while,
+            every,
+            self.sampler.last_look,
+            self.events.wants_usage(),
+            now,
+        );
+        if !wanted {
+            // Nobody has looked for a while: nothing is armed until the next look.
+            self.sampler.due = None;
             return;
         }
         self.sampler.due = Some(now + every);

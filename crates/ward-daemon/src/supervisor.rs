@@ -248,7 +248,10 @@ impl Supervisor {
             event_hooks: Default::default(),
             http: None,
             http_addr: None,
-            sampler: crate::sampling::Sampler::new(config.supervisor.sample_interval),
+            sampler: crate::sampling::Sampler::new(
+                config.supervisor.sample_interval,
+                config.supervisor.sample_while,
+            ),
             samples_tx,
             samples_rx: Some(samples_rx),
             reloads: Default::default(),
@@ -364,6 +367,7 @@ impl Supervisor {
         }
         crate::startup::report_ready(ready);
         tracing::info!(units = self.units.len(), pid = self.me, "ward is up");
+        let usage_asked = self.events.usage_asked();
 
         loop {
             // Work left from the last turn waits until the server has had its turn, so a
@@ -394,6 +398,7 @@ impl Supervisor {
                     self.file_job_done(&name, job, outcome);
                 }
                 Some(readings) = samples_rx.recv() => self.samples_read(readings),
+                () = usage_asked.notified() => self.usage_watched(),
                 Some(ev) = hook_events_rx.recv() => self.event_for_hooks(ev),
                 Some((name, main, outcome)) = probes_rx.recv() => {
                     self.probe_done(&name, main, outcome);

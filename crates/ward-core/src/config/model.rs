@@ -81,6 +81,10 @@ pub struct SupervisorConfig {
     /// zero turns sampling off, and the daemon wakes only when something happens.
     /// Default 10s.
     pub sample_interval: std::time::Duration,
+    /// Whether the rounds run all the time, or only while someone looks at what they read
+    /// (a status, a metrics scrape, the dashboard): an idle daemon then never wakes.
+    /// Default `watched`.
+    pub sample_while: SampleWhile,
     /// Samples read proportional memory (PSS) too, which walks every mapping of every
     /// process: worth it where services share much memory. Default false.
     pub sample_pss: bool,
@@ -168,6 +172,7 @@ impl SupervisorConfig {
             journal_backup_interval,
             journal_backups,
             sample_interval,
+            sample_while,
             sample_pss,
             api_group,
             api_readers,
@@ -202,6 +207,7 @@ impl SupervisorConfig {
             ),
             ("journal_backups", *journal_backups != other.journal_backups),
             ("sample_interval", *sample_interval != other.sample_interval),
+            ("sample_while", *sample_while != other.sample_while),
             ("sample_pss", *sample_pss != other.sample_pss),
             ("api_group", *api_group != other.api_group),
             ("api_readers", *api_readers != other.api_readers),
@@ -214,6 +220,16 @@ impl SupervisorConfig {
         .filter_map(|(key, differs)| differs.then_some(key))
         .collect()
     }
+}
+
+/// `sample_while = "watched" | "always"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SampleWhile {
+    /// From a look at the usage (`ward status`, `/metrics`, `/v1/usage`, a reader of the
+    /// rounds) until [`crate::sample::watched_for`] after the last one.
+    Watched,
+    /// Every `sample_interval`, from the start.
+    Always,
 }
 
 /// `log_to = "files" | "stdout"`.

@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "journal_keep_rows",
     "journal_backup_interval",
     "sample_interval",
+    "sample_while",
     "sample_pss",
     "journal_backups",
     "api_group",
@@ -56,6 +57,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
     let mut sample_interval = std::time::Duration::from_secs(10);
+    let mut sample_while = super::model::SampleWhile::Watched;
     let mut http = None;
     let mut sample_pss = false;
     let mut journal_backups = 5;
@@ -143,6 +145,18 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                         )
                         .unwrap_or(log_to)
                 }
+                "sample_while" => {
+                    sample_while = ctx
+                        .choice(
+                            "sample_while",
+                            value,
+                            &[
+                                ("watched", super::model::SampleWhile::Watched),
+                                ("always", super::model::SampleWhile::Always),
+                            ],
+                        )
+                        .unwrap_or(sample_while)
+                }
                 "sample_pss" => sample_pss = ctx.boolean("sample_pss", value).unwrap_or(sample_pss),
                 _ => ctx.unknown_key(key, "in [supervisor]", KEYS),
             }
@@ -164,6 +178,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
         journal_backup_interval,
         journal_backups,
         sample_interval,
+        sample_while,
         sample_pss,
         api_group,
         api_readers,

@@ -304,7 +304,29 @@ impl Ward {
         self.start_daemon_as(cmd);
     }
 
-    fn start_daemon_as(&mut self, mut cmd: Command) {
+    fn start_daemon_as(&mut self, cmd: Command) {
+        self.start_daemon_then(cmd, |w| w.try_status().map(|_| ()));
+    }
+
+    /// Starts `ward up` and waits until it is live (`GET /livez`), without a status:
+    /// for tests of what the daemon does while nobody looks at its units.
+    pub fn up_unlooked(toml: &str) -> Ward {
+        let mut w = Ward::new(toml);
+        let cmd = w.command();
+        w.start_daemon_then(cmd, |w| {
+            let socket = w.dir.path().join(".ward/ward.sock");
+            let s = UnixStream::connect(socket).ok()?;
+            let live = b"GET /livez HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n";
+            (exchange(s, live).0 == 200).then_some(())
+        });
+        w
+    }
+
+    fn start_daemon_then(
+        &mut self,
+        mut cmd: Command,
+        mut answers: impl FnMut(&Ward) -> Option<()>,
+    ) {
         let log = fs::File::create(self.dir.path().join("daemon.log")).expect("daemon log");
         let child = cmd
             .arg("up")
@@ -318,7 +340,7 @@ impl Ward {
             if let Some(code) = self.daemon_exit() {
                 panic!("ward up exited with {code}:\n{}", self.daemon_log());
             }
-            self.try_status()
+            answers(self)
         });
     }
 

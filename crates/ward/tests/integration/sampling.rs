@@ -91,3 +91,98 @@ fn with_sampling_off_there_is_no_usage() {
     });
     assert!(s.usage.is_none(), "{s:?}");
 }
+
+/// The samples the daemon holds (`GET /v1/usage`), which is itself a look at the usage.
+fn samples_of(w: &Ward, unit: &str) -> usize {
+    let (code, body) = crate::fixture::socket_request(
+        w,
+        b"GET /v1/usage HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 200, "{body}");
+    let usage: ward_api::UsageResponse = serde_json::from_str(&body).expect("usage");
+    usage
+        .units
+        .iter()
+        .find(|u| u.unit == unit)
+        .map_or(0, |u| u.points.len())
+}
+
+/// A unit that says when it is up, so that no test has to look at the usage to know.
+fn announced(w: &Ward) {
+    wait_for("the service to be up", || {
+        w.log("idle").contains("up").then_some(())
+    });
+}
+
+#[test]
+fn by_default_rounds_wait_for_a_look_at_the_usage_and_run_from_then_on() {
+    let w = Ward::up_unlooked(
+        "[supervisor]\nsample_interval = \"100ms\"\n\
+         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
+    );
+    announced(&w);
+    // Five intervals in which nobody looked: no round ran, the daemon slept. (Absence
+    // can only be seen over a span; "always" below fills the same span with rounds.)
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(samples_of(&w, "idle"), 0, "sampled with nobody looking");
+    // That look started the rounds: they come without another one.
+    wait_for("rounds after the look", || {
+        (samples_of(&w, "idle") >= 2).then_some(())
+    });
+    let s = w.wait_unit("idle", "its usage in the status", |s| s.usage.is_some());
+    assert!(s.usage.unwrap().memory_rss_bytes > 0);
+}
+
+#[test]
+fn with_sample_while_always_rounds_run_from_the_start() {
+    let w = Ward::up_unlooked(
+        "[supervisor]\nsample_interval = \"100ms\"\nsample_while = \"always\"\n\
+         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
+    );
+    announced(&w);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(samples_of(&w, "idle") >= 1, "no round in five intervals");
+}
+
+#[test]
+fn a_wrong_sample_while_is_refused_with_the_choices() {
+    let w = Ward::new(
+        "[supervisor]\nsample_while = \"sometimes\"\n[services.s]\ncommand = \"/bin/true\"\n",
+    );
+    let out = w.cli(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ward.toml:2:")
+            && stderr.contains("for `sample_while`: expected one of `watched`, `always`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_reader_of_the_rounds_starts_them_without_any_other_look() {
+    use std::io::{Read, Write};
+    let w = Ward::up_unlooked(
+        "[supervisor]\nsample_interval = \"100ms\"\n\
+         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
+    );
+    announced(&w);
+    let mut reader = std::os::unix::net::UnixStream::connect(w.dir.path().join(".ward/ward.sock"))
+        .expect("connect");
+    reader
+        .write_all(b"GET /v1/events?usage=true HTTP/1.1\r\nHost: ward\r\n\r\n")
+        .expect("ask");
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    wait_for("a round on the events stream", || {
+        let mut buf = [0u8; 8192];
+        if let Ok(n) = reader.read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got)
+            .contains("event: usage")
+            .then_some(())
+    });
+}
