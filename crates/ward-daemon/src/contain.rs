@@ -86,30 +86,41 @@ impl Containment {
         roots: TreeRoots<'_>,
         view: &mut ProcView,
     ) -> io::Result<usize> {
-        self.signal_all_each(&[signal], roots, view)
+        self.signal_all_each(&[signal], roots, view, None)
     }
 
     /// Sends each of `signals`, in order, to every process of the unit: one look at the
     /// unit's processes for all of them (a stop sends its signal and SIGCONT together).
-    /// Returns how many processes were reached.
+    /// Returns how many processes were reached. `main`, the main process's pidfd where the
+    /// unit has one, reaches that process without another pidfd and check.
     pub fn signal_all_each(
         &self,
         signals: &[Signal],
         roots: TreeRoots<'_>,
         view: &mut ProcView,
+        main: Option<&ward_sys::Pidfd>,
     ) -> io::Result<usize> {
         match self {
-            Containment::Cgroup(cg) => cg.signal_all_each(signals),
+            Containment::Cgroup(cg) => cg.signal_all_each(signals, main),
             Containment::Tree => {
                 let mut n = 0;
                 // Each through a pidfd whose process is checked to be the one seen in the
                 // snapshot: a PID reused since then is never signalled.
                 for (pid, start_time) in Self::tree_pids(roots, view) {
-                    if let Ok(fd) = ward_sys::Pidfd::open_identified(pid, start_time) {
-                        let sent = signals.iter().filter(|&&s| fd.send_signal(s).is_ok());
-                        if sent.count() > 0 {
-                            n += 1;
-                        }
+                    let opened;
+                    let fd = match main {
+                        Some(fd) if fd.pid() == pid => fd,
+                        _ => match ward_sys::Pidfd::open_identified(pid, start_time) {
+                            Ok(fd) => {
+                                opened = fd;
+                                &opened
+                            }
+                            Err(_) => continue,
+                        },
+                    };
+                    let sent = signals.iter().filter(|&&s| fd.send_signal(s).is_ok());
+                    if sent.count() > 0 {
+                        n += 1;
                     }
                 }
                 Ok(n)

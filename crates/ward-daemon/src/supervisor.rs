@@ -77,6 +77,8 @@ pub(crate) struct Supervisor {
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
     /// When to make the daemon's own files again, what went away meanwhile.
     pub(crate) own_files_due: Option<Instant>,
+    /// The machine's OOM-kill count as last read, and when (`machine_ooms_for_start`).
+    pub(crate) machine_ooms: Option<(Instant, Option<u64>)>,
     pub(crate) gone: Vec<ward_sys::watch::Gone>,
     /// The PID file taken again after the first one went away (see `own_files.rs`).
     pub(crate) relocked: Option<ward_sys::pidfile::HeldPidFile>,
@@ -213,6 +215,7 @@ impl Supervisor {
             backlog: Default::default(),
             relocked: None,
             own_files_due: None,
+            machine_ooms: None,
             gone: Vec::new(),
             hooks: HashMap::new(),
             retired_side_cgroups: Vec::new(),
@@ -627,10 +630,12 @@ impl Supervisor {
         if signals.contains(&Signal::KILL) && unit.machine.state() == State::Stopping {
             unit.stop_escalated = true;
         }
-        if let Err(e) =
-            unit.containment
-                .signal_all_each(signals, unit.roots(self.me), &mut self.procs)
-        {
+        if let Err(e) = unit.containment.signal_all_each(
+            signals,
+            unit.roots(self.me),
+            &mut self.procs,
+            unit.main.as_ref().map(|m| &m.pidfd),
+        ) {
             tracing::warn!(unit = %name, error = %e, "signals not delivered");
         }
     }

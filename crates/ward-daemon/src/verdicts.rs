@@ -49,16 +49,35 @@ pub(crate) struct OomBaseline {
 }
 
 impl OomBaseline {
-    /// Reads the counters now.
+    /// Reads the unit's counters now, beside the machine's count the caller read.
     pub(crate) fn read(
         unit: &ward_sys::controllers::UnitControllers,
         kmsg: &mut KernelLog,
+        machine: Option<u64>,
     ) -> OomBaseline {
         OomBaseline {
             cgroup: unit.oom_kills(),
-            machine: ward_sys::controllers::vmstat_oom_kills(),
+            machine,
             pids_hits: unit.pids_limit_hits(),
             kmsg: kmsg.mark(),
+        }
+    }
+}
+
+impl Supervisor {
+    /// The machine's OOM-kill count for a run's baseline: one reading serves the spawns of
+    /// [`COUNTERS_REUSE`], since `/proc/vmstat` sums every counter of every CPU (about
+    /// 60 µs here, a third of a stop's work for its unit). A kill in that span, before the
+    /// run began, could only add to weak evidence, as a counter reused across a restart
+    /// can.
+    pub(crate) fn machine_ooms_for_start(&mut self) -> Option<u64> {
+        match self.machine_ooms {
+            Some((at, count)) if at.elapsed() < COUNTERS_REUSE => count,
+            _ => {
+                let count = ward_sys::controllers::vmstat_oom_kills();
+                self.machine_ooms = Some((Instant::now(), count));
+                count
+            }
         }
     }
 }
@@ -144,7 +163,12 @@ impl Supervisor {
         let failed_start = u32::from(before == State::Starting);
         // Read once: the evidence's words and the recommendation both use it.
         let peak = unit.run_controllers.peak_memory();
-        let counters = OomBaseline::read(&unit.run_controllers, &mut self.kmsg);
+        // The machine's count weighs only in a death by SIGKILL, the OOM killer's signal
+        // (`classify`); for any other it is not read.
+        let machine = (status.signal() == Some(Signal::KILL))
+            .then(ward_sys::controllers::vmstat_oom_kills)
+            .flatten();
+        let counters = OomBaseline::read(&unit.run_controllers, &mut self.kmsg, machine);
         unit.counters_at_exit = Some((Instant::now(), counters));
         // A task has no uptime to reach: its end, not its length, says how it went.
         let min_uptime = if params.oneshot {
@@ -213,7 +237,8 @@ impl Supervisor {
         for mut p in due {
             if let Some(unit) = self.units.get(&p.unit) {
                 let kernel = self.kmsg.oom_since(p.baseline.kmsg, p.pid);
-                let now = OomBaseline::read(&unit.run_controllers, &mut self.kmsg);
+                let machine = ward_sys::controllers::vmstat_oom_kills();
+                let now = OomBaseline::read(&unit.run_controllers, &mut self.kmsg, machine);
                 p.report.oom = oom_evidence(&oom_facts(
                     p.baseline,
                     now,
