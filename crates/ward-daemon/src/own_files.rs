@@ -71,6 +71,7 @@ impl Supervisor {
         let mut restored = self.restore_own_files();
         if restored.socket {
             match crate::startup::bind(&self.config.supervisor.socket, self.open_to).and_then(|l| {
+                let _api = self.api.enter();
                 UnixListener::from_std(l).map_err(|source| crate::StartError::Socket {
                     path: self.config.supervisor.socket.clone(),
                     source,
@@ -79,7 +80,7 @@ impl Supervisor {
                 Ok(listener) => {
                     serving.bound = crate::serving::identity(&self.config.supervisor.socket);
                     serving.server.abort();
-                    serving.server = tokio::spawn(crate::api::serve(
+                    serving.server = self.api.spawn(crate::api::serve(
                         listener,
                         serving.tx.clone(),
                         serving.connections.clone(),

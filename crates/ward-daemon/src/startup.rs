@@ -304,8 +304,23 @@ fn start_and_supervise(
             });
         }
     };
+    let api = match crate::serving::ApiRuntime::start() {
+        Ok(r) => r,
+        Err(source) => {
+            footprint.undo();
+            return Err(StartError::Os {
+                what: "cannot start the API's runtime",
+                source,
+            });
+        }
+    };
     let supervised = runtime.block_on(async {
-        let listener = UnixListener::from_std(listener).map_err(|source| StartError::Socket {
+        let listener = {
+            // The listener's readiness is driven by the runtime it is served on.
+            let _api = api.handle().enter();
+            UnixListener::from_std(listener)
+        };
+        let listener = listener.map_err(|source| StartError::Socket {
             path: sup.socket.clone(),
             source,
         })?;
@@ -332,6 +347,7 @@ fn start_and_supervise(
         supervisor.http_addr = http.as_ref().and_then(|(l, _)| l.local_addr().ok());
         supervisor.http = http;
         supervisor.init = init;
+        supervisor.api = api.handle().clone();
         supervisor.systemd = systemd;
         let ready = ready.take();
         Ok(supervisor.run(listener, ready).await)
