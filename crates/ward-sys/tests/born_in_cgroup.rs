@@ -8,7 +8,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ward_sys::spawn::{CgroupJoin, SpawnError, SpawnSpec, Spawned, spawn};
+mod common;
+
+use ward_sys::spawn::{CgroupJoin, SpawnError, Spawned, spawn};
 
 /// Where this process sits in the unified hierarchy and in the v1 `memory` one, if this
 /// machine has them.
@@ -56,24 +58,8 @@ impl Drop for Dir {
 }
 
 fn sleeper(cgroups: Vec<CgroupJoin>) -> Result<Spawned, SpawnError> {
-    let null = || ward_sys::spawn::dev_null().expect("/dev/null");
-    spawn(SpawnSpec {
-        argv: vec!["sleep".into(), "30".into()],
-        env: vec![("PATH".into(), ward_sys::spawn::DEFAULT_PATH.into())],
-        cwd: "/".into(),
-        stdin: null(),
-        stdout: null(),
-        stderr: null(),
-        cgroups,
-        nofile: None,
-        rlimits: Default::default(),
-        parent_death_signal: Some(ward_core::Signal::KILL),
-        umask: 0o022,
-        no_new_privs: false,
-        credentials: None,
-        capabilities: None,
-        private_tmp: None,
-    })
+    let null = ward_sys::spawn::dev_null().expect("/dev/null");
+    spawn(common::plain(&["sleep", "30"], null, cgroups))
 }
 
 /// Kills and reaps the child, handing back the lines of its `/proc/PID/cgroup` read while

@@ -8,31 +8,15 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use ward_sys::spawn::{SpawnSpec, Spawned, spawn};
+mod common;
+
+use ward_sys::spawn::{Spawned, spawn};
 
 /// Spawns `argv` with its stdout on a new pipe, and hands back the child and the pipe's
 /// read end; the write end exists only in the child.
 fn with_stdout_pipe(argv: &[&str]) -> (Spawned, OwnedFd) {
     let (read, write) = rustix::pipe::pipe().expect("pipe");
-    let null = || ward_sys::spawn::dev_null().expect("/dev/null");
-    let child = spawn(SpawnSpec {
-        argv: argv.iter().map(|a| a.to_string()).collect(),
-        env: vec![("PATH".into(), ward_sys::spawn::DEFAULT_PATH.into())],
-        cwd: "/".into(),
-        stdin: null(),
-        stdout: write,
-        stderr: null(),
-        cgroups: Vec::new(),
-        nofile: None,
-        rlimits: Default::default(),
-        parent_death_signal: Some(ward_core::Signal::KILL),
-        umask: 0o022,
-        no_new_privs: false,
-        credentials: None,
-        capabilities: None,
-        private_tmp: None,
-    })
-    .expect("spawn");
+    let child = spawn(common::plain(argv, write, Vec::new())).expect("spawn");
     (child, read)
 }
 
