@@ -197,10 +197,6 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
             ChildStep::Capabilities => SpawnFailure::Other(format!(
                 "cannot keep its capabilities (capabilities): {error}"
             )),
-            ChildStep::Affinity => SpawnFailure::Other(format!(
-                "cannot put back the CPU affinity ward runs with (`taskset` or a cpuset \
-                 changed meanwhile?): {error}"
-            )),
         },
     }
 }

@@ -20,11 +20,11 @@
 //! go on. Signals stay blocked across the clone so that no handler of ward's runs in the
 //! child; the child puts every disposition back to the default before it unblocks them.
 //!
-//! The child's order: put back ward's CPU affinity (`cpu_pin`), join the cgroup(s),
-//! resource limits, new session, mount namespace (for a private `/tmp`), a descriptor
-//! table of its own (`stdio_slots`), stdio and every other descriptor closed, signal mask
-//! and dispositions, umask, the bounding set of capabilities, groups, gid, uid, the kept
-//! capabilities, no_new_privs, working directory, exec. Everything that needs root comes
+//! The child's order: join the cgroup(s), resource limits, new session, mount namespace
+//! (for a private `/tmp`), a descriptor table of its own (`stdio_slots`), stdio and every
+//! other descriptor closed, signal mask and dispositions, umask, the bounding set of
+//! capabilities, groups, gid, uid, the kept capabilities, no_new_privs, working directory,
+//! exec. Everything that needs root comes
 //! before the uid changes; the working directory after, so the new user must be able to
 //! reach it. The ids are set with raw syscalls: glibc's `setuid` would signal every thread
 //! of the process to change them too, and this child shares ward's memory and its thread
@@ -169,8 +169,6 @@ pub enum ChildStep {
     Uid = 13,
     /// Dropping the bounding set, `capset` or raising the ambient capabilities.
     Capabilities = 14,
-    /// Putting back the CPU affinity the clone was made with (`cpu_pin`).
-    Affinity = 15,
 }
 
 impl ChildStep {
@@ -189,7 +187,6 @@ impl ChildStep {
             12 => ChildStep::Gid,
             13 => ChildStep::Uid,
             14 => ChildStep::Capabilities,
-            15 => ChildStep::Affinity,
             _ => ChildStep::Exec,
         }
     }
@@ -397,12 +394,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     };
     // The child shares ward's descriptor table and keeps only the few below the slots
     // that hold its stdio (`stdio_slots`); the fallback clone makes the same child.
-    // The thread is held on its CPU for the clone, so that the child runs where its
-    // parent sleeps (`cpu_pin`); the child puts the affinity back first.
-    let pinned = crate::cpu_pin::Pinned::here();
     let share = |placed: crate::stdio_slots::Placed| {
         let mut plan = ChildPlan {
-            cpus: pinned.as_ref().map(|p| p.original()),
             private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
             set_groups: creds.is_some(),
             groups: &groups,
@@ -477,9 +470,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         };
         Ok((born_in_cgroup, pid, pidfd))
     };
-    let made = crate::stdio_slots::with_stdio(stdio, share);
-    drop(pinned);
-    let (born_in_cgroup, pid, pidfd) = made?;
+    let (born_in_cgroup, pid, pidfd) = crate::stdio_slots::with_stdio(stdio, share)?;
     let pidfd = Pidfd::from_owned(pidfd, pid);
     drop(opened);
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
@@ -544,8 +535,6 @@ fn last_capability() -> u32 {
 
 /// Everything the child needs, prepared before the clone so the child allocates nothing.
 struct ChildPlan<'a> {
-    /// The affinity to put back, when the clone was made on a held thread.
-    cpus: Option<*const libc::cpu_set_t>,
     private_tmp: Option<*const libc::c_char>,
     set_groups: bool,
     groups: &'a [libc::gid_t],
@@ -577,7 +566,6 @@ struct ChildPlan<'a> {
 /// strings and NULL-terminated pointer arrays.
 unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
-        cpus,
         private_tmp,
         set_groups,
         groups,
@@ -608,11 +596,6 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     // SAFETY: only async-signal-safe libc calls on values prepared before the clone; `fail`
     // leaves the report and calls `_exit`.
     unsafe {
-        if let Some(cpus) = cpus
-            && !crate::cpu_pin::restore(cpus)
-        {
-            fail(ChildStep::Affinity);
-        }
         for &fd in cgroup_fds {
             if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                 fail(ChildStep::JoinCgroup);
