@@ -13,6 +13,14 @@ pub fn watched_for(every: Duration) -> Duration {
     every.saturating_mul(3).max(Duration::from_secs(300))
 }
 
+/// Whether a sample taken at `sampled_ms` still stands for the present at `now_ms`: within
+/// three intervals. Older, it is what the rounds last read before they stopped for want of
+/// a look, which a status must not show as current.
+pub fn fresh(sampled_ms: u64, now_ms: u64, every: Duration) -> bool {
+    let limit = every.saturating_mul(3).as_millis();
+    u128::from(now_ms.saturating_sub(sampled_ms)) <= limit
+}
+
 /// Whether a round that is due runs, or sampling stops until the next look: always with
 /// `"always"`; with `"watched"`, while a reader of the rounds is connected or within
 /// [`watched_for`] of the last look.
@@ -48,6 +56,16 @@ pub fn cpu_percent(before_ns: u64, now_ns: u64, elapsed: Duration) -> Option<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_stands_for_three_intervals() {
+        let every = Duration::from_secs(10);
+        assert!(fresh(1_000, 1_000, every));
+        assert!(fresh(1_000, 31_000, every));
+        assert!(!fresh(1_000, 31_001, every));
+        // A clock that went back leaves the sample as fresh as it was.
+        assert!(fresh(5_000, 1_000, every));
+    }
 
     #[test]
     fn rounds_run_while_someone_looks_and_stop_after_the_window() {

@@ -474,11 +474,15 @@ impl Supervisor {
                 .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
                 .unwrap_or_default(),
             status_text: u.notify_status.clone(),
-            usage: u
-                .main
-                .as_ref()
-                .filter(|_| self.sampler.running())
-                .and(u.usage.clone()),
+            // What the rounds last read before they stopped (nobody looked) is not the
+            // present: shown only while fresh.
+            usage: u.main.as_ref().and(u.usage.clone()).filter(|x| {
+                ward_core::sample::fresh(
+                    x.sampled_at_ms,
+                    Supervisor::epoch_ms(now),
+                    self.config.supervisor.sample_interval,
+                )
+            }),
         }
     }
 }

@@ -61,12 +61,6 @@ impl Sampler {
             last_look: None,
         }
     }
-
-    /// Whether the rounds are running: the usage they read is current. Once they stop,
-    /// what they last read is not shown as the present.
-    pub fn running(&self) -> bool {
-        self.due.is_some()
-    }
 }
 
 impl Supervisor {
@@ -100,8 +94,12 @@ impl Supervisor {
             now,
         );
         if !wanted {
-            // Nobody has looked for a while: nothing is armed until the next look.
+            // Nobody has looked for a while: nothing is armed until the next look. The
+            // next round's CPU percent must not average the whole quiet time.
             self.sampler.due = None;
+            for unit in self.units.values_mut() {
+                unit.last_cpu = None;
+            }
             return;
         }
         self.sampler.due = Some(now + every);
@@ -159,10 +157,11 @@ impl Supervisor {
                 ward_core::sample::cpu_percent(ns, r.usage.cpu_ns, r.at.duration_since(at))
             });
             unit.last_cpu = Some((r.at, r.usage.cpu_ns, r.main));
+            // The run's peak: a spawn clears the usage, so what is there is this run's,
+            // across a stop of the rounds too.
             let peak = unit
                 .usage
                 .as_ref()
-                .filter(|_| before.is_some())
                 .map_or(0, |u| u.memory_peak_rss_bytes)
                 .max(r.usage.rss_bytes);
             unit.usage = Some(UsageInfo {

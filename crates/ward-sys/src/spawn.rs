@@ -155,7 +155,7 @@ pub enum ChildStep {
     Exec = 5,
     /// `prctl(PR_SET_PDEATHSIG)`, or ward was already gone.
     ParentDeath = 7,
-    /// `close_range` of every descriptor above 2.
+    /// Leaving ward's descriptor table, or `close_range` of every descriptor above 2.
     CloseFds = 8,
     /// `prctl(PR_SET_NO_NEW_PRIVS)`.
     NoNewPrivs = 9,

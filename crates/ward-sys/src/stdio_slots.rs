@@ -6,8 +6,9 @@
 //! locks and notifications. Measured on a start of 500 units, that close was a fifth of
 //! the daemon's CPU, and it grows with every unit, so a start costs the square of its
 //! size. With `CLONE_FILES`, the child shares the table and calls `close_range(bound, ~0,
-//! CLOSE_RANGE_UNSHARE)`: the kernel gives it a table of its own holding only the
-//! descriptors below `bound`, and copies and closes nothing else.
+//! CLOSE_RANGE_UNSHARE)`: the kernel gives it a table of its own with a copy of only the
+//! first entries (those below `bound`, rounded up to 64) and closes the few of those at
+//! `bound` or above; nothing else is copied or closed.
 //!
 //! For that, what the child needs after the unshare must sit below `bound`: its stdio. The
 //! slots are three descriptors taken as low as the table allows when the daemon starts
@@ -26,9 +27,9 @@ struct Slots {
     fds: [RawFd; 3],
 }
 
-/// `None` until the first spawn or `reserve`, and for good if `/dev/null` could not be
-/// opened: then children copy the whole table, as before.
-static SLOTS: Mutex<Option<Option<Slots>>> = Mutex::new(None);
+/// `None` until the first spawn or `reserve` takes them; while they cannot be taken (no
+/// descriptor left), each spawn tries again and its child copies the whole table.
+static SLOTS: Mutex<Option<Slots>> = Mutex::new(None);
 
 /// Takes the slots now, while the table is nearly empty, so that they are the lowest
 /// numbers it will ever have free. The daemon calls it first thing; without it, the first
@@ -36,23 +37,26 @@ static SLOTS: Mutex<Option<Option<Slots>>> = Mutex::new(None);
 pub fn reserve() -> io::Result<()> {
     let mut slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
     if slots.is_none() {
-        *slots = Some(Some(take()?));
+        *slots = Some(take()?);
     }
     Ok(())
 }
 
 fn take() -> io::Result<Slots> {
     let null = crate::spawn::dev_null()?;
-    let mut fds = [0; 3];
-    for slot in &mut fds {
+    let dup = || -> io::Result<OwnedFd> {
         // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, the lowest free one from 3, for
-        // a file this frame owns; the number is kept for the process's life.
+        // a file this frame owns; it is owned at once, so a failure below closes it.
         let fd = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        *slot = fd;
-    }
+        // SAFETY: `fd` was just made and nothing else owns it.
+        Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    };
+    let owned = [dup()?, dup()?, dup()?];
+    // From here the numbers are kept for the process's life.
+    let fds = owned.map(std::os::fd::IntoRawFd::into_raw_fd);
     Ok(Slots { null, fds })
 }
 
@@ -71,8 +75,10 @@ pub(crate) struct Placed {
 /// cannot be had, then gives the slots back their `/dev/null`.
 pub(crate) fn with_stdio<T>(stdio: [RawFd; 3], clone: impl FnOnce(Placed) -> T) -> T {
     let mut guard = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-    let slots = guard.get_or_insert_with(|| take().ok());
-    let Some(slots) = slots.as_ref() else {
+    if guard.is_none() {
+        *guard = take().ok();
+    }
+    let Some(slots) = guard.as_ref() else {
         return clone(Placed { stdio, bound: None });
     };
     let placed = stdio
