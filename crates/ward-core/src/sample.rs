@@ -10,14 +10,20 @@ use crate::config::SampleWhile;
 /// "watched"`: five minutes, or three intervals where that is longer, so that a metrics
 /// scraper or a dashboard every few minutes keeps the numbers current without a gap.
 pub fn watched_for(every: Duration) -> Duration {
-    every.saturating_mul(3).max(Duration::from_secs(300))
+    fresh_for(every).max(Duration::from_secs(300))
+}
+
+/// How long a sample stands for the present: three intervals, room for a round skipped
+/// while the one before was still being read.
+fn fresh_for(every: Duration) -> Duration {
+    every.saturating_mul(3)
 }
 
 /// Whether a sample taken at `sampled_ms` still stands for the present at `now_ms`: within
 /// three intervals. Older, it is what the rounds last read before they stopped for want of
 /// a look, which a status must not show as current.
 pub fn fresh(sampled_ms: u64, now_ms: u64, every: Duration) -> bool {
-    let limit = every.saturating_mul(3).as_millis();
+    let limit = fresh_for(every).as_millis();
     u128::from(now_ms.saturating_sub(sampled_ms)) <= limit
 }
 

@@ -107,20 +107,23 @@ fn samples_of(w: &Ward, unit: &str) -> usize {
         .map_or(0, |u| u.points.len())
 }
 
-/// A unit that says when it is up, so that no test has to look at the usage to know.
-fn announced(w: &Ward) {
+/// A daemon sampling every 100 ms (with `extra` in `[supervisor]`), started without a
+/// look at the usage, and its unit `idle` up: it says so in its log, so that no test has
+/// to look at the usage to know.
+fn idle_unit_up(extra: &str) -> Ward {
+    let w = Ward::up_unlooked(&format!(
+        "[supervisor]\nsample_interval = \"100ms\"\n{extra}\
+         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n"
+    ));
     wait_for("the service to be up", || {
         w.log("idle").contains("up").then_some(())
     });
+    w
 }
 
 #[test]
 fn by_default_rounds_wait_for_a_look_at_the_usage_and_run_from_then_on() {
-    let w = Ward::up_unlooked(
-        "[supervisor]\nsample_interval = \"100ms\"\n\
-         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
-    );
-    announced(&w);
+    let w = idle_unit_up("");
     // Five intervals in which nobody looked: no round ran, the daemon slept. (Absence
     // can only be seen over a span; "always" below fills the same span with rounds.)
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -135,11 +138,7 @@ fn by_default_rounds_wait_for_a_look_at_the_usage_and_run_from_then_on() {
 
 #[test]
 fn with_sample_while_always_rounds_run_from_the_start() {
-    let w = Ward::up_unlooked(
-        "[supervisor]\nsample_interval = \"100ms\"\nsample_while = \"always\"\n\
-         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
-    );
-    announced(&w);
+    let w = idle_unit_up("sample_while = \"always\"\n");
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(samples_of(&w, "idle") >= 1, "no round in five intervals");
 }
@@ -162,11 +161,7 @@ fn a_wrong_sample_while_is_refused_with_the_choices() {
 #[test]
 fn a_reader_of_the_rounds_starts_them_without_any_other_look() {
     use std::io::{Read, Write};
-    let w = Ward::up_unlooked(
-        "[supervisor]\nsample_interval = \"100ms\"\n\
-         [services.idle]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 300\"]\n",
-    );
-    announced(&w);
+    let w = idle_unit_up("");
     let mut reader = std::os::unix::net::UnixStream::connect(w.dir.path().join(".ward/ward.sock"))
         .expect("connect");
     reader
