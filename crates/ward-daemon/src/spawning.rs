@@ -26,7 +26,6 @@ impl Supervisor {
             self.judge_exec_failure(name, &failure);
             return Event::SpawnFailed(failure);
         }
-        let machine_ooms = self.machine_ooms_for_start();
         let Some(unit) = self.units.get_mut(name) else {
             return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
         };
@@ -104,12 +103,17 @@ impl Supervisor {
         };
         // Counters read before the fork: the new process may hit a limit at once.
         let baseline = match unit.counters_at_exit.take() {
-            // A run that ended otherwise than by SIGKILL left no machine count.
+            // A run that ended otherwise than by SIGKILL left no machine count; one that
+            // did needs no other reading.
             Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => OomBaseline {
-                machine: counters.machine.or(machine_ooms),
+                machine: counters.machine.or_else(|| self.machine_ooms.for_start()),
                 ..counters
             },
-            _ => OomBaseline::read(&unit.run_controllers, &mut self.kmsg, machine_ooms),
+            _ => OomBaseline::read(
+                &unit.run_controllers,
+                &mut self.kmsg,
+                self.machine_ooms.for_start(),
+            ),
         };
         unit.log.set_secrets(secrets);
         // When it started: taken before the spawn, not after the audit record and the log

@@ -77,8 +77,8 @@ pub(crate) struct Supervisor {
     pub(crate) kmsg: ward_sys::kmsg::KernelLog,
     /// When to make the daemon's own files again, what went away meanwhile.
     pub(crate) own_files_due: Option<Instant>,
-    /// The machine's OOM-kill count as last read, and when (`machine_ooms_for_start`).
-    pub(crate) machine_ooms: Option<(Instant, Option<u64>)>,
+    /// The machine's OOM-kill count as last read for a run's baseline.
+    pub(crate) machine_ooms: crate::verdicts::MachineOoms,
     pub(crate) gone: Vec<ward_sys::watch::Gone>,
     /// The PID file taken again after the first one went away (see `own_files.rs`).
     pub(crate) relocked: Option<ward_sys::pidfile::HeldPidFile>,
@@ -220,7 +220,7 @@ impl Supervisor {
             backlog: Default::default(),
             relocked: None,
             own_files_due: None,
-            machine_ooms: None,
+            machine_ooms: Default::default(),
             gone: Vec::new(),
             hooks: HashMap::new(),
             retired_side_cgroups: Vec::new(),

@@ -64,18 +64,22 @@ impl OomBaseline {
     }
 }
 
-impl Supervisor {
-    /// The machine's OOM-kill count for a run's baseline: one reading serves the spawns of
+/// The machine's OOM-kill count as last read for a run's baseline, and when.
+#[derive(Default)]
+pub(crate) struct MachineOoms(Option<(Instant, Option<u64>)>);
+
+impl MachineOoms {
+    /// The count for a run's baseline: one reading serves the spawns of
     /// [`COUNTERS_REUSE`], since `/proc/vmstat` sums every counter of every CPU (about
     /// 60 µs here, a third of a stop's work for its unit). A kill in that span, before the
     /// run began, could only add to weak evidence, as a counter reused across a restart
     /// can.
-    pub(crate) fn machine_ooms_for_start(&mut self) -> Option<u64> {
-        match self.machine_ooms {
+    pub(crate) fn for_start(&mut self) -> Option<u64> {
+        match self.0 {
             Some((at, count)) if at.elapsed() < COUNTERS_REUSE => count,
             _ => {
                 let count = ward_sys::controllers::vmstat_oom_kills();
-                self.machine_ooms = Some((Instant::now(), count));
+                self.0 = Some((Instant::now(), count));
                 count
             }
         }
