@@ -65,9 +65,8 @@ impl Supervisor {
             ward_sys::controllers::UnitControllers::default()
         });
         apply_limits(name, &unit.instance, &self.controllers, &unit.controllers);
-        // What a run of an adopted unit joined, as far as its config says: the directories
-        // just made, which are those its limits want.
-        unit.run_controllers = unit.controllers.clone();
+        // What a run of an adopted unit joined, as far as its config says.
+        unit.run_controllers = unit.controllers.for_run(wants);
         // Before any run of this daemon's: a hook of an adopted unit writes to the log too.
         unit.log.set_secrets(crate::launch::secrets(
             &crate::launch::environment(name, &unit.instance),

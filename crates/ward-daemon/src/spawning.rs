@@ -38,11 +38,11 @@ impl Supervisor {
                 stdout,
                 stderr,
                 cgroups: {
-                    let mut files = match &unit.containment {
-                        Containment::Cgroup(cg) => vec![cg.open_for_join()?],
-                        Containment::Tree => Vec::new(),
+                    let (mut files, joined) = match &unit.containment {
+                        Containment::Cgroup(cg) => (vec![cg.open_for_join()?], Some(cg.path())),
+                        Containment::Tree => (Vec::new(), None),
                     };
-                    files.extend(unit.run_controllers.join_files()?);
+                    files.extend(unit.run_controllers.join_files(joined)?);
                     files
                 },
             })

@@ -21,6 +21,17 @@ pub enum Version {
     V1,
 }
 
+impl Version {
+    /// How a child joins a directory of this version: born in a v2 one, by writing a v1
+    /// one's `cgroup.procs`.
+    pub fn join(self, dir: &Path) -> io::Result<crate::spawn::CgroupJoin> {
+        match self {
+            Version::V2 => crate::spawn::CgroupJoin::dir(dir),
+            Version::V1 => crate::spawn::CgroupJoin::procs(dir),
+        }
+    }
+}
+
 /// Creates and finds service cgroups under one directory owned by this daemon.
 #[derive(Clone, Debug)]
 pub struct CgroupDriver {
@@ -219,10 +230,7 @@ impl ServiceCgroup {
     /// Opens the cgroup for a child to join: a v2 directory to be born in, a v1
     /// `cgroup.procs` to write.
     pub fn open_for_join(&self) -> io::Result<crate::spawn::CgroupJoin> {
-        match self.version {
-            Version::V2 => crate::spawn::CgroupJoin::dir(&self.path),
-            Version::V1 => crate::spawn::CgroupJoin::procs(&self.path),
-        }
+        self.version.join(&self.path)
     }
 
     /// The PIDs in the cgroup now.

@@ -143,7 +143,7 @@ impl Controllers {
         let make =
             |c: &Option<Controller>, wanted: bool| -> io::Result<Option<(Version, PathBuf)>> {
                 let Some(c) = c else { return Ok(None) };
-                if c.version == Version::V1 && !wanted {
+                if !joined(c.version, wanted) {
                     return Ok(None);
                 }
                 let path = c.base.join(name);
@@ -285,8 +285,7 @@ impl UnitControllers {
     /// kernel log and the machine's counters, its memory by its processes' own.
     pub fn for_run(&self, wants: Wants) -> UnitControllers {
         let keep = |c: &Option<(Version, PathBuf)>, wanted: bool| {
-            c.clone()
-                .filter(|(version, _)| *version == Version::V2 || wanted)
+            c.clone().filter(|(version, _)| joined(*version, wanted))
         };
         UnitControllers {
             memory: keep(&self.memory, wants.memory),
@@ -295,18 +294,20 @@ impl UnitControllers {
         }
     }
 
-    /// Each directory, opened for the child to join: a v2 one to be born in (the spawn
-    /// joins one directory only once, however many controllers share it), a v1
-    /// `cgroup.procs` to write.
-    pub fn join_files(&self) -> io::Result<Vec<crate::spawn::CgroupJoin>> {
-        [&self.memory, &self.pids, &self.cpu]
-            .into_iter()
-            .flatten()
-            .map(|(version, dir)| match version {
-                Version::V2 => crate::spawn::CgroupJoin::dir(dir),
-                Version::V1 => crate::spawn::CgroupJoin::procs(dir),
-            })
-            .collect()
+    /// Each directory, opened for the child to join: a v2 one to be born in, a v1
+    /// `cgroup.procs` to write. Each once, and none that is `joined` (the unit's own
+    /// cgroup, already among the joins): on cgroup v2 every controller and the unit's
+    /// containment are one directory, which a spawn had opened four times.
+    pub fn join_files(&self, joined: Option<&Path>) -> io::Result<Vec<crate::spawn::CgroupJoin>> {
+        let mut seen: Vec<&Path> = joined.into_iter().collect();
+        let mut files = Vec::new();
+        for (version, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
+            if !seen.contains(&dir.as_path()) {
+                seen.push(dir);
+                files.push(version.join(dir)?);
+            }
+        }
+        Ok(files)
     }
 
     /// How many times the kernel's OOM killer has killed in the unit's memory cgroup
@@ -354,6 +355,13 @@ pub fn vmstat_oom_kills() -> Option<u64> {
     let text = crate::kfile::read("/proc/vmstat").ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+}
+
+/// Whether a unit joins a controller's directory: always on v2, where it is the unit's
+/// one cgroup; on v1 only for a limit that needs it (a v1 hierarchy cannot be joined at
+/// birth, so each costs the spawn a write).
+fn joined(version: Version, wanted: bool) -> bool {
+    version == Version::V2 || wanted
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ impl RunTree {
             );
         }
         if let Some((_, unit)) = &self.memory {
-            files.extend(unit.join_files().map_err(|e| {
+            let joined = self.cgroup.as_ref().map(|(_, cg)| cg.path());
+            files.extend(unit.join_files(joined).map_err(|e| {
                 Failure::Failed(format!("cannot join the run's memory cgroup: {e}"))
             })?);
         }
