@@ -439,14 +439,10 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
                     // SAFETY: the child has exec'd or exited; nothing writes the report.
                     Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => None,
                     Ok(child) => Some(child),
-                    Err(e) => match crate::vfork::refusal(e.raw_os_error().unwrap_or(0)) {
-                        crate::vfork::Refusal::Clone => return Err(SpawnError::Fork(e)),
-                        crate::vfork::Refusal::Unsupported => {
-                            crate::vfork::mark_unsupported();
-                            None
-                        }
-                        crate::vfork::Refusal::ThisCgroup => None,
-                    },
+                    Err(e) => {
+                        crate::vfork::after_refusal(e).map_err(SpawnError::Fork)?;
+                        None
+                    }
                 }
             }
             _ => None,

@@ -116,7 +116,7 @@ pub(crate) fn into_cgroup_available() -> bool {
 
 /// What a failed `clone3` means for the spawn that tried it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
+enum Refusal {
     /// The kernel (or this build) has no `clone3` into a cgroup: never ask again.
     Unsupported,
     /// This cgroup cannot take the child at birth (not a v2 directory, one with
@@ -129,7 +129,7 @@ pub(crate) enum Refusal {
 
 /// Sorts a `clone3` error. A pure decision, so each class is tested without a kernel that
 /// refuses.
-pub(crate) fn refusal(errno: i32) -> Refusal {
+fn refusal(errno: i32) -> Refusal {
     match errno {
         libc::ENOSYS | libc::E2BIG | libc::EINVAL => Refusal::Unsupported,
         libc::EAGAIN | libc::ENOMEM | libc::EINTR => Refusal::Clone,
@@ -137,9 +137,18 @@ pub(crate) fn refusal(errno: i32) -> Refusal {
     }
 }
 
-/// Remembers that the kernel has no `clone3` into a cgroup.
-pub(crate) fn mark_unsupported() {
-    UNSUPPORTED.store(true, Ordering::Relaxed);
+/// Whether a refused clone into a cgroup fails the spawn (`Err`) or leaves the child to
+/// join by writing (`Ok`); a kernel that has no such clone is remembered, and never asked
+/// again.
+pub(crate) fn after_refusal(e: io::Error) -> io::Result<()> {
+    match refusal(e.raw_os_error().unwrap_or(0)) {
+        Refusal::Clone => Err(e),
+        Refusal::Unsupported => {
+            UNSUPPORTED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Refusal::ThisCgroup => Ok(()),
+    }
 }
 
 /// Clones a child with `flags | CLONE_INTO_CGROUP` that runs `entry(arg)` on the stack
