@@ -114,14 +114,21 @@ mod tests {
     struct Marked(std::process::Child);
 
     impl Marked {
+        /// Returns once the child's environment can be read: the spawn returns as soon as
+        /// the exec has left the old memory, before the kernel has laid out the new
+        /// environment, so a look at once may find it empty.
         fn spawn(unit: &str) -> Marked {
-            Marked(
-                std::process::Command::new("sleep")
-                    .arg("30")
-                    .env(UNIT_ENV, unit)
-                    .spawn()
-                    .expect("spawn sleep"),
-            )
+            let child = std::process::Command::new("sleep")
+                .arg("30")
+                .env(UNIT_ENV, unit)
+                .spawn()
+                .expect("spawn sleep");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while marker(child.id()).is_none() {
+                assert!(std::time::Instant::now() < deadline, "no marker in time");
+                std::thread::yield_now();
+            }
+            Marked(child)
         }
     }
 
