@@ -197,6 +197,9 @@ pub fn failure(err: &SpawnError, inst: &Instance) -> SpawnFailure {
             ChildStep::Capabilities => SpawnFailure::Other(format!(
                 "cannot keep its capabilities (capabilities): {error}"
             )),
+            ChildStep::Affinity => SpawnFailure::Other(format!(
+                "cannot leave the CPU it was cloned on for those its cpuset allows: {error}"
+            )),
         },
     }
 }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod cgroup;
 pub mod config_file;
 pub mod controllers;
+mod cpu_pin;
 pub mod daemonize;
 pub mod favordynmods;
 pub mod fifo;

@@ -20,11 +20,11 @@
 //! go on. Signals stay blocked across the clone so that no handler of ward's runs in the
 //! child; the child puts every disposition back to the default before it unblocks them.
 //!
-//! The child's order: join the cgroup(s), resource limits, new session, mount namespace
-//! (for a private `/tmp`), a descriptor table of its own (`stdio_slots`), stdio and every
-//! other descriptor closed, signal mask and dispositions, umask, the bounding set of
-//! capabilities, groups, gid, uid, the kept capabilities, no_new_privs, working directory,
-//! exec. Everything that needs root comes
+//! The child's order: end the hold on one CPU (`cpu_pin`), join the cgroup(s),
+//! resource limits, new session, mount namespace (for a private `/tmp`), a descriptor
+//! table of its own (`stdio_slots`), stdio and every other descriptor closed, signal mask
+//! and dispositions, umask, the bounding set of capabilities, groups, gid, uid, the kept
+//! capabilities, no_new_privs, working directory, exec. Everything that needs root comes
 //! before the uid changes; the working directory after, so the new user must be able to
 //! reach it. The ids are set with raw syscalls: glibc's `setuid` would signal every thread
 //! of the process to change them too, and this child shares ward's memory and its thread
@@ -172,6 +172,8 @@ pub enum ChildStep {
     Uid = 13,
     /// Dropping the bounding set, `capset` or raising the ambient capabilities.
     Capabilities = 14,
+    /// Ending the hold on one CPU the clone was made with (`cpu_pin`).
+    Affinity = 15,
 }
 
 impl ChildStep {
@@ -190,6 +192,7 @@ impl ChildStep {
             12 => ChildStep::Gid,
             13 => ChildStep::Uid,
             14 => ChildStep::Capabilities,
+            15 => ChildStep::Affinity,
             _ => ChildStep::Exec,
         }
     }
@@ -397,8 +400,12 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     };
     // The child shares ward's descriptor table and keeps only the few below the slots
     // that hold its stdio (`stdio_slots`); the fallback clone makes the same child.
+    // The thread is held on its CPU for the clone, so that the child runs where its
+    // parent sleeps (`cpu_pin`); the child ends the hold first.
+    let pinned = crate::cpu_pin::Pinned::here();
     let share = |placed: crate::stdio_slots::Placed| {
         let mut plan = ChildPlan {
+            cpus: pinned.as_ref().map(|p| p.release_to()),
             private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
             set_groups: creds.is_some(),
             groups: &groups,
@@ -469,7 +476,9 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         };
         Ok((born_in_cgroup, pid, pidfd))
     };
-    let (born_in_cgroup, pid, pidfd) = crate::stdio_slots::with_stdio(stdio, share)?;
+    let made = crate::stdio_slots::with_stdio(stdio, share);
+    drop(pinned);
+    let (born_in_cgroup, pid, pidfd) = made?;
     let pidfd = Pidfd::from_owned(pidfd, pid);
     drop(opened);
     // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
