@@ -401,11 +401,11 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     // The child shares ward's descriptor table and keeps only the few below the slots
     // that hold its stdio (`stdio_slots`); the fallback clone makes the same child.
     // The thread is held on its CPU for the clone, so that the child runs where its
-    // parent sleeps (`cpu_pin`); the child ends the hold first.
+    // parent sleeps (`cpu_pin`); the child ends the hold, its own and the thread's, first.
     let pinned = crate::cpu_pin::Pinned::here();
     let share = |placed: crate::stdio_slots::Placed| {
         let mut plan = ChildPlan {
-            cpus: pinned.as_ref().map(|p| p.release_to()),
+            cpus: pinned.as_ref().map(|p| (p.release_to(), p.thread())),
             private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
             set_groups: creds.is_some(),
             groups: &groups,
