@@ -26,12 +26,13 @@ pub const QUEUE: usize = 16_384;
 /// the next batch, so batches grow with the load and there is no waiting on an idle queue.
 pub const BATCH_MAX: usize = 4_096;
 
-/// The least time between two commits while records keep coming, unless someone waits
-/// for one. Each commit is a write of the WAL and an `fsync`; during a start of 500 units
-/// the records came a few at a time and their commits took as much CPU as the
-/// supervisor's own loop, on a machine where the units' programs wanted it too. A record
-/// after a quiet time is committed at once; what follows it within the gap joins the
-/// next commit, so a power cut loses at most this much more than the batch being written.
+/// The least time between two commits while records keep coming. Each commit is a write
+/// of the WAL and an `fsync`; during a start of 500 units the records came a few at a
+/// time and their commits took as much CPU as the supervisor's own loop, on a machine
+/// where the units' programs wanted it too. A record after a quiet time is committed at
+/// once, and so is one someone waits for when it comes first; what follows within the gap
+/// joins the next commit, which a waiting answer then waits for too (at most this long),
+/// and a power cut loses at most this much more than the batch being written.
 pub const COMMIT_GAP: Duration = Duration::from_millis(10);
 
 type Done = Box<dyn FnOnce(bool) + Send>;
@@ -51,8 +52,8 @@ enum Msg {
 }
 
 impl Msg {
-    /// Whether someone waits for this message's commit, which then is not held back for
-    /// the [`COMMIT_GAP`].
+    /// Whether someone waits for this message's commit: as the first of a batch, it is
+    /// not held back for the [`COMMIT_GAP`].
     fn awaited(&self) -> bool {
         !matches!(self, Msg::Record(_, None))
     }
@@ -363,27 +364,17 @@ fn run(
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let mut awaited = first.awaited();
+        // Asleep rather than in a receive with a timeout, which every record would wake.
+        let hold = hold_for(last_commit, Instant::now(), first.awaited());
+        if !hold.is_zero() {
+            std::thread::sleep(hold);
+        }
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
-            let next = match rx.try_recv() {
-                Ok(m) => m,
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    let wait = hold_for(last_commit, Instant::now(), awaited);
-                    if wait.is_zero() {
-                        break;
-                    }
-                    match rx.recv_timeout(wait) {
-                        Ok(m) => m,
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                            break;
-                        }
-                    }
-                }
-            };
-            awaited |= next.awaited();
-            batch.push(next);
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
         }
         // Out of the queue: room for as many again while this batch commits.
         waiting.fetch_sub(batch.len(), Ordering::AcqRel);
@@ -430,7 +421,7 @@ fn run(
 }
 
 /// How long a batch waits for more records before it commits: until [`COMMIT_GAP`]
-/// after the last commit, and not at all when someone waits for it.
+/// after the last commit, and not at all when someone waits for its first message.
 fn hold_for(last_commit: Option<Instant>, now: Instant, awaited: bool) -> Duration {
     match last_commit {
         Some(at) if !awaited => (at + COMMIT_GAP).saturating_duration_since(now),
