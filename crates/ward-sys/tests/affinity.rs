@@ -1,5 +1,6 @@
 //! The spawning thread is held on its CPU for the clone (`cpu_pin`); the program must
-//! still start with the affinity ward had, never the one CPU.
+//! still start with the affinity ward had, never the one CPU, and the thread must be
+//! free again after the spawn.
 
 mod common;
 
@@ -16,29 +17,38 @@ fn allowed(status: &str) -> String {
         .to_string()
 }
 
+/// The CPUs the calling thread may run on, as `/proc` lists them.
+fn ours() -> String {
+    allowed(&std::fs::read_to_string("/proc/thread-self/status").expect("status"))
+}
+
+/// The CPUs a program spawned from the calling thread may run on, as it reads them.
+fn a_child_s() -> String {
+    let (read, write) = rustix::pipe::pipe().expect("pipe");
+    let child = spawn(common::plain(
+        &["grep", "Cpus_allowed_list", "/proc/self/status"],
+        write,
+        Vec::new(),
+    ))
+    .expect("spawn");
+    let mut out = String::new();
+    std::fs::File::from(read)
+        .read_to_string(&mut out)
+        .expect("read");
+    let _ = rustix::process::waitpid(
+        rustix::process::Pid::from_raw(child.pidfd.pid() as i32),
+        rustix::process::WaitOptions::empty(),
+    );
+    allowed(&out)
+}
+
 #[test]
 fn a_child_starts_with_the_affinity_of_its_parent_not_the_held_one() {
-    let ours = allowed(&std::fs::read_to_string("/proc/thread-self/status").expect("status"));
+    let before = ours();
     for _ in 0..20 {
-        let (read, write) = rustix::pipe::pipe().expect("pipe");
-        let child = spawn(common::plain(
-            &["grep", "Cpus_allowed_list", "/proc/self/status"],
-            write,
-            Vec::new(),
-        ))
-        .expect("spawn");
-        let mut out = String::new();
-        std::fs::File::from(read)
-            .read_to_string(&mut out)
-            .expect("read");
-        let _ = rustix::process::waitpid(
-            rustix::process::Pid::from_raw(child.pidfd.pid() as i32),
-            rustix::process::WaitOptions::empty(),
-        );
-        assert_eq!(allowed(&out), ours, "{out}");
+        assert_eq!(a_child_s(), before);
         // The thread itself is free again.
-        let now = allowed(&std::fs::read_to_string("/proc/thread-self/status").expect("status"));
-        assert_eq!(now, ours);
+        assert_eq!(ours(), before);
     }
 }
 
@@ -49,24 +59,8 @@ fn a_child_of_a_thread_held_to_one_cpu_by_its_operator_keeps_that_cpu() {
         let mut one = rustix::thread::CpuSet::new();
         one.set(0);
         rustix::thread::sched_setaffinity(None, &one).expect("setaffinity");
-        let (read, write) = rustix::pipe::pipe().expect("pipe");
-        let child = spawn(common::plain(
-            &["grep", "Cpus_allowed_list", "/proc/self/status"],
-            write,
-            Vec::new(),
-        ))
-        .expect("spawn");
-        let mut out = String::new();
-        std::fs::File::from(read)
-            .read_to_string(&mut out)
-            .expect("read");
-        let _ = rustix::process::waitpid(
-            rustix::process::Pid::from_raw(child.pidfd.pid() as i32),
-            rustix::process::WaitOptions::empty(),
-        );
-        assert_eq!(allowed(&out), "0", "{out}");
-        let now = allowed(&std::fs::read_to_string("/proc/thread-self/status").expect("status"));
-        assert_eq!(now, "0");
+        assert_eq!(a_child_s(), "0");
+        assert_eq!(ours(), "0");
     })
     .join()
     .expect("thread");
