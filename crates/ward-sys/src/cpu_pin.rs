@@ -17,8 +17,13 @@
 //! any cpuset, it gives the cpuset's own CPUs, which is what a task that never asked
 //! gets. That is right only when ward itself made no narrower request (`taskset`) that
 //! its services should inherit, so the thread is held only when it may run on every
-//! online CPU; under a narrower affinity (a `taskset`, or a cpuset narrower than the
-//! machine, which cannot be told apart from here) it is left alone.
+//! online CPU (as `/sys/devices/system/cpu/online` lists them); under a narrower affinity
+//! (a `taskset`, or a cpuset narrower than the machine, which cannot be told apart from
+//! here) it is left alone. A hold is ended only while it is still in place: an operator's
+//! `taskset -p` of the thread meanwhile stands. And it is taken only from Linux 6.6 on:
+//! earlier kernels changed twice how a request is kept, and on some of them the mask of
+//! every CPU was cut to the CPUs online at the call, so a service would not have followed
+//! a CPU added later.
 #![allow(unsafe_code)]
 
 use std::sync::OnceLock;
@@ -28,6 +33,10 @@ use std::sync::OnceLock;
 pub(crate) struct Pinned {
     /// The held thread, for the child to let go as soon as it runs.
     tid: libc::pid_t,
+    /// The one CPU it is held on.
+    cpu: usize,
+    /// Where the hold ends: the mask of every CPU, made before the clone.
+    every: &'static libc::cpu_set_t,
 }
 
 /// A mask of every CPU the kernel can name.
@@ -55,20 +64,64 @@ unsafe impl Sync for SetOfCpus {}
 // SAFETY: plain bits, owned.
 unsafe impl Send for SetOfCpus {}
 
+/// Whether this kernel (its `uname` release, such as `6.18.44-foo`) is one the hold is
+/// taken on: 6.6 or later.
+fn kernel_fits(release: &str) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (6, 6),
+        _ => false,
+    }
+}
+
+/// The CPUs of a kernel CPU list such as `0-3,8,10-11`; `None` when it does not parse.
+fn cpu_list(text: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((from, to)) => {
+                let (from, to) = (from.parse::<usize>().ok()?, to.parse::<usize>().ok()?);
+                if from > to {
+                    return None;
+                }
+                cpus.extend(from..=to);
+            }
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
 impl Pinned {
-    /// Holds the calling thread on its current CPU, when it may run on every online CPU
-    /// and there are at least two; `None` (and nothing changed) otherwise or on any
-    /// refusal.
+    /// Holds the calling thread on its current CPU, when it may run on every online CPU,
+    /// there are at least two, and the kernel fits (see the module's notes); `None` (and
+    /// nothing changed) otherwise or on any refusal.
     pub fn here() -> Option<Pinned> {
-        // SAFETY: plain system calls on sets of this frame.
+        static FITS: OnceLock<bool> = OnceLock::new();
+        let fits =
+            FITS.get_or_init(|| kernel_fits(&rustix::system::uname().release().to_string_lossy()));
+        if !fits {
+            return None;
+        }
+        // Read at each spawn: a CPU may come or go.
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|t| cpu_list(&t))?;
+        // SAFETY: plain system calls and bit tests on sets of this frame.
         unsafe {
             let mut now: libc::cpu_set_t = std::mem::zeroed();
             let size = std::mem::size_of::<libc::cpu_set_t>();
             if libc::sched_getaffinity(0, size, &mut now) != 0 {
                 return None;
             }
-            let allowed = libc::CPU_COUNT(&now) as libc::c_long;
-            if allowed < 2 || allowed != libc::sysconf(libc::_SC_NPROCESSORS_ONLN) {
+            let allowed = libc::CPU_COUNT(&now) as usize;
+            let everywhere = allowed == online.len()
+                && online
+                    .iter()
+                    .all(|&c| c < libc::CPU_SETSIZE as usize && libc::CPU_ISSET(c, &now));
+            if allowed < 2 || !everywhere {
                 return None;
             }
             let cpu = libc::sched_getcpu();
@@ -79,49 +132,89 @@ impl Pinned {
             libc::CPU_SET(cpu as usize, &mut one);
             (libc::sched_setaffinity(0, size, &one) == 0).then(|| Pinned {
                 tid: libc::gettid(),
+                cpu: cpu as usize,
+                every: every_cpu(),
             })
         }
     }
 
-    /// The mask the child takes as its first step.
-    pub fn release_to(&self) -> *const libc::cpu_set_t {
-        every_cpu()
+    /// The child's first step: its own hold ended, then the thread's, if it is still
+    /// held. The hold is needed only to place the child: held through the exec, the
+    /// thread, woken when the child left ward's memory, waited on that CPU while the
+    /// program's dynamic loader ran there (about 0.6 ms a spawn), with the other CPU
+    /// idle. False when the child's own could not be ended. Async-signal-safe: system
+    /// calls only, on memory made before the clone.
+    ///
+    /// # Safety
+    /// Only in the child of the clone this hold was taken for.
+    pub(crate) unsafe fn release_in_child(&self) -> bool {
+        // SAFETY: `every` lives for the whole process; the thread's tid is its own.
+        unsafe {
+            if !set_affinity(0, self.every) {
+                return false;
+            }
+            self.release_if_held(self.tid);
+        }
+        true
     }
 
-    /// The held thread, which the child lets go right after itself: the hold is needed
-    /// only to place the child. Held through the exec, the thread, woken when the child
-    /// leaves ward's memory, waited on the same CPU while the program's own start ran
-    /// there (`perf sched`: 0.7 ms of a dynamic loader per spawn), with the other CPU
-    /// idle.
-    pub fn thread(&self) -> libc::pid_t {
-        self.tid
+    /// Ends the hold of task `tid` (0: the caller) only while it is the one this hold
+    /// set, so that an operator's `taskset -p` of the thread meanwhile stands.
+    ///
+    /// # Safety
+    /// Async-signal-safe; `tid` is the held thread or 0 in it.
+    unsafe fn release_if_held(&self, tid: libc::pid_t) {
+        // SAFETY: plain system calls and bit tests on a set of this frame.
+        unsafe {
+            let mut now: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut now) == 0
+                && libc::CPU_COUNT(&now) == 1
+                && libc::CPU_ISSET(self.cpu, &now)
+            {
+                set_affinity(tid, self.every);
+            }
+        }
     }
 }
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        // SAFETY: a set that lives for the whole process.
-        unsafe {
-            release(every_cpu());
-        }
+        // SAFETY: the calling thread is the held one.
+        unsafe { self.release_if_held(0) }
     }
 }
 
-/// Ends the hold of the calling task (the child's first step, or the thread's after the
-/// clone). Async-signal-safe: one system call.
+/// `sched_setaffinity` of task `tid` (0: the caller). Async-signal-safe: one system call.
 ///
 /// # Safety
 /// `cpus` must point to a valid set.
-pub(crate) unsafe fn release(cpus: *const libc::cpu_set_t) -> bool {
-    // SAFETY: the caller vouches for the pointer.
-    unsafe { release_task(0, cpus) }
-}
-
-/// Ends the hold of task `tid` (0: the caller). Async-signal-safe: one system call.
-///
-/// # Safety
-/// `cpus` must point to a valid set.
-pub(crate) unsafe fn release_task(tid: libc::pid_t, cpus: *const libc::cpu_set_t) -> bool {
+unsafe fn set_affinity(tid: libc::pid_t, cpus: *const libc::cpu_set_t) -> bool {
     // SAFETY: the caller vouches for the pointer.
     unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), cpus) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hold_is_taken_from_linux_6_6_on() {
+        assert!(kernel_fits("6.18.44-fc-v1147"));
+        assert!(kernel_fits("6.6.0"));
+        assert!(kernel_fits("7.0.1-arch1"));
+        assert!(!kernel_fits("6.5.13"));
+        assert!(!kernel_fits("6.1.0-28-amd64"));
+        assert!(!kernel_fits("5.15.0-91-generic"));
+        assert!(!kernel_fits("weird"));
+    }
+
+    #[test]
+    fn cpu_lists_are_read_as_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-1\n"), Some(vec![0, 1]));
+        assert_eq!(cpu_list("0"), Some(vec![0]));
+        assert_eq!(cpu_list("0-2,5,7-8"), Some(vec![0, 1, 2, 5, 7, 8]));
+        assert_eq!(cpu_list("3-1"), None);
+        assert_eq!(cpu_list(""), None);
+        assert_eq!(cpu_list("0-x"), None);
+    }
 }

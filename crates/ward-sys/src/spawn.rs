@@ -405,7 +405,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     let pinned = crate::cpu_pin::Pinned::here();
     let share = |placed: crate::stdio_slots::Placed| {
         let mut plan = ChildPlan {
-            cpus: pinned.as_ref().map(|p| (p.release_to(), p.thread())),
+            hold: pinned.as_ref().map(|p| p as *const _),
             private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
             set_groups: creds.is_some(),
             groups: &groups,

@@ -50,9 +50,8 @@ pub(super) fn last_capability() -> u32 {
 
 /// Everything the child needs, prepared before the clone so the child allocates nothing.
 pub(super) struct ChildPlan<'a> {
-    /// The affinity to take, and the held thread to give it too, when the clone was made
-    /// on a held thread (`cpu_pin`).
-    pub(super) cpus: Option<(*const libc::cpu_set_t, libc::pid_t)>,
+    /// The hold to end first, when the clone was made on a held thread (`cpu_pin`).
+    pub(super) hold: Option<*const crate::cpu_pin::Pinned>,
     pub(super) private_tmp: Option<*const libc::c_char>,
     pub(super) set_groups: bool,
     pub(super) groups: &'a [libc::gid_t],
@@ -84,7 +83,7 @@ pub(super) struct ChildPlan<'a> {
 /// strings and NULL-terminated pointer arrays.
 unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     let ChildPlan {
-        cpus,
+        hold,
         private_tmp,
         set_groups,
         groups,
@@ -115,12 +114,11 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
     // SAFETY: only async-signal-safe libc calls on values prepared before the clone; `fail`
     // leaves the report and calls `_exit`.
     unsafe {
-        if let Some((cpus, held)) = cpus {
-            if !crate::cpu_pin::release(cpus) {
-                fail(ChildStep::Affinity);
-            }
-            // The thread lets itself go after the clone if this cannot.
-            let _ = crate::cpu_pin::release_task(held, cpus);
+        // The hold is the parent's, alive while it sleeps (CLONE_VFORK).
+        if let Some(hold) = hold
+            && !(*hold).release_in_child()
+        {
+            fail(ChildStep::Affinity);
         }
         for &fd in cgroup_fds {
             if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
