@@ -365,8 +365,9 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         // Asleep rather than in a receive with a timeout, which every record would wake.
+        // A full batch already waiting has nothing to gather.
         let hold = hold_for(last_commit, Instant::now(), first.awaited());
-        if !hold.is_zero() {
+        if !hold.is_zero() && waiting.load(Ordering::Acquire) < BATCH_MAX {
             std::thread::sleep(hold);
         }
         let mut batch = vec![first];
