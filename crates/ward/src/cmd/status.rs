@@ -275,7 +275,11 @@ fn with_journal_stats<T>(
     std::collections::BTreeMap<String, ward_daemon::stats::StatsJson>,
 ) {
     std::thread::scope(|scope| {
-        let stats = scope.spawn(|| journal_stats(sup));
+        // No thread to be had (a process limit reached): one after the other.
+        let Ok(stats) = std::thread::Builder::new().spawn_scoped(scope, || journal_stats(sup))
+        else {
+            return (ask(), journal_stats(sup));
+        };
         let answer = ask();
         // A panic while reading leaves the statistics out, as an unreadable journal does.
         (answer, stats.join().unwrap_or_default())
