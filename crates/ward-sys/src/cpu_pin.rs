@@ -41,39 +41,18 @@ pub(crate) struct Pinned {
 
 /// A mask of every CPU the kernel can name.
 fn every_cpu() -> &'static libc::cpu_set_t {
-    static EVERY: OnceLock<SetOfCpus> = OnceLock::new();
-    &EVERY
-        .get_or_init(|| {
-            // SAFETY: a plain value of this frame; the macro only sets its bits, each
-            // below the set's size.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                for cpu in 0..libc::CPU_SETSIZE as usize {
-                    libc::CPU_SET(cpu, &mut set);
-                }
-                SetOfCpus(set)
+    static EVERY: OnceLock<libc::cpu_set_t> = OnceLock::new();
+    EVERY.get_or_init(|| {
+        // SAFETY: a plain value of this frame; the macro only sets its bits, each below
+        // the set's size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut set);
             }
-        })
-        .0
-}
-
-/// `cpu_set_t` is plain bits, shared read-only once made.
-struct SetOfCpus(libc::cpu_set_t);
-// SAFETY: the set is never written after `every_cpu` made it.
-unsafe impl Sync for SetOfCpus {}
-// SAFETY: plain bits, owned.
-unsafe impl Send for SetOfCpus {}
-
-/// Whether this kernel (its `uname` release, such as `6.18.44-foo`) is one the hold is
-/// taken on: 6.6 or later.
-fn kernel_fits(release: &str) -> bool {
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().ok());
-    match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(major), Some(minor)) => (major, minor) >= (6, 6),
-        _ => false,
-    }
+            set
+        }
+    })
 }
 
 /// The CPUs of a kernel CPU list such as `0-3,8,10-11`; `None` when it does not parse.
@@ -100,15 +79,13 @@ impl Pinned {
     /// nothing changed) otherwise or on any refusal.
     pub fn here() -> Option<Pinned> {
         static FITS: OnceLock<bool> = OnceLock::new();
-        let fits =
-            FITS.get_or_init(|| kernel_fits(&rustix::system::uname().release().to_string_lossy()));
+        let fits = FITS.get_or_init(|| {
+            crate::kernel_release::at_least(&crate::kernel_release::running(), (6, 6))
+                .unwrap_or(false)
+        });
         if !fits {
             return None;
         }
-        // Read at each spawn: a CPU may come or go.
-        let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
-            .ok()
-            .and_then(|t| cpu_list(&t))?;
         // SAFETY: plain system calls and bit tests on sets of this frame.
         unsafe {
             let mut now: libc::cpu_set_t = std::mem::zeroed();
@@ -117,11 +94,18 @@ impl Pinned {
                 return None;
             }
             let allowed = libc::CPU_COUNT(&now) as usize;
+            if allowed < 2 {
+                return None;
+            }
+            // Read at each spawn, after the cheaper checks: a CPU may come or go.
+            let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+                .ok()
+                .and_then(|t| cpu_list(&t))?;
             let everywhere = allowed == online.len()
                 && online
                     .iter()
                     .all(|&c| c < libc::CPU_SETSIZE as usize && libc::CPU_ISSET(c, &now));
-            if allowed < 2 || !everywhere {
+            if !everywhere {
                 return None;
             }
             let cpu = libc::sched_getcpu();
@@ -196,17 +180,6 @@ unsafe fn set_affinity(tid: libc::pid_t, cpus: *const libc::cpu_set_t) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_hold_is_taken_from_linux_6_6_on() {
-        assert!(kernel_fits("6.18.44-fc-v1147"));
-        assert!(kernel_fits("6.6.0"));
-        assert!(kernel_fits("7.0.1-arch1"));
-        assert!(!kernel_fits("6.5.13"));
-        assert!(!kernel_fits("6.1.0-28-amd64"));
-        assert!(!kernel_fits("5.15.0-91-generic"));
-        assert!(!kernel_fits("weird"));
-    }
 
     #[test]
     fn cpu_lists_are_read_as_the_kernel_writes_them() {

@@ -15,6 +15,7 @@ pub mod favordynmods;
 pub mod fifo;
 pub mod groups;
 pub mod identity;
+pub mod kernel_release;
 pub mod kfile;
 pub mod kmsg;
 pub mod limits;
