@@ -18,14 +18,19 @@ pub fn status(
     if json && !std::io::stdout().is_terminal() {
         return status_json_compact(sup, names, timeout);
     }
-    if json {
-        let (resp, mut all) = with_journal_stats(sup, || {
-            client::call::<StatusResponse>(&sup.socket, Method::<()>::Get("/v1/status"), timeout)
-        });
-        let mut resp = resp?;
-        all_named(names, resp.services.iter().map(|s| (&*s.name, &*s.service)))?;
-        resp.services
-            .retain(|s| selected(names, &s.name, &s.service));
+    let ask =
+        || client::call::<StatusResponse>(&sup.socket, Method::<()>::Get("/v1/status"), timeout);
+    let (resp, stats) = if json {
+        let (resp, stats) = with_journal_stats(sup, ask);
+        (resp, Some(stats))
+    } else {
+        (ask(), None)
+    };
+    let mut resp = resp?;
+    all_named(names, resp.services.iter().map(|s| (&*s.name, &*s.service)))?;
+    resp.services
+        .retain(|s| selected(names, &s.name, &s.service));
+    if let Some(mut all) = stats {
         let out = JsonStatus {
             daemon: &resp.daemon,
             services: resp
@@ -42,11 +47,6 @@ pub fn status(
         out::json(&out)?;
         return Ok(OK);
     }
-    let mut resp: StatusResponse =
-        client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
-    all_named(names, resp.services.iter().map(|s| (&*s.name, &*s.service)))?;
-    resp.services
-        .retain(|s| selected(names, &s.name, &s.service));
     let mut rows = vec![
         [
             "NAME",
