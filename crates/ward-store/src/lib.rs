@@ -18,6 +18,7 @@ mod query;
 mod record;
 mod repair;
 mod retention;
+mod rows;
 mod schema;
 mod stats;
 mod writer;
