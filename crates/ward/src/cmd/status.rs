@@ -20,13 +20,12 @@ pub fn status(
     }
     let ask =
         || client::call::<StatusResponse>(&sup.socket, Method::<()>::Get("/v1/status"), timeout);
-    let (resp, stats) = if json {
-        let (resp, stats) = with_journal_stats(sup, ask);
+    let (mut resp, stats) = if json {
+        let (resp, stats) = with_journal_stats(sup, ask)?;
         (resp, Some(stats))
     } else {
-        (ask(), None)
+        (ask()?, None)
     };
-    let mut resp = resp?;
     all_named(names, resp.services.iter().map(|s| (&*s.name, &*s.service)))?;
     resp.services
         .retain(|s| selected(names, &s.name, &s.service));
@@ -198,8 +197,7 @@ fn status_json_compact(
     use std::io::Write;
     let (resp, mut all) = with_journal_stats(sup, || {
         client::call::<RawStatus>(&sup.socket, Method::<()>::Get("/v1/status"), timeout)
-    });
-    let resp = resp?;
+    })?;
     let mut units = Vec::with_capacity(resp.services.len());
     for raw in &resp.services {
         let ident: Ident = serde_json::from_str(raw.get()).map_err(|e| {
@@ -264,26 +262,24 @@ fn selected(names: &[String], name: &str, service: &str) -> bool {
     names.is_empty() || names.iter().any(|n| n == name || n == service)
 }
 
-/// `ask`'s answer from the daemon, and each unit's statistics from the journal, read on a
-/// thread of their own meanwhile: at 5,000 units the daemon takes about 20 ms to answer
-/// and the journal about 10 to read, and the two need not wait for each other.
+/// `ask`'s answer from the daemon, then each unit's statistics from the journal, read once
+/// the daemon has committed what it journaled before it answered: a crash the answer
+/// counts is never missing from the statistics printed beside it. The daemon's journal
+/// writer may hold records for up to its commit gap, so a read beside the answer could
+/// miss them.
 fn with_journal_stats<T>(
     sup: &SupervisorConfig,
-    ask: impl FnOnce() -> T,
-) -> (
-    T,
-    std::collections::BTreeMap<String, ward_daemon::stats::StatsJson>,
-) {
-    std::thread::scope(|scope| {
-        // No thread to be had (a process limit reached): one after the other.
-        let Ok(stats) = std::thread::Builder::new().spawn_scoped(scope, || journal_stats(sup))
-        else {
-            return (ask(), journal_stats(sup));
-        };
-        let answer = ask();
-        // A panic while reading leaves the statistics out, as an unreadable journal does.
-        (answer, stats.join().unwrap_or_default())
-    })
+    ask: impl FnOnce() -> Result<T, Failure>,
+) -> Result<
+    (
+        T,
+        std::collections::BTreeMap<String, ward_daemon::stats::StatsJson>,
+    ),
+    Failure,
+> {
+    let answer = ask()?;
+    client::settle_journal(sup);
+    Ok((answer, journal_stats(sup)))
 }
 
 /// Each unit's statistics from the journal, read here, not by the daemon; none when the

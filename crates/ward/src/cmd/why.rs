@@ -31,6 +31,9 @@ pub fn why(
     }
     let status: StatusResponse =
         client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
+    // What the daemon journaled before it answered (this end's crash, its recovery) is
+    // committed before the journal is read: the journal writer may hold records briefly.
+    client::settle_journal(sup);
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
             "no unit named `{name}`\n  hint: name one unit; `ward status` lists them"
