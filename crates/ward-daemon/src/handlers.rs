@@ -51,22 +51,30 @@ impl Supervisor {
             }
         }
         let (what, targets, answer) = match command {
-            Command::Status => {
+            Command::Status { stats } => {
                 self.usage_watched();
-                // The processes' states are read, and the answer encoded, on a thread of
-                // their own: about 10 µs a unit of reading `/proc`, which at thousands of
-                // units would keep the loop from its work for longer than a slice.
-                let (mut status, mains) = self.status();
+                let (status, mains) = self.status();
+                // With the statistics, the journal is read once everything journaled
+                // before this snapshot is committed: a crash the answer counts is never
+                // missing from the statistics beside it.
+                let stats = stats.then(|| {
+                    let (done, committed) = std::sync::mpsc::sync_channel(1);
+                    self.journal.handle().then(move || {
+                        let _ = done.try_send(());
+                    });
+                    crate::status_answer::JournalStats {
+                        journal: self.journal.path().to_path_buf(),
+                        committed,
+                    }
+                });
                 let proc_states = self.proc_states.clone();
                 tokio::task::spawn_blocking(move || {
-                    let pids: Vec<u32> = mains.iter().map(|&(_, pid)| pid).collect();
-                    let states = proc_states.of(&pids);
-                    for (&(i, _), state) in mains.iter().zip(states) {
-                        status.services[i].process_state = Some(state.as_str().to_string());
-                    }
-                    // About 480 bytes a unit; a little more saves growing the buffer.
-                    let size = 1024 + status.services.len() * 640;
-                    let _ = reply.send(crate::requests::json_sized(&status, size));
+                    let _ = reply.send(crate::status_answer::answer(
+                        status,
+                        &mains,
+                        &proc_states,
+                        stats,
+                    ));
                 });
                 return;
             }
@@ -483,6 +491,7 @@ impl Supervisor {
                     self.config.supervisor.sample_interval,
                 )
             }),
+            stats: None,
         }
     }
 }

@@ -49,6 +49,7 @@ mod snapshots;
 mod spawning;
 mod startup;
 pub mod stats;
+mod status_answer;
 mod supervisor;
 mod timers;
 mod turns;

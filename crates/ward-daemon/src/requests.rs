@@ -6,8 +6,12 @@ use ward_api::{ErrorBody, Selection, SignalRequest};
 /// One API call, on its way to the supervisor.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// `GET /v1/status`.
-    Status,
+    /// `GET /v1/status`; `?stats=true` adds each unit's statistics from the journal.
+    Status {
+        /// Each unit's last 24 hours in numbers, read once the journal holds everything
+        /// journaled before the answer's snapshot.
+        stats: bool,
+    },
     /// `GET /readyz`: every unit meant to run is ready (a task: completed).
     Ready,
     /// `GET /livez`: the loop answers.
@@ -77,7 +81,7 @@ impl Command {
             }
         };
         Some(match self {
-            Command::Status
+            Command::Status { .. }
             | Command::JournalSync
             | Command::Metrics
             | Command::Ready

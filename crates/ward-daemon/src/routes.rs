@@ -169,7 +169,12 @@ fn endpoint(method: &str, path: &str) -> Result<Endpoint, Refusal> {
 /// take them.
 fn command(endpoint: Endpoint, query: &str, body: &[u8]) -> Result<Command, ApiError> {
     Ok(match endpoint {
-        Endpoint::Status => Command::Status,
+        Endpoint::Status => {
+            let q = Query::parse(query, "status", &["stats"])?;
+            Command::Status {
+                stats: q.flag("stats")?,
+            }
+        }
         Endpoint::Start => Command::Start(selection(body, "start")?),
         Endpoint::Stop => Command::Stop(selection(body, "stop")?),
         Endpoint::Restart => Command::Restart(selection(body, "restart")?),
@@ -414,7 +419,7 @@ mod tests {
                     prop_assert_eq!(method.as_str(), allowed.as_str());
                     let body_less = matches!(
                         command,
-                        Command::Status
+                        Command::Status { .. }
                             | Command::Reload
                             | Command::Shutdown
                             | Command::ReopenLogs

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use ward_api::{ServiceStatus, UnitState, timestamp};
 use ward_core::duration::format_duration;
 
-use crate::stats::StatsJson;
+use ward_api::UnitStats;
 
 /// Lines of the service's stderr shown.
 const STDERR_LINES: usize = 5;
@@ -67,7 +67,7 @@ pub struct Why {
     /// The last lines the service wrote to stderr (during that run, with `--run`).
     pub stderr: Vec<String>,
     /// The last 24 hours in numbers, from the journal.
-    pub stats: Option<StatsJson>,
+    pub stats: Option<UnitStats>,
 }
 
 impl Why {
@@ -116,7 +116,7 @@ fn journal_view(
 ) -> (
     Option<ConfidenceJson>,
     BTreeMap<String, u32>,
-    Option<StatsJson>,
+    Option<UnitStats>,
 ) {
     let Some(reader) = reader else {
         return (None, BTreeMap::new(), None);

@@ -118,9 +118,9 @@ fn render(w: &Why) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+    use ward_api::UnitStats;
     use ward_core::classify::{ExitReport, OomEvidence, classify};
     use ward_core::{ExitStatus, Signal};
-    use ward_daemon::stats::StatsJson;
     use ward_daemon::why::ConfidenceJson;
 
     fn sig(n: i32, core: bool) -> Option<ExitStatus> {
@@ -213,7 +213,7 @@ mod tests {
                     explanation: "0.77 — 5 of 6 recoveries held".into(),
                 }),
                 recent_crashes: BTreeMap::from([(v.class.as_str().to_string(), 2)]),
-                stats: (i == 0).then(|| StatsJson {
+                stats: (i == 0).then(|| UnitStats {
                     window_ms: 86_400_000,
                     runs: 5,
                     crashes: 4,

@@ -263,3 +263,63 @@ fn a_second_backup_while_one_runs_is_409() {
     let (code, body) = raw(&w, &post("/v1/backup", ""));
     assert_eq!(code, 200, "{body}");
 }
+
+/// `GET /v1/status?stats=true`: the statistics are read once the journal holds what the
+/// answer counts, so a crash loop never shows more restarts than its statistics. The
+/// journal's writer holds records for up to its commit gap; a read beside the answer
+/// could miss the last crash.
+#[test]
+fn status_with_stats_counts_every_restart_the_answer_counts() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.loop]\ncommand = [\"{bin}\", \"exit\", \"1\"]\nmin_uptime = \"0s\"\n\
+         backoff = {{ initial = \"15ms\", max = \"15ms\" }}\nstart_limit = {{ burst = 10000 }}\n\
+         [services.calm]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_unit("loop", "a first restart", |s| s.restarts >= 1);
+    let get = |query: &str| {
+        raw(
+            &w,
+            format!("GET /v1/status{query} HTTP/1.1\r\nhost: ward\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    let mut checked = 0;
+    while checked < 40 {
+        let (code, body) = get("?stats=true");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let unit = v["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .find(|s| s["name"] == "loop")
+            .expect("loop")
+            .clone();
+        let restarts = unit["restarts"].as_u64().expect("restarts");
+        // The journal is read after the snapshot: it may hold a restart more, never less.
+        let stats = &unit["stats"];
+        let journaled = |key: &str| stats[key].as_u64().expect(key);
+        assert!(journaled("restarts_after_crash") >= restarts, "{unit}");
+        assert!(journaled("crashes") >= restarts, "{unit}");
+        checked += 1;
+    }
+    // Without the query there are none; a bad value or an unknown key is refused.
+    let (code, body) = get("");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        v["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .all(|s| s["stats"].is_null()),
+        "{v}"
+    );
+    let (code, body) = get("?stats=maybe");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("`stats=maybe`"), "{body}");
+    let (code, body) = get("?verbose=1");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("verbose"), "{body}");
+}
