@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::StoreError;
 
 /// The schema this ward writes. `PRAGMA user_version` holds a file's version.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Migration `i` takes a file from version `i` to `i + 1`. Append only: a released
 /// migration never changes.
@@ -111,6 +111,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE health ADD COLUMN seq INTEGER;
     ALTER TABLE events ADD COLUMN seq INTEGER;
     ALTER TABLE actions ADD COLUMN seq INTEGER;
+    "#,
+    // 5 -> 6: the state changes that name backoff, for every unit's time in backoff
+    // (`GET /v1/status?stats=true`) without a scan of every state change of the day (a
+    // third of that read at 5,000 units). Partial: it holds only those few rows.
+    r#"
+    CREATE INDEX events_backoff ON events (at_ms)
+        WHERE kind = 'state' AND detail LIKE '%backoff%';
     "#,
 ];
 
