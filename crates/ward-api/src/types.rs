@@ -230,9 +230,9 @@ pub struct ServiceStatus {
     #[serde(default)]
     pub usage: Option<UsageInfo>,
     /// The last 24 hours in numbers, from the journal, when asked for
-    /// (`GET /v1/status?stats=true`): reading them costs about 10 ms at 5,000 units, which
-    /// the table and the dashboard's polls do without. `None` otherwise, and for a unit
-    /// the journal has not seen.
+    /// (`GET /v1/status?stats=true`): reading them costs milliseconds more at thousands
+    /// of units, which the table and the dashboard's polls do without. `None` otherwise,
+    /// for a unit the journal has not seen, and when the journal cannot be read.
     #[serde(default)]
     pub stats: Option<UnitStats>,
 }

@@ -75,7 +75,11 @@ impl Endpoint {
     fn takes_query(self) -> bool {
         matches!(
             self,
-            Endpoint::Why | Endpoint::History | Endpoint::Logs | Endpoint::Config
+            Endpoint::Status
+                | Endpoint::Why
+                | Endpoint::History
+                | Endpoint::Logs
+                | Endpoint::Config
         )
     }
 }

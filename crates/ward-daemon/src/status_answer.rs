@@ -16,7 +16,9 @@ use crate::requests::{Reply, json_sized};
 
 /// How long the statistics wait for the journal's commit: a writer that cannot commit in
 /// that time (a stalled disk) is not waited for, and the statistics are what is committed.
-const COMMIT_WAIT: Duration = Duration::from_secs(5);
+/// Short, because a status with its statistics may hold the connection slot kept for
+/// status; a commit takes milliseconds.
+const COMMIT_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the statistics come from, and the signal that the journal holds everything
 /// journaled before the snapshot.

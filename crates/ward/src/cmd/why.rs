@@ -31,15 +31,15 @@ pub fn why(
     }
     let status: StatusResponse =
         client::call(&sup.socket, Method::<()>::Get("/v1/status"), timeout)?;
-    // What the daemon journaled before it answered (this end's crash, its recovery) is
-    // committed before the journal is read: the journal writer may hold records briefly.
-    client::settle_journal(sup);
     let Some(s) = status.services.into_iter().find(|s| s.name == name) else {
         return Err(Failure::Usage(format!(
             "no unit named `{name}`\n  hint: name one unit; `ward status` lists them"
         )));
     };
     let state = s.state;
+    // What the daemon journaled before it answered (this end's crash, its recovery) is
+    // committed before the journal is read: the journal writer may hold records briefly.
+    client::settle_journal(sup);
     let Some(why) = ward_daemon::why::of_status(&journal, min_uptime, s) else {
         if json {
             let none = serde_json::json!({ "name": name, "state": state, "class": null });

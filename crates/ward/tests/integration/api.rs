@@ -302,6 +302,14 @@ fn status_with_stats_counts_every_restart_the_answer_counts() {
         let journaled = |key: &str| stats[key].as_u64().expect(key);
         assert!(journaled("restarts_after_crash") >= restarts, "{unit}");
         assert!(journaled("crashes") >= restarts, "{unit}");
+        let calm = v["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .find(|s| s["name"] == "calm")
+            .expect("calm");
+        assert_eq!(calm["stats"]["crashes"], 0, "{calm}");
+        assert!(calm["stats"]["runs"].as_u64() >= Some(1), "{calm}");
         checked += 1;
     }
     // Without the query there are none; a bad value or an unknown key is refused.
@@ -313,7 +321,7 @@ fn status_with_stats_counts_every_restart_the_answer_counts() {
             .as_array()
             .expect("services")
             .iter()
-            .all(|s| s["stats"].is_null()),
+            .all(|s| s.get("stats") == Some(&serde_json::Value::Null)),
         "{v}"
     );
     let (code, body) = get("?stats=maybe");
