@@ -56,8 +56,15 @@ impl ProcStates {
     /// while it reads, so that a status asked meanwhile waits for it instead of making
     /// its own.
     pub fn of(&self, pids: &[u32]) -> Vec<ProcState> {
+        self.of_at(pids, Instant::now())
+    }
+
+    /// [`ProcStates::of`] with the reading's age taken at `now`.
+    fn of_at(&self, pids: &[u32], now: Instant) -> Vec<ProcState> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let age = last.as_ref().map(|(at, _)| at.elapsed());
+        let age = last
+            .as_ref()
+            .map(|(at, _)| now.saturating_duration_since(*at));
         match (use_of(age), last.as_mut()) {
             (Use::Serve | Use::ServeAndRefresh, Some((_, known))) => {
                 let missing: Vec<u32> = pids
@@ -96,10 +103,14 @@ impl ProcStates {
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (last, refreshing) = (self.last.clone(), self.refreshing.clone());
-        let made = std::thread::Builder::new()
+        // Whatever ends the refresh, a panic included (no thread to read with), lets the
+        // next one start.
+        let done = Done(self.refreshing.clone());
+        let last = self.last.clone();
+        let _ = std::thread::Builder::new()
             .name("ward-proc-states".into())
             .spawn(move || {
+                let _done = done;
                 let at = Instant::now();
                 let known: HashMap<u32, ProcState> =
                     pids.iter().copied().zip(ProcState::of_all(&pids)).collect();
@@ -107,11 +118,17 @@ impl ProcStates {
                 if last.as_ref().is_none_or(|(then, _)| *then < at) {
                     *last = Some((at, known));
                 }
-                refreshing.store(false, Ordering::Release);
             });
-        if made.is_err() {
-            self.refreshing.store(false, Ordering::Release);
-        }
+    }
+}
+
+/// Clears the refresh's flag when dropped: at its end, or with the closure of a thread
+/// that could not be made.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -130,12 +147,13 @@ mod tests {
         assert_eq!(use_of(Some(FRESH)), Use::ReadNow);
     }
 
-    /// Sets the reading's date, and a state for `pid` that no live process of this test
-    /// has, so that an answer from the reading tells itself apart from a new one.
-    fn mark(states: &ProcStates, pid: u32, age: Duration) {
+    /// Sets the reading's date to `age` before `now`, and a state for `pid` that no live
+    /// process of this test has, so that an answer from the reading tells itself apart
+    /// from a new one.
+    fn mark(states: &ProcStates, pid: u32, now: Instant, age: Duration) {
         let mut last = states.last.lock().unwrap();
         let (at, known) = last.as_mut().unwrap();
-        *at = Instant::now() - age;
+        *at = now - age;
         known.insert(pid, ProcState::Zombie);
     }
 
@@ -147,21 +165,26 @@ mod tests {
         // A PID that does not exist was not in the reading: read now, and found gone.
         let gone = u32::MAX - 1;
         assert_eq!(states.of(&[me, gone])[1], ProcState::NotFound);
+        // The ages below are set against a fixed `now`: a slow machine cannot age them.
+        let now = Instant::now();
         // Young: answered from the reading, and nothing is read again.
-        mark(&states, me, Duration::ZERO);
-        assert_eq!(states.of(&[me])[0], ProcState::Zombie);
+        mark(&states, me, now, Duration::ZERO);
+        assert_eq!(states.of_at(&[me], now)[0], ProcState::Zombie);
         assert!(!states.refreshing.load(Ordering::Acquire));
         // Past half its life: still answered from it, and read again meanwhile.
-        mark(&states, me, FRESH * 3 / 4);
-        assert_eq!(states.of(&[me])[0], ProcState::Zombie);
+        mark(&states, me, now, FRESH * 3 / 4);
+        assert_eq!(states.of_at(&[me], now)[0], ProcState::Zombie);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while states.last.lock().unwrap().as_ref().unwrap().1[&me] == ProcState::Zombie {
+        while states.last.lock().unwrap().as_ref().unwrap().1[&me] == ProcState::Zombie
+            || states.refreshing.load(Ordering::Acquire)
+        {
             assert!(Instant::now() < deadline, "the reading was not made again");
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_ne!(states.of(&[me])[0], ProcState::Zombie);
         // Too old: read again while the status waits.
-        mark(&states, me, FRESH);
-        assert_ne!(states.of(&[me])[0], ProcState::Zombie);
+        let now = Instant::now();
+        mark(&states, me, now, FRESH);
+        assert_ne!(states.of_at(&[me], now)[0], ProcState::Zombie);
     }
 }

@@ -50,8 +50,8 @@ impl Stats {
 /// Its `kind` and `detail` terms are those of the partial index `events_backoff`, which
 /// serves it only while they stay word for word the same.
 const BACKOFF_CHANGES: &str = "SELECT service_id, at_ms, detail FROM events
-      WHERE (?1 IS NULL OR service_id = ?1) AND kind = 'state' AND at_ms >= ?2
-        AND detail LIKE '%backoff%'
+      WHERE (?1 IS NULL OR service_id = ?1) AND service_id IS NOT NULL
+        AND kind = 'state' AND at_ms >= ?2 AND detail LIKE '%backoff%'
       ORDER BY service_id, at_ms, id";
 
 impl Reader {
