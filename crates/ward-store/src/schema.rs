@@ -242,7 +242,7 @@ pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(),
     }
     while current < target {
         if had_data {
-            let backup = pre_migration_path(path, current + 1);
+            let backup = free_pre_migration_path(path, current + 1);
             conn.backup(
                 rusqlite::MAIN_DB,
                 &backup,
@@ -267,6 +267,27 @@ pub fn pre_migration_path(path: &Path, version: i64) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(format!(".pre-v{version}"));
     PathBuf::from(p)
+}
+
+/// Where the copy before the migration to `version` goes this time: the first of
+/// `journal.db.pre-vN`, `.pre-vN.2`, `.pre-vN.3`… that does not exist. A journal restored
+/// from an older backup is migrated again, and SQLite's backup would write over the copy
+/// the first migration left, which ward promises never to delete.
+fn free_pre_migration_path(path: &Path, version: i64) -> PathBuf {
+    let first = pre_migration_path(path, version);
+    // Not followed: a link in the way counts as taken.
+    let free = |p: &PathBuf| p.symlink_metadata().is_err();
+    if free(&first) {
+        return first;
+    }
+    (2u32..)
+        .map(|n| {
+            let mut p = first.as_os_str().to_owned();
+            p.push(format!(".{n}"));
+            PathBuf::from(p)
+        })
+        .find(free)
+        .unwrap_or(first)
 }
 
 #[cfg(test)]
@@ -328,6 +349,26 @@ mod tests {
             let backup = Connection::open(pre_migration_path(&path, v)).unwrap();
             assert_eq!(version(&backup).unwrap(), v - 1);
         }
+    }
+
+    #[test]
+    fn a_second_migration_to_a_version_keeps_the_copy_of_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        // The copy an earlier migration to version 2 left, as a restore then brings a
+        // version-1 journal back to be migrated again.
+        let earlier = pre_migration_path(&path, 2);
+        std::fs::write(&earlier, b"the first copy").unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, &path, 1).unwrap();
+        }
+        drop(open_checked(&path).unwrap());
+        assert_eq!(std::fs::read(&earlier).unwrap(), b"the first copy");
+        let mut second = earlier.into_os_string();
+        second.push(".2");
+        let backup = Connection::open(&second).unwrap();
+        assert_eq!(version(&backup).unwrap(), 1);
     }
 
     #[test]
