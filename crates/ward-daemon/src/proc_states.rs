@@ -65,7 +65,8 @@ impl ProcStates {
         let age = last
             .as_ref()
             .map(|(at, _)| now.saturating_duration_since(*at));
-        match (use_of(age), last.as_mut()) {
+        let using = use_of(age);
+        match (using, last.as_mut()) {
             (Use::Serve | Use::ServeAndRefresh, Some((_, known))) => {
                 let missing: Vec<u32> = pids
                     .iter()
@@ -79,7 +80,7 @@ impl ProcStates {
                     .iter()
                     .map(|p| known.get(p).copied().unwrap_or(ProcState::NotFound))
                     .collect();
-                if use_of(age) == Use::ServeAndRefresh {
+                if using == Use::ServeAndRefresh {
                     drop(last);
                     self.refresh_behind(pids.to_vec());
                 }

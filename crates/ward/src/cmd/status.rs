@@ -187,24 +187,31 @@ fn status_json_compact(
         Method::<()>::Get("/v1/status?stats=true"),
         timeout,
     )?;
-    let mut units = Vec::with_capacity(resp.services.len());
-    for raw in &resp.services {
-        let ident: Ident = serde_json::from_str(raw.get()).map_err(|e| {
-            Failure::Failed(format!(
-                "the daemon's status has a unit that cannot be read: {e}"
-            ))
-        })?;
-        units.push((ident, raw));
-    }
-    all_named(names, units.iter().map(|(u, _)| (&*u.name, &*u.service)))?;
-    let mut out = Vec::with_capacity(resp.services.iter().map(|r| r.get().len() + 2).sum());
+    // Without names every unit is shown: nothing in the objects needs reading.
+    let chosen: Vec<&serde_json::value::RawValue> = if names.is_empty() {
+        resp.services.iter().map(|raw| &**raw).collect()
+    } else {
+        let mut units = Vec::with_capacity(resp.services.len());
+        for raw in &resp.services {
+            let ident: Ident = serde_json::from_str(raw.get()).map_err(|e| {
+                Failure::Failed(format!(
+                    "the daemon's status has a unit that cannot be read: {e}"
+                ))
+            })?;
+            units.push((ident, &**raw));
+        }
+        all_named(names, units.iter().map(|(u, _)| (&*u.name, &*u.service)))?;
+        units
+            .into_iter()
+            .filter(|(u, _)| selected(names, &u.name, &u.service))
+            .map(|(_, raw)| raw)
+            .collect()
+    };
+    let mut out = Vec::with_capacity(chosen.iter().map(|r| r.get().len() + 2).sum());
     out.extend_from_slice(b"{\"daemon\":");
     out.extend_from_slice(resp.daemon.get().as_bytes());
     out.extend_from_slice(b",\"services\":[");
-    let chosen = units
-        .iter()
-        .filter(|(u, _)| selected(names, &u.name, &u.service));
-    for (i, (_, raw)) in chosen.enumerate() {
+    for (i, raw) in chosen.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
