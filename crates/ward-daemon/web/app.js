@@ -13,6 +13,7 @@
   const st = {
     access: null, csrf: null, units: [], byName: new Map(), fetchedAt: 0,
     usage: new Map(), events: null, logs: null, refreshTimer: null, unitTimer: null,
+    rows: new Map(), summary: null,
   };
 
   // ---- small helpers ----------------------------------------------------------------
@@ -224,26 +225,37 @@
     return '';
   }
 
+  // Buttons are made once per row and kept: a row drawn again between a press and its
+  // release would otherwise lose the click, and a chosen signal would fall back to the first.
   function actionButtons(u, withSignal) {
     const box = el('div', { class: 'actions' });
-    const readOnly = st.access !== 'full';
-    const title = readOnly ? 'read-only session: log in with http.token to act' : undefined;
     for (const what of ['start', 'stop', 'restart']) {
       box.append(el('button', {
-        type: 'button', disabled: readOnly, title, class: what === 'stop' ? 'danger' : undefined,
+        type: 'button', class: what === 'stop' ? 'danger' : undefined,
         'aria-label': what + ' ' + u.name, 'data-action': what,
         onclick: () => act(what, u.name),
       }, what[0].toUpperCase() + what.slice(1)));
     }
     if (withSignal) {
-      const sel = el('select', { id: 'signal', disabled: readOnly, 'aria-label': 'signal to send to ' + u.name });
+      const sel = el('select', { id: 'signal', 'aria-label': 'signal to send to ' + u.name });
       for (const s of ['HUP', 'USR1', 'USR2', 'INT', 'TERM', 'KILL']) sel.append(el('option', { value: s }, 'SIG' + s));
       box.append(sel, el('button', {
-        type: 'button', disabled: readOnly, title, 'data-action': 'signal',
+        type: 'button', 'data-action': 'signal',
         onclick: () => act('signal', u.name, sel.value),
       }, 'Send signal'));
     }
+    allowActions(box);
     return box;
+  }
+
+  // A read-only session sees the actions disabled, with the reason on hover.
+  function allowActions(box) {
+    const readOnly = st.access !== 'full';
+    const title = readOnly ? 'read-only session: log in with http.token to act' : '';
+    for (const c of box.querySelectorAll('button, select')) {
+      if (c.disabled !== readOnly) c.disabled = readOnly;
+      if (c.title !== title) c.title = title;
+    }
   }
 
   function confirmDialog(text, okLabel) {
@@ -279,39 +291,74 @@
     return (!name || u.name.toLowerCase().includes(name)) && (!state || u.state === state);
   }
 
+  // Writes only what changed, so the page does not churn under a stream of samples.
+  function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+  function setClass(node, cls) { if (node.className !== cls) node.className = cls; }
+
+  // A cell's sparkline is drawn again only when its points change.
+  function setSpark(cell, points, pick, label) {
+    const key = points.map(pick).join(',');
+    if (cell.sparkKey === key && cell.lastChild) return;
+    cell.sparkKey = key;
+    const svg = spark(points, pick, label);
+    if (cell.spark) cell.replaceChild(svg, cell.spark); else cell.append(svg);
+    cell.spark = svg;
+  }
+
+  // The overview's row of a unit, made once and then updated in place.
+  function overviewRow(name) {
+    const td = (label, cls, ...kids) => el('td', { class: cls, 'data-label': label }, ...kids);
+    const r = {
+      state: el('span'), health: el('span'), cpuText: el('span'), memText: el('span'),
+      pid: td('PID', 'num'), restarts: td('Restarts', 'num'), exit: td('Last exit', 'exit'),
+      actions: actionButtons({ name }, false),
+    };
+    r.uptime = el('td', { class: 'num uptime', 'data-label': 'Uptime', 'data-unit': name });
+    r.cpu = td('CPU', 'num', r.cpuText);
+    r.mem = td('Memory', 'num', r.memText);
+    r.tr = el('tr', { 'data-unit': name },
+      td('Name', 'name', el('a', { href: '#/unit/' + encodeURIComponent(name) }, name)),
+      td('State', undefined, r.state), td('Health', undefined, r.health), r.pid, r.uptime,
+      r.restarts, r.cpu, r.mem, r.exit, td('', 'actions-cell', r.actions));
+    return r;
+  }
+
+  function updateRow(r, u) {
+    const pts = st.usage.get(u.name) || [];
+    const usage = u.usage;
+    setText(r.state, u.state);
+    setClass(r.state, 'state state-' + u.state);
+    setText(r.health, u.health || '');
+    setClass(r.health, u.health ? 'health-' + u.health : '');
+    setText(r.pid, u.pid === null ? '' : String(u.pid));
+    setText(r.uptime, uptimeOf(u));
+    setText(r.restarts, String(u.restarts));
+    setText(r.cpuText, usage && usage.cpu_percent !== null && usage.cpu_percent !== undefined ? usage.cpu_percent.toFixed(1) + '%' : '');
+    setSpark(r.cpu, pts, (p) => p.cpu_percent, 'CPU of ' + u.name);
+    setText(r.memText, usage ? bytes(usage.memory_rss_bytes) : '');
+    setSpark(r.mem, pts, (p) => p.memory_rss_bytes, 'memory of ' + u.name);
+    setText(r.exit, lastExit(u));
+    allowActions(r.actions);
+  }
+
   function renderOverview() {
     const body = $('units').tBodies[0];
     const shown = st.units.filter(matches);
-    const rows = shown.map((u) => {
-      const pts = st.usage.get(u.name) || [];
-      const usage = u.usage;
-      const cpu = usage && usage.cpu_percent !== null && usage.cpu_percent !== undefined ? usage.cpu_percent.toFixed(1) + '%' : '';
-      const mem = usage ? bytes(usage.memory_rss_bytes) : '';
-      return el('tr', { 'data-unit': u.name },
-        el('td', { class: 'name', 'data-label': 'Name' },
-          el('a', { href: '#/unit/' + encodeURIComponent(u.name) }, u.name)),
-        el('td', { 'data-label': 'State' }, el('span', { class: 'state state-' + u.state }, u.state)),
-        el('td', { 'data-label': 'Health' }, el('span', { class: u.health ? 'health-' + u.health : '' }, u.health || '')),
-        el('td', { class: 'num', 'data-label': 'PID' }, u.pid === null ? '' : String(u.pid)),
-        el('td', { class: 'num uptime', 'data-label': 'Uptime', 'data-unit': u.name }, uptimeOf(u)),
-        el('td', { class: 'num', 'data-label': 'Restarts' }, String(u.restarts)),
-        el('td', { class: 'num', 'data-label': 'CPU' }, cpu, spark(pts, (p) => p.cpu_percent, 'CPU of ' + u.name)),
-        el('td', { class: 'num', 'data-label': 'Memory' }, mem, spark(pts, (p) => p.memory_rss_bytes, 'memory of ' + u.name)),
-        el('td', { class: 'exit', 'data-label': 'Last exit' }, lastExit(u)),
-        el('td', { class: 'actions-cell', 'data-label': '' }, actionButtons(u, false)));
-    });
-    // Keep the focus where it was across a redraw (a keyboard user mid-table).
-    const focused = document.activeElement;
-    const key = focused && focused.closest && focused.closest('tr[data-unit]')
-      ? [focused.closest('tr[data-unit]').getAttribute('data-unit'), focused.getAttribute('data-action') || 'link'] : null;
-    clear(body);
-    body.append(...rows);
-    if (key) {
-      const row = body.querySelector('tr[data-unit="' + CSS.escape(key[0]) + '"]');
-      const again = row && (key[1] === 'link' ? row.querySelector('a') : row.querySelector('[data-action="' + key[1] + '"]'));
-      if (again) again.focus();
+    const keep = new Set(shown.map((u) => u.name));
+    for (const [name, r] of st.rows) {
+      if (!st.byName.has(name)) st.rows.delete(name);
+      if (!keep.has(name) && r.tr.parentNode) r.tr.remove();
     }
-    $('count').textContent = shown.length + ' of ' + st.units.length + ' units';
+    // Rows move only when the order changed; a moved row with the focus gets it back.
+    const focused = document.activeElement;
+    shown.forEach((u, i) => {
+      let r = st.rows.get(u.name);
+      if (!r) { r = overviewRow(u.name); st.rows.set(u.name, r); }
+      updateRow(r, u);
+      if (body.children[i] !== r.tr) body.insertBefore(r.tr, body.children[i] || null);
+    });
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
+    setText($('count'), shown.length + ' of ' + st.units.length + ' units');
   }
 
   // ---- a unit's page ----------------------------------------------------------------
@@ -321,21 +368,43 @@
     return m ? decodeURIComponent(m[1]) : null;
   }
 
+  // A unit's facts and actions, made once when its page opens and then updated in place.
   function renderUnitSummary(name) {
     const u = st.byName.get(name);
     const box = $('unit-summary');
-    clear(box);
-    clear($('unit-actions'));
-    if (!u) { box.append(el('p', { class: 'error' }, 'No unit named ' + name + '.')); return; }
-    const fact = (label, value, cls) => el('div', {}, el('span', { class: 'muted' }, label + ' '), el('span', { class: cls }, value));
-    box.append(
-      fact('state', u.state, 'state state-' + u.state),
-      fact('health', u.health || '—', u.health ? 'health-' + u.health : ''),
-      fact('pid', u.pid === null ? '—' : String(u.pid)),
-      fact('uptime', uptimeOf(u) || '—', 'uptime'),
-      fact('restarts', String(u.restarts)),
-      fact('memory', u.usage ? bytes(u.usage.memory_rss_bytes) : '—'));
-    $('unit-actions').append(actionButtons(u, true));
+    if (!u) {
+      st.summary = null;
+      clear(box);
+      clear($('unit-actions'));
+      box.append(el('p', { class: 'error' }, 'No unit named ' + name + '.'));
+      return;
+    }
+    if (!st.summary || st.summary.name !== name) {
+      clear(box);
+      clear($('unit-actions'));
+      const fact = (label) => {
+        const value = el('span', { 'data-fact': label });
+        box.append(el('div', {}, el('span', { class: 'muted' }, label + ' '), value));
+        return value;
+      };
+      st.summary = {
+        name, state: fact('state'), health: fact('health'), pid: fact('pid'),
+        uptime: fact('uptime'), restarts: fact('restarts'), memory: fact('memory'),
+        actions: actionButtons(u, true),
+      };
+      setClass(st.summary.uptime, 'uptime');
+      $('unit-actions').append(st.summary.actions);
+    }
+    const s = st.summary;
+    setText(s.state, u.state);
+    setClass(s.state, 'state state-' + u.state);
+    setText(s.health, u.health || '—');
+    setClass(s.health, u.health ? 'health-' + u.health : '');
+    setText(s.pid, u.pid === null ? '—' : String(u.pid));
+    setText(s.uptime, uptimeOf(u) || '—');
+    setText(s.restarts, String(u.restarts));
+    setText(s.memory, u.usage ? bytes(u.usage.memory_rss_bytes) : '—');
+    allowActions(s.actions);
   }
 
   function fillWhy(w) {
@@ -411,6 +480,7 @@
     $('unit-title').textContent = name;
     $('why-run').value = '';
     document.title = name + ' · ward';
+    st.summary = null;
     renderUnitSummary(name);
     loadUnitViews(name);
     api('/v1/config?name=' + encodeURIComponent(name)).then(fillConfig).catch((e) => {

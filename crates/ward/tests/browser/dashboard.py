@@ -128,6 +128,33 @@ def main():
         assert restarts, "no audit record of the restart"
         assert restarts[-1]["peer"].get("addr"), restarts[-1]
 
+        # A press held while the table is drawn again still clicks: rows are updated in
+        # place, so the button under the pointer is the same one at its release.
+        worker_pid = cell(page, "worker", "PID").inner_text()
+        page.evaluate("document.getElementById('notice').textContent = ''")
+        row(page, "worker").locator('button[data-action="restart"]').hover()
+        page.mouse.down()
+        page.evaluate("document.getElementById('filter-name').dispatchEvent(new Event('input'))")
+        page.mouse.up()
+        expect(page.locator("#notice")).to_contain_text("restart worker")
+        expect(cell(page, "worker", "PID")).not_to_have_text(worker_pid)
+
+        # On a unit's page a chosen signal stays chosen, in the same control, while the
+        # page is drawn again after a restart.
+        page.goto(URL + "#/unit/worker")
+        pid = page.locator('#unit-summary [data-fact="pid"]')
+        expect(pid).not_to_have_text("—")
+        worker_pid = pid.inner_text()
+        page.select_option("#signal", "USR2")
+        page.evaluate("document.getElementById('signal').dataset.chosen = 'yes'")
+        page.locator('#unit-actions button[data-action="restart"]').click()
+        expect(pid).not_to_have_text(worker_pid)
+        expect(pid).not_to_have_text("—")
+        assert page.locator("#signal").input_value() == "USR2", "the chosen signal was reset"
+        assert page.evaluate("document.getElementById('signal').dataset.chosen") == "yes"
+        page.goto(URL)
+        expect(row(page, "worker")).to_be_visible()
+
         # A stop asks first; cancelling leaves the service running.
         row(page, "worker").locator('button[data-action="stop"]').click()
         expect(page.locator("#confirm")).to_be_visible()
