@@ -92,15 +92,23 @@ impl Supervisor {
     /// Everything that has ended is reaped first and handled after, so that the ends of
     /// many units (a shutdown) share one look at `/proc` for the units contained by
     /// process tree, instead of one look each.
+    ///
+    /// `wait(2)` is asked only after a SIGCHLD: each call walks every child, which at
+    /// thousands of services cost more than anything else in a turn of the loop.
     pub(crate) fn reap(&mut self) {
         loop {
             let before = self.backlog.ended.len();
-            loop {
+            while ward_sys::reap::child_may_have_ended() {
                 match ward_sys::reap::reap_any() {
-                    Ok(Some(end)) => self.backlog.ended.push_back(end),
+                    // More may have ended: look again before the note says so.
+                    Ok(Some(end)) => {
+                        self.backlog.ended.push_back(end);
+                        ward_sys::reap::look_again();
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         tracing::error!(error = %e, "waitpid failed");
+                        ward_sys::reap::look_again();
                         break;
                     }
                 }
