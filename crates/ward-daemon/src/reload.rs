@@ -295,6 +295,7 @@ impl Supervisor {
         for name in &d.removed {
             if let Some(u) = self.units.get_mut(name) {
                 u.removing = true;
+                self.backlog.held.removals = true;
             }
             self.dispatch(name, Event::Stop);
         }

@@ -685,12 +685,20 @@ impl Supervisor {
                 self.waiters.push(waiter);
             }
         }
+        if self.backlog.held.removals {
+            self.remove_gone();
+        }
+    }
+
+    /// Removes the units that left the config once they are down.
+    fn remove_gone(&mut self) {
         let gone: Vec<String> = self
             .units
             .values()
             .filter(|u| u.removing && u.is_down())
             .map(|u| u.name.clone())
             .collect();
+        self.backlog.held.removals = self.units.values().any(|u| u.removing && !u.is_down());
         for name in gone {
             if let Some(mut unit) = self.units.remove(&name) {
                 // The capture tasks read what is left, then end; the log closes after them.

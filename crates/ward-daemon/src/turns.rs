@@ -24,9 +24,22 @@ pub(crate) struct Backlog {
     pub starts: VecDeque<String>,
     /// A shutdown has more units to stop.
     pub stops: bool,
+    /// Some unit may wait to be stopped after its dependents, or to be removed: only then
+    /// does a turn look through every unit for them. Each such look costs a pass over
+    /// thousands of units, and the loop turns once for every wake-up.
+    pub held: Held,
     /// When this turn's slice ends; `None` until the turn first asks. A slice starts with
     /// the turn's first work, not before the loop's wait, which would spend it.
     until: Cell<Option<Instant>>,
+}
+
+/// What a turn need look for among the units, so the looks are skipped when nothing is.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Held {
+    /// A unit may be held for its dependents to stop first.
+    pub stops: bool,
+    /// A unit left the config and may wait to be down to be removed.
+    pub removals: bool,
 }
 
 impl Backlog {
