@@ -163,7 +163,8 @@ impl Supervisor {
                 tracing::warn!(unit = %name, error = %e, "no pid file");
                 crate::logs::note(&self.logs.sink(), &unit.log, &format!("no pid file: {e}"));
             })
-            .ok();
+            .ok()
+            .map(Box::new);
         }
         tokio::spawn(watch(name.to_string(), watcher, self.adopted_tx.clone()));
         self.journal.record(ward_store::Record::RunStarted {

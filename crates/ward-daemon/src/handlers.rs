@@ -430,7 +430,7 @@ impl Supervisor {
             spawns: m.counters().spawns,
             failed_starts: m.counters().failed_starts,
             last_exit: m.last_exit().map(|s| exit_info(s, u.last_exit_at)),
-            verdict: u.verdict.as_ref().map(|(v, at)| ward_api::VerdictInfo {
+            verdict: u.verdict.as_deref().map(|(v, at)| ward_api::VerdictInfo {
                 class: v.class.as_str().to_string(),
                 severity: v.severity.as_str().to_string(),
                 summary: v.summary.clone(),
@@ -484,13 +484,17 @@ impl Supervisor {
             status_text: u.notify_status.clone(),
             // What the rounds last read before they stopped (nobody looked) is not the
             // present: shown only while fresh.
-            usage: u.main.as_ref().and(u.usage.clone()).filter(|x| {
-                ward_core::sample::fresh(
-                    x.sampled_at_ms,
-                    Supervisor::epoch_ms(now),
-                    self.config.supervisor.sample_interval,
-                )
-            }),
+            usage: u
+                .main
+                .as_ref()
+                .and(u.usage.as_deref().cloned())
+                .filter(|x| {
+                    ward_core::sample::fresh(
+                        x.sampled_at_ms,
+                        Supervisor::epoch_ms(now),
+                        self.config.supervisor.sample_interval,
+                    )
+                }),
             stats: None,
         }
     }
@@ -546,9 +550,9 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
             format!(
                 "failed: {}{}",
                 ward_core::classify::gave_up_reason(
-                    u.verdict.as_ref().map(|(v, _)| v.class.as_str()),
+                    u.verdict.as_deref().map(|(v, _)| v.class.as_str()),
                     u.verdict
-                        .as_ref()
+                        .as_deref()
                         .filter(|(v, _)| v.class.is_crash())
                         .and(u.last_strategy)
                         .map(|s| s.as_str()),

@@ -106,7 +106,7 @@ pub(crate) fn side_spec(
         parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
         umask: unit.instance.service.umask,
         no_new_privs: unit.instance.service.no_new_privs,
-        credentials: unit.instance.service.credentials.clone(),
+        credentials: unit.instance.service.credentials.as_deref().cloned(),
         capabilities: unit.instance.service.capabilities,
         private_tmp: unit.private_tmp.clone(),
     })
@@ -243,7 +243,7 @@ impl Supervisor {
         let sink = self.logs.sink();
         let mut env = side_env(name, unit, kind);
         env.push(("WARD_HOOK".into(), kind.as_str().into()));
-        if let Some((v, _)) = &unit.verdict {
+        if let Some((v, _)) = unit.verdict.as_deref() {
             env.push(("WARD_CLASS".into(), v.class.as_str().into()));
             env.push(("WARD_SEVERITY".into(), v.severity.as_str().into()));
             env.push(("WARD_SUMMARY".into(), v.summary.clone()));

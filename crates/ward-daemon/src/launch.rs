@@ -128,7 +128,7 @@ pub fn spec(
             .then_some(ward_core::Signal::KILL),
         umask: inst.service.umask,
         no_new_privs: inst.service.no_new_privs,
-        credentials: inst.service.credentials.clone(),
+        credentials: inst.service.credentials.as_deref().cloned(),
         capabilities: inst.service.capabilities,
         private_tmp,
     })

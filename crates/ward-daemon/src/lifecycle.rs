@@ -97,11 +97,11 @@ impl Supervisor {
         ) else {
             return false;
         };
-        unit.held_stop = Some(HeldStop {
+        unit.held_stop = Some(Box::new(HeldStop {
             main,
             target: SignalTarget::Main,
             signals: Vec::new(),
-        });
+        }));
         if self.start_hook(name, HookKind::PreStop { main }, argv, None) {
             true
         } else {

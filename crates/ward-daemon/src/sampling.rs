@@ -164,7 +164,7 @@ impl Supervisor {
                 .as_ref()
                 .map_or(0, |u| u.memory_peak_rss_bytes)
                 .max(r.usage.rss_bytes);
-            unit.usage = Some(UsageInfo {
+            let usage = UsageInfo {
                 cpu_percent,
                 cpu_seconds: r.usage.cpu_ns as f64 / 1e9,
                 memory_rss_bytes: r.usage.rss_bytes,
@@ -176,7 +176,12 @@ impl Supervisor {
                 write_bytes: r.usage.write_bytes,
                 processes: r.usage.processes,
                 sampled_at_ms: at_ms,
-            });
+            };
+            // In the box of the last round: a round allocates nothing per unit.
+            match unit.usage.as_deref_mut() {
+                Some(last) => *last = usage,
+                None => unit.usage = Some(Box::new(usage)),
+            }
             let point = ward_api::UsagePoint {
                 at_ms,
                 cpu_percent,

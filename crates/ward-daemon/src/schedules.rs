@@ -81,7 +81,7 @@ impl Supervisor {
         };
         next_run(&mut armed, &schedule.cron, Timestamp::now());
         if let Some(unit) = self.units.get_mut(name) {
-            unit.schedule = Some(armed);
+            unit.schedule = Some(Box::new(armed));
         }
         self.any_scheduled = true;
         true

@@ -35,7 +35,7 @@ impl Supervisor {
         }
         let last_was_crash = unit
             .verdict
-            .as_ref()
+            .as_deref()
             .is_some_and(|(v, _)| v.class.is_crash());
         let restore = std::mem::take(&mut unit.restore_before_spawn);
         let Some(job) = file_job(restore, settling, last_was_crash) else {

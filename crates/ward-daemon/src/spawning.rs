@@ -102,7 +102,7 @@ impl Supervisor {
             env: spec.env.iter().map(|(k, _)| k.clone()).collect(),
         };
         // Counters read before the fork: the new process may hit a limit at once.
-        let baseline = match unit.counters_at_exit.take() {
+        let baseline = match unit.counters_at_exit.take().map(|b| *b) {
             // A run that ended otherwise than by SIGKILL left no machine count; one that
             // did needs no other reading.
             Some((at, counters)) if at.elapsed() < COUNTERS_REUSE => OomBaseline {
@@ -151,7 +151,8 @@ impl Supervisor {
                                 tracing::warn!(unit = %name, error = %e, "no pid file");
                                 logs::note(&sink, &unit.log, &format!("no pid file: {e}"));
                             })
-                            .ok();
+                            .ok()
+                            .map(Box::new);
                 }
                 self.journal.record(ward_store::Record::RunStarted {
                     unit: name.to_string(),

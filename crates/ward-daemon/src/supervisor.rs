@@ -589,7 +589,7 @@ impl Supervisor {
                     // judged before the machine acted.
                     let reason = unit
                         .verdict
-                        .as_ref()
+                        .as_deref()
                         .map_or("unknown", |(v, _)| v.class.as_str());
                     *unit.restarts_by_reason.entry(reason).or_default() += 1;
                 }

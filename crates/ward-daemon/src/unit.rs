@@ -23,6 +23,10 @@ pub struct MainProcess {
 }
 
 /// A unit and everything the daemon holds for it.
+///
+/// What few units have, or have only after a run ended (a verdict, a PID file, a
+/// schedule, the usage while someone looks), is boxed: inline it would cost every one of
+/// thousands of units its size, 370 bytes together.
 #[derive(Debug)]
 pub struct Unit {
     /// `web` or `web.2`.
@@ -51,7 +55,7 @@ pub struct Unit {
     /// Waiting for its last processes to go (after [`ward_core::machine::Action::AwaitTreeEmpty`]).
     pub awaiting_tree: bool,
     /// The PID file of the main process, held while it runs (`pidfile = …`).
-    pub pidfile: Option<ward_sys::pidfile::HeldPidFile>,
+    pub pidfile: Option<Box<ward_sys::pidfile::HeldPidFile>>,
     /// The unit's directories in the memory, pids and cpu controllers.
     pub controllers: ward_sys::controllers::UnitControllers,
     /// Those its current run joined (see [`UnitControllers::for_run`]): the only ones
@@ -63,7 +67,7 @@ pub struct Unit {
     pub oom_baseline: crate::verdicts::OomBaseline,
     /// The counters as the last run's end read them, and when: a restart that follows at
     /// once takes them as its baseline instead of reading the same files again.
-    pub counters_at_exit: Option<(Instant, crate::verdicts::OomBaseline)>,
+    pub counters_at_exit: Option<Box<(Instant, crate::verdicts::OomBaseline)>>,
     /// The strategy chosen for the last crash, for status.
     pub last_strategy: Option<ward_core::config::Strategy>,
     /// The strategy the recovery table chose for the last verdict, not yet carried out.
@@ -79,7 +83,7 @@ pub struct Unit {
     /// The current stop needed SIGKILL: the process did not honour its stop signal.
     pub stop_escalated: bool,
     /// Why the last run ended, as the classifier saw it.
-    pub verdict: Option<(ward_core::classify::Verdict, SystemTime)>,
+    pub verdict: Option<Box<(ward_core::classify::Verdict, SystemTime)>>,
     /// Wall-clock time of the last successful spawn.
     pub last_started: Option<SystemTime>,
     /// Wall-clock time of the last exit.
@@ -116,11 +120,11 @@ pub struct Unit {
     /// Its `post_start` hook runs: the run is not ready for its dependents yet.
     pub post_start_pending: bool,
     /// The stop signals held back while its `pre_stop` hook runs.
-    pub held_stop: Option<crate::lifecycle::HeldStop>,
+    pub held_stop: Option<Box<crate::lifecycle::HeldStop>>,
     /// A spawn waits for its `post_stop` hook to end.
     pub spawn_after_post_stop: bool,
     /// Its schedule, armed (`schedule = …`).
-    pub schedule: Option<crate::schedules::Armed>,
+    pub schedule: Option<Box<crate::schedules::Armed>>,
     /// When its task last completed (`type = "oneshot"`).
     pub completed_at: Option<Instant>,
     /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).
@@ -133,7 +137,7 @@ pub struct Unit {
     /// Crashes since the daemon started, by class, for `/metrics`.
     pub crashes: std::collections::BTreeMap<&'static str, u64>,
     /// What the current run used at the last sample.
-    pub usage: Option<ward_api::UsageInfo>,
+    pub usage: Option<Box<ward_api::UsageInfo>>,
     /// The last samples' CPU and memory, oldest first, for the dashboard's sparklines
     /// (`GET /v1/usage`); at most `ward_api::USAGE_POINTS`.
     pub usage_trail: std::collections::VecDeque<ward_api::UsagePoint>,

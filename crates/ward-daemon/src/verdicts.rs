@@ -181,7 +181,7 @@ impl Supervisor {
             .then(ward_sys::controllers::vmstat_oom_kills)
             .flatten();
         let counters = OomBaseline::read(&unit.run_controllers, &mut self.kmsg, machine);
-        unit.counters_at_exit = Some((Instant::now(), counters));
+        unit.counters_at_exit = Some(Box::new((Instant::now(), counters)));
         // A task has no uptime to reach: its end, not its length, says how it went.
         let min_uptime = if params.oneshot {
             Duration::ZERO
@@ -291,7 +291,7 @@ impl Supervisor {
                 .record(crate::journal::crash(name, pid, &verdict));
         }
         if let Some(unit) = self.units.get_mut(name) {
-            unit.verdict = Some((verdict.clone(), SystemTime::now()));
+            unit.verdict = Some(Box::new((verdict.clone(), SystemTime::now())));
             if verdict.class.is_crash() {
                 *unit.crashes.entry(verdict.class.as_str()).or_default() += 1;
             }

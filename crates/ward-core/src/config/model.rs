@@ -289,7 +289,9 @@ pub struct ServiceConfig {
     pub run_as: RunAs,
     /// The ids `run_as` names, looked up when the config is loaded (see
     /// [`Config::resolve_accounts`]); `None` until then, and when it names nothing.
-    pub credentials: Option<crate::accounts::Credentials>,
+    /// Boxed, as `schedule` and `health` are: most services have none, and inline each
+    /// would cost every service its size (96, 368 and 208 bytes) in the daemon's memory.
+    pub credentials: Option<Box<crate::accounts::Credentials>>,
     /// The capabilities its processes keep, as ambient capabilities across the change of
     /// user; every other one is dropped from all their sets. Default `None`: unchanged.
     pub capabilities: Option<crate::caps::CapSet>,
@@ -312,7 +314,7 @@ pub struct ServiceConfig {
     pub env_file_refs: Vec<VarRef>,
     /// When the task runs by itself (`schedule`, `timezone`, `overlap`, `catch_up`).
     /// Default none.
-    pub schedule: Option<ScheduleConfig>,
+    pub schedule: Option<Box<ScheduleConfig>>,
     /// How many copies; more than one are named `NAME.0` … `NAME.N-1`. Default 1.
     pub instances: u32,
     /// Instance `i` gets `PORT = port_base + i` in its environment (supervisord's
@@ -374,7 +376,7 @@ pub struct ServiceConfig {
     pub ready: Readiness,
     /// A probe ward runs while the service is up; failing `retries` times in a row makes
     /// the service `hung`, and ward restarts it.
-    pub health: Option<HealthCheck>,
+    pub health: Option<Box<HealthCheck>>,
     /// The service must send `WATCHDOG=1` to `$NOTIFY_SOCKET` at least this often, or it
     /// is `hung` and ward restarts it. Default: none.
     pub watchdog: Option<Duration>,
@@ -786,7 +788,8 @@ impl Config {
     ) -> Result<Config, String> {
         for svc in self.services.values_mut() {
             let credentials = crate::accounts::resolve(&svc.run_as, db)
-                .map_err(|e| format!("[services.{}] {e}", svc.name))?;
+                .map_err(|e| format!("[services.{}] {e}", svc.name))?
+                .map(Box::new);
             if credentials != svc.credentials {
                 Arc::make_mut(svc).credentials = credentials;
             }

@@ -478,7 +478,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         success_exit_codes: task.success_exit_codes,
         remain_after_exit: task.remain_after_exit(),
         env_file_refs,
-        schedule,
+        schedule: schedule.map(Box::new),
         instances,
         port_base,
         restart,
@@ -504,7 +504,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, name: &str, item: &Item) -> Option<Servic
         data_snapshots,
         depends_on,
         ready,
-        health,
+        health: health.map(Box::new),
         watchdog,
     })
 }

@@ -722,8 +722,8 @@ ready = "running"
     assert_eq!(names(&web.depends_on), ["db", "cache"]);
     assert_eq!(web.ready, Readiness::Running);
     assert_eq!(
-        web.health,
-        Some(HealthCheck {
+        web.health.as_deref(),
+        Some(&HealthCheck {
             probe: Probe::Command(vec!["/bin/probe".into(), "--quick".into()]),
             interval: Duration::from_secs(2),
             timeout: Duration::from_secs(1),
