@@ -177,7 +177,8 @@ impl Supervisor {
                 processes: r.usage.processes,
                 sampled_at_ms: at_ms,
             };
-            // In the box of the last round: a round allocates nothing per unit.
+            // In the box of the last round: after a run's first round, a round allocates
+            // nothing per unit.
             match unit.usage.as_deref_mut() {
                 Some(last) => *last = usage,
                 None => unit.usage = Some(Box::new(usage)),
