@@ -295,10 +295,18 @@
   function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
   function setClass(node, cls) { if (node.className !== cls) node.className = cls; }
 
+  // A unit's state and health, each with the class that colours it; `none` without health.
+  function showStateAndHealth(state, health, u, none) {
+    setText(state, u.state);
+    setClass(state, 'state state-' + u.state);
+    setText(health, u.health || none);
+    setClass(health, u.health ? 'health-' + u.health : '');
+  }
+
   // A cell's sparkline is drawn again only when its points change.
   function setSpark(cell, points, pick, label) {
     const key = points.map(pick).join(',');
-    if (cell.sparkKey === key && cell.lastChild) return;
+    if (cell.sparkKey === key && cell.spark) return;
     cell.sparkKey = key;
     const svg = spark(points, pick, label);
     if (cell.spark) cell.replaceChild(svg, cell.spark); else cell.append(svg);
@@ -326,10 +334,7 @@
   function updateRow(r, u) {
     const pts = st.usage.get(u.name) || [];
     const usage = u.usage;
-    setText(r.state, u.state);
-    setClass(r.state, 'state state-' + u.state);
-    setText(r.health, u.health || '');
-    setClass(r.health, u.health ? 'health-' + u.health : '');
+    showStateAndHealth(r.state, r.health, u, '');
     setText(r.pid, u.pid === null ? '' : String(u.pid));
     setText(r.uptime, uptimeOf(u));
     setText(r.restarts, String(u.restarts));
@@ -396,10 +401,7 @@
       $('unit-actions').append(st.summary.actions);
     }
     const s = st.summary;
-    setText(s.state, u.state);
-    setClass(s.state, 'state state-' + u.state);
-    setText(s.health, u.health || '—');
-    setClass(s.health, u.health ? 'health-' + u.health : '');
+    showStateAndHealth(s.state, s.health, u, '—');
     setText(s.pid, u.pid === null ? '—' : String(u.pid));
     setText(s.uptime, uptimeOf(u) || '—');
     setText(s.restarts, String(u.restarts));
