@@ -5,7 +5,7 @@ use ward_core::config::Instance;
 use ward_core::machine::{Params, ServiceMachine};
 
 use crate::contain::Containment;
-use crate::logs::{self, Stream};
+use crate::logs;
 use crate::supervisor::Supervisor;
 use crate::unit::Unit;
 use crate::verdicts::OomBaseline;
@@ -93,22 +93,13 @@ impl Supervisor {
             Ok((out_r, err_r)) => {
                 let sink = self.logs.sink();
                 let stop = unit.stop_capture.subscribe();
-                unit.captures = vec![
-                    tokio::spawn(logs::capture(
-                        out_r,
-                        Stream::Stdout,
-                        unit.log.clone(),
-                        sink.clone(),
-                        stop.clone(),
-                    )),
-                    tokio::spawn(logs::capture(
-                        err_r,
-                        Stream::Stderr,
-                        unit.log.clone(),
-                        sink,
-                        stop,
-                    )),
-                ];
+                unit.captures = vec![tokio::spawn(logs::capture(
+                    out_r,
+                    err_r,
+                    unit.log.clone(),
+                    sink,
+                    stop,
+                ))];
                 unit.output = Ok(());
                 Ok(())
             }

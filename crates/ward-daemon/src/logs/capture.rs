@@ -34,44 +34,87 @@ impl Stream {
 const MAX_LINE: usize = 64 * 1024;
 const READ_SIZE: usize = 256 * 1024;
 
-/// Copies `fd` (a pipe's or FIFO's read end) into the unit's log until end of file, or
-/// until `stop` is set or dropped: then whatever the pipe holds at that moment is read and
-/// written too. Each line gets the time at which ward read it; a partial last line is
-/// completed with a newline.
+/// One of the two streams a capture reads: its pipe, and the line it has not finished.
+struct Piped {
+    rx: pipe::Receiver,
+    lines: Lines,
+}
+
+impl Piped {
+    fn watch(fd: OwnedFd, stream: Stream, log: &UnitLog) -> Option<Piped> {
+        match pipe::Receiver::from_owned_fd(fd) {
+            Ok(rx) => Some(Piped {
+                rx,
+                lines: Lines::new(stream),
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, path = %log.path().display(), "cannot watch output pipe");
+                None
+            }
+        }
+    }
+}
+
+/// Waits until the stream may be read; never, once it has ended.
+async fn readable(p: &Option<Piped>) -> std::io::Result<()> {
+    match p {
+        Some(p) => p.rx.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Copies a unit's stdout and stderr (the read ends of its pipes or FIFOs) into its log,
+/// each until its end of file, or both until `stop` is set or dropped: then whatever the
+/// pipes hold at that moment is read and written too. Each line gets the time at which
+/// ward read it; a partial last line is completed with a newline.
+///
+/// One task for both streams, not one each: a task costs 640 bytes, and a daemon of
+/// thousands of units holds one per unit for its whole life.
 pub async fn capture(
-    fd: OwnedFd,
-    stream: Stream,
+    out: OwnedFd,
+    err: OwnedFd,
     log: Arc<UnitLog>,
     sink: LogSink,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let rx = match pipe::Receiver::from_owned_fd(fd) {
-        Ok(rx) => rx,
-        Err(e) => {
-            tracing::error!(error = %e, path = %log.path().display(), "cannot watch output pipe");
-            return;
-        }
-    };
-    let mut lines = Lines::new(stream);
-    loop {
-        tokio::select! {
-            r = rx.readable() => if r.is_err() {
-                break;
-            },
+    let mut streams = [
+        Piped::watch(out, Stream::Stdout, &log),
+        Piped::watch(err, Stream::Stderr, &log),
+    ];
+    while streams.iter().any(Option::is_some) {
+        let which = tokio::select! {
+            r = readable(&streams[0]) => (0, r.is_ok()),
+            r = readable(&streams[1]) => (1, r.is_ok()),
             _ = stop.changed() => {
-                while matches!(read_now(&rx, &mut lines, &sink, &log), Some(Ok(1..))) {}
+                for p in streams.iter_mut().flatten() {
+                    while matches!(read_now(&p.rx, &mut p.lines, &sink, &log), Some(Ok(1..))) {}
+                }
                 break;
             }
-        }
-        match read_now(&rx, &mut lines, &sink, &log) {
-            // End of file: every writer is gone.
-            Some(Ok(0)) | Some(Err(_)) => break,
-            // Read, or woken without data (the readiness was stale): wait again.
-            Some(Ok(_)) | None => {}
+        };
+        let (i, watched) = which;
+        let ended = match &mut streams[i] {
+            Some(p) if watched => match read_now(&p.rx, &mut p.lines, &sink, &log) {
+                // End of file: every writer is gone.
+                Some(Ok(0)) | Some(Err(_)) => true,
+                // Read, or woken without data (the readiness was stale): wait again.
+                Some(Ok(_)) | None => false,
+            },
+            _ => true,
+        };
+        if ended && let Some(mut p) = streams[i].take() {
+            finish(&mut p.lines, &sink, &log);
         }
     }
+    for p in streams.iter_mut().flatten() {
+        finish(&mut p.lines, &sink, &log);
+    }
+}
+
+/// Writes the stream's unfinished last line, completed.
+fn finish(lines: &mut Lines, sink: &LogSink, log: &UnitLog) {
     let secrets = log.secrets();
-    write(&sink, &log, lines.finish(secrets.as_deref()));
+    write(sink, log, lines.finish(secrets.as_deref()));
 }
 
 thread_local! {

@@ -1,6 +1,6 @@
 //! Service output: captured from pipes, timestamped per line, written by one thread.
 //!
-//! Capture tasks (one per stream of each unit) never touch the disk: they hand whole
+//! Capture tasks (one per unit, for both its streams) never touch the disk: they hand whole
 //! lines to the writer thread through a bounded queue. If the queue is full because the
 //! disk is slow, the lines are dropped and counted rather than letting the pipe fill and
 //! block the service. The writer owns every log file, so rotation happens between lines
