@@ -1,4 +1,4 @@
-//! Reading one output stream of a unit and turning it into timestamped lines.
+//! Reading a unit's stdout and stderr and turning them into timestamped lines.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
