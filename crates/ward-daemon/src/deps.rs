@@ -317,8 +317,7 @@ impl Supervisor {
             if let Some(unit) = self.units.get_mut(name) {
                 unit.waiting_for.clear();
                 unit.start_queued = false;
-                unit.stop_after_dependents = true;
-                self.backlog.held.stops = true;
+                self.backlog.held.stops.insert(name.clone());
             }
         }
         self.stop_freed();
@@ -330,31 +329,17 @@ impl Supervisor {
     /// free to answer `ward status` between slices.
     pub(crate) fn stop_freed(&mut self) {
         self.backlog.stops = false;
-        if !self.backlog.held.stops {
-            return;
-        }
-        let held: Vec<String> = self
-            .units
-            .values()
-            .filter(|u| u.stop_after_dependents)
-            .map(|u| u.name.clone())
-            .collect();
-        // Set again below only if one stays held; a unit held later sets it itself.
-        self.backlog.held.stops = false;
+        let held: Vec<String> = self.backlog.held.stops.iter().cloned().collect();
         for name in held {
             if self.dependents_up(&name) {
-                self.backlog.held.stops = true;
                 continue;
             }
             if self.backlog.spent() {
                 // The next turn comes at once, after the server's.
                 self.backlog.stops = true;
-                self.backlog.held.stops = true;
                 return;
             }
-            if let Some(unit) = self.units.get_mut(&name) {
-                unit.stop_after_dependents = false;
-            }
+            self.backlog.held.stops.remove(&name);
             self.dispatch(&name, Event::Stop);
         }
     }

@@ -178,7 +178,6 @@ impl Supervisor {
             held_stop: None,
             spawn_after_post_stop: false,
             start_queued: false,
-            stop_after_dependents: false,
             private_tmp,
             usage: None,
             usage_trail: Default::default(),

@@ -26,20 +26,21 @@ pub(crate) struct Backlog {
     pub starts: VecDeque<String>,
     /// A shutdown has more units to stop.
     pub stops: bool,
-    /// Some unit may wait to be stopped after its dependents, or to be removed: only then
-    /// does a turn look through every unit for them. Each such look costs a pass over
-    /// thousands of units, and the loop turns once for every wake-up.
+    /// The units waiting to be stopped after their dependents, or to be removed: kept
+    /// here so that a turn need not look through every unit for them (a pass over
+    /// thousands of units, and the loop turns once for every wake-up).
     pub held: Held,
     /// When this turn's slice ends; `None` until the turn first asks. A slice starts with
     /// the turn's first work, not before the loop's wait, which would spend it.
     until: Cell<Option<Instant>>,
 }
 
-/// What a turn need look for among the units, so the looks are skipped when nothing is.
-#[derive(Debug, Default, Clone, Copy)]
+/// The units a turn has to come back to.
+#[derive(Debug, Default)]
 pub(crate) struct Held {
-    /// A unit may be held for its dependents to stop first.
-    pub stops: bool,
+    /// The units a shutdown stops once the units that depend on them are down, in name
+    /// order.
+    pub stops: std::collections::BTreeSet<String>,
     /// A unit left the config and may wait to be down to be removed.
     pub removals: bool,
 }

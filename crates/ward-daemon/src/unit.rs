@@ -129,8 +129,6 @@ pub struct Unit {
     pub completed_at: Option<Instant>,
     /// Its autostart waits in the backlog for a slice of the loop (see `turns.rs`).
     pub start_queued: bool,
-    /// A shutdown stops this unit once the units that depend on it are down.
-    pub stop_after_dependents: bool,
     /// Automatic restarts since the daemon started, by the class of the end before each,
     /// for `/metrics`.
     pub restarts_by_reason: std::collections::BTreeMap<&'static str, u64>,
