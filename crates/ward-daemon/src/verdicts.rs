@@ -98,18 +98,16 @@ impl Supervisor {
     pub(crate) fn reap(&mut self) {
         loop {
             let before = self.backlog.ended.len();
-            while ward_sys::reap::child_may_have_ended() {
-                match ward_sys::reap::reap_any() {
-                    // More may have ended: look again before the note says so.
-                    Ok(Some(end)) => {
-                        self.backlog.ended.push_back(end);
-                        ward_sys::reap::look_again();
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "waitpid failed");
-                        ward_sys::reap::look_again();
-                        break;
+            if ward_sys::reap::child_may_have_ended() {
+                loop {
+                    match ward_sys::reap::reap_any() {
+                        Ok(Some(end)) => self.backlog.ended.push_back(end),
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::error!(error = %e, "waitpid failed");
+                            ward_sys::reap::look_again();
+                            break;
+                        }
                     }
                 }
             }
