@@ -93,13 +93,13 @@ impl Supervisor {
             Ok((out_r, err_r)) => {
                 let sink = self.logs.sink();
                 let stop = unit.stop_capture.subscribe();
-                unit.captures = vec![tokio::spawn(logs::capture(
+                unit.capture = Some(tokio::spawn(logs::capture(
                     out_r,
                     err_r,
                     unit.log.clone(),
                     sink,
                     stop,
-                ))];
+                )));
                 unit.output = Ok(());
                 Ok(())
             }
@@ -158,7 +158,7 @@ impl Supervisor {
             operator_signal: None,
             verdict: None,
             stop_capture,
-            captures: Vec::new(),
+            capture: None,
             output: Err("not set up yet".into()),
             persisted: None,
             last_started: None,

@@ -101,7 +101,7 @@ impl Supervisor {
         let mut captures = Vec::new();
         for unit in self.units.values_mut() {
             let _ = unit.stop_capture.send(true);
-            captures.append(&mut unit.captures);
+            captures.extend(unit.capture.take());
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             for c in captures {

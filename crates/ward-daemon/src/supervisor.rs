@@ -707,15 +707,12 @@ impl Supervisor {
         self.backlog.held.removals = self.units.values().any(|u| u.removing && !u.is_down());
         for name in gone {
             if let Some(mut unit) = self.units.remove(&name) {
-                // The capture tasks read what is left, then end; the log closes after them.
+                // The capture task reads what is left, then ends; the log closes after it.
                 let _ = unit.stop_capture.send(true);
-                let (captures, sink, log) = (
-                    std::mem::take(&mut unit.captures),
-                    self.logs.sink(),
-                    unit.log.clone(),
-                );
+                let (capture, sink, log) =
+                    (unit.capture.take(), self.logs.sink(), unit.log.clone());
                 tokio::spawn(async move {
-                    for c in captures {
+                    if let Some(c) = capture {
                         let _ = c.await;
                     }
                     sink.close(&log);

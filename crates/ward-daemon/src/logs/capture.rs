@@ -82,7 +82,7 @@ pub async fn capture(
         Piped::watch(err, Stream::Stderr, &log),
     ];
     while streams.iter().any(Option::is_some) {
-        let which = tokio::select! {
+        let (i, watched) = tokio::select! {
             r = readable(&streams[0]) => (0, r.is_ok()),
             r = readable(&streams[1]) => (1, r.is_ok()),
             _ = stop.changed() => {
@@ -92,7 +92,6 @@ pub async fn capture(
                 break;
             }
         };
-        let (i, watched) = which;
         let ended = match &mut streams[i] {
             Some(p) if watched => match read_now(&p.rx, &mut p.lines, &sink, &log) {
                 // End of file: every writer is gone.
