@@ -249,12 +249,16 @@
   }
 
   // A read-only session sees the actions disabled, with the reason on hover.
+  // Each box remembers the access it was drawn for: redraws look no further until a new
+  // session's access differs.
   function allowActions(box) {
+    if (box.access === st.access) return;
+    box.access = st.access;
     const readOnly = st.access !== 'full';
     const title = readOnly ? 'read-only session: log in with http.token to act' : '';
     for (const c of box.querySelectorAll('button, select')) {
-      if (c.disabled !== readOnly) c.disabled = readOnly;
-      if (c.title !== title) c.title = title;
+      c.disabled = readOnly;
+      c.title = title;
     }
   }
 
