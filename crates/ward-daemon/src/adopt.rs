@@ -32,12 +32,21 @@ impl Supervisor {
         let boot = boot_id().ok();
         // Dependencies first, so each unit's dependencies exist when it asks for them.
         let order = ward_core::deps::Graph::of(&self.config.services).start_order();
+        // Each service's place looked up, not searched for: a search per comparison made
+        // the sort of 6,400 units take 100 ms of the daemon's start-up.
+        let place: std::collections::HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
         let mut instances = self.config.instances();
-        instances.sort_by_key(|i| order.iter().position(|s| *s == i.service.name));
+        instances.sort_by_key(|i| place.get(i.service.name.as_str()).copied());
+        let recorded = persist::recorded(&runtime_dir);
         for inst in instances {
             let name = inst.name.clone();
             let autostart = inst.service.autostart;
-            let Some(record) = persist::load(&runtime_dir, &name) else {
+            let listed = recorded.as_ref().is_none_or(|r| r.contains(&name));
+            let Some(record) = listed.then(|| persist::load(&runtime_dir, &name)).flatten() else {
                 // Never ran here: its cgroup and FIFOs are made with its first spawn.
                 self.add_unit_later(inst);
                 if autostart {

@@ -68,6 +68,23 @@ pub(crate) fn load(runtime_dir: &Path, unit: &str) -> Option<UnitRecord> {
     }
 }
 
+/// The units that have a record file, from one listing of the directory: a daemon with
+/// thousands of units that never ran here looks for each record without a failed open
+/// apiece. `None` when the directory cannot be listed (absent, or not readable): each
+/// record is then looked for on its own, as [`load`] does.
+pub(crate) fn recorded(runtime_dir: &Path) -> Option<std::collections::HashSet<String>> {
+    let entries = fs::read_dir(dir(runtime_dir)).ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                Some(name.strip_suffix(".json")?.to_string())
+            })
+            .collect(),
+    )
+}
+
 /// Every record there is, by unit name (files that are not records are skipped).
 pub(crate) fn all(runtime_dir: &Path) -> Vec<(String, UnitRecord)> {
     let Ok(entries) = fs::read_dir(dir(runtime_dir)) else {
@@ -161,6 +178,26 @@ mod tests {
         assert_eq!(load(dir.path(), "web"), None);
         remove(dir.path(), "web");
         assert!(!dir.path().join("units/web.json").exists());
+    }
+
+    /// One listing names every unit with a record, dotted names included; a runtime dir
+    /// without records yet cannot be listed, and then every record is looked for.
+    #[test]
+    fn recorded_lists_the_units_with_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(recorded(dir.path()), None);
+        let rec = UnitRecord {
+            intent: UnitIntent::Stop,
+            main: None,
+            completed: false,
+        };
+        save(dir.path(), "web.0", &rec).unwrap();
+        save(dir.path(), "db", &rec).unwrap();
+        fs::write(dir.path().join("units/notes.txt"), "not a record").unwrap();
+        let listed = recorded(dir.path()).unwrap();
+        let mut names: Vec<_> = listed.iter().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["db", "web.0"]);
     }
 
     /// The file keeps its format: records written when the intent was a plain string
