@@ -111,7 +111,7 @@ pub async fn capture(
 }
 
 /// Writes the stream's unfinished last line, completed.
-fn finish(lines: &mut Lines, sink: &LogSink, log: &UnitLog) {
+fn finish(lines: &mut Lines, sink: &LogSink, log: &Arc<UnitLog>) {
     let secrets = log.secrets();
     write(sink, log, lines.finish(secrets.as_deref()));
 }
@@ -130,7 +130,7 @@ fn read_now(
     rx: &pipe::Receiver,
     lines: &mut Lines,
     sink: &LogSink,
-    log: &UnitLog,
+    log: &Arc<UnitLog>,
 ) -> Option<std::io::Result<usize>> {
     BUF.with_borrow_mut(|buf| match rx.try_read(buf) {
         Ok(n) => {
@@ -143,7 +143,7 @@ fn read_now(
     })
 }
 
-fn write(sink: &LogSink, log: &UnitLog, out: Vec<u8>) {
+fn write(sink: &LogSink, log: &Arc<UnitLog>, out: Vec<u8>) {
     if !out.is_empty() {
         sink.write(log, out);
     }
@@ -235,7 +235,7 @@ fn push_line(
 
 /// Writes a line of ward's own into a unit's log (`<time> ward <text>`), so that a log
 /// read on its own tells when each run started and how it ended.
-pub fn note(sink: &LogSink, log: &UnitLog, text: &str) {
+pub fn note(sink: &LogSink, log: &Arc<UnitLog>, text: &str) {
     let mut ts = [0u8; timestamp::LEN];
     timestamp::format(SystemTime::now(), &mut ts);
     let mut out = Vec::with_capacity(ts.len() + text.len() + 7);

@@ -1,6 +1,6 @@
 //! The one thread that writes log files, rotates them by size and reopens them on demand.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -17,13 +17,11 @@ const QUEUE: usize = 1024;
 const OPEN_FILES: usize = ward_core::budget::LOG_FILES as usize;
 
 enum Msg {
-    Open {
-        unit: Arc<UnitLog>,
-        max_size: u64,
-        keep: u32,
-    },
+    /// Lines for a unit's file. The first for a unit makes the writer take it on: no
+    /// message of its own registers a unit, since a start-up of thousands of units
+    /// would wake the writer (or, past [`QUEUE`], wait for it) once for each.
     Data {
-        id: u64,
+        unit: Arc<UnitLog>,
         bytes: Vec<u8>,
     },
     Close {
@@ -38,6 +36,9 @@ enum Msg {
 pub struct UnitLog {
     id: u64,
     path: PathBuf,
+    /// Rotated past this size, into `keep` numbered files.
+    max_size: u64,
+    keep: u32,
     dropped: AtomicU64,
     /// Masks the values of the service's secrets in what it writes; set at each spawn,
     /// since the capture tasks outlive the runs (and a reload may change the values).
@@ -86,9 +87,10 @@ impl LogSink {
     }
 
     /// Queues whole lines for `log`; never blocks. Counts what it had to drop.
-    pub fn write(&self, log: &UnitLog, bytes: Vec<u8>) {
+    pub fn write(&self, log: &Arc<UnitLog>, bytes: Vec<u8>) {
         let len = bytes.len() as u64;
-        match self.tx.try_send(Msg::Data { id: log.id, bytes }) {
+        let unit = log.clone();
+        match self.tx.try_send(Msg::Data { unit, bytes }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 log.dropped.fetch_add(len, Ordering::Relaxed);
@@ -125,23 +127,18 @@ impl LogWriter {
         self.sink.clone()
     }
 
-    /// Registers a unit's log file (opened lazily by the writer).
+    /// A unit's log file, made and opened by the writer with its first lines.
     pub fn open(&mut self, path: PathBuf, max_size: u64, keep: u32) -> Arc<UnitLog> {
         let id = self.next_id;
         self.next_id += 1;
-        // Control messages wait for room: they are rare and must not be dropped.
-        let unit = Arc::new(UnitLog {
+        Arc::new(UnitLog {
             id,
             path,
-            dropped: AtomicU64::new(0),
-            secrets: std::sync::Mutex::new(None),
-        });
-        let _ = self.sink.tx.send(Msg::Open {
-            unit: unit.clone(),
             max_size,
             keep,
-        });
-        unit
+            dropped: AtomicU64::new(0),
+            secrets: std::sync::Mutex::new(None),
+        })
     }
 
     /// Reopens every file, for external rotators that renamed them.
@@ -274,18 +271,21 @@ fn make_room(logs: &mut HashMap<u64, OpenLog>, id: u64) {
 /// keeps both streams apart and knows each line's service.
 fn run_stdout(rx: Receiver<Msg>) {
     let mut names: HashMap<u64, String> = HashMap::new();
+    // Units whose lines are no longer wanted: what comes after the close is dropped, as
+    // it came for a unit the writer no longer knows. Ids are never used again.
+    let mut closed: HashSet<u64> = HashSet::new();
     while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Open { unit, .. } => {
-                let name = unit
-                    .path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                names.insert(unit.id, name);
-            }
-            Msg::Data { id, bytes } => {
-                let name = names.get(&id).map_or("?", String::as_str);
+            Msg::Data { unit, bytes } => {
+                if closed.contains(&unit.id) {
+                    continue;
+                }
+                let name = names.entry(unit.id).or_insert_with(|| {
+                    unit.path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                });
                 let (mut out, mut err) = (Vec::new(), Vec::new());
                 for line in bytes.split_inclusive(|&b| b == b'\n') {
                     let mut fields = line.splitn(3, |&b| b == b' ');
@@ -312,6 +312,7 @@ fn run_stdout(rx: Receiver<Msg>) {
             }
             Msg::Close { id } => {
                 names.remove(&id);
+                closed.insert(id);
             }
             Msg::Reopen => {}
             Msg::Sync(done) => {
@@ -324,28 +325,25 @@ fn run_stdout(rx: Receiver<Msg>) {
 
 fn run(rx: Receiver<Msg>) {
     let mut logs: HashMap<u64, OpenLog> = HashMap::new();
+    // As in `run_stdout`: lines queued after a unit's close are dropped.
+    let mut closed: HashSet<u64> = HashSet::new();
     let mut writes: u64 = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Open {
-                unit,
-                max_size,
-                keep,
-            } => {
-                logs.insert(
-                    unit.id,
-                    OpenLog {
-                        path: unit.path.clone(),
-                        unit,
-                        max_size,
-                        keep,
-                        file: None,
-                        size: 0,
-                        used: 0,
-                    },
-                );
-            }
-            Msg::Data { id, bytes } => {
+            Msg::Data { unit, bytes } => {
+                let id = unit.id;
+                if closed.contains(&id) {
+                    continue;
+                }
+                logs.entry(id).or_insert_with(|| OpenLog {
+                    path: unit.path.clone(),
+                    max_size: unit.max_size,
+                    keep: unit.keep,
+                    unit,
+                    file: None,
+                    size: 0,
+                    used: 0,
+                });
                 make_room(&mut logs, id);
                 writes += 1;
                 if let Some(log) = logs.get_mut(&id) {
@@ -361,6 +359,7 @@ fn run(rx: Receiver<Msg>) {
             }
             Msg::Close { id } => {
                 logs.remove(&id);
+                closed.insert(id);
             }
             Msg::Reopen => {
                 for log in logs.values_mut() {
@@ -387,6 +386,26 @@ mod tests {
             .count()
     }
 
+    /// A unit is taken on with its first lines, without a message of its own; what was
+    /// queued before its close is written, what comes after is dropped, and a unit that
+    /// never wrote leaves no file.
+    #[test]
+    fn a_unit_is_taken_on_by_its_first_lines_and_forgotten_at_its_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = LogWriter::start(false).expect("writer");
+        let sink = writer.sink();
+        let web = writer.open(dir.path().join("web.log"), 1 << 20, 1);
+        let quiet = writer.open(dir.path().join("quiet.log"), 1 << 20, 1);
+        sink.write(&web, b"before\n".to_vec());
+        sink.close(&web);
+        sink.write(&web, b"after\n".to_vec());
+        sink.close(&quiet);
+        writer.sync();
+        let text = fs::read_to_string(dir.path().join("web.log")).expect("log");
+        assert_eq!(text, "before\n");
+        assert!(!dir.path().join("quiet.log").exists());
+    }
+
     #[test]
     fn more_logs_than_open_files_keep_every_line_within_the_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -396,8 +415,6 @@ mod tests {
         let logs: Vec<_> = (0..n)
             .map(|i| writer.open(dir.path().join(format!("u{i}.log")), 1 << 20, 1))
             .collect();
-        // The queue holds 1024 messages: let the registrations through before the lines.
-        writer.sync();
         // Twice round: the second pass reopens files the first one had to close.
         for round in 0..2 {
             for (i, log) in logs.iter().enumerate() {
