@@ -91,6 +91,42 @@ fn up_detached_returns_once_the_socket_answers_and_down_leaves_nothing() {
     assert_eq!(out.status.code(), Some(3), "no daemon: exit code 3");
 }
 
+/// A request that reaches the daemon after its loop's last turn is refused at once. Here
+/// it follows a shutdown on the same connection, so it arrives just after the shutdown is
+/// answered, when the loop has ended. It used to wait for the loop that no longer
+/// listened, holding its connection slot, until the daemon gave up waiting for its
+/// connections two seconds later.
+#[test]
+fn a_request_after_the_last_turn_is_refused_at_once() {
+    let bin = testbin();
+    let mut w = Ward::up(&format!(
+        "[services.a]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("a", "running");
+    let socket = std::os::unix::net::UnixStream::connect(w.dir.path().join(".ward/ward.sock"))
+        .expect("connect");
+    let t = Instant::now();
+    let (code, answers) = crate::fixture::exchange(
+        socket,
+        b"POST /v1/shutdown HTTP/1.1\r\nHost: ward\r\nContent-Length: 0\r\n\r\n\
+          GET /v1/status HTTP/1.1\r\nHost: ward\r\nConnection: close\r\n\r\n",
+    );
+    let took = t.elapsed();
+    assert_eq!(code, 200, "the shutdown: {answers}");
+    let second = answers
+        .match_indices("HTTP/1.1 ")
+        .nth(1)
+        .map(|(i, _)| &answers[i..])
+        .unwrap_or_else(|| panic!("no second answer: {answers}"));
+    assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+    assert!(second.contains("shutting down"), "{second}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "both answers took {took:?}"
+    );
+    assert_eq!(w.wait_daemon_exit(), 0);
+}
+
 #[test]
 fn a_stop_does_not_hold_up_status() {
     let bin = testbin();
