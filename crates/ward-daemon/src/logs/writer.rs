@@ -248,20 +248,59 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
     }
 }
 
-/// Closes the file written least recently when `OPEN_FILES` are open and `id`'s is not
-/// one of them.
-fn make_room(logs: &mut HashMap<u64, OpenLog>, id: u64) {
-    if logs.get(&id).is_none_or(|l| l.file.is_some()) {
-        return;
+/// The logs whose file is open, by when each was last written (`OpenLog::used`, unique):
+/// the least recent comes first. Kept beside the logs so that making room is one step,
+/// not a walk over every unit's log for each write of a closed one (with thousands of
+/// units past [`OPEN_FILES`], each first line of a start paid that walk).
+#[derive(Default)]
+struct OpenFiles(std::collections::BTreeMap<u64, u64>);
+
+impl OpenFiles {
+    /// Writes `bytes` to `id`'s log, closing the file written least recently first when
+    /// `OPEN_FILES` are open and `id`'s is not one of them. A write that fails closes
+    /// the log's file and counts the bytes as dropped.
+    fn write(&mut self, logs: &mut HashMap<u64, OpenLog>, id: u64, stamp: u64, bytes: &[u8]) {
+        let Some(log) = logs.get(&id) else {
+            return;
+        };
+        if log.file.is_some() {
+            self.0.remove(&log.used);
+        } else if self.0.len() >= OPEN_FILES
+            && let Some((_, oldest)) = self.0.pop_first()
+            && let Some(old) = logs.get_mut(&oldest)
+        {
+            old.file = None;
+        }
+        let Some(log) = logs.get_mut(&id) else {
+            return;
+        };
+        log.used = stamp;
+        if let Err(e) = log.write(bytes) {
+            tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
+            log.unit
+                .dropped
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            log.file = None;
+        }
+        if log.file.is_some() {
+            self.0.insert(stamp, id);
+        }
     }
-    let open = logs.values().filter(|l| l.file.is_some());
-    if open.clone().count() < OPEN_FILES {
-        return;
+
+    /// `id`'s log is forgotten.
+    fn forget(&mut self, log: &OpenLog) {
+        if log.file.is_some() {
+            self.0.remove(&log.used);
+        }
     }
-    if let Some(oldest) = open.min_by_key(|l| l.used).map(|l| l.unit.id)
-        && let Some(log) = logs.get_mut(&oldest)
-    {
-        log.file = None;
+
+    /// Every file is closed.
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -327,6 +366,7 @@ fn run(rx: Receiver<Msg>) {
     let mut logs: HashMap<u64, OpenLog> = HashMap::new();
     // As in `run_stdout`: lines queued after a unit's close are dropped.
     let mut closed: HashSet<u64> = HashSet::new();
+    let mut open = OpenFiles::default();
     let mut writes: u64 = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
@@ -344,27 +384,21 @@ fn run(rx: Receiver<Msg>) {
                     size: 0,
                     used: 0,
                 });
-                make_room(&mut logs, id);
                 writes += 1;
-                if let Some(log) = logs.get_mut(&id) {
-                    log.used = writes;
-                    if let Err(e) = log.write(&bytes) {
-                        tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
-                        log.unit
-                            .dropped
-                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        log.file = None;
-                    }
-                }
+                open.write(&mut logs, id, writes, &bytes);
+                debug_assert!(open.len() <= OPEN_FILES);
             }
             Msg::Close { id } => {
-                logs.remove(&id);
+                if let Some(log) = logs.remove(&id) {
+                    open.forget(&log);
+                }
                 closed.insert(id);
             }
             Msg::Reopen => {
                 for log in logs.values_mut() {
                     log.file = None;
                 }
+                open.clear();
             }
             Msg::Sync(done) => {
                 let _ = done.send(());
@@ -404,6 +438,52 @@ mod tests {
         let text = fs::read_to_string(dir.path().join("web.log")).expect("log");
         assert_eq!(text, "before\n");
         assert!(!dir.path().join("quiet.log").exists());
+    }
+
+    /// Files of this process open below `dir`, by name.
+    fn open_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir("/proc/self/fd")
+            .expect("fd dir")
+            .flatten()
+            .filter_map(|e| fs::read_link(e.path()).ok())
+            .filter(|t| t.starts_with(dir))
+            .filter_map(|t| Some(t.file_name()?.to_str()?.to_string()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Past the limit, the file closed is the one written least recently, not merely the
+    /// one opened first.
+    #[test]
+    fn the_file_written_least_recently_is_the_one_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = LogWriter::start(false).expect("writer");
+        let sink = writer.sink();
+        let logs: Vec<_> = (0..OPEN_FILES)
+            .map(|i| writer.open(dir.path().join(format!("u{i}.log")), 1 << 20, 1))
+            .collect();
+        for log in &logs {
+            sink.write(log, b"first\n".to_vec());
+        }
+        // u0 written again: u1 is now the least recent.
+        sink.write(&logs[0], b"again\n".to_vec());
+        let extra = writer.open(dir.path().join("extra.log"), 1 << 20, 1);
+        sink.write(&extra, b"one more\n".to_vec());
+        writer.sync();
+        let open = open_names(dir.path());
+        assert_eq!(open.len(), OPEN_FILES);
+        assert!(open.contains(&"u0.log".to_string()), "{open:?}");
+        assert!(open.contains(&"extra.log".to_string()), "{open:?}");
+        assert!(!open.contains(&"u1.log".to_string()), "{open:?}");
+        // A closed file is opened again at its next line, and the lines are all there.
+        sink.write(&logs[1], b"back\n".to_vec());
+        writer.sync();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("u1.log")).expect("log"),
+            "first\nback\n"
+        );
+        assert!(!open_names(dir.path()).contains(&"u2.log".to_string()));
     }
 
     #[test]
