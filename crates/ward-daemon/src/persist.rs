@@ -68,21 +68,24 @@ pub(crate) fn load(runtime_dir: &Path, unit: &str) -> Option<UnitRecord> {
     }
 }
 
+/// The unit a directory entry of `units/` is the record of, if it is one: `NAME.json`, not
+/// a hidden file (a record being written is `.NAME.json.tmp`).
+fn unit_of(entry: &fs::DirEntry) -> Option<String> {
+    let name = entry
+        .file_name()
+        .to_str()?
+        .strip_suffix(".json")?
+        .to_string();
+    (!name.starts_with('.')).then_some(name)
+}
+
 /// The units that have a record file, from one listing of the directory: a daemon with
 /// thousands of units that never ran here looks for each record without a failed open
 /// apiece. `None` when the directory cannot be listed (absent, or not readable): each
 /// record is then looked for on its own, as [`load`] does.
 pub(crate) fn recorded(runtime_dir: &Path) -> Option<std::collections::HashSet<String>> {
     let entries = fs::read_dir(dir(runtime_dir)).ok()?;
-    Some(
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                Some(name.strip_suffix(".json")?.to_string())
-            })
-            .collect(),
-    )
+    Some(entries.flatten().filter_map(|e| unit_of(&e)).collect())
 }
 
 /// Every record there is, by unit name (files that are not records are skipped).
@@ -93,10 +96,7 @@ pub(crate) fn all(runtime_dir: &Path) -> Vec<(String, UnitRecord)> {
     entries
         .flatten()
         .filter_map(|e| {
-            let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
-            if name.starts_with('.') {
-                return None;
-            }
+            let name = unit_of(&e)?;
             let record = serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
             Some((name, record))
         })

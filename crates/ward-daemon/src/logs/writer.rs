@@ -164,11 +164,10 @@ impl Drop for LogWriter {
     }
 }
 
+/// A unit's log as the writer keeps it: the unit's handle (path, size limit, kept files)
+/// and the file's state.
 struct OpenLog {
     unit: Arc<UnitLog>,
-    path: PathBuf,
-    max_size: u64,
-    keep: u32,
     file: Option<File>,
     size: u64,
     /// When it was last written, as a count of writes: the least recent is closed first.
@@ -181,7 +180,7 @@ impl OpenLog {
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&self.path)?;
+                .open(&self.unit.path)?;
             self.size = f.metadata()?.len();
             self.file = Some(f);
         }
@@ -193,7 +192,7 @@ impl OpenLog {
     fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         self.file()?;
         while !bytes.is_empty() {
-            let room = self.max_size.saturating_sub(self.size) as usize;
+            let room = self.unit.max_size.saturating_sub(self.size) as usize;
             let take = if bytes.len() <= room {
                 bytes.len()
             } else {
@@ -222,18 +221,19 @@ impl OpenLog {
     fn rotate(&mut self) -> io::Result<()> {
         self.file = None;
         let numbered = |n: u32| {
-            let mut p = self.path.clone().into_os_string();
+            let mut p = self.unit.path.clone().into_os_string();
             p.push(format!(".{n}"));
             PathBuf::from(p)
         };
-        if self.keep == 0 {
-            fs::remove_file(&self.path).or_else(ignore_missing)?;
+        let keep = self.unit.keep;
+        if keep == 0 {
+            fs::remove_file(&self.unit.path).or_else(ignore_missing)?;
         } else {
-            fs::remove_file(numbered(self.keep)).or_else(ignore_missing)?;
-            for n in (1..self.keep).rev() {
+            fs::remove_file(numbered(keep)).or_else(ignore_missing)?;
+            for n in (1..keep).rev() {
                 fs::rename(numbered(n), numbered(n + 1)).or_else(ignore_missing)?;
             }
-            fs::rename(&self.path, numbered(1)).or_else(ignore_missing)?;
+            fs::rename(&self.unit.path, numbered(1)).or_else(ignore_missing)?;
         }
         self.size = 0;
         Ok(())
@@ -276,7 +276,7 @@ impl OpenFiles {
         };
         log.used = stamp;
         if let Err(e) = log.write(bytes) {
-            tracing::warn!(path = %log.path.display(), error = %e, "cannot write log");
+            tracing::warn!(path = %log.unit.path.display(), error = %e, "cannot write log");
             log.unit
                 .dropped
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -297,10 +297,6 @@ impl OpenFiles {
     /// Every file is closed.
     fn clear(&mut self) {
         self.0.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
     }
 }
 
@@ -376,9 +372,6 @@ fn run(rx: Receiver<Msg>) {
                     continue;
                 }
                 logs.entry(id).or_insert_with(|| OpenLog {
-                    path: unit.path.clone(),
-                    max_size: unit.max_size,
-                    keep: unit.keep,
                     unit,
                     file: None,
                     size: 0,
@@ -386,7 +379,6 @@ fn run(rx: Receiver<Msg>) {
                 });
                 writes += 1;
                 open.write(&mut logs, id, writes, &bytes);
-                debug_assert!(open.len() <= OPEN_FILES);
             }
             Msg::Close { id } => {
                 if let Some(log) = logs.remove(&id) {
