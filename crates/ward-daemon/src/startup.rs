@@ -271,6 +271,9 @@ fn start_and_supervise(
     let demand = ward_core::budget::Demand::of(&config.instances());
     let nofile = ward_sys::limits::ensure_nofile(demand.descriptors())
         .map_err(|available| StartError::Descriptors(demand.shortfall(available)))?;
+    // While this is the only thread: grown later, the table waits for an RCU grace period
+    // at every doubling (see `grow_descriptor_table`).
+    ward_sys::limits::grow_descriptor_table(demand.descriptors());
     // Everything the daemon creates (socket, logs, PID file) is for its own user only;
     // services get the usual 022 back when they are spawned.
     ward_sys::private_umask();
