@@ -407,6 +407,11 @@ impl Supervisor {
                 break;
             }
             let deadline = self.next_deadline();
+            // Work left waits for no timer: tokio's rounds a deadline up to its next
+            // millisecond, so a wait until now slept about 1 ms after every 10 ms slice
+            // of a large start, a tenth of its time. A yield lets the other branches be
+            // looked at first, and the next turn comes at once.
+            let work_left = self.backlog.pending();
             // The wait is no work: what the wake-up brings gets a slice of its own.
             self.backlog.begin_turn();
             tokio::select! {
@@ -469,7 +474,13 @@ impl Supervisor {
                 _ = sighup.recv() => self.ask_reload(crate::reload::Asker::Signal),
                 Some(read) = reload_rx.recv() => self.reload_read(read),
                 Some(req) = rx.recv() => self.handle(req),
-                _ = tokio::time::sleep_until(deadline.into()) => self.fire_timers(),
+                () = async {
+                    if work_left {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep_until(deadline.into()).await;
+                    }
+                } => self.fire_timers(),
             }
         }
 
