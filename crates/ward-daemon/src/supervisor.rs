@@ -394,6 +394,13 @@ impl Supervisor {
             // `ward status` is answered between slices.
             if self.backlog.pending() {
                 tokio::task::yield_now().await;
+                // A request that came during the slice is answered before the next one.
+                // Left to the select below, it lost a coin toss against the work left at
+                // every turn: in a start of 6,400 units a status waited for the loop up
+                // to 24 ms, two slices; answered here, 11.5 ms at most.
+                if let Ok(req) = rx.try_recv() {
+                    self.handle(req);
+                }
             }
             self.backlog.begin_turn();
             // A new turn looks at `/proc` afresh.
