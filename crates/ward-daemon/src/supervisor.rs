@@ -408,6 +408,12 @@ impl Supervisor {
             if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
                 self.repair_own_files(&mut serving, own.as_mut());
             }
+            if self.backlog.stops {
+                // A shutdown's stops come before the ends reaped meanwhile are judged:
+                // judged first, the ends of the units stopped in the last slice held
+                // back the signal to the next ones (a gap of 9 ms in a stop of 100).
+                self.stop_freed();
+            }
             self.reap();
             self.settle();
             if self.finished() {
