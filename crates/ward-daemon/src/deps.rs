@@ -2,6 +2,7 @@
 //! shutdown stops dependents before what they depend on; a crash names the dependents it
 //! affects.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use ward_core::config::{Condition, Dependency, Readiness, ServiceType};
@@ -328,10 +329,36 @@ impl Supervisor {
     /// journals the change), so that a shutdown of thousands of units leaves the loop
     /// free to answer `ward status` between slices.
     pub(crate) fn stop_freed(&mut self) {
+        self.stop_freed_but(&HashSet::new());
+    }
+
+    /// [`Supervisor::stop_freed`] at the start of a turn, before the ends reaped
+    /// meanwhile are judged: judged first, the ends of the units stopped in the last
+    /// slice held back the signal to the next ones (a gap of 9 ms in a stop of 100). A
+    /// unit whose own main process is among those ends waits for the turn's later pass,
+    /// after its end is judged: stopped first, its end would count as the stop's, not as
+    /// the crash it was.
+    pub(crate) fn stop_freed_first(&mut self) {
+        self.collect_ended();
+        let ended: HashSet<u32> = self.backlog.ended.iter().map(|&(pid, _)| pid).collect();
+        self.stop_freed_but(&ended);
+    }
+
+    /// Stops the held units that are free to stop, but not those whose main process is
+    /// among `ended`.
+    fn stop_freed_but(&mut self, ended: &HashSet<u32>) {
         self.backlog.stops = false;
         let held: Vec<String> = self.backlog.held.stops.iter().cloned().collect();
         for name in held {
             if self.dependents_up(&name) {
+                continue;
+            }
+            let main = self
+                .units
+                .get(&name)
+                .and_then(|u| u.main.as_ref())
+                .map(|m| m.pidfd.pid());
+            if main.is_some_and(|pid| ended.contains(&pid)) {
                 continue;
             }
             if self.backlog.spent() {

@@ -87,6 +87,25 @@ impl MachineOoms {
 }
 
 impl Supervisor {
+    /// Reaps every child that has ended since the last look, into the backlog, without
+    /// judging any: what a turn does first when a shutdown's stops come before the ends.
+    pub(crate) fn collect_ended(&mut self) {
+        if !ward_sys::reap::child_may_have_ended() {
+            return;
+        }
+        loop {
+            match ward_sys::reap::reap_any() {
+                Ok(Some(end)) => self.backlog.ended.push_back(end),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "waitpid failed");
+                    ward_sys::reap::look_again();
+                    break;
+                }
+            }
+        }
+    }
+
     /// Reaps every exited child: services' main processes become events, orphans vanish.
     ///
     /// Everything that has ended is reaped first and handled after, so that the ends of
@@ -98,19 +117,7 @@ impl Supervisor {
     pub(crate) fn reap(&mut self) {
         loop {
             let before = self.backlog.ended.len();
-            if ward_sys::reap::child_may_have_ended() {
-                loop {
-                    match ward_sys::reap::reap_any() {
-                        Ok(Some(end)) => self.backlog.ended.push_back(end),
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::error!(error = %e, "waitpid failed");
-                            ward_sys::reap::look_again();
-                            break;
-                        }
-                    }
-                }
-            }
+            self.collect_ended();
             if self.backlog.ended.is_empty() {
                 return;
             }

@@ -75,8 +75,8 @@ pub fn could_fit_nofile(needed: u64) -> Result<(), u64> {
 /// Grows this process's table of descriptors to hold `count` of them, as the daemon
 /// does before it starts any thread. The kernel grows the table by doubling as
 /// descriptors are opened, and in a process of more than one thread every growth waits
-/// for an RCU grace period (`expand_fdtable`): 8 to 25 ms each on a busy two-core
-/// machine, three or four times over a start of 500 units. Grown while the process has
+/// for an RCU grace period (`expand_fdtable`): three waits of 8 to 25 ms each over a
+/// start of 500 units on a busy two-core machine. Grown while the process has
 /// one thread, the table waits for none. The table costs 8 bytes a slot, allocated
 /// anyway as the units start. Capped at the soft limit; a table that cannot grow is
 /// left as it is, since that only costs the waits.
