@@ -55,9 +55,7 @@ impl Reading {
 
     /// How long this reading may be used.
     fn life(&self) -> Duration {
-        self.took
-            .saturating_mul(COST_TO_LIFE)
-            .clamp(FRESH, LONGEST.max(FRESH))
+        self.took.saturating_mul(COST_TO_LIFE).clamp(FRESH, LONGEST)
     }
 }
 

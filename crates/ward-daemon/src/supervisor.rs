@@ -418,12 +418,11 @@ impl Supervisor {
             if self.finished() {
                 break;
             }
-            let deadline = self.next_deadline();
-            // Work left waits for no timer: tokio's rounds a deadline up to its next
-            // millisecond, so a wait until now slept about 1 ms after every 10 ms slice
-            // of a large start, a tenth of its time. A yield lets the other branches be
-            // looked at first, and the next turn comes at once.
-            let work_left = self.backlog.pending();
+            // Work left waits for no timer: tokio's timer rounds a deadline up to its
+            // next millisecond, so a wait until now slept about 1 ms after every 10 ms
+            // slice of a large start, a tenth of its time. A yield lets the other
+            // branches be looked at first, and the next turn comes at once.
+            let deadline = (!self.backlog.pending()).then(|| self.next_deadline());
             // The wait is no work: what the wake-up brings gets a slice of its own.
             self.backlog.begin_turn();
             tokio::select! {
@@ -487,10 +486,9 @@ impl Supervisor {
                 Some(read) = reload_rx.recv() => self.reload_read(read),
                 Some(req) = rx.recv() => self.handle(req),
                 () = async {
-                    if work_left {
-                        tokio::task::yield_now().await;
-                    } else {
-                        tokio::time::sleep_until(deadline.into()).await;
+                    match deadline {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => tokio::task::yield_now().await,
                     }
                 } => self.fire_timers(),
             }

@@ -8,12 +8,10 @@ use ward_core::machine::Event;
 use crate::supervisor::{Supervisor, TREE_POLL};
 
 impl Supervisor {
-    /// The next time the loop must wake up without any other happening.
+    /// The next time the loop must wake up without any other happening, when no work is
+    /// left from the last turn (with work left, the next turn comes at once).
     pub(crate) fn next_deadline(&self) -> Instant {
         let now = Instant::now();
-        if self.backlog.pending() {
-            return now;
-        }
         let mut next = now + Duration::from_secs(3600);
         for due in [
             self.own_files_due,
