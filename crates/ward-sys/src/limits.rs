@@ -101,22 +101,22 @@ pub fn grow_descriptor_table(count: u64) {
     let _ = rustix::io::fcntl_dupfd_cloexec(&root, highest);
 }
 
-/// The size of this process's table of descriptors, as `/proc/self/status` says
-/// (`FDSize`).
-pub fn descriptor_table_size() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("FDSize:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Limits a service asks for, each applied in the child before exec: the config's own type.
 pub use ward_core::config::Rlimits;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The size of this process's table of descriptors, as `/proc/self/status` says
+    /// (`FDSize`).
+    fn descriptor_table_size() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
 
     #[test]
     fn the_table_grows_to_the_count_and_keeps_no_descriptor() {
