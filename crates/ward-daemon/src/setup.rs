@@ -1,11 +1,10 @@
-//! Creating a unit: its output FIFOs and capture tasks, its log, its cgroup and resource
+//! Creating a unit: its output FIFOs and their capture, its log, its cgroup and resource
 //! controllers with their limits, and its state machine.
 
 use ward_core::config::Instance;
 use ward_core::machine::{Params, ServiceMachine};
 
 use crate::contain::Containment;
-use crate::logs;
 use crate::supervisor::Supervisor;
 use crate::unit::Unit;
 use crate::verdicts::OomBaseline;
@@ -74,7 +73,7 @@ impl Supervisor {
         ));
     }
 
-    /// Opens the unit's FIFOs and starts their capture tasks, if that is still to do.
+    /// Opens the unit's FIFOs and has them captured, if that is still to do.
     pub(crate) fn set_up_output(&mut self, name: &str) -> Result<(), String> {
         let sup = &self.config.supervisor;
         let Some(unit) = self.units.get_mut(name) else {
@@ -91,15 +90,7 @@ impl Supervisor {
         })();
         match opened {
             Ok((out_r, err_r)) => {
-                let sink = self.logs.sink();
-                let stop = unit.stop_capture.subscribe();
-                unit.capture = Some(tokio::spawn(logs::capture(
-                    out_r,
-                    err_r,
-                    unit.log.clone(),
-                    sink,
-                    stop,
-                )));
+                self.captures.watch(out_r, err_r, unit.log.clone());
                 unit.output = Ok(());
                 Ok(())
             }
@@ -124,7 +115,6 @@ impl Supervisor {
             sup.log_max_size,
             sup.log_keep,
         );
-        let (stop_capture, _) = tokio::sync::watch::channel(false);
         let private_tmp = instance
             .service
             .private_tmp
@@ -157,8 +147,6 @@ impl Supervisor {
             on_failure_due: false,
             operator_signal: None,
             verdict: None,
-            stop_capture,
-            capture: None,
             output: Err("not set up yet".into()),
             persisted: None,
             last_started: None,

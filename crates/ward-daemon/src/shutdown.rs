@@ -98,17 +98,7 @@ impl Supervisor {
         )
         .await;
         // The last lines in the pipes reach the logs before the writer is flushed.
-        let mut captures = Vec::new();
-        for unit in self.units.values_mut() {
-            let _ = unit.stop_capture.send(true);
-            captures.extend(unit.capture.take());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            for c in captures {
-                let _ = c.await;
-            }
-        })
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.captures.drain()).await;
         self.logs.sync();
         // The unit records stay: the next daemon adopts what still runs and keeps what the
         // operator stopped stopped.

@@ -70,6 +70,8 @@ pub(crate) struct Supervisor {
     /// Main processes that are ward's children, by PID, for the reaper.
     pub(crate) by_pid: HashMap<u32, String>,
     pub logs: LogWriter,
+    /// The one task that reads every unit's output into its log.
+    pub(crate) captures: logs::Captures,
     pub cgroups: Option<CgroupDriver>,
     /// Memory, pids and cpu controllers, for limits and OOM evidence.
     pub controllers: ward_sys::controllers::Controllers,
@@ -202,12 +204,15 @@ impl Supervisor {
         events.want_hooks(!config.hooks.is_empty());
         journal.set_tap(events.tap());
         let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+        let logs = LogWriter::start(config.supervisor.log_to == ward_core::config::LogTo::Stdout)?;
+        let captures = logs::Captures::start(logs.sink())?;
         Ok(Supervisor {
             config_path,
             graph: ward_core::deps::Graph::of(&config.services),
             units: BTreeMap::new(),
             by_pid: HashMap::new(),
-            logs: LogWriter::start(config.supervisor.log_to == ward_core::config::LogTo::Stdout)?,
+            logs,
+            captures,
             controllers: match &cgroups {
                 Some(_) => ward_sys::controllers::Controllers::detect(&crate::startup::state_id(
                     &config.supervisor.state_dir,
@@ -732,17 +737,9 @@ impl Supervisor {
             .collect();
         self.backlog.held.removals = self.units.values().any(|u| u.removing && !u.is_down());
         for name in gone {
-            if let Some(mut unit) = self.units.remove(&name) {
-                // The capture task reads what is left, then ends; the log closes after it.
-                let _ = unit.stop_capture.send(true);
-                let (capture, sink, log) =
-                    (unit.capture.take(), self.logs.sink(), unit.log.clone());
-                tokio::spawn(async move {
-                    if let Some(c) = capture {
-                        let _ = c.await;
-                    }
-                    sink.close(&log);
-                });
+            if let Some(unit) = self.units.remove(&name) {
+                // What its pipes hold is still written; the log closes after it.
+                self.captures.forget(unit.log.clone());
                 unit.containment.remove();
                 unit.controllers.remove();
                 if let Some(dir) = &unit.private_tmp {

@@ -90,11 +90,6 @@ pub struct Unit {
     pub last_exit_at: Option<SystemTime>,
     /// Removed from the config: drop it once it is quiescent.
     pub removing: bool,
-    /// Set to stop the capture tasks (they read what is left in the pipes first).
-    pub stop_capture: tokio::sync::watch::Sender<bool>,
-    /// The capture task of both streams, awaited at shutdown so its last lines reach the
-    /// log.
-    pub capture: Option<tokio::task::JoinHandle<()>>,
     /// Whether the FIFOs are open and captured, or why they could not be: a spawn sets
     /// them up first when they are not.
     pub output: Result<(), String>,

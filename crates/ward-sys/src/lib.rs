@@ -23,6 +23,7 @@ pub mod notify;
 pub mod peer;
 pub mod pidfd;
 pub mod pidfile;
+pub mod ready_set;
 pub mod reap;
 pub mod sd_notify;
 pub mod spawn;

@@ -1,11 +1,15 @@
 //! Reading a unit's stdout and stderr and turning them into timestamped lines.
 
-use std::os::fd::OwnedFd;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
 use ward_api::timestamp;
+use ward_sys::ready_set::ReadySet;
 
 use ward_core::secrets::Redactor;
 
@@ -34,79 +38,191 @@ impl Stream {
 const MAX_LINE: usize = 64 * 1024;
 const READ_SIZE: usize = 256 * 1024;
 
-/// One of the two streams a capture reads: its pipe, and the line it has not finished.
+/// One of a unit's two streams: its pipe, and the line it has not finished.
 struct Piped {
-    rx: pipe::Receiver,
+    pipe: File,
     lines: Lines,
 }
 
-impl Piped {
-    fn watch(fd: OwnedFd, stream: Stream, log: &UnitLog) -> Option<Piped> {
-        match pipe::Receiver::from_owned_fd(fd) {
-            Ok(rx) => Some(Piped {
-                rx,
-                lines: Lines::new(stream),
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, path = %log.path().display(), "cannot watch output pipe");
-                None
-            }
-        }
-    }
-}
-
-/// Waits until the stream may be read; never, once it has ended.
-async fn readable(p: &Option<Piped>) -> std::io::Result<()> {
-    match p {
-        Some(p) => p.rx.readable().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Copies a unit's stdout and stderr (the read ends of its pipes or FIFOs) into its log,
-/// each until its end of file, or both until `stop` is set or dropped: then whatever the
-/// pipes hold at that moment is read and written too. Each line gets the time at which
-/// ward read it; a partial last line is completed with a newline.
-///
-/// One task for both streams, not one each: a task costs 640 bytes, and a daemon of
-/// thousands of units holds one per unit for its whole life.
-pub async fn capture(
-    out: OwnedFd,
-    err: OwnedFd,
+/// A unit whose output is captured.
+struct Captured {
     log: Arc<UnitLog>,
-    sink: LogSink,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut streams = [
-        Piped::watch(out, Stream::Stdout, &log),
-        Piped::watch(err, Stream::Stderr, &log),
-    ];
-    while streams.iter().any(Option::is_some) {
-        let (i, watched) = tokio::select! {
-            r = readable(&streams[0]) => (0, r.is_ok()),
-            r = readable(&streams[1]) => (1, r.is_ok()),
-            _ = stop.changed() => {
-                for p in streams.iter_mut().flatten() {
-                    while matches!(read_now(&p.rx, &mut p.lines, &sink, &log), Some(Ok(1..))) {}
-                }
-                break;
-            }
-        };
-        let ended = match &mut streams[i] {
-            Some(p) if watched => match read_now(&p.rx, &mut p.lines, &sink, &log) {
-                // End of file: every writer is gone.
-                Some(Ok(0)) | Some(Err(_)) => true,
-                // Read, or woken without data (the readiness was stale): wait again.
-                Some(Ok(_)) | None => false,
-            },
-            _ => true,
-        };
-        if ended && let Some(mut p) = streams[i].take() {
-            finish(&mut p.lines, &sink, &log);
+    /// Its pipes, each with the number it was watched under. Usually its two streams;
+    /// more after its FIFOs were deleted and made again, since a service still running
+    /// writes on into the old ones.
+    pipes: Vec<(u32, Piped)>,
+    /// The number the next pipe is watched under.
+    next: u32,
+}
+
+/// What the capture task is asked to do.
+enum Order {
+    /// Capture a unit's stdout and stderr (the read ends of its FIFOs) into its log.
+    Watch {
+        out: OwnedFd,
+        err: OwnedFd,
+        log: Arc<UnitLog>,
+    },
+    /// Read what the unit's pipes hold now, write it, stop reading them, and close its
+    /// log after that: the unit is gone.
+    Forget(Arc<UnitLog>),
+    /// Read what every pipe holds now, write it, then answer: the daemon is stopping.
+    Drain(oneshot::Sender<()>),
+}
+
+/// The one task that copies every unit's stdout and stderr into its log. Each line gets
+/// the time at which ward read it; a partial last line is completed with a newline when
+/// its stream ends or is let go.
+///
+/// One task with one epoll set for all units, not a task per unit: a task and its two
+/// tokio registrations cost about 1.4 KiB, held for the unit's whole life by every unit
+/// of a daemon of thousands.
+#[derive(Clone, Debug)]
+pub struct Captures {
+    orders: mpsc::UnboundedSender<Order>,
+}
+
+impl std::fmt::Debug for Order {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Order")
+    }
+}
+
+impl Captures {
+    /// Starts the capture task on the current runtime, writing through `sink`.
+    pub fn start(sink: LogSink) -> std::io::Result<Captures> {
+        let set = ReadySet::new()?;
+        let (orders, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(set, rx, sink));
+        Ok(Captures { orders })
+    }
+
+    /// Captures a unit's stdout and stderr, the read ends of its FIFOs, into `log`.
+    pub fn watch(&self, out: OwnedFd, err: OwnedFd, log: Arc<UnitLog>) {
+        let _ = self.orders.send(Order::Watch { out, err, log });
+    }
+
+    /// Lets a removed unit go: what its pipes hold now is still written, then its log
+    /// is closed.
+    pub fn forget(&self, log: Arc<UnitLog>) {
+        let _ = self.orders.send(Order::Forget(log));
+    }
+
+    /// Returns once what every pipe held when asked is written (handed to the writer).
+    pub async fn drain(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.orders.send(Order::Drain(tx)).is_ok() {
+            let _ = rx.await;
         }
     }
-    for p in streams.iter_mut().flatten() {
-        finish(&mut p.lines, &sink, &log);
+}
+
+/// The capture task: obeys orders, and reads one chunk from each ready pipe per turn, so
+/// that a flood from one service does not starve the others' lines or the daemon's loop.
+async fn run(set: ReadySet, mut orders: mpsc::UnboundedReceiver<Order>, sink: LogSink) {
+    let mut units: HashMap<u64, Captured> = HashMap::new();
+    let mut keys = Vec::new();
+    let mut broken = false;
+    loop {
+        tokio::select! {
+            order = orders.recv() => match order {
+                Some(order) => obey(order, &set, &mut units, &sink),
+                None => break,
+            },
+            ready = set.ready(&mut keys), if !broken => {
+                if let Err(e) = ready {
+                    // Not seen in practice (epoll_wait fails only on a bad argument); the
+                    // pipes then fill, and orders are still obeyed.
+                    tracing::error!(error = %e, "cannot wait for service output; it is no longer captured");
+                    broken = true;
+                    continue;
+                }
+                for &key in &keys {
+                    read_ready(key, &set, &mut units, &sink);
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    for (_, mut unit) in units.drain() {
+        drain(&mut unit, &set, &sink);
+    }
+}
+
+/// The key of a pipe in the epoll set: its unit's log id, and the pipe's number.
+fn key(id: u64, number: u32) -> u64 {
+    id << 32 | u64::from(number)
+}
+
+fn obey(order: Order, set: &ReadySet, units: &mut HashMap<u64, Captured>, sink: &LogSink) {
+    match order {
+        Order::Watch { out, err, log } => {
+            let id = log.id();
+            let unit = units.entry(id).or_insert_with(|| Captured {
+                log,
+                pipes: Vec::with_capacity(2),
+                next: 0,
+            });
+            for (fd, stream) in [(out, Stream::Stdout), (err, Stream::Stderr)] {
+                let number = unit.next;
+                unit.next = unit.next.wrapping_add(1);
+                match set.add(fd.as_fd(), key(id, number)) {
+                    Ok(()) => unit.pipes.push((
+                        number,
+                        Piped {
+                            pipe: File::from(fd),
+                            lines: Lines::new(stream),
+                        },
+                    )),
+                    Err(e) => {
+                        tracing::error!(error = %e, path = %unit.log.path().display(), "cannot watch output pipe")
+                    }
+                }
+            }
+        }
+        Order::Forget(log) => {
+            if let Some(mut unit) = units.remove(&log.id()) {
+                drain(&mut unit, set, sink);
+            }
+            sink.close(&log);
+        }
+        Order::Drain(done) => {
+            for unit in units.values_mut() {
+                drain(unit, set, sink);
+            }
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Reads one chunk from a ready pipe; lets the pipe go at its end.
+fn read_ready(key: u64, set: &ReadySet, units: &mut HashMap<u64, Captured>, sink: &LogSink) {
+    let Some(unit) = units.get_mut(&(key >> 32)) else {
+        return;
+    };
+    let Some(at) = unit.pipes.iter().position(|(n, _)| *n == key as u32) else {
+        return;
+    };
+    let p = &mut unit.pipes[at].1;
+    // End of file (every writer is gone) or a failed read: the pipe is done. `None`
+    // (nothing there after all) and a read both wait for the next readiness.
+    if let Some(Ok(0) | Err(_)) = read_now(&p.pipe, &mut p.lines, sink, &unit.log) {
+        let (_, mut p) = unit.pipes.swap_remove(at);
+        let _ = set.remove(p.pipe.as_fd());
+        finish(&mut p.lines, sink, &unit.log);
+    }
+}
+
+/// Reads what a unit's pipes hold now, writes it with their unfinished last lines, and
+/// stops reading them.
+fn drain(unit: &mut Captured, set: &ReadySet, sink: &LogSink) {
+    for (_, mut p) in unit.pipes.drain(..) {
+        while matches!(
+            read_now(&p.pipe, &mut p.lines, sink, &unit.log),
+            Some(Ok(1..))
+        ) {}
+        let _ = set.remove(p.pipe.as_fd());
+        finish(&mut p.lines, sink, &unit.log);
     }
 }
 
@@ -117,28 +233,36 @@ fn finish(lines: &mut Lines, sink: &LogSink, log: &Arc<UnitLog>) {
 }
 
 thread_local! {
-    /// The read buffer every capture task on this thread shares. The daemon's tasks run
-    /// on one thread and a read never waits while holding it, so one buffer serves all
-    /// of them: a buffer per stream would cost 64 KiB for each of every service's two
-    /// streams, most of ward's memory with many services.
+    /// The read buffer the capture task uses for every pipe. A buffer per stream would
+    /// cost 64 KiB for each of every service's two streams, most of ward's memory with
+    /// many services.
     static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_SIZE]);
 }
 
 /// Reads what the pipe holds now, without waiting, and writes its lines: `None` when it
 /// held nothing (the readiness was stale), else the read's outcome.
 fn read_now(
-    rx: &pipe::Receiver,
+    pipe: &File,
     lines: &mut Lines,
     sink: &LogSink,
     log: &Arc<UnitLog>,
 ) -> Option<std::io::Result<usize>> {
-    BUF.with_borrow_mut(|buf| match rx.try_read(buf) {
+    // `Read` is implemented for `&File`.
+    let mut pipe = pipe;
+    BUF.with_borrow_mut(|buf| match pipe.read(buf) {
         Ok(n) => {
             let secrets = log.secrets();
             write(sink, log, lines.feed(&buf[..n], secrets.as_deref()));
             Some(Ok(n))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ) =>
+        {
+            None
+        }
         Err(e) => Some(Err(e)),
     })
 }
@@ -245,3 +369,6 @@ pub fn note(sink: &LogSink, log: &Arc<UnitLog>, text: &str) {
     out.push(b'\n');
     sink.write(log, out);
 }
+
+#[cfg(test)]
+mod tests;

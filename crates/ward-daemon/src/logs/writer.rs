@@ -31,7 +31,7 @@ enum Msg {
     Sync(SyncSender<()>),
 }
 
-/// Per-unit handle shared by the capture tasks and the status endpoint.
+/// Per-unit handle shared by the capture task and the status endpoint.
 #[derive(Debug)]
 pub struct UnitLog {
     id: u64,
@@ -41,7 +41,7 @@ pub struct UnitLog {
     keep: u32,
     dropped: AtomicU64,
     /// Masks the values of the service's secrets in what it writes; set at each spawn,
-    /// since the capture tasks outlive the runs (and a reload may change the values).
+    /// since the capture outlives the runs (and a reload may change the values).
     secrets: std::sync::Mutex<Option<Arc<ward_core::secrets::Redactor>>>,
 }
 
@@ -56,6 +56,11 @@ impl UnitLog {
         if let Ok(mut s) = self.secrets.lock() {
             *s = redactor.map(Arc::new);
         }
+    }
+
+    /// Which unit log this is, unique in the daemon's life.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The unit's log file.
@@ -122,7 +127,7 @@ impl LogWriter {
         })
     }
 
-    /// A handle for capture tasks.
+    /// A handle for the capture task.
     pub fn sink(&self) -> LogSink {
         self.sink.clone()
     }
@@ -157,7 +162,7 @@ impl LogWriter {
 
 impl Drop for LogWriter {
     fn drop(&mut self) {
-        // The thread ends when every sender is gone; capture tasks may still hold clones,
+        // The thread ends when every sender is gone; the capture task may still hold clones,
         // so only wait for what is queued now.
         self.sync();
         drop(self.thread.take());
