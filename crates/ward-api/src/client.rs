@@ -73,12 +73,34 @@ impl Client {
         self.send(Method::POST, path, Bytes::from(bytes)).await
     }
 
+    /// `GET path`, the answer's bytes as they came: for a caller that passes them on.
+    pub async fn get_raw(&self, path: &str) -> Result<Bytes, ClientError> {
+        self.send_raw(Method::GET, path, Bytes::new()).await
+    }
+
+    /// `POST path` with a JSON body, the answer's bytes as they came.
+    pub async fn post_raw<B: Serialize>(&self, path: &str, body: &B) -> Result<Bytes, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.send_raw(Method::POST, path, Bytes::from(bytes)).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Bytes,
     ) -> Result<T, ClientError> {
+        let bytes = self.send_raw(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Sends a request; the body of a successful answer, or the error it was.
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Bytes, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -130,6 +152,6 @@ impl Client {
                 body,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        Ok(bytes)
     }
 }

@@ -100,6 +100,17 @@ pub fn call<T: DeserializeOwned>(
     method: Method<'_, impl Serialize>,
     timeout: Timeout,
 ) -> Result<T, Failure> {
+    let bytes = call_raw(socket, method, timeout)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::Failed(format!("bad answer from the daemon: {e}")))
+}
+
+/// [`call`], with the answer's bytes as they came.
+pub fn call_raw(
+    socket: &Path,
+    method: Method<'_, impl Serialize>,
+    timeout: Timeout,
+) -> Result<bytes::Bytes, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,8 +118,8 @@ pub fn call<T: DeserializeOwned>(
     let client = Client::new(socket);
     let request = async {
         match method {
-            Method::Get(path) => client.get(path).await,
-            Method::Post(path, body) => client.post(path, &body).await,
+            Method::Get(path) => client.get_raw(path).await,
+            Method::Post(path, body) => client.post_raw(path, &body).await,
         }
     };
     let result = runtime

@@ -175,18 +175,32 @@ struct Ident {
 /// `status --json` for a program (stdout is not a terminal): the daemon's objects, each
 /// with its `stats`, are passed on as they came. Decoding every field of thousands of
 /// units and encoding them again was most of the command's time at 5,000 units; the
-/// output is the same JSON, compact.
+/// output is the same JSON, compact. Without names, the daemon's answer is the output
+/// as it is, and is not even read through: at 5,000 units, skipping over 4 MB of JSON
+/// was a third of the command's time.
 fn status_json_compact(
     sup: &SupervisorConfig,
     names: &[String],
     timeout: Timeout,
 ) -> Result<i32, Failure> {
     use std::io::Write;
-    let resp: RawStatus = client::call(
+    let body = client::call_raw(
         &sup.socket,
         Method::<()>::Get("/v1/status?stats=true"),
         timeout,
     )?;
+    let whole = body.trim_ascii_end();
+    if names.is_empty() && whole.starts_with(b"{\"daemon\":") && whole.ends_with(b"]}") {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(whole)
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush())
+            .map(|()| OK)
+            .map_err(Failure::Output);
+    }
+    let resp: RawStatus = serde_json::from_slice(&body)
+        .map_err(|e| Failure::Failed(format!("bad answer from the daemon: {e}")))?;
     // Without names every unit is shown: nothing in the objects needs reading.
     let chosen: Vec<&serde_json::value::RawValue> = if names.is_empty() {
         resp.services.iter().map(|raw| &**raw).collect()

@@ -155,3 +155,36 @@ fn why_history_logs_config_and_usage_answer_as_the_cli_shows_them() {
     }
     w.ok(&["down"]);
 }
+
+/// `ward status --json` into a pipe passes the daemon's answer on as it came; with names,
+/// the same objects of the named units only, in the same compact form.
+#[test]
+fn piped_status_json_is_the_daemons_answer_and_names_pick_from_it() {
+    let bin = testbin();
+    let w = Ward::up(&format!(
+        "[services.a]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n\
+         [services.b]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
+    ));
+    w.wait_state("a", "running");
+    w.wait_state("b", "running");
+    let all = w.ok(&["status", "--json"]);
+    assert!(all.ends_with("]}\n") && !all.ends_with("\n\n"), "{all}");
+    assert_eq!(all.lines().count(), 1, "compact: {all}");
+    let all: serde_json::Value = serde_json::from_str(&all).expect("status --json");
+    let names: Vec<&str> = all["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let one = w.ok(&["status", "--json", "b"]);
+    assert_eq!(one.lines().count(), 1, "compact: {one}");
+    let one: serde_json::Value = serde_json::from_str(&one).expect("status --json b");
+    assert_eq!(one["daemon"], all["daemon"]);
+    let services = one["services"].as_array().expect("services");
+    assert_eq!(services.len(), 1);
+    for key in ["name", "pid", "state", "service"] {
+        assert_eq!(services[0][key], all["services"][1][key], "{key}");
+    }
+}
