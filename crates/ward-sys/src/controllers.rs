@@ -43,10 +43,14 @@ pub struct Wants {
 /// A unit's directories in the controllers' hierarchies.
 #[derive(Clone, Debug, Default)]
 pub struct UnitControllers {
-    memory: Option<(Version, PathBuf)>,
-    pids: Option<(Version, PathBuf)>,
-    cpu: Option<(Version, PathBuf)>,
+    memory: Dir,
+    pids: Dir,
+    cpu: Dir,
 }
+
+/// A directory in one controller's hierarchy, boxed: most units have none, and every
+/// unit holds two of these sets (the unit's and its run's), 144 bytes fewer per unit.
+type Dir = Option<Box<(Version, PathBuf)>>;
 
 impl Controllers {
     /// Finds `memory`, `pids` and `cpu`, creating `ward-<id>` where needed. What cannot be found
@@ -140,20 +144,19 @@ impl Controllers {
     /// Creates (or reuses) the unit's directories: in the unified hierarchy always, in a
     /// v1 one only for a limit the unit has (see [`UnitControllers::for_run`]).
     pub fn unit(&self, name: &str, wants: Wants) -> io::Result<UnitControllers> {
-        let make =
-            |c: &Option<Controller>, wanted: bool| -> io::Result<Option<(Version, PathBuf)>> {
-                let Some(c) = c else { return Ok(None) };
-                if !joined(c.version, wanted) {
-                    return Ok(None);
-                }
-                let path = c.base.join(name);
-                match fs::create_dir(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
-                }
-                Ok(Some((c.version, path)))
-            };
+        let make = |c: &Option<Controller>, wanted: bool| -> io::Result<Dir> {
+            let Some(c) = c else { return Ok(None) };
+            if !joined(c.version, wanted) {
+                return Ok(None);
+            }
+            let path = c.base.join(name);
+            match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            Ok(Some(Box::new((c.version, path))))
+        };
         Ok(UnitControllers {
             memory: make(&self.memory, wants.memory)?,
             pids: make(&self.pids, wants.pids)?,
@@ -217,7 +220,7 @@ fn write_if_changed(path: &Path, value: &str) -> io::Result<()> {
 impl UnitControllers {
     /// Sets the memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`); `None` lifts it.
     pub fn set_memory_max(&self, bytes: Option<u64>) -> io::Result<()> {
-        let Some((version, dir)) = &self.memory else {
+        let Some((version, dir)) = self.memory.as_deref() else {
             return Ok(());
         };
         let (file, value) = match (version, bytes) {
@@ -231,7 +234,7 @@ impl UnitControllers {
 
     /// Sets the process-count limit (`pids.max`); `None` lifts it.
     pub fn set_pids_max(&self, n: Option<u64>) -> io::Result<()> {
-        let Some((_, dir)) = &self.pids else {
+        let Some((_, dir)) = self.pids.as_deref() else {
             return Ok(());
         };
         write_if_changed(
@@ -243,7 +246,7 @@ impl UnitControllers {
     /// Sets the CPU limit in CPUs (0.5 = half of one CPU) over a 100 ms period (v2
     /// `cpu.max`, v1 `cpu.cfs_quota_us`); `None` lifts it.
     pub fn set_cpu_max(&self, cpus: Option<f64>) -> io::Result<()> {
-        let Some((version, dir)) = &self.cpu else {
+        let Some((version, dir)) = self.cpu.as_deref() else {
             return Ok(());
         };
         const PERIOD_US: u64 = 100_000;
@@ -284,9 +287,7 @@ impl UnitControllers {
     /// v1 counters (the cgroup's OOM kills, its peak memory): its deaths are judged by the
     /// kernel log and the machine's counters, its memory by its processes' own.
     pub fn for_run(&self, wants: Wants) -> UnitControllers {
-        let keep = |c: &Option<(Version, PathBuf)>, wanted: bool| {
-            c.clone().filter(|(version, _)| joined(*version, wanted))
-        };
+        let keep = |c: &Dir, wanted: bool| c.clone().filter(|d| joined(d.0, wanted));
         UnitControllers {
             memory: keep(&self.memory, wants.memory),
             pids: keep(&self.pids, wants.pids),
@@ -301,7 +302,14 @@ impl UnitControllers {
     pub fn join_files(&self, joined: Option<&Path>) -> io::Result<Vec<crate::spawn::CgroupJoin>> {
         let mut seen: Vec<&Path> = joined.into_iter().collect();
         let mut files = Vec::new();
-        for (version, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
+        for (version, dir) in [
+            self.memory.as_deref(),
+            self.pids.as_deref(),
+            self.cpu.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if !seen.contains(&dir.as_path()) {
                 seen.push(dir);
                 files.push(version.join(dir)?);
@@ -313,7 +321,7 @@ impl UnitControllers {
     /// How many times the kernel's OOM killer has killed in the unit's memory cgroup
     /// (v2 `memory.events`, v1 `memory.oom_control`), if the kernel counts it.
     pub fn oom_kills(&self) -> Option<u64> {
-        let (version, dir) = self.memory.as_ref()?;
+        let (version, dir) = self.memory.as_deref()?;
         let file = match version {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
@@ -326,7 +334,7 @@ impl UnitControllers {
     /// How many times a fork in the unit's cgroup failed on its `pids.max` (the `max` line
     /// of `pids.events`).
     pub fn pids_limit_hits(&self) -> Option<u64> {
-        let (_, dir) = self.pids.as_ref()?;
+        let (_, dir) = self.pids.as_deref()?;
         let text = crate::kfile::read(dir.join("pids.events")).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("max ")?.trim().parse().ok())
@@ -334,7 +342,7 @@ impl UnitControllers {
 
     /// The highest memory use the unit's cgroup has seen, in bytes.
     pub fn peak_memory(&self) -> Option<u64> {
-        let (version, dir) = self.memory.as_ref()?;
+        let (version, dir) = self.memory.as_deref()?;
         let file = match version {
             Version::V2 => "memory.peak",
             Version::V1 => "memory.max_usage_in_bytes",
@@ -344,7 +352,14 @@ impl UnitControllers {
 
     /// Removes the directories (fails quietly while processes remain).
     pub fn remove(&self) {
-        for (_, dir) in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
+        for (_, dir) in [
+            self.memory.as_deref(),
+            self.pids.as_deref(),
+            self.cpu.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let _ = fs::remove_dir(dir);
         }
     }
@@ -370,9 +385,9 @@ mod tests {
 
     fn both() -> UnitControllers {
         UnitControllers {
-            memory: Some((Version::V1, "/v1/memory/u".into())),
-            pids: Some((Version::V2, "/v2/u".into())),
-            cpu: Some((Version::V1, "/v1/cpu/u".into())),
+            memory: Some(Box::new((Version::V1, "/v1/memory/u".into()))),
+            pids: Some(Box::new((Version::V2, "/v2/u".into()))),
+            cpu: Some(Box::new((Version::V1, "/v1/cpu/u".into()))),
         }
     }
 
