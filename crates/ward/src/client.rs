@@ -100,8 +100,12 @@ pub fn call<T: DeserializeOwned>(
     method: Method<'_, impl Serialize>,
     timeout: Timeout,
 ) -> Result<T, Failure> {
-    let bytes = call_raw(socket, method, timeout)?;
-    serde_json::from_slice(&bytes)
+    decode(&call_raw(socket, method, timeout)?)
+}
+
+/// An answer of the daemon's, as `T`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(bytes)
         .map_err(|e| Failure::Failed(format!("bad answer from the daemon: {e}")))
 }
 

@@ -82,12 +82,6 @@ pub struct Captures {
     orders: mpsc::UnboundedSender<Order>,
 }
 
-impl std::fmt::Debug for Order {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Order")
-    }
-}
-
 impl Captures {
     /// Starts the capture task on the current runtime, writing through `sink`.
     pub fn start(sink: LogSink) -> std::io::Result<Captures> {

@@ -199,9 +199,9 @@ fn status_json_compact(
             .map(|()| OK)
             .map_err(Failure::Output);
     }
-    let resp: RawStatus = serde_json::from_slice(&body)
-        .map_err(|e| Failure::Failed(format!("bad answer from the daemon: {e}")))?;
-    // Without names every unit is shown: nothing in the objects needs reading.
+    let resp: RawStatus = client::decode(&body)?;
+    // Without names (an answer not in the daemon's usual shape) every unit is shown:
+    // nothing in the objects needs reading.
     let chosen: Vec<&serde_json::value::RawValue> = if names.is_empty() {
         resp.services.iter().map(|raw| &**raw).collect()
     } else {
