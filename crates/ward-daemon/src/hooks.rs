@@ -102,7 +102,7 @@ pub(crate) fn side_spec(
         },
         nofile: Some(nofile),
         // The service's own confinement.
-        rlimits: unit.instance.service.rlimits,
+        rlimits: *unit.instance.service.rlimits,
         parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
         umask: unit.instance.service.umask,
         no_new_privs: unit.instance.service.no_new_privs,

@@ -123,7 +123,7 @@ pub fn spec(
         stderr: plumbing.stderr,
         cgroups: plumbing.cgroups,
         nofile: Some(nofile),
-        rlimits: inst.service.rlimits,
+        rlimits: *inst.service.rlimits,
         parent_death_signal: (inst.service.on_daemon_exit == DaemonExit::Stop)
             .then_some(ward_core::Signal::KILL),
         umask: inst.service.umask,

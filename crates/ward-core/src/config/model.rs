@@ -4,6 +4,7 @@
 //! config file's directory, instances expanded by [`Config::instances`]) so that the daemon
 //! never has to interpret raw TOML.
 
+use super::Rare;
 use crate::Signal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -286,7 +287,7 @@ pub struct ServiceConfig {
     /// Default true.
     pub no_new_privs: bool,
     /// Who its processes run as (`user`, `group`, `groups`). Default: as ward does.
-    pub run_as: RunAs,
+    pub run_as: Rare<RunAs>,
     /// The ids `run_as` names, looked up when the config is loaded (see
     /// [`Config::resolve_accounts`]); `None` until then, and when it names nothing.
     /// Boxed, as `schedule` and `health` are: most services have none, and inline each
@@ -341,7 +342,7 @@ pub struct ServiceConfig {
     /// crashed, or `SIGQUIT` for an upgrade). Default `keep`.
     pub on_daemon_exit: DaemonExit,
     /// Kernel limits set in the new process before exec. Default: none (inherited).
-    pub rlimits: Rlimits,
+    pub rlimits: Rare<Rlimits>,
     /// Memory limit of the service's cgroup, in bytes; the kernel's OOM killer acts past it.
     pub memory_max: Option<u64>,
     /// Most processes (and threads) the service's cgroup may hold.
@@ -355,7 +356,7 @@ pub struct ServiceConfig {
     pub on_failure: Option<Vec<String>>,
     /// Commands run around each run of the main process (`pre_start`, `post_start`,
     /// `pre_stop`, `post_stop`). Default none.
-    pub lifecycle: Lifecycle,
+    pub lifecycle: Rare<Lifecycle>,
     /// How long a hook may run before it is killed. Default 30s.
     pub hook_timeout: std::time::Duration,
     /// Strategy per crash class (by its stable name); classes not named use `backoff`.
@@ -423,6 +424,15 @@ pub struct Lifecycle {
     pub pre_stop: Option<Vec<String>>,
     /// After every end of the main process, asked for or not; the next spawn waits for it.
     pub post_stop: Option<Vec<String>>,
+}
+
+impl super::Unset for Lifecycle {
+    const UNSET: &'static Lifecycle = &Lifecycle {
+        pre_start: None,
+        post_start: None,
+        pre_stop: None,
+        post_stop: None,
+    };
 }
 
 /// `type = "simple" | "oneshot"`.
@@ -600,6 +610,14 @@ pub struct RunAs {
     pub groups: Option<Vec<String>>,
 }
 
+impl super::Unset for RunAs {
+    const UNSET: &'static RunAs = &RunAs {
+        user: None,
+        group: None,
+        groups: None,
+    };
+}
+
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rlimits {
@@ -619,6 +637,19 @@ pub struct Rlimits {
     pub r#as: Option<u64>,
     /// Stack size of the main thread, in bytes.
     pub stack: Option<u64>,
+}
+
+impl super::Unset for Rlimits {
+    const UNSET: &'static Rlimits = &Rlimits {
+        cpu: None,
+        fsize: None,
+        nofile: None,
+        core: None,
+        nproc: None,
+        memlock: None,
+        r#as: None,
+        stack: None,
+    };
 }
 
 /// `on_daemon_exit = "keep" | "stop"`.

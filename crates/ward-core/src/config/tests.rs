@@ -165,7 +165,7 @@ shell = true
     assert_eq!(Strategy::Backoff.escalated(true), Strategy::Repair);
     assert_eq!(Strategy::Backoff.escalated(false), Strategy::GiveUp);
     assert_eq!(
-        w.rlimits,
+        *w.rlimits,
         Rlimits {
             cpu: Some(2),
             fsize: Some(1 << 20),
