@@ -114,16 +114,22 @@ impl Captures {
 /// The capture task: obeys orders, and reads one chunk from each ready pipe per turn, so
 /// that a flood from one service does not starve the others' lines or the daemon's loop.
 async fn run(set: ReadySet, mut orders: mpsc::UnboundedReceiver<Order>, sink: LogSink) {
-    let mut units: HashMap<u64, Captured> = HashMap::new();
+    let mut task = Task {
+        set,
+        units: HashMap::new(),
+        sink,
+        // One buffer for every pipe: the task reads one at a time.
+        buf: vec![0u8; READ_SIZE],
+    };
     let mut keys = Vec::new();
     let mut broken = false;
     loop {
         tokio::select! {
             order = orders.recv() => match order {
-                Some(order) => obey(order, &set, &mut units, &sink),
+                Some(order) => task.obey(order),
                 None => break,
             },
-            ready = set.ready(&mut keys), if !broken => {
+            ready = task.set.ready(&mut keys), if !broken => {
                 if let Err(e) = ready {
                     // Not seen in practice (epoll_wait fails only on a bad argument); the
                     // pipes then fill, and orders are still obeyed.
@@ -132,15 +138,13 @@ async fn run(set: ReadySet, mut orders: mpsc::UnboundedReceiver<Order>, sink: Lo
                     continue;
                 }
                 for &key in &keys {
-                    read_ready(key, &set, &mut units, &sink);
+                    task.read_ready(key);
                 }
                 tokio::task::yield_now().await;
             }
         }
     }
-    for (_, mut unit) in units.drain() {
-        drain(&mut unit, &set, &sink);
-    }
+    task.drain_all();
 }
 
 /// The key of a pipe in the epoll set: its unit's log id, and the pipe's number.
@@ -148,105 +152,112 @@ fn key(id: u64, number: u32) -> u64 {
     id << 32 | u64::from(number)
 }
 
-fn obey(order: Order, set: &ReadySet, units: &mut HashMap<u64, Captured>, sink: &LogSink) {
-    match order {
-        Order::Watch { out, err, log } => {
-            let id = log.id();
-            let unit = units.entry(id).or_insert_with(|| Captured {
-                log,
-                pipes: Vec::with_capacity(2),
-                next: 0,
-            });
-            for (fd, stream) in [(out, Stream::Stdout), (err, Stream::Stderr)] {
-                let number = unit.next;
-                unit.next = unit.next.wrapping_add(1);
-                match set.add(fd.as_fd(), key(id, number)) {
-                    Ok(()) => unit.pipes.push((
-                        number,
-                        Piped {
-                            pipe: File::from(fd),
-                            lines: Lines::new(stream),
-                        },
-                    )),
-                    Err(e) => {
-                        tracing::error!(error = %e, path = %unit.log.path().display(), "cannot watch output pipe")
+/// What the capture task holds: the pipes' epoll set, the units by log id, the way to the
+/// writer, and the buffer every read goes through.
+struct Task {
+    set: ReadySet,
+    units: HashMap<u64, Captured>,
+    sink: LogSink,
+    buf: Vec<u8>,
+}
+
+impl Task {
+    fn obey(&mut self, order: Order) {
+        match order {
+            Order::Watch { out, err, log } => {
+                let id = log.id();
+                let unit = self.units.entry(id).or_insert_with(|| Captured {
+                    log,
+                    pipes: Vec::with_capacity(2),
+                    next: 0,
+                });
+                for (fd, stream) in [(out, Stream::Stdout), (err, Stream::Stderr)] {
+                    let number = unit.next;
+                    unit.next = unit.next.wrapping_add(1);
+                    match self.set.add(fd.as_fd(), key(id, number)) {
+                        Ok(()) => unit.pipes.push((
+                            number,
+                            Piped {
+                                pipe: File::from(fd),
+                                lines: Lines::new(stream),
+                            },
+                        )),
+                        Err(e) => {
+                            tracing::error!(error = %e, path = %unit.log.path().display(), "cannot watch output pipe")
+                        }
                     }
                 }
             }
-        }
-        Order::Forget(log) => {
-            if let Some(mut unit) = units.remove(&log.id()) {
-                drain(&mut unit, set, sink);
+            Order::Forget(log) => {
+                if let Some(mut unit) = self.units.remove(&log.id()) {
+                    self.drain(&mut unit);
+                }
+                self.sink.close(&log);
             }
-            sink.close(&log);
-        }
-        Order::Drain(done) => {
-            for unit in units.values_mut() {
-                drain(unit, set, sink);
+            Order::Drain(done) => {
+                self.drain_all();
+                let _ = done.send(());
             }
-            let _ = done.send(());
+        }
+    }
+
+    /// Reads one chunk from a ready pipe; lets the pipe go at its end.
+    fn read_ready(&mut self, key: u64) {
+        let Some(unit) = self.units.get_mut(&(key >> 32)) else {
+            return;
+        };
+        let Some(at) = unit.pipes.iter().position(|(n, _)| *n == key as u32) else {
+            return;
+        };
+        let p = &mut unit.pipes[at].1;
+        // End of file (every writer is gone) or a failed read: the pipe is done. `None`
+        // (nothing there after all) and a read both wait for the next readiness.
+        if let Some(Ok(0) | Err(_)) = read_now(p, &mut self.buf, &self.sink, &unit.log) {
+            let (_, p) = unit.pipes.swap_remove(at);
+            release(&self.set, &self.sink, p, &unit.log);
+        }
+    }
+
+    /// Reads what every unit's pipes hold now and lets them go.
+    fn drain_all(&mut self) {
+        let mut units = std::mem::take(&mut self.units);
+        for unit in units.values_mut() {
+            self.drain(unit);
+        }
+        self.units = units;
+    }
+
+    /// Reads what a unit's pipes hold now and lets them go.
+    fn drain(&mut self, unit: &mut Captured) {
+        for (_, mut p) in unit.pipes.drain(..) {
+            while matches!(
+                read_now(&mut p, &mut self.buf, &self.sink, &unit.log),
+                Some(Ok(1..))
+            ) {}
+            release(&self.set, &self.sink, p, &unit.log);
         }
     }
 }
 
-/// Reads one chunk from a ready pipe; lets the pipe go at its end.
-fn read_ready(key: u64, set: &ReadySet, units: &mut HashMap<u64, Captured>, sink: &LogSink) {
-    let Some(unit) = units.get_mut(&(key >> 32)) else {
-        return;
-    };
-    let Some(at) = unit.pipes.iter().position(|(n, _)| *n == key as u32) else {
-        return;
-    };
-    let p = &mut unit.pipes[at].1;
-    // End of file (every writer is gone) or a failed read: the pipe is done. `None`
-    // (nothing there after all) and a read both wait for the next readiness.
-    if let Some(Ok(0) | Err(_)) = read_now(&p.pipe, &mut p.lines, sink, &unit.log) {
-        let (_, mut p) = unit.pipes.swap_remove(at);
-        let _ = set.remove(p.pipe.as_fd());
-        finish(&mut p.lines, sink, &unit.log);
-    }
-}
-
-/// Reads what a unit's pipes hold now, writes it with their unfinished last lines, and
-/// stops reading them.
-fn drain(unit: &mut Captured, set: &ReadySet, sink: &LogSink) {
-    for (_, mut p) in unit.pipes.drain(..) {
-        while matches!(
-            read_now(&p.pipe, &mut p.lines, sink, &unit.log),
-            Some(Ok(1..))
-        ) {}
-        let _ = set.remove(p.pipe.as_fd());
-        finish(&mut p.lines, sink, &unit.log);
-    }
-}
-
-/// Writes the stream's unfinished last line, completed.
-fn finish(lines: &mut Lines, sink: &LogSink, log: &Arc<UnitLog>) {
+/// Stops reading a pipe, and writes its unfinished last line, completed.
+fn release(set: &ReadySet, sink: &LogSink, mut p: Piped, log: &Arc<UnitLog>) {
+    let _ = set.remove(p.pipe.as_fd());
     let secrets = log.secrets();
-    write(sink, log, lines.finish(secrets.as_deref()));
+    write(sink, log, p.lines.finish(secrets.as_deref()));
 }
 
-thread_local! {
-    /// The read buffer the capture task uses for every pipe. A buffer per stream would
-    /// cost 64 KiB for each of every service's two streams, most of ward's memory with
-    /// many services.
-    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; READ_SIZE]);
-}
-
-/// Reads what the pipe holds now, without waiting, and writes its lines: `None` when it
-/// held nothing (the readiness was stale), else the read's outcome.
+/// Reads what the pipe holds now into `buf`, without waiting, and writes its lines:
+/// `None` when it held nothing (the readiness was stale), else the read's outcome.
 fn read_now(
-    pipe: &File,
-    lines: &mut Lines,
+    p: &mut Piped,
+    buf: &mut [u8],
     sink: &LogSink,
     log: &Arc<UnitLog>,
 ) -> Option<std::io::Result<usize>> {
-    // `Read` is implemented for `&File`.
-    let mut pipe = pipe;
-    BUF.with_borrow_mut(|buf| match pipe.read(buf) {
+    match p.pipe.read(buf) {
         Ok(n) => {
             let secrets = log.secrets();
-            write(sink, log, lines.feed(&buf[..n], secrets.as_deref()));
+            write(sink, log, p.lines.feed(&buf[..n], secrets.as_deref()));
             Some(Ok(n))
         }
         Err(e)
@@ -258,7 +269,7 @@ fn read_now(
             None
         }
         Err(e) => Some(Err(e)),
-    })
+    }
 }
 
 fn write(sink: &LogSink, log: &Arc<UnitLog>, out: Vec<u8>) {
