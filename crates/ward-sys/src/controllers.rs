@@ -218,6 +218,13 @@ fn write_if_changed(path: &Path, value: &str) -> io::Result<()> {
 }
 
 impl UnitControllers {
+    /// The unit's directories that exist, in any controller.
+    fn dirs(&self) -> impl Iterator<Item = &(Version, PathBuf)> {
+        [&self.memory, &self.pids, &self.cpu]
+            .into_iter()
+            .filter_map(|d| d.as_deref())
+    }
+
     /// Sets the memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`); `None` lifts it.
     pub fn set_memory_max(&self, bytes: Option<u64>) -> io::Result<()> {
         let Some((version, dir)) = self.memory.as_deref() else {
@@ -302,14 +309,7 @@ impl UnitControllers {
     pub fn join_files(&self, joined: Option<&Path>) -> io::Result<Vec<crate::spawn::CgroupJoin>> {
         let mut seen: Vec<&Path> = joined.into_iter().collect();
         let mut files = Vec::new();
-        for (version, dir) in [
-            self.memory.as_deref(),
-            self.pids.as_deref(),
-            self.cpu.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (version, dir) in self.dirs() {
             if !seen.contains(&dir.as_path()) {
                 seen.push(dir);
                 files.push(version.join(dir)?);
@@ -352,14 +352,7 @@ impl UnitControllers {
 
     /// Removes the directories (fails quietly while processes remain).
     pub fn remove(&self) {
-        for (_, dir) in [
-            self.memory.as_deref(),
-            self.pids.as_deref(),
-            self.cpu.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (_, dir) in self.dirs() {
             let _ = fs::remove_dir(dir);
         }
     }

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
@@ -82,16 +82,11 @@ impl ReadySet {
     }
 }
 
-impl AsFd for ReadySet {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get_ref().as_fd()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+    use std::os::fd::AsFd;
 
     #[tokio::test(flavor = "current_thread")]
     async fn members_are_ready_while_they_hold_data_and_not_after_removal() {
