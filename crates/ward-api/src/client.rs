@@ -8,7 +8,6 @@ pub const MAX_ANSWER: usize = 256 << 20;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use tokio::net::UnixStream;
 
@@ -40,7 +39,7 @@ pub enum ClientError {
         /// The daemon's explanation.
         body: ErrorBody,
     },
-    /// The connection broke or the answer was not what this CLI understands.
+    /// The connection broke, or the answer was not HTTP or too large.
     #[error("bad answer from the ward daemon: {0}")]
     Protocol(String),
 }
@@ -58,49 +57,19 @@ impl Client {
         &self.socket
     }
 
-    /// `GET path`, decoding the JSON answer.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    /// `GET path`: the answer's bytes, for the caller to decode or pass on as they came.
+    pub async fn get(&self, path: &str) -> Result<Bytes, ClientError> {
         self.send(Method::GET, path, Bytes::new()).await
     }
 
-    /// `POST path` with a JSON body, decoding the JSON answer.
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
+    /// `POST path` with a JSON body: the answer's bytes.
+    pub async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Bytes, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.send(Method::POST, path, Bytes::from(bytes)).await
     }
 
-    /// `GET path`, the answer's bytes as they came: for a caller that passes them on.
-    pub async fn get_raw(&self, path: &str) -> Result<Bytes, ClientError> {
-        self.send_raw(Method::GET, path, Bytes::new()).await
-    }
-
-    /// `POST path` with a JSON body, the answer's bytes as they came.
-    pub async fn post_raw<B: Serialize>(&self, path: &str, body: &B) -> Result<Bytes, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.send_raw(Method::POST, path, Bytes::from(bytes)).await
-    }
-
-    async fn send<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Bytes,
-    ) -> Result<T, ClientError> {
-        let bytes = self.send_raw(method, path, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
-    }
-
     /// Sends a request; the body of a successful answer, or the error it was.
-    async fn send_raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Bytes,
-    ) -> Result<Bytes, ClientError> {
+    async fn send(&self, method: Method, path: &str, body: Bytes) -> Result<Bytes, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await

@@ -122,8 +122,8 @@ pub fn call_raw(
     let client = Client::new(socket);
     let request = async {
         match method {
-            Method::Get(path) => client.get_raw(path).await,
-            Method::Post(path, body) => client.post_raw(path, &body).await,
+            Method::Get(path) => client.get(path).await,
+            Method::Post(path, body) => client.post(path, &body).await,
         }
     };
     let result = runtime
