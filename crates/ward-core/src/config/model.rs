@@ -426,15 +426,6 @@ pub struct Lifecycle {
     pub post_stop: Option<Vec<String>>,
 }
 
-impl super::Unset for Lifecycle {
-    const UNSET: &'static Lifecycle = &Lifecycle {
-        pre_start: None,
-        post_start: None,
-        pre_stop: None,
-        post_stop: None,
-    };
-}
-
 /// `type = "simple" | "oneshot"`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ServiceType {
@@ -610,14 +601,6 @@ pub struct RunAs {
     pub groups: Option<Vec<String>>,
 }
 
-impl super::Unset for RunAs {
-    const UNSET: &'static RunAs = &RunAs {
-        user: None,
-        group: None,
-        groups: None,
-    };
-}
-
 /// `rlimits = { cpu, fsize, nofile, core }`: each sets the soft and hard limit.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rlimits {
@@ -637,19 +620,6 @@ pub struct Rlimits {
     pub r#as: Option<u64>,
     /// Stack size of the main thread, in bytes.
     pub stack: Option<u64>,
-}
-
-impl super::Unset for Rlimits {
-    const UNSET: &'static Rlimits = &Rlimits {
-        cpu: None,
-        fsize: None,
-        nofile: None,
-        core: None,
-        nproc: None,
-        memlock: None,
-        r#as: None,
-        stack: None,
-    };
 }
 
 /// `on_daemon_exit = "keep" | "stop"`.

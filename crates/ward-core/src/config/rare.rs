@@ -6,6 +6,8 @@
 
 use std::ops::Deref;
 
+use super::model::{Lifecycle, Rlimits, RunAs};
+
 /// A config part with a constant unset value, to which an unset [`Rare`] derefs.
 pub trait Unset: PartialEq + 'static {
     /// The part as a service that does not set it has it.
@@ -43,9 +45,39 @@ impl<T: Unset + std::fmt::Debug> std::fmt::Debug for Rare<T> {
     }
 }
 
+// The parts kept as `Rare`: `rlimits`, the lifecycle hooks and `user`/`group`.
+impl Unset for Lifecycle {
+    const UNSET: &'static Lifecycle = &Lifecycle {
+        pre_start: None,
+        post_start: None,
+        pre_stop: None,
+        post_stop: None,
+    };
+}
+
+impl Unset for RunAs {
+    const UNSET: &'static RunAs = &RunAs {
+        user: None,
+        group: None,
+        groups: None,
+    };
+}
+
+impl Unset for Rlimits {
+    const UNSET: &'static Rlimits = &Rlimits {
+        cpu: None,
+        fsize: None,
+        nofile: None,
+        core: None,
+        nproc: None,
+        memlock: None,
+        r#as: None,
+        stack: None,
+    };
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::model::{Lifecycle, Rlimits};
     use super::*;
 
     #[test]
@@ -66,5 +98,12 @@ mod tests {
         });
         assert_eq!(format!("{hooks:?}"), format!("{:?}", *hooks));
         assert_eq!(std::mem::size_of::<Rare<Lifecycle>>(), 8);
+    }
+
+    #[test]
+    fn each_unset_value_is_the_default() {
+        assert_eq!(Lifecycle::UNSET, &Lifecycle::default());
+        assert_eq!(RunAs::UNSET, &RunAs::default());
+        assert_eq!(Rlimits::UNSET, &Rlimits::default());
     }
 }
