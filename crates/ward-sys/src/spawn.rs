@@ -14,6 +14,11 @@
 //! pidfd with the process, before anything could reap it. The clone itself, its stack and
 //! the birth in a cgroup are in `vfork`; what the child does until exec is in `spawn/child.rs`.
 //!
+//! `launch` is the same spawn without the sleep: the thread waits only until the child has
+//! left ward's descriptor table, and `Launched::finish` reads the report once the kernel
+//! says the child has exec'd or exited (`CLONE_CHILD_CLEARTID`). A batch of starts then
+//! execs on the other CPUs while the thread prepares the next.
+//!
 //! Everything the child needs is computed before the clone. Until `execve` the child calls
 //! only async-signal-safe functions, allocates nothing and writes to no memory but its own
 //! stack and the report, because it runs in ward's address space while ward's other threads
@@ -33,10 +38,11 @@
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::pidfd::Pidfd;
 
@@ -114,12 +120,12 @@ impl CgroupJoin {
 }
 
 /// `cgroup.procs` inside the directory `dir`, opened for writing.
-fn procs_in(dir: &OwnedFd) -> io::Result<OwnedFd> {
+fn procs_in(dir: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: `dir` is an open directory and the name a NUL-terminated literal; the new
     // descriptor is owned by the result alone.
     unsafe {
         let fd = libc::openat(
-            dir.as_raw_fd(),
+            dir,
             c"cgroup.procs".as_ptr(),
             libc::O_WRONLY | libc::O_CLOEXEC,
         );
@@ -297,8 +303,32 @@ fn cstring(s: impl AsRef<OsStr>) -> Result<CString, SpawnError> {
         .map_err(|_| SpawnError::Invalid(format!("{:?} contains a NUL byte", s.as_ref())))
 }
 
-/// Starts a process. On success the child is executing the program.
-pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
+/// What a spawn computes before its clone, owned. The child reads it in ward's memory
+/// until it execs; its strings and arrays are on the heap, so moving this value moves
+/// none of them.
+struct Prepared {
+    program: PathBuf,
+    program_c: CString,
+    _argv_c: Vec<CString>,
+    _env_c: Vec<CString>,
+    cwd_c: CString,
+    argv_p: Vec<*const libc::c_char>,
+    env_p: Vec<*const libc::c_char>,
+    /// The first directory of the unified hierarchy: where the child is born.
+    born_in: Option<RawFd>,
+    /// `cgroup.procs` files opened here for the child to write.
+    opened: Vec<OwnedFd>,
+    /// Every `cgroup.procs` the child writes, before anything else.
+    cgroup_fds: Vec<i32>,
+    limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    private_tmp: Option<CString>,
+    groups: Vec<libc::gid_t>,
+    last_cap: u32,
+    death_signal: Option<i32>,
+    parent: libc::pid_t,
+}
+
+fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
     let argv0 = spec
         .argv
         .first()
@@ -318,7 +348,7 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     env_p.push(std::ptr::null());
     // The first directory of the unified hierarchy is where the child is born; every
     // other cgroup it joins by a write, a directory met twice only once.
-    let mut born_in: Option<&OwnedFd> = None;
+    let mut born_in: Option<RawFd> = None;
     let mut seen = Vec::new();
     let mut opened = Vec::new();
     let mut cgroup_fds: Vec<i32> = Vec::new();
@@ -331,9 +361,9 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
                 }
                 seen.push(id);
                 if born_in.is_none() {
-                    born_in = Some(dir);
+                    born_in = Some(dir.as_raw_fd());
                 } else {
-                    let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
+                    let procs = procs_in(dir.as_raw_fd()).map_err(SpawnError::Cgroup)?;
                     cgroup_fds.push(procs.as_raw_fd());
                     opened.push(procs);
                 }
@@ -341,15 +371,8 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
             CgroupJoin::Procs(file) => cgroup_fds.push(file.as_raw_fd()),
         }
     }
-    let stdio = [
-        spec.stdin.as_raw_fd(),
-        spec.stdout.as_raw_fd(),
-        spec.stderr.as_raw_fd(),
-    ];
 
     let to_rlim = |v: Option<u64>| v.map_or(libc::RLIM_INFINITY, |v| v as libc::rlim_t);
-    let parent = libc::pid_t::try_from(crate::own_pid()).unwrap_or(0);
-    let death_signal = spec.parent_death_signal.map(|s| s.number());
     let nofile = spec.nofile.map(|l| libc::rlimit {
         rlim_cur: to_rlim(l.soft),
         rlim_max: to_rlim(l.hard),
@@ -387,103 +410,174 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
             limits.push((resource, both(v)));
         }
     }
+    Ok(Prepared {
+        program,
+        program_c,
+        _argv_c: argv_c,
+        _env_c: env_c,
+        cwd_c,
+        argv_p,
+        env_p,
+        born_in,
+        opened,
+        cgroup_fds,
+        limits,
+        private_tmp: spec.private_tmp.as_ref().map(cstring).transpose()?,
+        groups: spec
+            .credentials
+            .as_ref()
+            .map(|c| c.groups.clone())
+            .unwrap_or_default(),
+        last_cap: spec.capabilities.map(|_| last_capability()).unwrap_or(0),
+        death_signal: spec.parent_death_signal.map(|s| s.number()),
+        parent: libc::pid_t::try_from(crate::own_pid()).unwrap_or(0),
+    })
+}
 
-    let private_tmp = spec.private_tmp.as_ref().map(cstring).transpose()?;
+/// What the child reads and writes in ward's memory until it execs: its plan, its report,
+/// and the word the kernel clears when it has exec'd or exited (1 until the child has
+/// left ward's descriptor table, 2 after, with `Wait::Detached`).
+struct Flight {
+    plan: Option<ChildPlan>,
+    report: Report,
+    done: AtomicU32,
+}
+
+impl Flight {
+    fn new() -> Flight {
+        Flight {
+            plan: None,
+            report: Report {
+                ran: 0,
+                step: 0,
+                errno: 0,
+            },
+            done: AtomicU32::new(1),
+        }
+    }
+
+    /// The report, read once the child has exec'd or exited.
+    fn report(&self) -> Report {
+        // SAFETY: nothing writes the report any more; it is read once, by value.
+        unsafe { std::ptr::read_volatile(&self.report) }
+    }
+}
+
+/// Clones the prepared child: born in its cgroup where it can be, else joining it by a
+/// write. Returns whether it was born there, its PID and its pidfd: with `Wait::Exec`
+/// once it has exec'd or exited, with `Wait::Detached` once it has left ward's descriptor
+/// table (after which nothing of ward's but `flight` and `prep` is its to read).
+fn clone_prepared(
+    prep: &mut Prepared,
+    spec: &SpawnSpec,
+    flight: &mut Flight,
+    hold: Option<&crate::cpu_pin::Pinned>,
+    stack: Option<&crate::vfork::ChildStack>,
+) -> Result<(bool, u32, OwnedFd), SpawnError> {
+    let stdio = [
+        spec.stdin.as_raw_fd(),
+        spec.stdout.as_raw_fd(),
+        spec.stderr.as_raw_fd(),
+    ];
     let creds = spec.credentials.as_ref();
-    let groups: Vec<libc::gid_t> = creds.map(|c| c.groups.clone()).unwrap_or_default();
-    let last_cap = spec.capabilities.map(|_| last_capability()).unwrap_or(0);
-
-    let mut report = Report {
-        ran: 0,
-        step: 0,
-        errno: 0,
-    };
-    // The child shares ward's descriptor table and keeps only the few below the slots
-    // that hold its stdio (`stdio_slots`); the fallback clone makes the same child.
-    // The thread is held on its CPU for the clone, so that the child runs where its
-    // parent sleeps (`cpu_pin`); the child ends the hold, its own and the thread's, first.
-    let pinned = crate::cpu_pin::Pinned::here();
     let share = |placed: crate::stdio_slots::Placed| {
-        let mut plan = ChildPlan {
-            hold: pinned.as_ref().map(|p| p as *const _),
-            private_tmp: private_tmp.as_ref().map(|c| c.as_ptr()),
+        flight.plan = Some(ChildPlan {
+            hold: hold.map(|p| p as *const _),
+            gate: stack.map(|_| &flight.done as *const AtomicU32),
+            private_tmp: prep.private_tmp.as_ref().map(|c| c.as_ptr()),
             set_groups: creds.is_some(),
-            groups: &groups,
+            groups: std::ptr::from_ref(prep.groups.as_slice()),
             gid: creds.and_then(|c| c.gid),
             uid: creds.and_then(|c| c.uid),
             capabilities: spec.capabilities.map(|c| c.0),
-            last_cap,
-            cgroup_fds: &cgroup_fds,
-            limits: &limits,
-            death_signal,
-            parent,
+            last_cap: prep.last_cap,
+            cgroup_fds: std::ptr::from_ref(prep.cgroup_fds.as_slice()),
+            limits: std::ptr::from_ref(prep.limits.as_slice()),
+            death_signal: prep.death_signal,
+            parent: prep.parent,
             stdio: placed.stdio,
             files_bound: placed.bound,
             umask: spec.umask as libc::mode_t,
             no_new_privs: spec.no_new_privs,
-            cwd: cwd_c.as_ptr(),
-            program: program_c.as_ptr(),
-            argv: argv_p.as_ptr(),
-            envp: env_p.as_ptr(),
-            report: &mut report,
-        };
+            cwd: prep.cwd_c.as_ptr(),
+            program: prep.program_c.as_ptr(),
+            argv: prep.argv_p.as_ptr(),
+            envp: prep.env_p.as_ptr(),
+            report: &raw mut flight.report,
+        });
         let shared = placed.bound.is_some();
-        let born = match born_in {
-            Some(dir) if crate::vfork::into_cgroup_available() => {
-                let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
-                // SAFETY: `plan` and everything it points to live on this frame, which the
-                // clone cannot outlive: CLONE_VFORK keeps this thread asleep until the child
-                // has exec'd or exited, and `child_entry` touches only what the plan names
-                // (with a shared table, it leaves it before changing a descriptor).
-                match unsafe {
-                    crate::vfork::vfork(child_entry, arg, Some(dir.as_raw_fd()), shared)
-                } {
-                    // A child killed before its first instruction: on Linux 6.18 (at least)
-                    // a cgroup that was ever killed through `cgroup.kill` kills every child
-                    // born in it afterwards, as the kernel compares the kill count of the
-                    // cgroup with that of ward's own. That zombie is left to the reaper, and
-                    // the child joins by writing instead.
-                    // SAFETY: the child has exec'd or exited; nothing writes the report.
-                    Ok(_) if unsafe { std::ptr::read_volatile(plan.report) }.ran == 0 => None,
-                    Ok(child) => Some(child),
-                    Err(e) => {
-                        crate::vfork::after_refusal(e).map_err(SpawnError::Fork)?;
-                        None
-                    }
-                }
+        let wait = match stack {
+            Some(stack) => crate::vfork::Wait::Detached {
+                stack,
+                done: &flight.done,
+            },
+            None => crate::vfork::Wait::Exec,
+        };
+        let plan = flight.plan.as_ref().expect("set above") as *const ChildPlan;
+        let arg = plan as *mut libc::c_void;
+        // The clone returns at once with `Wait::Detached`: wait until the child no longer
+        // needs ward's descriptor table (the slots, the `cgroup.procs` files), or is gone.
+        let clone = |cgroup: Option<RawFd>| {
+            // SAFETY: the plan and everything it points to are `flight`'s and `prep`'s,
+            // which the caller keeps until the child has exec'd or exited: until this
+            // returns with CLONE_VFORK, until `done` is cleared otherwise. `child_entry`
+            // touches only what the plan names (with a shared table, it leaves it before
+            // changing a descriptor).
+            let made = unsafe { crate::vfork::vfork(child_entry, arg, cgroup, shared, wait) };
+            if made.is_ok() && stack.is_some() {
+                crate::vfork::wait_while(&flight.done, 1);
             }
+            made
+        };
+        let born = match prep.born_in {
+            Some(dir) if crate::vfork::into_cgroup_available() => match clone(Some(dir)) {
+                // A child killed before its first instruction: on Linux 6.18 (at least)
+                // a cgroup that was ever killed through `cgroup.kill` kills every child
+                // born in it afterwards, as the kernel compares the kill count of the
+                // cgroup with that of ward's own. That zombie is left to the reaper, and
+                // the child joins by writing instead.
+                Ok(_) if flight.report().ran == 0 => {
+                    flight.done.store(1, Ordering::Release);
+                    None
+                }
+                Ok(child) => Some(child),
+                Err(e) => {
+                    crate::vfork::after_refusal(e).map_err(SpawnError::Fork)?;
+                    None
+                }
+            },
             _ => None,
         };
         // Not born in it: the child joins the directory by writing, before the others.
-        let joins_by_write;
         let born_in_cgroup = born.is_some();
         let (pid, pidfd) = match born {
             Some(child) => child,
             None => {
-                if let Some(dir) = born_in {
+                if let Some(dir) = prep.born_in {
                     let procs = procs_in(dir).map_err(SpawnError::Cgroup)?;
-                    joins_by_write = std::iter::once(procs.as_raw_fd())
-                        .chain(cgroup_fds.iter().copied())
-                        .collect::<Vec<_>>();
-                    opened.push(procs);
-                    plan.cgroup_fds = &joins_by_write;
+                    prep.cgroup_fds.insert(0, procs.as_raw_fd());
+                    prep.opened.push(procs);
+                    if let Some(plan) = flight.plan.as_mut() {
+                        plan.cgroup_fds = std::ptr::from_ref(prep.cgroup_fds.as_slice());
+                    }
                 }
-                let arg = &plan as *const ChildPlan<'_> as *mut libc::c_void;
-                // SAFETY: as for the clone into the cgroup above.
-                unsafe { crate::vfork::vfork(child_entry, arg, None, shared) }
-                    .map_err(SpawnError::Fork)?
+                clone(None).map_err(SpawnError::Fork)?
             }
         };
         Ok((born_in_cgroup, pid, pidfd))
     };
-    let made = crate::stdio_slots::with_stdio(stdio, share);
-    drop(pinned);
-    let (born_in_cgroup, pid, pidfd) = made?;
+    crate::stdio_slots::with_stdio(stdio, share)
+}
+
+/// What a child's report says of its spawn, once it has exec'd or exited.
+fn outcome(
+    report: Report,
+    pid: u32,
+    pidfd: OwnedFd,
+    born_in_cgroup: bool,
+    program: &Path,
+) -> Result<Spawned, SpawnError> {
     let pidfd = Pidfd::from_owned(pidfd, pid);
-    drop(opened);
-    // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing writes the report
-    // any more; it is read once, by value.
-    let report = unsafe { std::ptr::read_volatile(&report) };
     if report.step != 0 {
         return Err(SpawnError::Child {
             pid,
@@ -496,6 +590,98 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         pidfd,
         born_in_cgroup,
     })
+}
+
+/// Starts a process. On success the child is executing the program.
+///
+/// The calling thread sleeps until the child has exec'd (`CLONE_VFORK`), held on its CPU
+/// so that the child runs where its parent sleeps (`cpu_pin`); the child ends the hold,
+/// its own and the thread's, first.
+pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
+    let mut prep = prepare(&spec)?;
+    let mut flight = Flight::new();
+    let pinned = crate::cpu_pin::Pinned::here();
+    let made = clone_prepared(&mut prep, &spec, &mut flight, pinned.as_ref(), None);
+    drop(pinned);
+    let (born_in_cgroup, pid, pidfd) = made?;
+    drop(prep.opened);
+    outcome(flight.report(), pid, pidfd, born_in_cgroup, &prep.program)
+}
+
+/// Starts a process and returns while it may still be on its way to exec, once it has
+/// left ward's descriptor table: the thread prepares the next one meanwhile, on the other
+/// CPUs' time. `Launched::finish` says how the spawn went, as `spawn` would have.
+pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
+    let mut prep = prepare(&spec)?;
+    let stack = crate::vfork::ChildStack::take().map_err(SpawnError::Fork)?;
+    let mut flight = Box::new(Flight::new());
+    let (born_in_cgroup, pid, pidfd) =
+        clone_prepared(&mut prep, &spec, &mut flight, None, Some(&stack))?;
+    // The child has left the table: the `cgroup.procs` files and the parent's copies of
+    // its stdio (`spec`'s) may go.
+    prep.opened.clear();
+    Ok(Launched {
+        pid,
+        pidfd: Some(pidfd),
+        born_in_cgroup,
+        flight,
+        stack: Some(stack),
+        prep,
+    })
+}
+
+/// A child started by `launch`, which may still be on its way to exec in ward's memory.
+/// Dropped or finished, it waits for the exec (or the exit) before it lets go of what
+/// the child reads.
+pub struct Launched {
+    pid: u32,
+    pidfd: Option<OwnedFd>,
+    born_in_cgroup: bool,
+    flight: Box<Flight>,
+    stack: Option<crate::vfork::ChildStack>,
+    prep: Prepared,
+}
+
+// SAFETY: the raw pointers in `flight` and `prep` point into this value's own heap
+// buffers, which a move to another thread does not touch; the child writes only the
+// report and the kernel only `done`, both read after the exec through atomics or volatile
+// reads.
+unsafe impl Send for Launched {}
+
+impl std::fmt::Debug for Launched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launched").field("pid", &self.pid).finish()
+    }
+}
+
+impl Launched {
+    /// The child's PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits until the child has exec'd or exited, and says which, as `spawn` would have.
+    pub fn finish(mut self) -> Result<Spawned, SpawnError> {
+        crate::vfork::wait_until_clear(&self.flight.done);
+        let pidfd = self.pidfd.take().expect("taken once, here");
+        outcome(
+            self.flight.report(),
+            self.pid,
+            pidfd,
+            self.born_in_cgroup,
+            &self.prep.program,
+        )
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        // The stack and the plan are the child's until it has exec'd or exited.
+        crate::vfork::wait_until_clear(&self.flight.done);
+        if let Some(stack) = self.stack.take() {
+            stack.give_back();
+        }
+    }
 }
 
 /// A descriptor to give a child as stdin that reads `data` and then end of file: an

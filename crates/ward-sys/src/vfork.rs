@@ -18,15 +18,17 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Enough for the child's few libc calls; the guard page below it turns an overflow into
 /// a fault of the child instead of a write into ward's memory.
 const STACK_SIZE: usize = 64 * 1024;
 
-/// The stack the cloned child runs on until it execs, mapped on the first spawn of a
-/// thread and kept: a thread spawns one child at a time, since CLONE_VFORK holds it.
-struct ChildStack {
+/// The stack a cloned child runs on until it execs. A waiting thread maps one on its
+/// first spawn and keeps it, since CLONE_VFORK lets it spawn one child at a time; a child
+/// the thread does not wait for gets one of its own (`ChildStack::take`), kept until that
+/// child has exec'd.
+pub(crate) struct ChildStack {
     base: std::cell::Cell<*mut libc::c_void>,
 }
 
@@ -34,6 +36,27 @@ impl ChildStack {
     const fn new() -> ChildStack {
         ChildStack {
             base: std::cell::Cell::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// A stack for one child: a spare one (`give_back`), or one mapped now.
+    pub(crate) fn take() -> io::Result<ChildStack> {
+        if let Some(stack) = SPARE_STACKS.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(stack);
+        }
+        let stack = ChildStack::new();
+        stack.top()?;
+        Ok(stack)
+    }
+
+    /// Keeps the stack of a child that has exec'd or exited for the next one. Unmapping
+    /// it would flush the TLB of every CPU ward's threads ran on: measured on a start of
+    /// 2,000 units, the mapping and unmapping of one stack per child took 6 % of the
+    /// loop's time.
+    pub(crate) fn give_back(self) {
+        let mut spare = SPARE_STACKS.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_MAX {
+            spare.push(self);
         }
     }
 
@@ -82,6 +105,15 @@ impl Drop for ChildStack {
     }
 }
 
+// SAFETY: the stack is a private mapping owned by this value alone; no thread but the
+// owner's maps, unmaps or hands it to a child.
+unsafe impl Send for ChildStack {}
+
+/// How many stacks of children that have exec'd are kept for the next ones.
+const SPARE_MAX: usize = 8;
+
+static SPARE_STACKS: std::sync::Mutex<Vec<ChildStack>> = std::sync::Mutex::new(Vec::new());
+
 thread_local! {
     static CHILD_STACK: ChildStack = const { ChildStack::new() };
 }
@@ -104,6 +136,21 @@ struct CloneArgs {
 }
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// How the calling thread waits for the child it clones.
+#[derive(Copy, Clone)]
+pub(crate) enum Wait<'a> {
+    /// Asleep until the child has exec'd or exited (`CLONE_VFORK`); the child runs on the
+    /// thread's own child stack.
+    Exec,
+    /// Not at all: the child runs on `stack`, and once it has exec'd or exited the kernel
+    /// writes 0 to `done` and wakes a futex waiting on it (`CLONE_CHILD_CLEARTID`, as a
+    /// thread's join works). Both must stay in place until then.
+    Detached {
+        stack: &'a ChildStack,
+        done: &'a AtomicU32,
+    },
+}
 
 /// Set once the kernel has said it has no `clone3` into a cgroup; from then on every
 /// spawn writes `cgroup.procs` without asking again.
@@ -152,20 +199,22 @@ pub(crate) fn after_refusal(e: io::Error) -> io::Result<()> {
 }
 
 /// Clones a child with `flags | CLONE_INTO_CGROUP` that runs `entry(arg)` on the stack
-/// `[stack, stack + size)` inside the cgroup directory `cgroup`, and returns once it has
-/// exec'd or exited (`flags` has `CLONE_VFORK`): its PID and pidfd.
+/// `[stack, stack + size)` inside the cgroup directory `cgroup`: its PID and pidfd. With
+/// `CLONE_VFORK` in `flags` it returns once the child has exec'd or exited; with
+/// `CLONE_CHILD_CLEARTID`, the kernel clears `child_tid` then.
 ///
 /// # Safety
 /// `stack` must be a stack no one else uses, `size` bytes long with a 16-byte aligned
 /// end; `entry` must never return into the caller's frame (it execs or exits) and touch
-/// only what `arg` points to, which must stay valid until this returns. Signals should be
-/// blocked around the call, as for `clone`.
+/// only what `arg` points to, which must stay valid while the child may read it. Signals
+/// should be blocked around the call, as for `clone`.
 #[cfg(target_arch = "x86_64")]
 unsafe fn clone3_into(
     stack: *mut libc::c_void,
     size: usize,
     cgroup: i32,
     flags: libc::c_int,
+    child_tid: *mut u32,
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
 ) -> io::Result<(u32, i32)> {
@@ -173,6 +222,7 @@ unsafe fn clone3_into(
     let args = CloneArgs {
         flags: flags as u64 | CLONE_INTO_CGROUP,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
+        child_tid: child_tid as u64,
         exit_signal: libc::SIGCHLD as u64,
         stack: stack as u64,
         stack_size: size as u64,
@@ -224,10 +274,59 @@ unsafe fn clone3_into(
     _size: usize,
     _cgroup: i32,
     _flags: libc::c_int,
+    _child_tid: *mut u32,
     _entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     _arg: *mut libc::c_void,
 ) -> io::Result<(u32, i32)> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Sleeps while `word` holds `value`. The kernel's wake at a child's exec or exit
+/// (`CLONE_CHILD_CLEARTID`) is on a shared futex, so this wait is not a private one; it
+/// looks again every 100 ms all the same.
+pub(crate) fn wait_while(word: &AtomicU32, value: u32) {
+    while word.load(Ordering::Acquire) == value {
+        let limit = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        // SAFETY: FUTEX_WAIT reads the word, which lives as long as the borrow, and sleeps
+        // only while it still holds `value`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                value,
+                &limit as *const libc::timespec,
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
+    }
+}
+
+/// Sleeps until the kernel has cleared `word`: the child has exec'd or exited.
+pub(crate) fn wait_until_clear(word: &AtomicU32) {
+    loop {
+        match word.load(Ordering::Acquire) {
+            0 => return,
+            now => wait_while(word, now),
+        }
+    }
+}
+
+/// Sets a detached child's word to 2 (it has left ward's descriptor table) and wakes the
+/// parent waiting on it. Async-signal-safe, for the child.
+///
+/// # Safety
+/// `word` must be the parent's, alive until the child has exec'd or exited.
+pub(crate) unsafe fn open_gate(word: *const AtomicU32) {
+    // SAFETY: the caller vouches for the word; FUTEX_WAKE only reads its address.
+    unsafe {
+        (*word).store(2, Ordering::Release);
+        libc::syscall(libc::SYS_futex, (*word).as_ptr(), libc::FUTEX_WAKE, 1);
+    }
 }
 
 /// Runs `clone` with every signal blocked, so that no handler of ward's runs in the child
@@ -246,37 +345,48 @@ fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Clones a child that runs `entry(arg)` on this thread's child stack, sharing this
-/// memory, and returns once it has exec'd or exited: its PID and the pidfd the kernel
-/// opened for it. With `cgroup`, a directory of the unified hierarchy, the child is born
-/// there (`clone3`); the kernel's error says when it cannot be. With `share_files` the
-/// child starts on ward's descriptor table itself (`CLONE_FILES`) rather than a copy of
-/// it, and must leave it (`stdio_slots::unshare_below`) before it changes a descriptor.
+/// Clones a child that runs `entry(arg)`, sharing this memory: its PID and the pidfd the
+/// kernel opened for it. `wait` says whether the thread sleeps until the child has exec'd
+/// or exited, on this thread's child stack, or goes on at once, the child on a stack of
+/// its own. With `cgroup`, a directory of the unified hierarchy, the child is born there
+/// (`clone3`); the kernel's error says when it cannot be. With `share_files` the child
+/// starts on ward's descriptor table itself (`CLONE_FILES`) rather than a copy of it, and
+/// must leave it (`stdio_slots::unshare_below`) before it changes a descriptor.
 ///
 /// # Safety
 /// `entry` must never return into the caller's frame (it execs or exits), and touch only
-/// what `arg` points to, which must stay valid until this returns.
+/// what `arg` points to, which must stay valid while the child may read it: until this
+/// returns with `Wait::Exec`, until the kernel clears `done` with `Wait::Detached`.
 pub(crate) unsafe fn vfork(
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
     cgroup: Option<i32>,
     share_files: bool,
+    wait: Wait<'_>,
 ) -> io::Result<(u32, OwnedFd)> {
     let flags = libc::CLONE_VM
-        | libc::CLONE_VFORK
         | libc::CLONE_PIDFD
-        | if share_files { libc::CLONE_FILES } else { 0 };
-    CHILD_STACK.with(|stack| {
+        | if share_files { libc::CLONE_FILES } else { 0 }
+        | match wait {
+            Wait::Exec => libc::CLONE_VFORK,
+            Wait::Detached { .. } => libc::CLONE_CHILD_CLEARTID,
+        };
+    let child_tid = match wait {
+        Wait::Exec => std::ptr::null_mut(),
+        Wait::Detached { done, .. } => done.as_ptr(),
+    };
+    let clone_on = |stack: &ChildStack| -> io::Result<(u32, OwnedFd)> {
         let top = stack.top()?;
         let (pid, pidfd) = signals_blocked(|| match cgroup {
-            // SAFETY: the stack is this thread's own, given by its lowest address and its
-            // size; the caller vouches for `entry` and `arg`.
+            // SAFETY: the stack is the child's alone, given by its lowest address and its
+            // size; the caller vouches for `entry`, `arg` and `done`.
             Some(dir) => unsafe {
                 clone3_into(
                     top.cast::<u8>().sub(STACK_SIZE).cast(),
                     STACK_SIZE,
                     dir,
                     flags,
+                    child_tid,
                     entry,
                     arg,
                 )
@@ -292,6 +402,8 @@ pub(crate) unsafe fn vfork(
                         flags | libc::SIGCHLD,
                         arg,
                         &mut pidfd as *mut libc::c_int,
+                        std::ptr::null_mut::<libc::c_void>(),
+                        child_tid,
                     )
                 };
                 if pid < 0 {
@@ -303,7 +415,11 @@ pub(crate) unsafe fn vfork(
         })?;
         // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
         Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }))
-    })
+    };
+    match wait {
+        Wait::Exec => CHILD_STACK.with(clone_on),
+        Wait::Detached { stack, .. } => clone_on(stack),
+    }
 }
 
 #[cfg(test)]

@@ -179,4 +179,17 @@ fn a_cgroup_killed_once_still_takes_children() {
     let lines = cgroups_then_end(child);
     let name = unit.0.file_name().unwrap().to_string_lossy().to_string();
     assert!(lines.contains(&format!("/{name}\n")), "{lines}");
+    // The same for a child the thread did not wait for (`launch`): its first clone is
+    // killed at birth while the thread goes on, and the second joins by writing.
+    let null = ward_sys::spawn::dev_null().expect("/dev/null");
+    let launched = ward_sys::spawn::launch(common::plain(
+        &["sleep", "30"],
+        null,
+        vec![CgroupJoin::dir(&unit.0).expect("open")],
+    ))
+    .expect("launch");
+    let child = launched.finish().expect("finish");
+    assert!(!child.born_in_cgroup);
+    let lines = cgroups_then_end(child);
+    assert!(lines.contains(&format!("/{name}\n")), "{lines}");
 }

@@ -34,9 +34,9 @@ pub(super) struct Report {
 
 /// The child's entry point: `arg` is the plan the clone was given.
 pub(super) extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the plan the clone was given, alive while the parent sleeps
-    // (CLONE_VFORK).
-    unsafe { child_after_clone(&*(arg as *const ChildPlan<'_>)) }
+    // SAFETY: `arg` is the plan the clone was given, alive until this child has exec'd or
+    // exited (the parent sleeps until then, or keeps it until the kernel says so).
+    unsafe { child_after_clone(&*(arg as *const ChildPlan)) }
 }
 
 /// The highest capability number this kernel knows; 40 (Linux 5.9 and later) when
@@ -49,18 +49,23 @@ pub(super) fn last_capability() -> u32 {
 }
 
 /// Everything the child needs, prepared before the clone so the child allocates nothing.
-pub(super) struct ChildPlan<'a> {
+/// The slices and strings are the parent's, kept until the child has exec'd or exited.
+pub(super) struct ChildPlan {
     /// The hold to end first, when the clone was made on a held thread (`cpu_pin`).
     pub(super) hold: Option<*const crate::cpu_pin::Pinned>,
+    /// For a parent that does not sleep until the exec: the word to set to 2, and wake,
+    /// once the child has left ward's descriptor table (the kernel clears it to 0 at the
+    /// exec or the exit).
+    pub(super) gate: Option<*const std::sync::atomic::AtomicU32>,
     pub(super) private_tmp: Option<*const libc::c_char>,
     pub(super) set_groups: bool,
-    pub(super) groups: &'a [libc::gid_t],
+    pub(super) groups: *const [libc::gid_t],
     pub(super) gid: Option<u32>,
     pub(super) uid: Option<u32>,
     pub(super) capabilities: Option<u64>,
     pub(super) last_cap: u32,
-    pub(super) cgroup_fds: &'a [i32],
-    pub(super) limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
+    pub(super) cgroup_fds: *const [i32],
+    pub(super) limits: *const [(libc::__rlimit_resource_t, libc::rlimit)],
     pub(super) death_signal: Option<i32>,
     pub(super) parent: libc::pid_t,
     pub(super) stdio: [i32; 3],
@@ -81,9 +86,10 @@ pub(super) struct ChildPlan<'a> {
 /// # Safety
 /// Must be called only in the child right after the clone, with valid NUL-terminated
 /// strings and NULL-terminated pointer arrays.
-unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
+unsafe fn child_after_clone(plan: &ChildPlan) -> ! {
     let ChildPlan {
         hold,
+        gate,
         private_tmp,
         set_groups,
         groups,
@@ -105,8 +111,12 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
         envp,
         report,
     } = *plan;
-    // SAFETY: the report is the parent's, which sleeps until this child execs or exits.
-    unsafe { std::ptr::write_volatile(&raw mut (*report).ran, 1) };
+    // SAFETY: the report and the slices are the parent's, kept until this child execs or
+    // exits.
+    let (groups, cgroup_fds, limits) = unsafe {
+        std::ptr::write_volatile(&raw mut (*report).ran, 1);
+        (&*groups, &*cgroup_fds, &*limits)
+    };
     let fail = |step: ChildStep| -> ! {
         // SAFETY: see `report_and_exit`.
         unsafe { report_and_exit(report, step) }
@@ -171,6 +181,11 @@ unsafe fn child_after_clone(plan: &ChildPlan<'_>) -> ! {
             && !crate::stdio_slots::unshare_below(bound)
         {
             fail(ChildStep::CloseFds);
+        }
+        // A parent that did not sleep may now take the slots back and close the
+        // `cgroup.procs` files: this child has its own table.
+        if let Some(gate) = gate {
+            crate::vfork::open_gate(gate);
         }
         for (target, &fd) in stdio.iter().enumerate() {
             // dup2 onto itself would keep CLOEXEC; the source fds are never 0..2 here

@@ -1,0 +1,138 @@
+//! `launch` returns while its child may still be on its way to exec, so that the thread
+//! prepares the next one meanwhile: several children in flight at once each get their own
+//! stdio and nothing else, `finish` reports a failed step as `spawn` does, and a launch
+//! dropped unfinished still lets its child run.
+#![allow(unsafe_code)]
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use ward_sys::spawn::{ChildStep, Launched, SpawnError, launch};
+
+/// Launches `argv` with its stdout on a new pipe: the launch and the pipe's read end.
+fn with_stdout_pipe(argv: &[&str]) -> (Launched, OwnedFd) {
+    let (read, write) = rustix::pipe::pipe().expect("pipe");
+    let child = launch(common::plain(argv, write, Vec::new())).expect("launch");
+    (child, read)
+}
+
+/// Everything on `read` up to end of file; a test failure, not a hang, if it has not come
+/// within ten seconds (a copy of the write end left open somewhere).
+fn all_of(read: OwnedFd) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut file = std::fs::File::from(read);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd of this frame, for a descriptor `file` holds open.
+        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as libc::c_int) };
+        assert!(
+            ready > 0,
+            "no end of file within 10 s; read so far {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        match file.read(&mut chunk).expect("read") {
+            0 => return String::from_utf8_lossy(&out).into_owned(),
+            n => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Waits for `pid` to end: its exit code.
+fn reap(pid: u32) -> Option<i32> {
+    rustix::process::waitpid(
+        rustix::process::Pid::from_raw(pid as i32),
+        rustix::process::WaitOptions::empty(),
+    )
+    .expect("waitpid")
+    .and_then(|(_, status)| status.exit_status())
+}
+
+#[test]
+fn children_in_flight_together_each_get_their_own_stdio_and_nothing_else() {
+    let launched: Vec<(usize, Launched, OwnedFd)> = (0..8)
+        .map(|i| {
+            let (child, read) = with_stdout_pipe(&[
+                "sh",
+                "-c",
+                "echo \"$0\"; ls /proc/self/fd",
+                &format!("child-{i}"),
+            ]);
+            (i, child, read)
+        })
+        .collect();
+    for (i, child, read) in launched {
+        let pid = child.pid();
+        let spawned = child.finish().expect("finish");
+        assert_eq!(spawned.pidfd.pid(), pid);
+        let out = all_of(read);
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some(format!("child-{i}").as_str()), "{out}");
+        let fds: Vec<&str> = lines.collect();
+        // 0 to 2, and the directory `ls` itself opened.
+        assert!(
+            fds.len() <= 4 && fds.starts_with(&["0", "1", "2"]),
+            "{fds:?}"
+        );
+        assert_eq!(reap(pid), Some(0));
+    }
+}
+
+#[test]
+fn finish_names_the_step_that_failed_as_spawn_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-program");
+    let (read, write) = rustix::pipe::pipe().expect("pipe");
+    let exec = launch(common::plain(
+        &[missing.to_str().expect("utf-8")],
+        write,
+        Vec::new(),
+    ))
+    .expect("launch");
+    let mut spec = common::plain(
+        &["true"],
+        ward_sys::spawn::dev_null().expect("null"),
+        vec![],
+    );
+    spec.cwd = dir.path().join("no-such-dir");
+    let chdir = launch(spec).expect("launch");
+    let (exec_pid, chdir_pid) = (exec.pid(), chdir.pid());
+    match exec.finish() {
+        Err(SpawnError::Child {
+            pid, step, error, ..
+        }) => {
+            assert_eq!((pid, step), (exec_pid, ChildStep::Exec));
+            assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
+        }
+        other => panic!("expected the exec to fail, got {other:?}"),
+    }
+    match chdir.finish() {
+        Err(SpawnError::Child { step, error, .. }) => {
+            assert_eq!(step, ChildStep::Chdir);
+            assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
+        }
+        other => panic!("expected the chdir to fail, got {other:?}"),
+    }
+    // Both exited 127, like a shell whose exec failed; nothing was written.
+    assert_eq!(reap(exec_pid), Some(127));
+    assert_eq!(reap(chdir_pid), Some(127));
+    assert_eq!(all_of(read), "");
+}
+
+#[test]
+fn a_launch_dropped_unfinished_still_runs_its_program() {
+    let (child, read) = with_stdout_pipe(&["echo", "dropped"]);
+    let pid = child.pid();
+    drop(child);
+    assert_eq!(all_of(read), "dropped\n");
+    assert_eq!(reap(pid), Some(0));
+}
