@@ -119,6 +119,11 @@ fn wanted(condition: Condition) -> &'static str {
     }
 }
 
+/// How many spawns `start_queued` keeps in flight: enough for the children's execs to
+/// use the other CPUs while the loop prepares the next, few enough that each answer comes
+/// soon after its exec.
+const IN_FLIGHT: usize = 4;
+
 impl Supervisor {
     /// The units of `service`.
     fn units_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
@@ -252,15 +257,37 @@ impl Supervisor {
 
     /// Starts queued units for as long as this turn's slice lasts. A unit asked to stop,
     /// or started by a request, meanwhile is no longer queued.
+    ///
+    /// Their spawns are launched (`ward_sys::spawn::launch`): while one child execs on
+    /// another CPU, the loop prepares the next unit's, and a few are in flight at once.
+    /// Each is answered before its unit hears of anything else, and all of them before
+    /// this returns.
     pub(crate) fn start_queued(&mut self) {
         while !self.backlog.spent() {
             let Some(name) = self.backlog.starts.pop_front() else {
-                return;
+                break;
             };
             if self.units.get(&name).is_some_and(|u| u.start_queued) {
+                self.detach_spawns = true;
                 self.request_start(&name);
+                self.detach_spawns = false;
+            }
+            while self.launches.len() > IN_FLIGHT {
+                self.answer_launch();
             }
         }
+        while self.answer_launch() {}
+    }
+
+    /// Answers the oldest spawn in flight, if there is one. What its answer sets off
+    /// spawns as usual, without launching.
+    fn answer_launch(&mut self) -> bool {
+        let Some((name, pending)) = self.launches.pop_front() else {
+            return false;
+        };
+        let answer = self.spawn_end(&name, pending);
+        self.dispatch(&name, answer);
+        true
     }
 
     /// Starts the waiting units whose dependencies have become ready.

@@ -35,7 +35,8 @@ pub(crate) struct HeldStop {
 impl Supervisor {
     /// A spawn the machine asked for, once what it waits for from `from` on is done.
     /// Returns the machine's answer when the spawn happened now; `None` when a hook or
-    /// file work runs first, whose end answers it.
+    /// file work runs first, whose end answers it, or when the spawn was launched
+    /// (`detach_spawns`), which `answer_launch` answers.
     pub(crate) fn spawn_after(&mut self, name: &str, from: Prep) -> Option<Event> {
         let waits = (from <= Prep::PostStop && self.post_stop_first(name))
             || (from <= Prep::Repair && self.repair_first(name))
@@ -44,7 +45,16 @@ impl Supervisor {
         if waits {
             return None;
         }
-        Some(self.spawn(name))
+        if !self.detach_spawns {
+            return Some(self.spawn(name));
+        }
+        match self.spawn_begin(name, true) {
+            Ok(pending) => {
+                self.launches.push_back((name.to_string(), pending));
+                None
+            }
+            Err(answer) => Some(answer),
+        }
     }
 
     /// The spawn waits while the last run's `post_stop` cleans up.

@@ -112,6 +112,10 @@ impl crate::supervisor::Supervisor {
     /// Writes the unit's record if its intent or main process changed. A shutdown's stops
     /// are not the operator's: the intent recorded before the shutdown stays.
     pub(crate) fn persist(&mut self, name: &str) {
+        // A spawn in flight is recorded once it is answered, with its PID.
+        if self.launches.iter().any(|(n, _)| n == name) {
+            return;
+        }
         self.write_record(name, false);
     }
 

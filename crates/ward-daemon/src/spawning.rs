@@ -13,9 +13,39 @@ use crate::supervisor::Supervisor;
 use crate::unit::MainProcess;
 use crate::verdicts::{COUNTERS_REUSE, OomBaseline};
 
+/// A spawn between its clone and its answer: what was prepared for the bookkeeping of the
+/// new run, and the child, which may still be on its way to exec.
+pub(crate) struct PendingSpawn {
+    child: Child,
+    spawn_record: ward_store::audit::Event,
+    baseline: OomBaseline,
+    started: SystemTime,
+}
+
+/// The child of a spawn: known, or launched and not yet known to have exec'd.
+enum Child {
+    Known(Result<ward_sys::spawn::Spawned, ward_sys::spawn::SpawnError>),
+    Launched(Box<ward_sys::spawn::Launched>),
+}
+
 impl Supervisor {
     /// Starts a unit's main process and says how it went, as the machine's next event.
     pub(crate) fn spawn(&mut self, name: &str) -> Event {
+        match self.spawn_begin(name, false) {
+            Ok(pending) => self.spawn_end(name, pending),
+            Err(answer) => answer,
+        }
+    }
+
+    /// Everything of a spawn up to the clone. With `detached`, the clone returns while the
+    /// child may still be on its way to exec (`ward_sys::spawn::launch`), so that the loop
+    /// prepares the next unit's meanwhile; `spawn_end` answers once it is known. `Err` is
+    /// the answer of a spawn that failed before any clone.
+    pub(crate) fn spawn_begin(
+        &mut self,
+        name: &str,
+        detached: bool,
+    ) -> Result<PendingSpawn, Event> {
         let notify = self.notify_path();
         self.ensure_set_up(name);
         if let Err(why) = self.set_up_output(name) {
@@ -24,10 +54,12 @@ impl Supervisor {
                 logs::note(&self.logs.sink(), &unit.log, &failure.to_string());
             }
             self.judge_exec_failure(name, &failure);
-            return Event::SpawnFailed(failure);
+            return Err(Event::SpawnFailed(failure));
         }
         let Some(unit) = self.units.get_mut(name) else {
-            return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
+            return Err(Event::SpawnFailed(SpawnFailure::Other(
+                "unit is gone".into(),
+            )));
         };
         unit.run_controllers = unit
             .controllers
@@ -74,7 +106,7 @@ impl Supervisor {
                 let failure = SpawnFailure::Other(format!("cannot prepare the process: {e}"));
                 logs::note(&sink, &unit.log, &failure.to_string());
                 self.judge_exec_failure(name, &failure);
-                return Event::SpawnFailed(failure);
+                return Err(Event::SpawnFailed(failure));
             }
         };
         // The values of its secrets are masked in what it writes to its log, its STATUS=
@@ -120,7 +152,44 @@ impl Supervisor {
         // note that follow it, which on a busy machine take milliseconds the process has
         // already run (a dependent's start measured against it then looks early).
         let started = SystemTime::now();
-        match ward_sys::spawn::spawn(spec) {
+        let child = if detached {
+            match ward_sys::spawn::launch(spec) {
+                Ok(launched) => Child::Launched(Box::new(launched)),
+                Err(e) => Child::Known(Err(e)),
+            }
+        } else {
+            Child::Known(ward_sys::spawn::spawn(spec))
+        };
+        Ok(PendingSpawn {
+            child,
+            spawn_record,
+            baseline,
+            started,
+        })
+    }
+
+    /// The answer of a spawn `spawn_begin` made, once its child has exec'd or failed to,
+    /// and the bookkeeping of the new run.
+    pub(crate) fn spawn_end(&mut self, name: &str, pending: PendingSpawn) -> Event {
+        let PendingSpawn {
+            child,
+            spawn_record,
+            baseline,
+            started,
+        } = pending;
+        let result = match child {
+            Child::Known(result) => result,
+            Child::Launched(launched) => launched.finish(),
+        };
+        let sink = self.logs.sink();
+        let Some(unit) = self.units.get_mut(name) else {
+            if let Ok(spawned) = result {
+                // Nothing is left to supervise it: it goes, and the reaper collects it.
+                let _ = spawned.pidfd.send_signal(ward_core::Signal::KILL);
+            }
+            return Event::SpawnFailed(SpawnFailure::Other("unit is gone".into()));
+        };
+        match result {
             Ok(spawned) => {
                 let pid = spawned.pidfd.pid();
                 self.audit.note(spawn_record);

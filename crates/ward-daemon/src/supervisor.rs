@@ -102,6 +102,11 @@ pub(crate) struct Supervisor {
     pub started_at: SystemTime,
     pub me: u32,
     queue: VecDeque<(String, Event)>,
+    /// Spawns launched and not yet answered, oldest first (`start_queued`): each is
+    /// answered before its unit hears of anything else.
+    pub(crate) launches: VecDeque<(String, crate::spawning::PendingSpawn)>,
+    /// While set, a spawn is launched and answered later (`start_queued`).
+    pub(crate) detach_spawns: bool,
     pub waiters: Vec<Waiter>,
     /// Set once a shutdown began, with the `ward down` requests to answer at the end.
     pub shutdown: Option<Vec<tokio::sync::oneshot::Sender<Reply>>>,
@@ -236,6 +241,8 @@ impl Supervisor {
             started_at: SystemTime::now(),
             me: ward_sys::own_pid(),
             queue: VecDeque::new(),
+            launches: VecDeque::new(),
+            detach_spawns: false,
             waiters: Vec::new(),
             shutdown: None,
             detaching: false,
@@ -517,6 +524,12 @@ impl Supervisor {
 
     /// Feeds one event to a unit and carries out everything that follows from it.
     pub fn dispatch(&mut self, name: &str, event: Event) {
+        // A spawn of this unit still in flight is answered first: the machine waits for it.
+        if let Some(at) = self.launches.iter().position(|(n, _)| n == name) {
+            let (name, pending) = self.launches.remove(at).expect("found above");
+            let answer = self.spawn_end(&name, pending);
+            self.dispatch(&name, answer);
+        }
         if matches!(event, Event::Stop | Event::Restart)
             && let Some(unit) = self.units.get_mut(name)
         {

@@ -146,3 +146,68 @@ fn a_unit_whose_output_cannot_be_set_up_exists_with_the_reason_and_recovers() {
     w.ok(&["start", "bad"]);
     w.wait_state("bad", "running");
 }
+
+/// At its start the daemon launches a few children at once, each exec'ing while the loop
+/// prepares the next: each unit's output still reaches its own log, each unit's record
+/// names its own process, nothing is spawned twice, and an exec that fails among them
+/// fails that unit alone.
+#[test]
+fn units_started_together_keep_their_own_output_records_and_failures() {
+    let mut toml = String::new();
+    for i in 0..40 {
+        toml.push_str(&format!(
+            "[services.s{i:02}]\ncommand = [\"sh\", \"-c\", \"echo I am $0; exec sleep 300\", \"s{i:02}\"]\n"
+        ));
+        if i == 20 {
+            toml.push_str(
+                "[services.broken]\ncommand = \"/no/such/program\"\nstart_limit = { burst = 0 }\n",
+            );
+        }
+    }
+    let w = Ward::up(&toml);
+    let st = wait_for("40 services running and one failed", || {
+        let st = w.status();
+        st.services
+            .iter()
+            .all(|s| {
+                if s.name == "broken" {
+                    s.state == UnitState::Failed
+                } else {
+                    s.state == UnitState::Running
+                }
+            })
+            .then_some(st)
+    });
+    let broken = st
+        .services
+        .iter()
+        .find(|s| s.name == "broken")
+        .expect("broken");
+    let why = broken.spawn_error.clone().unwrap_or_default();
+    assert!(
+        why.contains("not found") && why.contains("/no/such/program"),
+        "{why}"
+    );
+    assert_eq!(broken.spawns, 0);
+    let records = w.dir.path().join(".ward/units");
+    for s in st.services.iter().filter(|s| s.name != "broken") {
+        assert_eq!(s.spawns, 1, "{s:?}");
+        let pid = s.pid.expect("pid");
+        let line = format!("I am {}\n", s.name);
+        wait_for(&format!("{} to write its line", s.name), || {
+            w.log(&s.name).contains(&line).then_some(())
+        });
+        assert_eq!(
+            w.log(&s.name).matches("I am ").count(),
+            1,
+            "{}",
+            w.log(&s.name)
+        );
+        let record: serde_json::Value = wait_for(&format!("{}'s record", s.name), || {
+            let text = std::fs::read(records.join(format!("{}.json", s.name))).ok()?;
+            let record: serde_json::Value = serde_json::from_slice(&text).ok()?;
+            (record["main"]["pid"] == pid).then_some(record)
+        });
+        assert_eq!(record["intent"], "run", "{record}");
+    }
+}
