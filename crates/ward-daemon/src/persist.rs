@@ -47,11 +47,27 @@ fn file(runtime_dir: &Path, unit: &str) -> PathBuf {
 
 /// Writes a unit's record atomically.
 pub(crate) fn save(runtime_dir: &Path, unit: &str, record: &UnitRecord) -> io::Result<()> {
-    fs::create_dir_all(dir(runtime_dir))?;
     let path = file(runtime_dir, unit);
     let tmp = dir(runtime_dir).join(format!(".{unit}.json.tmp"));
-    fs::write(&tmp, serde_json::to_vec(record).map_err(io::Error::other)?)?;
+    let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
+    fs::write(&tmp, &bytes)
+        .or_else(|e| made_again(e, &dir(runtime_dir), || fs::write(&tmp, &bytes)))?;
     fs::rename(&tmp, &path)
+}
+
+/// After `e`: when it says a directory on the way is missing (the first use, or someone
+/// deleted it), makes `dir` and tries `again`. Made before every use instead, a start of
+/// 500 units paid two more system calls for each record and each unit's FIFOs.
+pub(crate) fn made_again<T>(
+    e: io::Error,
+    dir: &Path,
+    again: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    if e.kind() != io::ErrorKind::NotFound {
+        return Err(e);
+    }
+    fs::create_dir_all(dir)?;
+    again()
 }
 
 /// The record a previous daemon left, if any. An unreadable record is reported and

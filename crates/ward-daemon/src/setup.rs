@@ -83,8 +83,11 @@ impl Supervisor {
             return Ok(());
         }
         let opened = (|| {
-            std::fs::create_dir_all(sup.runtime_dir.join("io"))?;
-            let out_r = ward_sys::fifo::open_reader(&unit.fifos[0])?;
+            let out_r = ward_sys::fifo::open_reader(&unit.fifos[0]).or_else(|e| {
+                crate::persist::made_again(e, &sup.runtime_dir.join("io"), || {
+                    ward_sys::fifo::open_reader(&unit.fifos[0])
+                })
+            })?;
             let err_r = ward_sys::fifo::open_reader(&unit.fifos[1])?;
             Ok::<_, std::io::Error>((out_r, err_r))
         })();
