@@ -3,13 +3,37 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use ward_core::machine::Event;
 
-use crate::requests::Reply;
+use crate::requests::{ApiError, Command, Reply, Request};
 use crate::serving::Serving;
 use crate::supervisor::{MAX_CONNECTIONS, Supervisor};
 
 impl Supervisor {
+    /// Answers `ward status` from the requests that still come until `until` is ready;
+    /// anything else is told that ward is shutting down.
+    async fn answer_status_until(
+        &mut self,
+        rx: &mut mpsc::Receiver<Request>,
+        until: impl std::future::Future,
+    ) {
+        let until = std::pin::pin!(until);
+        let mut until = until;
+        loop {
+            tokio::select! {
+                _ = &mut until => return,
+                Some(req) = rx.recv() => match req.command {
+                    Command::Status { .. } => self.handle(req),
+                    _ => {
+                        let _ = req.reply.send(Err(ApiError::new(503, "ward is shutting down", None)));
+                    }
+                },
+            }
+        }
+    }
+
     /// The loop ends once a shutdown has stopped every unit (but those a `SIGQUIT` keeps).
     pub(crate) fn finished(&self) -> bool {
         self.shutdown.is_some()
@@ -64,9 +88,17 @@ impl Supervisor {
         }
     }
 
-    /// After the loop: the journal's last word, the answers to `ward down`, the last
-    /// output in the logs, and the cgroups of units that are down removed.
-    pub(crate) async fn wind_down(&mut self, mut serving: Serving) {
+    /// After the loop: the daemon's end in the journal and the audit trail, the answers to
+    /// `ward down`, the last output in the logs, and the cgroups of units that are down
+    /// removed. `ward status` is answered until the last connection is done (every unit
+    /// is down by now); anything else asked meanwhile is told that ward is shutting down.
+    /// At 6,400 units the journal's last commit took long enough for a status asked during
+    /// `ward down` to meet that refusal.
+    pub(crate) async fn wind_down(
+        &mut self,
+        mut serving: Serving,
+        mut rx: mpsc::Receiver<Request>,
+    ) {
         self.audit.note(ward_store::audit::Event::Daemon {
             what: format!("daemon stopped (pid {})", self.me),
         });
@@ -80,23 +112,29 @@ impl Supervisor {
             },
         });
         // `ward down` is answered once everything is in the journal.
-        self.journal.sync();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.journal.handle().then(move || {
+            let _ = done.send(());
+        });
+        self.answer_status_until(&mut rx, committed).await;
         for reply in self.shutdown.take().unwrap_or_default() {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
-        // No more answers: the socket goes with the listener, not after the slower steps
-        // below, so that nobody meets a socket that refuses. Like the lock file made again
-        // after the first went away, it is removed only while it is still ours.
+        // No more connections: the socket goes with the listener, not after the slower
+        // steps below, so that nobody meets a socket that refuses. Like the lock file made
+        // again after the first went away, it is removed only while it is still ours.
         serving.close(&self.config.supervisor.socket);
         if let Some(lock) = self.relocked.take() {
             let _ = lock.release();
         }
-        // Let answers already handed to connections be written before the process exits.
-        let _ = tokio::time::timeout(
+        // Answers already handed to connections are written, and what those connections
+        // still ask is answered, for at most 2 s.
+        let done = tokio::time::timeout(
             Duration::from_secs(2),
             serving.connections.acquire_many(MAX_CONNECTIONS),
-        )
-        .await;
+        );
+        self.answer_status_until(&mut rx, done).await;
+        drop(rx);
         // The last lines in the pipes reach the logs before the writer is flushed.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.captures.drain()).await;
         self.logs.sync();

@@ -506,12 +506,7 @@ impl Supervisor {
             }
         }
 
-        // The loop answers nothing more: a request waiting for it, or made before the socket
-        // goes, is told at once that ward is shutting down. Kept, it waited through the
-        // journal's last commit and the 2 s given to the answers in flight, then got the
-        // same refusal.
-        drop(rx);
-        self.wind_down(serving).await;
+        self.wind_down(serving, rx).await;
         let code = self.exit_code();
         match &self.first_failure {
             Some(f) if code != 0 => {
