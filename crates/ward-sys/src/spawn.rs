@@ -14,10 +14,12 @@
 //! pidfd with the process, before anything could reap it. The clone itself, its stack and
 //! the birth in a cgroup are in `vfork`; what the child does until exec is in `spawn/child.rs`.
 //!
-//! `launch` is the same spawn without the sleep: the thread waits only until the child has
-//! left ward's descriptor table, and `Launched::finish` reads the report once the kernel
-//! says the child has exec'd or exited (`CLONE_CHILD_CLEARTID`). A batch of starts then
-//! execs on the other CPUs while the thread prepares the next.
+//! `launch` is the same spawn without the sleep through the exec: the thread waits only
+//! until the child has done every step before it, and `Launched::finish` reads the report
+//! once the kernel says the child has exec'd or exited (`CLONE_CHILD_CLEARTID`). A batch
+//! of starts then execs on the other CPUs while the thread prepares the next. The child
+//! runs on the thread's TLS, errno included, so from the moment the thread goes on the
+//! child writes no errno: it execs by a bare system call.
 //!
 //! Everything the child needs is computed before the clone. Until `execve` the child calls
 //! only async-signal-safe functions, allocates nothing and writes to no memory but its own
@@ -464,9 +466,10 @@ impl Flight {
 }
 
 /// Clones the prepared child: born in its cgroup where it can be, else joining it by a
-/// write. Returns whether it was born there, its PID and its pidfd: with `Wait::Exec`
-/// once it has exec'd or exited, with `Wait::Detached` once it has left ward's descriptor
-/// table (after which nothing of ward's but `flight` and `prep` is its to read).
+/// write. Returns whether it was born there, its PID and its pidfd: without `stack`
+/// (`Wait::Exec`) once it has exec'd or exited; with it (`Wait::Detached`) once every
+/// step but the exec is done, its descriptor table its own (after which nothing of
+/// ward's but `flight` and `prep` is its to read).
 fn clone_prepared(
     prep: &mut Prepared,
     spec: &SpawnSpec,
@@ -515,19 +518,13 @@ fn clone_prepared(
         };
         let plan = flight.plan.as_ref().expect("set above") as *const ChildPlan;
         let arg = plan as *mut libc::c_void;
-        // The clone returns at once with `Wait::Detached`: wait until the child no longer
-        // needs ward's descriptor table (the slots, the `cgroup.procs` files), or is gone.
         let clone = |cgroup: Option<RawFd>| {
             // SAFETY: the plan and everything it points to are `flight`'s and `prep`'s,
             // which the caller keeps until the child has exec'd or exited: until this
             // returns with CLONE_VFORK, until `done` is cleared otherwise. `child_entry`
             // touches only what the plan names (with a shared table, it leaves it before
             // changing a descriptor).
-            let made = unsafe { crate::vfork::vfork(child_entry, arg, cgroup, shared, wait) };
-            if made.is_ok() && stack.is_some() {
-                crate::vfork::wait_while(&flight.done, 1);
-            }
-            made
+            unsafe { crate::vfork::vfork(child_entry, arg, cgroup, shared, wait) }
         };
         let born = match prep.born_in {
             Some(dir) if crate::vfork::into_cgroup_available() => match clone(Some(dir)) {
@@ -608,17 +605,22 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     outcome(flight.report(), pid, pidfd, born_in_cgroup, &prep.program)
 }
 
-/// Starts a process and returns while it may still be on its way to exec, once it has
-/// left ward's descriptor table: the thread prepares the next one meanwhile, on the other
+/// Starts a process and returns while it may still be on its way to exec, once every step
+/// before the exec is done: the thread prepares the next one meanwhile, on the other
 /// CPUs' time. `Launched::finish` says how the spawn went, as `spawn` would have.
 pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
     let mut prep = prepare(&spec)?;
     let stack = crate::vfork::ChildStack::take().map_err(SpawnError::Fork)?;
     let mut flight = Box::new(Flight::new());
+    let detached = crate::vfork::detaches().then_some(&stack);
     let (born_in_cgroup, pid, pidfd) =
-        clone_prepared(&mut prep, &spec, &mut flight, None, Some(&stack))?;
-    // The child has left the table: the `cgroup.procs` files and the parent's copies of
-    // its stdio (`spec`'s) may go.
+        clone_prepared(&mut prep, &spec, &mut flight, None, detached)?;
+    if detached.is_none() {
+        // Cloned with CLONE_VFORK: the child has exec'd or exited already.
+        flight.done.store(0, Ordering::Release);
+    }
+    // The child has a table of its own: the `cgroup.procs` files and the parent's copies
+    // of its stdio (`spec`'s) may go.
     prep.opened.clear();
     Ok(Launched {
         pid,

@@ -143,7 +143,8 @@ pub(crate) enum Wait<'a> {
     /// Asleep until the child has exec'd or exited (`CLONE_VFORK`); the child runs on the
     /// thread's own child stack.
     Exec,
-    /// Not at all: the child runs on `stack`, and once it has exec'd or exited the kernel
+    /// Only until the child has done every step before its exec (it sets `done` to 2) or
+    /// is gone: the child runs on `stack`, and once it has exec'd or exited the kernel
     /// writes 0 to `done` and wakes a futex waiting on it (`CLONE_CHILD_CLEARTID`, as a
     /// thread's join works). Both must stay in place until then.
     Detached {
@@ -283,26 +284,16 @@ unsafe fn clone3_into(
 
 /// Sleeps while `word` holds `value`. The kernel's wake at a child's exec or exit
 /// (`CLONE_CHILD_CLEARTID`) is on a shared futex, so this wait is not a private one; it
-/// looks again every 100 ms all the same.
+/// looks again every 100 ms all the same. A raw system call that leaves errno alone: a
+/// detached child shares this thread's errno, and reads it after a failed step.
 pub(crate) fn wait_while(word: &AtomicU32, value: u32) {
+    use rustix::thread::futex;
+    let limit = futex::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
     while word.load(Ordering::Acquire) == value {
-        let limit = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        // SAFETY: FUTEX_WAIT reads the word, which lives as long as the borrow, and sleeps
-        // only while it still holds `value`.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                value,
-                &limit as *const libc::timespec,
-                std::ptr::null::<u32>(),
-                0u32,
-            );
-        }
+        let _ = futex::wait(word, futex::Flags::empty(), value, Some(&limit));
     }
 }
 
@@ -316,17 +307,66 @@ pub(crate) fn wait_until_clear(word: &AtomicU32) {
     }
 }
 
-/// Sets a detached child's word to 2 (it has left ward's descriptor table) and wakes the
-/// parent waiting on it. Async-signal-safe, for the child.
+/// Sets a detached child's word to 2 (every step but the exec is done) and wakes the
+/// parent waiting on it. Async-signal-safe, for the child; leaves errno alone.
 ///
 /// # Safety
 /// `word` must be the parent's, alive until the child has exec'd or exited.
 pub(crate) unsafe fn open_gate(word: *const AtomicU32) {
-    // SAFETY: the caller vouches for the word; FUTEX_WAKE only reads its address.
+    // SAFETY: the caller vouches for the word.
+    let word = unsafe { &*word };
+    word.store(2, Ordering::Release);
+    let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), 1);
+}
+
+/// `execve` as a bare system call: its error is returned, not left in errno, which a
+/// detached child shares with the thread that cloned it (and which that thread may be
+/// writing meanwhile). Returns only on failure.
+///
+/// # Safety
+/// As for `execve`: NUL-terminated strings, NULL-terminated arrays.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn execve_raw(
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> i32 {
+    let ret: i64;
+    // SAFETY: the system call reads the three pointers the caller vouches for; it leaves
+    // every register but rax, rcx and r11 as it was.
     unsafe {
-        (*word).store(2, Ordering::Release);
-        libc::syscall(libc::SYS_futex, (*word).as_ptr(), libc::FUTEX_WAKE, 1);
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_execve => ret,
+            in("rdi") program,
+            in("rsi") argv,
+            in("rdx") envp,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
     }
+    (-ret) as i32
+}
+
+/// Other architectures never detach a child (`detaches`): there, the libc call.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn execve_raw(
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> i32 {
+    // SAFETY: as the caller vouches.
+    unsafe {
+        libc::execve(program, argv, envp);
+        *libc::__errno_location()
+    }
+}
+
+/// Whether a spawn may go on without waiting for its child's exec: only where the child
+/// can exec without writing errno (`execve_raw`).
+pub(crate) fn detaches() -> bool {
+    cfg!(target_arch = "x86_64")
 }
 
 /// Runs `clone` with every signal blocked, so that no handler of ward's runs in the child
@@ -347,8 +387,8 @@ fn signals_blocked<T>(clone: impl FnOnce() -> T) -> T {
 
 /// Clones a child that runs `entry(arg)`, sharing this memory: its PID and the pidfd the
 /// kernel opened for it. `wait` says whether the thread sleeps until the child has exec'd
-/// or exited, on this thread's child stack, or goes on at once, the child on a stack of
-/// its own. With `cgroup`, a directory of the unified hierarchy, the child is born there
+/// or exited, on this thread's child stack, or only until it is about to exec, the child
+/// on a stack of its own. With `cgroup`, a directory of the unified hierarchy, the child is born there
 /// (`clone3`); the kernel's error says when it cannot be. With `share_files` the child
 /// starts on ward's descriptor table itself (`CLONE_FILES`) rather than a copy of it, and
 /// must leave it (`stdio_slots::unshare_below`) before it changes a descriptor.
@@ -375,43 +415,53 @@ pub(crate) unsafe fn vfork(
         Wait::Exec => std::ptr::null_mut(),
         Wait::Detached { done, .. } => done.as_ptr(),
     };
+    let clone_here = |top: *mut libc::c_void| match cgroup {
+        // SAFETY: the stack is the child's alone, given by its lowest address and its
+        // size; the caller vouches for `entry`, `arg` and `done`.
+        Some(dir) => unsafe {
+            clone3_into(
+                top.cast::<u8>().sub(STACK_SIZE).cast(),
+                STACK_SIZE,
+                dir,
+                flags,
+                child_tid,
+                entry,
+                arg,
+            )
+        },
+        None => {
+            let mut pidfd: libc::c_int = -1;
+            // SAFETY: clone runs `entry` on `top` with `arg`, as the caller promised they
+            // stay valid; the error is read before anything else can change it.
+            let pid = unsafe {
+                libc::clone(
+                    entry,
+                    top,
+                    flags | libc::SIGCHLD,
+                    arg,
+                    &mut pidfd as *mut libc::c_int,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    child_tid,
+                )
+            };
+            if pid < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok((pid as u32, pidfd))
+            }
+        }
+    };
     let clone_on = |stack: &ChildStack| -> io::Result<(u32, OwnedFd)> {
         let top = stack.top()?;
-        let (pid, pidfd) = signals_blocked(|| match cgroup {
-            // SAFETY: the stack is the child's alone, given by its lowest address and its
-            // size; the caller vouches for `entry`, `arg` and `done`.
-            Some(dir) => unsafe {
-                clone3_into(
-                    top.cast::<u8>().sub(STACK_SIZE).cast(),
-                    STACK_SIZE,
-                    dir,
-                    flags,
-                    child_tid,
-                    entry,
-                    arg,
-                )
-            },
-            None => {
-                let mut pidfd: libc::c_int = -1;
-                // SAFETY: clone runs `entry` on `top` with `arg`, as the caller promised they
-                // stay valid; the error is read before anything else can change it.
-                let pid = unsafe {
-                    libc::clone(
-                        entry,
-                        top,
-                        flags | libc::SIGCHLD,
-                        arg,
-                        &mut pidfd as *mut libc::c_int,
-                        std::ptr::null_mut::<libc::c_void>(),
-                        child_tid,
-                    )
-                };
-                if pid < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok((pid as u32, pidfd))
-                }
+        let (pid, pidfd) = signals_blocked(|| {
+            let made = clone_here(top);
+            // A detached child does every step that could fail while this thread waits
+            // here, its signals still blocked: nothing of this thread's, not even a
+            // signal handler, writes the errno the child shares with it meanwhile.
+            if let (Ok(_), Wait::Detached { done, .. }) = (&made, wait) {
+                wait_while(done, 1);
             }
+            made
         })?;
         // SAFETY: the kernel opened `pidfd` for this child, and nothing else owns it.
         Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }))

@@ -54,8 +54,8 @@ pub(super) struct ChildPlan {
     /// The hold to end first, when the clone was made on a held thread (`cpu_pin`).
     pub(super) hold: Option<*const crate::cpu_pin::Pinned>,
     /// For a parent that does not sleep until the exec: the word to set to 2, and wake,
-    /// once the child has left ward's descriptor table (the kernel clears it to 0 at the
-    /// exec or the exit).
+    /// once every step but the exec is done (the kernel clears it to 0 at the exec or the
+    /// exit).
     pub(super) gate: Option<*const std::sync::atomic::AtomicU32>,
     pub(super) private_tmp: Option<*const libc::c_char>,
     pub(super) set_groups: bool,
@@ -182,11 +182,6 @@ unsafe fn child_after_clone(plan: &ChildPlan) -> ! {
         {
             fail(ChildStep::CloseFds);
         }
-        // A parent that did not sleep may now take the slots back and close the
-        // `cgroup.procs` files: this child has its own table.
-        if let Some(gate) = gate {
-            crate::vfork::open_gate(gate);
-        }
         for (target, &fd) in stdio.iter().enumerate() {
             // dup2 onto itself would keep CLOEXEC; the source fds are never 0..2 here
             // because the daemon holds its own stdio open.
@@ -287,8 +282,17 @@ unsafe fn child_after_clone(plan: &ChildPlan) -> ! {
         if libc::chdir(cwd) < 0 {
             fail(ChildStep::Chdir);
         }
-        libc::execve(program, argv, envp);
-        fail(ChildStep::Exec)
+        let Some(gate) = gate else {
+            libc::execve(program, argv, envp);
+            fail(ChildStep::Exec)
+        };
+        // A parent that did not sleep goes on from here, on this thread's memory and so
+        // on its errno too (the clone shares the thread's TLS): this child has its own
+        // descriptor table and every step that could fail behind it, and the exec reports
+        // its error without writing errno, which the parent may be writing meanwhile.
+        crate::vfork::open_gate(gate);
+        let errno = crate::vfork::execve_raw(program, argv, envp);
+        report_and_exit_with(report, ChildStep::Exec, errno)
     }
 }
 
@@ -298,10 +302,17 @@ unsafe fn child_after_clone(plan: &ChildPlan) -> ! {
 /// # Safety
 /// Child-after-clone only, with the plan's report pointer.
 unsafe fn report_and_exit(report: *mut Report, step: ChildStep) -> ! {
-    // SAFETY: errno location and _exit are async-signal-safe; `report` is the parent's,
-    // which sleeps until this exit.
+    // SAFETY: the errno location is async-signal-safe; see `report_and_exit_with`.
+    unsafe { report_and_exit_with(report, step, *libc::__errno_location()) }
+}
+
+/// Leaves `step` and `errno` in the report and exits 127.
+///
+/// # Safety
+/// Child-after-clone only, with the plan's report pointer.
+unsafe fn report_and_exit_with(report: *mut Report, step: ChildStep, errno: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe; `report` is the parent's, kept until this exit.
     unsafe {
-        let errno = *libc::__errno_location();
         std::ptr::write_volatile(
             report,
             Report {
