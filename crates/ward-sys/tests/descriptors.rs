@@ -4,9 +4,7 @@
 //! own stdio.
 #![allow(unsafe_code)]
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
 
 mod common;
 
@@ -18,34 +16,6 @@ fn with_stdout_pipe(argv: &[&str]) -> (Spawned, OwnedFd) {
     let (read, write) = rustix::pipe::pipe().expect("pipe");
     let child = spawn(common::plain(argv, write, Vec::new())).expect("spawn");
     (child, read)
-}
-
-/// Everything on `read` up to end of file, which comes only once no one holds the write
-/// end; a test failure, not a hang, if it has not come within ten seconds.
-fn all_of(read: OwnedFd) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut file = std::fs::File::from(read);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd of this frame, for a descriptor `file` holds open.
-        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as libc::c_int) };
-        assert!(
-            ready > 0,
-            "no end of file within 10 s: a copy of the write end is still open; read so far {:?}",
-            String::from_utf8_lossy(&out)
-        );
-        match file.read(&mut chunk).expect("read") {
-            0 => return String::from_utf8_lossy(&out).into_owned(),
-            n => out.extend_from_slice(&chunk[..n]),
-        }
-    }
 }
 
 fn reap(child: Spawned) {
@@ -63,7 +33,7 @@ fn a_child_gets_its_stdio_and_nothing_else_and_ward_keeps_no_copy_of_its_pipe() 
     let high = unsafe { libc::fcntl(stray.as_raw_fd(), libc::F_DUPFD, 700) };
     assert!(high >= 700, "{}", std::io::Error::last_os_error());
     let (child, read) = with_stdout_pipe(&["ls", "/proc/self/fd"]);
-    let listed = all_of(read);
+    let listed = common::all_of(read);
     reap(child);
     // SAFETY: `high` was made above and is owned by no one else.
     unsafe { libc::close(high) };
@@ -85,7 +55,7 @@ fn spawns_from_several_threads_at_once_each_get_their_own_stdio() {
                     .map(|round| {
                         let word = format!("thread{i}-round{round}");
                         let (child, read) = with_stdout_pipe(&["echo", &word]);
-                        let out = all_of(read);
+                        let out = common::all_of(read);
                         reap(child);
                         (word, out)
                     })

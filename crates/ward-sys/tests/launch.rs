@@ -2,11 +2,8 @@
 //! prepares the next one meanwhile: several children in flight at once each get their own
 //! stdio and nothing else, `finish` reports a failed step as `spawn` does, and a launch
 //! dropped unfinished still lets its child run.
-#![allow(unsafe_code)]
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::OwnedFd;
 
 mod common;
 
@@ -17,34 +14,6 @@ fn with_stdout_pipe(argv: &[&str]) -> (Launched, OwnedFd) {
     let (read, write) = rustix::pipe::pipe().expect("pipe");
     let child = launch(common::plain(argv, write, Vec::new())).expect("launch");
     (child, read)
-}
-
-/// Everything on `read` up to end of file; a test failure, not a hang, if it has not come
-/// within ten seconds (a copy of the write end left open somewhere).
-fn all_of(read: OwnedFd) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut file = std::fs::File::from(read);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd of this frame, for a descriptor `file` holds open.
-        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as libc::c_int) };
-        assert!(
-            ready > 0,
-            "no end of file within 10 s; read so far {:?}",
-            String::from_utf8_lossy(&out)
-        );
-        match file.read(&mut chunk).expect("read") {
-            0 => return String::from_utf8_lossy(&out).into_owned(),
-            n => out.extend_from_slice(&chunk[..n]),
-        }
-    }
 }
 
 /// Waits for `pid` to end: its exit code.
@@ -74,7 +43,7 @@ fn children_in_flight_together_each_get_their_own_stdio_and_nothing_else() {
         let pid = child.pid();
         let spawned = child.finish().expect("finish");
         assert_eq!(spawned.pidfd.pid(), pid);
-        let out = all_of(read);
+        let out = common::all_of(read);
         let mut lines = out.lines();
         assert_eq!(lines.next(), Some(format!("child-{i}").as_str()), "{out}");
         let fds: Vec<&str> = lines.collect();
@@ -125,7 +94,7 @@ fn finish_names_the_step_that_failed_as_spawn_does() {
     // Both exited 127, like a shell whose exec failed; nothing was written.
     assert_eq!(reap(exec_pid), Some(127));
     assert_eq!(reap(chdir_pid), Some(127));
-    assert_eq!(all_of(read), "");
+    assert_eq!(common::all_of(read), "");
 }
 
 #[test]
@@ -133,6 +102,6 @@ fn a_launch_dropped_unfinished_still_runs_its_program() {
     let (child, read) = with_stdout_pipe(&["echo", "dropped"]);
     let pid = child.pid();
     drop(child);
-    assert_eq!(all_of(read), "dropped\n");
+    assert_eq!(common::all_of(read), "dropped\n");
     assert_eq!(reap(pid), Some(0));
 }
