@@ -19,8 +19,7 @@ impl Supervisor {
         rx: &mut mpsc::Receiver<Request>,
         until: impl std::future::Future,
     ) {
-        let until = std::pin::pin!(until);
-        let mut until = until;
+        let mut until = std::pin::pin!(until);
         loop {
             tokio::select! {
                 _ = &mut until => return,
@@ -117,6 +116,8 @@ impl Supervisor {
             let _ = done.send(());
         });
         self.answer_status_until(&mut rx, committed).await;
+        // A full queue answers `then` at once: the wait for its last commit is here.
+        self.journal.sync();
         for reply in self.shutdown.take().unwrap_or_default() {
             let _ = reply.send(crate::requests::json(&ward_api::Ack { ok: true }));
         }
