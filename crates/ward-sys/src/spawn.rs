@@ -516,9 +516,10 @@ fn clone_prepared(
             },
             None => crate::vfork::Wait::Exec,
         };
-        let plan = flight.plan.as_ref().expect("set above") as *const ChildPlan;
-        let arg = plan as *mut libc::c_void;
-        let clone = |cgroup: Option<RawFd>| {
+        // The plan as the child gets it, taken afresh for each clone: the second one's
+        // plan is changed in between.
+        let clone = |cgroup: Option<RawFd>, plan: &Option<ChildPlan>| {
+            let arg = plan.as_ref().expect("set above") as *const ChildPlan as *mut libc::c_void;
             // SAFETY: the plan and everything it points to are `flight`'s and `prep`'s,
             // which the caller keeps until the child has exec'd or exited: until this
             // returns with CLONE_VFORK, until `done` is cleared otherwise. `child_entry`
@@ -527,22 +528,26 @@ fn clone_prepared(
             unsafe { crate::vfork::vfork(child_entry, arg, cgroup, shared, wait) }
         };
         let born = match prep.born_in {
-            Some(dir) if crate::vfork::into_cgroup_available() => match clone(Some(dir)) {
-                // A child killed before its first instruction: on Linux 6.18 (at least)
-                // a cgroup that was ever killed through `cgroup.kill` kills every child
-                // born in it afterwards, as the kernel compares the kill count of the
-                // cgroup with that of ward's own. That zombie is left to the reaper, and
-                // the child joins by writing instead.
-                Ok(_) if flight.report().ran == 0 => {
-                    flight.done.store(1, Ordering::Release);
-                    None
+            Some(dir) if crate::vfork::into_cgroup_available() => {
+                match clone(Some(dir), &flight.plan) {
+                    // A child killed before its first instruction: on Linux 6.18 (at least)
+                    // a cgroup that was ever killed through `cgroup.kill` kills every child
+                    // born in it afterwards, as the kernel compares the kill count of the
+                    // cgroup with that of ward's own. That zombie is left to the reaper, and
+                    // the child joins by writing instead.
+                    Ok(_) if flight.report().ran == 0 => {
+                        // Detached, the kernel cleared the word at that child's exit; the next
+                        // child sets it again.
+                        flight.done.store(1, Ordering::Release);
+                        None
+                    }
+                    Ok(child) => Some(child),
+                    Err(e) => {
+                        crate::vfork::after_refusal(e).map_err(SpawnError::Fork)?;
+                        None
+                    }
                 }
-                Ok(child) => Some(child),
-                Err(e) => {
-                    crate::vfork::after_refusal(e).map_err(SpawnError::Fork)?;
-                    None
-                }
-            },
+            }
             _ => None,
         };
         // Not born in it: the child joins the directory by writing, before the others.
@@ -558,7 +563,7 @@ fn clone_prepared(
                         plan.cgroup_fds = std::ptr::from_ref(prep.cgroup_fds.as_slice());
                     }
                 }
-                clone(None).map_err(SpawnError::Fork)?
+                clone(None, &flight.plan).map_err(SpawnError::Fork)?
             }
         };
         Ok((born_in_cgroup, pid, pidfd))
@@ -610,12 +615,14 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
 /// CPUs' time. `Launched::finish` says how the spawn went, as `spawn` would have.
 pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
     let mut prep = prepare(&spec)?;
-    let stack = crate::vfork::ChildStack::take().map_err(SpawnError::Fork)?;
+    let stack = crate::vfork::detaches()
+        .then(crate::vfork::ChildStack::take)
+        .transpose()
+        .map_err(SpawnError::Fork)?;
     let mut flight = Box::new(Flight::new());
-    let detached = crate::vfork::detaches().then_some(&stack);
     let (born_in_cgroup, pid, pidfd) =
-        clone_prepared(&mut prep, &spec, &mut flight, None, detached)?;
-    if detached.is_none() {
+        clone_prepared(&mut prep, &spec, &mut flight, None, stack.as_ref())?;
+    if stack.is_none() {
         // Cloned with CLONE_VFORK: the child has exec'd or exited already.
         flight.done.store(0, Ordering::Release);
     }
@@ -627,7 +634,7 @@ pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
         pidfd: Some(pidfd),
         born_in_cgroup,
         flight,
-        stack: Some(stack),
+        stack,
         prep,
     })
 }
