@@ -42,7 +42,11 @@ pub fn backoff_delay(b: &Backoff, failures: u32, unit_random: f64) -> Duration {
     let growth = if exponent == 0 {
         1.0
     } else {
-        factor.powf(f64::from(exponent))
+        // The `libm` crate's pow (the algorithm glibc's is also built on) rather than
+        // `f64::powf`, which calls glibc's: with SQLite built without FTS5
+        // (.cargo/config.toml), this was the daemon's last call into libm.so, which took
+        // 320 KiB of every daemon's RSS to load and bind.
+        libm::pow(factor, f64::from(exponent))
     };
     // `initial_ns > 0` and `growth >= 1`, so this is positive, possibly +inf, never NaN.
     let base_ns = (initial_ns * growth).min(max_ns);
