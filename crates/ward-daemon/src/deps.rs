@@ -279,15 +279,25 @@ impl Supervisor {
         while self.answer_launch() {}
     }
 
-    /// Answers the oldest spawn in flight, if there is one. What its answer sets off
-    /// spawns as usual, without launching.
+    /// Answers the oldest spawn in flight, if there is one.
     fn answer_launch(&mut self) -> bool {
-        let Some((name, pending)) = self.launches.pop_front() else {
+        self.answer_launch_at(0)
+    }
+
+    /// Answers the spawn in flight at `at` in `launches`, if there is one there. What its
+    /// answer sets off spawns as usual, without launching.
+    pub(crate) fn answer_launch_at(&mut self, at: usize) -> bool {
+        let Some((name, pending)) = self.launches.remove(at) else {
             return false;
         };
         let answer = self.spawn_end(&name, pending);
         self.dispatch(&name, answer);
         true
+    }
+
+    /// Where `name`'s spawn in flight is in `launches`, if it has one.
+    pub(crate) fn launch_of(&self, name: &str) -> Option<usize> {
+        self.launches.iter().position(|(n, _)| n == name)
     }
 
     /// Starts the waiting units whose dependencies have become ready.

@@ -129,7 +129,7 @@ impl crate::supervisor::Supervisor {
     /// are not the operator's: the intent recorded before the shutdown stays.
     pub(crate) fn persist(&mut self, name: &str) {
         // A spawn in flight is recorded once it is answered, with its PID.
-        if self.launches.iter().any(|(n, _)| n == name) {
+        if self.launch_of(name).is_some() {
             return;
         }
         self.write_record(name, false);

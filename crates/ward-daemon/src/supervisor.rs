@@ -520,10 +520,8 @@ impl Supervisor {
     /// Feeds one event to a unit and carries out everything that follows from it.
     pub fn dispatch(&mut self, name: &str, event: Event) {
         // A spawn of this unit still in flight is answered first: the machine waits for it.
-        if let Some(at) = self.launches.iter().position(|(n, _)| n == name) {
-            let (name, pending) = self.launches.remove(at).expect("found above");
-            let answer = self.spawn_end(&name, pending);
-            self.dispatch(&name, answer);
+        if let Some(at) = self.launch_of(name) {
+            self.answer_launch_at(at);
         }
         if matches!(event, Event::Stop | Event::Restart)
             && let Some(unit) = self.units.get_mut(name)
