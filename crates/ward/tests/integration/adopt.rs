@@ -38,13 +38,7 @@ fn twenty_services_survive_a_killed_daemon_without_a_restart_or_a_lost_line() {
         "[services.ticker]\ncommand = [\"{bin}\", \"print-every\", \"10\"]\n"
     ));
     let mut w = Ward::up(&toml);
-    let before = wait_for("20 services running", || {
-        let st = w.status();
-        st.services
-            .iter()
-            .all(|s| s.state == UnitState::Running)
-            .then_some(st)
-    });
+    let before = w.wait_all_running("20 services running");
     let pids: Vec<(String, u32)> = before
         .services
         .iter()

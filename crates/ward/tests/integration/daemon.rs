@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 use ward_api::UnitState;
 
-use crate::fixture::{Ward, alive, kill, testbin, wait_for};
+use crate::fixture::{Ward, alive, kill, sleepers, testbin, wait_for};
 
 #[test]
 fn a_second_daemon_on_the_same_state_dir_is_refused() {
@@ -138,21 +138,8 @@ fn a_request_after_the_last_turn_is_answered_at_once() {
 /// At 6,400 units a status asked while that commit ran was told `503`.
 #[test]
 fn status_is_answered_until_the_daemon_stops_accepting() {
-    let bin = testbin();
-    let mut toml = String::new();
-    for i in 0..100 {
-        toml.push_str(&format!(
-            "[services.s{i:03}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
-        ));
-    }
-    let mut w = Ward::up(&toml);
-    wait_for("100 services running", || {
-        let st = w.status();
-        st.services
-            .iter()
-            .all(|s| s.state == UnitState::Running)
-            .then_some(())
-    });
+    let mut w = Ward::up(&sleepers(100));
+    w.wait_all_running("100 services running");
     let socket = w.dir.path().join(".ward/ward.sock");
     let asker = std::thread::spawn(move || {
         let mut codes = Vec::new();

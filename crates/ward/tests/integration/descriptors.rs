@@ -6,21 +6,14 @@ use std::process::Stdio;
 
 use ward_api::UnitState;
 
-use crate::fixture::{Ward, external, testbin, wait_for};
-
-fn services(n: usize) -> String {
-    let bin = testbin();
-    (0..n)
-        .map(|i| format!("[services.s{i:03}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"))
-        .collect()
-}
+use crate::fixture::{Ward, external, sleepers, wait_for};
 
 #[test]
 fn a_config_that_cannot_fit_is_refused_with_numbers_and_nothing_starts() {
     let (Some(prlimit), Some(setpriv)) = (external("prlimit"), external("setpriv")) else {
         return;
     };
-    let w = Ward::new(&services(100));
+    let w = Ward::new(&sleepers(100));
     // A hard limit of 300 that the daemon may not raise, even as root.
     let out = w
         .wrapped(&[
@@ -61,7 +54,7 @@ fn a_config_that_fits_under_the_hard_limit_starts_every_unit() {
     let Some(prlimit) = external("prlimit") else {
         return;
     };
-    let mut w = Ward::new(&services(200));
+    let mut w = Ward::new(&sleepers(200));
     // A soft limit far too low, a hard limit with room: the daemon raises the soft one.
     w.start_daemon_wrapped(&[prlimit.to_str().expect("path"), "--nofile=300:4096"]);
     let st = wait_for("200 services running", || {
@@ -94,7 +87,7 @@ fn a_reload_that_cannot_fit_changes_nothing() {
     let (Some(prlimit), Some(setpriv)) = (external("prlimit"), external("setpriv")) else {
         return;
     };
-    let mut w = Ward::new(&services(5));
+    let mut w = Ward::new(&sleepers(5));
     // 5 units need 276 of 300; 15 would need 316.
     w.start_daemon_wrapped(&[
         prlimit.to_str().expect("path"),
@@ -103,14 +96,8 @@ fn a_reload_that_cannot_fit_changes_nothing() {
         "--bounding-set=-sys_resource",
         "--inh-caps=-sys_resource",
     ]);
-    wait_for("5 services running", || {
-        let st = w.status();
-        st.services
-            .iter()
-            .all(|s| s.state == UnitState::Running)
-            .then_some(())
-    });
-    std::fs::write(&w.config, services(15)).expect("write config");
+    w.wait_all_running("5 services running");
+    std::fs::write(&w.config, sleepers(15)).expect("write config");
     let out = w.cli(&["reload"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");

@@ -18,6 +18,15 @@ pub fn ward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_ward")
 }
 
+/// A config of `count` services `s000`, `s001`, … that sleep for five minutes: the tests
+/// of many units at once.
+pub fn sleepers(count: usize) -> String {
+    let bin = testbin();
+    (0..count)
+        .map(|i| format!("[services.s{i:03}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"))
+        .collect()
+}
+
 /// The misbehaving test program, built beside `ward`.
 ///
 /// Cargo builds a binary for an integration test only when it belongs to the same
@@ -458,6 +467,17 @@ impl Ward {
                 .into_iter()
                 .find(|s| s.name == name)?;
             check(&s).then_some(s)
+        })
+    }
+
+    /// Waits until every unit the status lists is running, and returns that status.
+    pub fn wait_all_running(&self, what: &str) -> StatusResponse {
+        wait_for(what, || {
+            let st = self.status();
+            st.services
+                .iter()
+                .all(|s| s.state == ward_api::UnitState::Running)
+                .then_some(st)
         })
     }
 

@@ -4,7 +4,7 @@
 use rustix::process::Signal;
 use ward_api::UnitState;
 
-use crate::fixture::{Ward, alive, kill, wait_for};
+use crate::fixture::{Ward, alive, kill};
 
 #[test]
 fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
@@ -24,13 +24,7 @@ fn the_quickstart_example_runs_recovers_and_goes_down_cleanly() {
     assert_eq!(code, 200);
     assert!(page.contains("<title>ward</title>"), "{page}");
     let names = ["clock", "web.0", "web.1", "worker"];
-    let status = wait_for("every example service running", || {
-        let st = w.status();
-        st.services
-            .iter()
-            .all(|s| s.state == UnitState::Running)
-            .then_some(st)
-    });
+    let status = w.wait_all_running("every example service running");
     let listed: Vec<&str> = status.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(listed, names);
 

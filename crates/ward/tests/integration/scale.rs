@@ -2,20 +2,14 @@
 
 use ward_api::{UnitIntent, UnitState};
 
-use crate::fixture::{Ward, alive, testbin, wait_for};
+use crate::fixture::{Ward, alive, sleepers, testbin, wait_for};
 
 /// A daemon starts its units a slice at a time and answers between the slices: from its
 /// first answer on, every unit is running, starting, or queued to start with intent `run`;
 /// none looks stopped on purpose, and none is missing.
 #[test]
 fn every_unit_is_running_or_queued_from_the_first_status_on() {
-    let bin = testbin();
-    let mut toml = String::new();
-    for i in 0..300 {
-        toml.push_str(&format!(
-            "[services.s{i:03}]\ncommand = [\"{bin}\", \"sleep\", \"300\"]\n"
-        ));
-    }
+    let mut toml = sleepers(300);
     toml.push_str("[services.manual]\ncommand = [\"sleep\", \"300\"]\nautostart = false\n");
     let w = Ward::up(&toml);
     let mut queued_seen = false;
@@ -59,13 +53,7 @@ fn a_hundred_services_start_and_stop_cleanly() {
         ));
     }
     let w = Ward::up(&toml);
-    let st = wait_for("100 services running", || {
-        let st = w.status();
-        st.services
-            .iter()
-            .all(|s| s.state == UnitState::Running)
-            .then_some(st)
-    });
+    let st = w.wait_all_running("100 services running");
     assert_eq!(st.services.len(), 100);
     let pids: Vec<u32> = st.services.iter().filter_map(|s| s.pid).collect();
     assert_eq!(pids.len(), 100);
