@@ -124,6 +124,8 @@ impl Supervisor {
         let askers = self.reloads.reading.take().unwrap_or_default();
         let outcome = self.reload(read);
         self.answer_reloads(askers, outcome);
+        // The old config and the new one's parse were both held until now.
+        ward_sys::heap::release_free();
         let next = std::mem::take(&mut self.reloads.next);
         if !next.is_empty() {
             self.start_read(next);

@@ -14,6 +14,7 @@ pub mod daemonize;
 pub mod favordynmods;
 pub mod fifo;
 pub mod groups;
+pub mod heap;
 pub mod identity;
 pub mod kernel_release;
 pub mod kfile;
