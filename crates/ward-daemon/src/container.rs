@@ -26,7 +26,7 @@ impl Unit {
         match self.machine.state() {
             State::Exited | State::Failed | State::Completed if !scheduled => Standing::Ended,
             State::Stopped
-                if self.waiting_for.is_empty()
+                if self.seldom().waiting_for.is_empty()
                     && !self.start_queued
                     && !scheduled
                     && self.machine.intent() == Intent::Stop =>
@@ -131,7 +131,9 @@ impl Supervisor {
             .units
             .values()
             .filter(|u| {
-                u.machine.intent() == Intent::Run || u.start_queued || !u.waiting_for.is_empty()
+                u.machine.intent() == Intent::Run
+                    || u.start_queued
+                    || !u.seldom().waiting_for.is_empty()
             })
             .filter(|u| !u.is_ready())
             .map(|u| format!("{} ({})", u.name, u.machine.state().as_str()))

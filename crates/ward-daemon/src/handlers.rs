@@ -102,8 +102,8 @@ impl Supervisor {
                             .collect()
                     };
                 let extra = crate::metrics::Extra {
-                    crashes: counts(|u| &u.crashes),
-                    restarts: counts(|u| &u.restarts_by_reason),
+                    crashes: counts(|u| &u.seldom().crashes),
+                    restarts: counts(|u| &u.seldom().restarts_by_reason),
                 };
                 tokio::task::spawn_blocking(move || {
                     let answer = crate::metrics::encode(&status, &extra)
@@ -319,7 +319,7 @@ impl Supervisor {
                 && u.main.is_some()
             {
                 // Remembered so that a death by it is not taken for a crash.
-                u.operator_signal = Some(signal);
+                u.seldom_mut().operator_signal = Some(signal);
             }
         }
         let results = names
@@ -453,8 +453,8 @@ impl Supervisor {
                 .then(|| u.health.health().as_str().to_string()),
             health_last: u.health.last().map(str::to_string),
             ready: u.is_ready(),
-            waiting_for: u.waiting_for.clone(),
-            waiting_reasons: if u.waiting_for.is_empty() {
+            waiting_for: u.seldom().waiting_for.clone(),
+            waiting_reasons: if u.seldom().waiting_for.is_empty() {
                 Vec::new()
             } else {
                 self.waiting_reasons(&u.name)
@@ -481,7 +481,7 @@ impl Supervisor {
                 .get(&u.instance.service.name)
                 .map(|s| s.depends_on.iter().map(|d| d.service.clone()).collect())
                 .unwrap_or_default(),
-            status_text: u.notify_status.clone(),
+            status_text: u.seldom().notify_status.clone(),
             // What the rounds last read before they stopped (nobody looked) is not the
             // present: shown only while fresh.
             usage: u
@@ -519,9 +519,10 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
         State::Running => (!wants_stop, format!("running{pid}")),
         State::Starting => (!wants_stop, format!("starting{pid}")),
         State::Stopping => (true, format!("stopping{pid}")),
-        State::Stopped if !u.waiting_for.is_empty() && !wants_stop => {
-            (true, format!("waiting for {}", u.waiting_for.join(", ")))
-        }
+        State::Stopped if !u.seldom().waiting_for.is_empty() && !wants_stop => (
+            true,
+            format!("waiting for {}", u.seldom().waiting_for.join(", ")),
+        ),
         State::Completed => (true, "completed".to_string()),
         State::Stopped if u.start_queued && !wants_stop => (true, "starts in a moment".to_string()),
         State::Stopped => (wants_stop, "stopped".to_string()),

@@ -31,15 +31,20 @@ impl Supervisor {
         };
         let svc = &unit.instance.service;
         let now = Instant::now();
-        unit.health = Default::default();
-        unit.hang = None;
-        unit.notify_status = None;
-        unit.ready_notified = adopted;
-        unit.probe_due = svc
+        let probe_due = svc
             .health
             .as_ref()
             .map(|h| now + h.interval.min(FIRST_PROBES));
-        unit.watchdog_due = svc.watchdog.map(|w| now + w);
+        let watchdog_due = svc.watchdog.map(|w| now + w);
+        unit.health = Default::default();
+        unit.ready_notified = adopted;
+        if probe_due.is_some() || watchdog_due.is_some() || unit.seldom.is_some() {
+            let s = unit.seldom_mut();
+            s.hang = None;
+            s.notify_status = None;
+            s.probe_due = probe_due;
+            s.watchdog_due = watchdog_due;
+        }
     }
 
     /// Starts the probes that are due.
@@ -48,7 +53,7 @@ impl Supervisor {
         let due: Vec<String> = self
             .units
             .values()
-            .filter(|u| u.probe_due.is_some_and(|at| at <= now))
+            .filter(|u| u.seldom().probe_due.is_some_and(|at| at <= now))
             .map(|u| u.name.clone())
             .collect();
         for name in due {
@@ -60,7 +65,9 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
-        unit.probe_due = None;
+        if let Some(s) = unit.seldom_held() {
+            s.probe_due = None;
+        }
         let (Some(check), Some(main)) = (unit.instance.service.health.clone(), &unit.main) else {
             return;
         };
@@ -120,7 +127,7 @@ impl Supervisor {
                     unit,
                     argv.clone(),
                     env,
-                    false,
+                    None,
                     cgroup.as_ref(),
                 );
                 let spawned = spec
@@ -182,8 +189,8 @@ impl Supervisor {
         } else {
             check.interval.min(FIRST_PROBES)
         };
-        if unit.hang.is_none() {
-            unit.probe_due = Some(Instant::now() + pace);
+        if unit.seldom().hang.is_none() {
+            unit.seldom_mut().probe_due = Some(Instant::now() + pace);
         }
         match change {
             None => {}
@@ -204,7 +211,7 @@ impl Supervisor {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
-        if unit.hang.is_some() || unit.main.is_none() {
+        if unit.seldom().hang.is_some() || unit.main.is_none() {
             return;
         }
         tracing::warn!(unit = %name, why = %why, "hung: restarting it");
@@ -219,9 +226,10 @@ impl Supervisor {
             action: format!("hung: {why}; stopping it to restart it"),
             delay_ms: None,
         });
-        unit.hang = Some(why);
-        unit.probe_due = None;
-        unit.watchdog_due = None;
+        let s = unit.seldom_mut();
+        s.hang = Some(why);
+        s.probe_due = None;
+        s.watchdog_due = None;
         self.dispatch(name, ward_core::machine::Event::Hung);
     }
 }

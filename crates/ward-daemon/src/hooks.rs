@@ -69,14 +69,15 @@ pub(crate) fn side_env(name: &str, unit: &Unit, kind: HookKind) -> Vec<(String, 
 }
 
 /// How ward runs such a program: in the service's directory, as ward's own child, with
-/// its output in the unit's log (`to_log`) or discarded. One that discards its output
-/// (a probe, run every few seconds) also dies with ward.
+/// its output in the unit's log (`to_log`: the runtime dir of the unit's FIFOs) or
+/// discarded. One that discards its output (a probe, run every few seconds) also dies
+/// with ward.
 pub(crate) fn side_spec(
     nofile: ward_sys::limits::Limit,
     unit: &Unit,
     argv: Vec<String>,
     env: Vec<(String, String)>,
-    to_log: bool,
+    to_log: Option<&std::path::Path>,
     cgroup: Option<&ServiceCgroup>,
 ) -> std::io::Result<ward_sys::spawn::SpawnSpec> {
     // The service's /tmp, made again if it went (a hook before the first run after a
@@ -84,10 +85,9 @@ pub(crate) fn side_spec(
     if let Some(dir) = &unit.private_tmp {
         crate::private_tmp::ensure(dir)?;
     }
-    let (stdout, stderr) = if to_log {
-        unit.output_ends()?
-    } else {
-        (ward_sys::spawn::dev_null()?, ward_sys::spawn::dev_null()?)
+    let (stdout, stderr) = match to_log {
+        Some(runtime_dir) => unit.output_ends(runtime_dir)?,
+        None => (ward_sys::spawn::dev_null()?, ward_sys::spawn::dev_null()?),
     };
     Ok(ward_sys::spawn::SpawnSpec {
         argv: crate::launch::expand_argv(&argv, &env).0,
@@ -103,7 +103,7 @@ pub(crate) fn side_spec(
         nofile: Some(nofile),
         // The service's own confinement.
         rlimits: *unit.instance.service.rlimits,
-        parent_death_signal: (!to_log).then_some(ward_core::Signal::KILL),
+        parent_death_signal: to_log.is_none().then_some(ward_core::Signal::KILL),
         umask: unit.instance.service.umask,
         no_new_privs: unit.instance.service.no_new_privs,
         credentials: unit.instance.service.credentials.as_deref().cloned(),
@@ -256,7 +256,14 @@ impl Supervisor {
             env.push(("WARD_MAIN_PID".into(), main.to_string()));
         }
         let cgroup = side_cgroup(self.cgroups.as_ref(), &side_name(name, kind));
-        let spec = side_spec(self.nofile, unit, argv, env, true, cgroup.as_ref());
+        let spec = side_spec(
+            self.nofile,
+            unit,
+            argv,
+            env,
+            Some(&self.config.supervisor.runtime_dir),
+            cgroup.as_ref(),
+        );
         let timeout = unit.instance.service.hook_timeout;
         let result = spec
             .map_err(HookFailure::Prepare)

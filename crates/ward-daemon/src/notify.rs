@@ -98,9 +98,9 @@ impl Supervisor {
         if !matches!(unit.machine.state(), State::Starting | State::Running) {
             return;
         }
-        if msg.stopping && unit.watchdog_due.is_some() {
+        if msg.stopping && unit.seldom().watchdog_due.is_some() {
             // A service on its way out stops feeding its watchdog; that is no hang.
-            unit.watchdog_due = None;
+            unit.seldom_mut().watchdog_due = None;
             logs::note(
                 &sink,
                 &unit.log,
@@ -113,7 +113,7 @@ impl Supervisor {
                 Some(r) => r.text(&status).into_owned(),
                 None => status,
             };
-            unit.notify_status = Some(status);
+            unit.seldom_mut().notify_status = Some(status);
         }
         if msg.ready && !unit.ready_notified {
             unit.ready_notified = true;
@@ -122,9 +122,9 @@ impl Supervisor {
         }
         if msg.watchdog
             && let Some(every) = unit.instance.service.watchdog
-            && unit.hang.is_none()
+            && unit.seldom().hang.is_none()
         {
-            unit.watchdog_due = Some(Instant::now() + every);
+            unit.seldom_mut().watchdog_due = Some(Instant::now() + every);
         }
         if msg.watchdog_trigger && unit.instance.service.watchdog.is_some() {
             self.hung(
@@ -140,7 +140,7 @@ impl Supervisor {
         let late: Vec<(String, String)> = self
             .units
             .values()
-            .filter(|u| u.watchdog_due.is_some_and(|at| at <= now))
+            .filter(|u| u.seldom().watchdog_due.is_some_and(|at| at <= now))
             .filter_map(|u| {
                 let every = u.instance.service.watchdog?;
                 Some((
@@ -153,8 +153,8 @@ impl Supervisor {
             })
             .collect();
         for (name, why) in late {
-            if let Some(unit) = self.units.get_mut(&name) {
-                unit.watchdog_due = None;
+            if let Some(s) = self.units.get_mut(&name).and_then(|u| u.seldom_held()) {
+                s.watchdog_due = None;
             }
             self.hung(&name, why);
         }

@@ -129,7 +129,7 @@ impl Supervisor {
             sup.log_dir.clone(),
         ];
         for unit in self.units.values() {
-            paths.extend(unit.fifos.iter().cloned());
+            paths.extend(unit.fifos(&sup.runtime_dir));
         }
         paths.iter().any(|p| !p.exists())
     }
@@ -206,7 +206,7 @@ impl Supervisor {
         let names: Vec<String> = self.units.keys().cloned().collect();
         for name in &names {
             if let Some(unit) = self.units.get_mut(name)
-                && unit.fifos.iter().any(|f| !f.exists())
+                && unit.fifos(&sup.runtime_dir).iter().any(|f| !f.exists())
             {
                 unit.output = Err("its FIFOs went away".into());
             }

@@ -97,8 +97,8 @@ impl Supervisor {
             // Nobody has looked for a while: nothing is armed until the next look. The
             // next round's CPU percent must not average the whole quiet time.
             self.sampler.due = None;
-            for unit in self.units.values_mut() {
-                unit.last_cpu = None;
+            for s in self.units.values_mut().filter_map(|u| u.seldom_held()) {
+                s.last_cpu = None;
             }
             return;
         }
@@ -152,11 +152,12 @@ impl Supervisor {
             if unit.main.as_ref().map(|m| m.pidfd.pid()) != Some(r.main) {
                 continue;
             }
-            let before = unit.last_cpu.filter(|(_, _, main)| *main == r.main);
+            let seldom = unit.seldom_mut();
+            let before = seldom.last_cpu.filter(|(_, _, main)| *main == r.main);
             let cpu_percent = before.and_then(|(at, ns, _)| {
                 ward_core::sample::cpu_percent(ns, r.usage.cpu_ns, r.at.duration_since(at))
             });
-            unit.last_cpu = Some((r.at, r.usage.cpu_ns, r.main));
+            seldom.last_cpu = Some((r.at, r.usage.cpu_ns, r.main));
             // The run's peak: a spawn clears the usage, so what is there is this run's,
             // across a stop of the rounds too.
             let peak = unit
@@ -188,10 +189,11 @@ impl Supervisor {
                 cpu_percent,
                 memory_rss_bytes: r.usage.rss_bytes,
             };
-            if unit.usage_trail.len() >= ward_api::USAGE_POINTS {
-                unit.usage_trail.pop_front();
+            let trail = &mut unit.seldom_mut().usage_trail;
+            if trail.len() >= ward_api::USAGE_POINTS {
+                trail.pop_front();
             }
-            unit.usage_trail.push_back(point);
+            trail.push_back(point);
             if publish {
                 round.push(ward_api::UnitUsage {
                     unit: r.name,

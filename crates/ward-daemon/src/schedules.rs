@@ -144,7 +144,7 @@ impl Supervisor {
             let Some(schedule) = &unit.instance.service.schedule else {
                 continue;
             };
-            let idle = unit.is_down() && unit.waiting_for.is_empty() && !unit.start_queued;
+            let idle = unit.is_down() && unit.seldom().waiting_for.is_empty() && !unit.start_queued;
             let Some(armed) = unit.schedule.as_mut() else {
                 continue;
             };

@@ -82,13 +82,14 @@ impl Supervisor {
         if unit.output.is_ok() {
             return Ok(());
         }
+        let [out, err] = unit.fifos(&sup.runtime_dir);
         let opened = (|| {
-            let out_r = ward_sys::fifo::open_reader(&unit.fifos[0]).or_else(|e| {
+            let out_r = ward_sys::fifo::open_reader(&out).or_else(|e| {
                 crate::persist::made_again(e, &sup.runtime_dir.join("io"), || {
-                    ward_sys::fifo::open_reader(&unit.fifos[0])
+                    ward_sys::fifo::open_reader(&out)
                 })
             })?;
-            let err_r = ward_sys::fifo::open_reader(&unit.fifos[1])?;
+            let err_r = ward_sys::fifo::open_reader(&err)?;
             Ok::<_, std::io::Error>((out_r, err_r))
         })();
         match opened {
@@ -108,11 +109,6 @@ impl Supervisor {
     fn build_unit(&mut self, instance: Instance) -> Unit {
         let name = instance.name.clone();
         let sup = &self.config.supervisor;
-        let io_dir = sup.runtime_dir.join("io");
-        let (out_path, err_path) = (
-            io_dir.join(format!("{name}.out")),
-            io_dir.join(format!("{name}.err")),
-        );
         let log = self.logs.open(
             sup.log_dir.join(format!("{name}.log")),
             sup.log_max_size,
@@ -133,7 +129,6 @@ impl Supervisor {
             main: None,
             containment: Containment::Tree,
             set_up: false,
-            fifos: [out_path, err_path],
             log,
             timer: None,
             awaiting_tree: false,
@@ -148,7 +143,6 @@ impl Supervisor {
             repair_before_spawn: false,
             restore_before_spawn: false,
             on_failure_due: false,
-            operator_signal: None,
             verdict: None,
             output: Err("not set up yet".into()),
             persisted: None,
@@ -156,14 +150,7 @@ impl Supervisor {
             last_exit_at: None,
             removing: false,
             health: Default::default(),
-            probe_due: None,
             ready_notified: false,
-            notify_status: None,
-            watchdog_due: None,
-            hang: None,
-            waiting_for: Vec::new(),
-            waiting_since: None,
-            completed_at: None,
             schedule: None,
             post_start_pending: false,
             held_stop: None,
@@ -171,10 +158,7 @@ impl Supervisor {
             start_queued: false,
             private_tmp,
             usage: None,
-            usage_trail: Default::default(),
-            last_cpu: None,
-            crashes: Default::default(),
-            restarts_by_reason: Default::default(),
+            seldom: None,
         }
     }
 }

@@ -65,7 +65,7 @@ impl Supervisor {
             .controllers
             .for_run(crate::setup::wants(&unit.instance));
         let plumbing = (|| {
-            let (stdout, stderr) = unit.output_ends()?;
+            let (stdout, stderr) = unit.output_ends(&self.config.supervisor.runtime_dir)?;
             Ok::<_, std::io::Error>(Plumbing {
                 stdout,
                 stderr,
@@ -199,11 +199,13 @@ impl Supervisor {
                 logs::note(&sink, &unit.log, &format!("started pid {pid}"));
                 unit.last_started = Some(started);
                 unit.stop_escalated = false;
-                unit.operator_signal = None;
                 unit.oom_baseline = baseline;
                 // A new run's samples start afresh, its peak too.
                 unit.usage = None;
-                unit.last_cpu = None;
+                if let Some(s) = unit.seldom_held() {
+                    s.operator_signal = None;
+                    s.last_cpu = None;
+                }
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
                 let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {

@@ -526,8 +526,10 @@ impl Supervisor {
         if matches!(event, Event::Stop | Event::Restart)
             && let Some(unit) = self.units.get_mut(name)
         {
-            unit.waiting_for.clear();
-            unit.waiting_since = None;
+            if let Some(s) = unit.seldom_held() {
+                s.waiting_for.clear();
+                s.waiting_since = None;
+            }
             unit.start_queued = false;
             self.stop_side_processes(name);
         }
@@ -620,7 +622,7 @@ impl Supervisor {
                     unit.on_failure_due = true;
                 }
                 if to == State::Completed {
-                    unit.completed_at = Some(Instant::now());
+                    unit.seldom_mut().completed_at = Some(Instant::now());
                 }
                 self.note_failure(name, to);
             }
@@ -634,7 +636,11 @@ impl Supervisor {
                         .verdict
                         .as_deref()
                         .map_or("unknown", |(v, _)| v.class.as_str());
-                    *unit.restarts_by_reason.entry(reason).or_default() += 1;
+                    *unit
+                        .seldom_mut()
+                        .restarts_by_reason
+                        .entry(reason)
+                        .or_default() += 1;
                 }
                 if recovery == Recovery::StartLimit {
                     let limit = unit.instance.service.start_limit;
@@ -752,7 +758,7 @@ impl Supervisor {
                     let _ = crate::private_tmp::remove(dir);
                 }
                 persist::remove(&self.config.supervisor.runtime_dir, &name);
-                for fifo in &unit.fifos {
+                for fifo in unit.fifos(&self.config.supervisor.runtime_dir) {
                     let _ = std::fs::remove_file(fifo);
                 }
                 tracing::info!(unit = %name, "removed");

@@ -36,9 +36,13 @@ impl Supervisor {
                 .as_ref()
                 .filter(|a| !a.paused)
                 .and_then(|a| a.due);
-            for at in [unit.probe_due, unit.watchdog_due, scheduled]
-                .into_iter()
-                .flatten()
+            for at in [
+                unit.seldom().probe_due,
+                unit.seldom().watchdog_due,
+                scheduled,
+            ]
+            .into_iter()
+            .flatten()
             {
                 next = next.min(at);
             }

@@ -157,8 +157,10 @@ impl Supervisor {
                 logs::note(&self.logs.sink(), &unit.log, &line);
             }
         }
-        unit.probe_due = None;
-        unit.watchdog_due = None;
+        if let Some(s) = unit.seldom_held() {
+            s.probe_due = None;
+            s.watchdog_due = None;
+        }
         unit.last_exit_at = Some(SystemTime::now());
         logs::note(&self.logs.sink(), &unit.log, &exit_note(status));
         tracing::info!(unit = %name, pid = main.identity.pid, status = %status, "main process ended");
@@ -217,12 +219,12 @@ impl Supervisor {
             )),
             earlier_boot: false,
             supervisor_crashed: false,
-            operator_signal: unit.operator_signal,
+            operator_signal: unit.seldom().operator_signal,
             pids_limit_hits: match (unit.oom_baseline.pids_hits, counters.pids_hits) {
                 (Some(before), Some(now)) => now.saturating_sub(before),
                 _ => 0,
             },
-            hang: unit.hang.take(),
+            hang: unit.seldom_held().and_then(|s| s.hang.take()),
             dependents,
             peak_memory: peak,
             memory_limit: unit.instance.service.memory_max,
@@ -298,7 +300,11 @@ impl Supervisor {
         if let Some(unit) = self.units.get_mut(name) {
             unit.verdict = Some(Box::new((verdict.clone(), SystemTime::now())));
             if verdict.class.is_crash() {
-                *unit.crashes.entry(verdict.class.as_str()).or_default() += 1;
+                *unit
+                    .seldom_mut()
+                    .crashes
+                    .entry(verdict.class.as_str())
+                    .or_default() += 1;
             }
         }
         if verdict.class.is_crash() {

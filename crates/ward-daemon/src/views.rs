@@ -135,10 +135,10 @@ impl Supervisor {
             units: self
                 .units
                 .values()
-                .filter(|u| !u.usage_trail.is_empty())
+                .filter(|u| !u.seldom().usage_trail.is_empty())
                 .map(|u| ward_api::UnitUsage {
                     unit: u.name.clone(),
-                    points: u.usage_trail.iter().copied().collect(),
+                    points: u.seldom().usage_trail.iter().copied().collect(),
                 })
                 .collect(),
         })
