@@ -24,9 +24,19 @@ fn service_id(
     let id = tx
         .prepare_cached("SELECT id FROM services WHERE name = ?1")?
         .query_row([unit], |r| r.get(0))?;
+    if ids.len() >= IDS_CACHED {
+        // A new map: a cleared one keeps its table.
+        *ids = HashMap::new();
+    }
     ids.insert(unit.to_string(), id);
     Ok(id)
 }
+
+/// How many units' ids the writer keeps at most. The cache saves two statements for
+/// every record of a unit it holds; the units that make many records (a crash storm,
+/// a flapping service) are few at a time, and a cache of every unit was 420 KB of the
+/// daemon's memory at 5,000 units. Full, it starts again empty.
+pub(crate) const IDS_CACHED: usize = 1024;
 
 /// The service a unit name belongs to, for units the journal meets before their
 /// `Record::Unit`: `web.2` belongs to `web`.
@@ -232,5 +242,33 @@ mod tests {
         assert_eq!(service_of("web.2"), "web");
         assert_eq!(service_of("web"), "web");
         assert_eq!(service_of("a.b"), "a.b");
+    }
+
+    #[test]
+    fn the_ids_cache_stays_bounded_and_every_unit_keeps_its_own_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::schema::open_checked(&dir.path().join("j.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut ids = HashMap::new();
+        let n = IDS_CACHED * 2 + 10;
+        let first: Vec<i64> = (0..n)
+            .map(|i| service_id(&tx, &mut ids, &format!("u{i}"), "s").unwrap())
+            .collect();
+        assert!(ids.len() <= IDS_CACHED, "{} ids cached", ids.len());
+        // Asked again, cached or not, each unit has the id its row was given.
+        for (i, id) in first.iter().enumerate() {
+            let again = service_id(&tx, &mut ids, &format!("u{i}"), "s").unwrap();
+            assert_eq!(again, *id, "u{i}");
+            let row: i64 = tx
+                .query_row(
+                    "SELECT id FROM services WHERE name = ?1",
+                    [format!("u{i}")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(row, *id);
+        }
+        let distinct: std::collections::HashSet<_> = first.iter().collect();
+        assert_eq!(distinct.len(), n);
     }
 }
