@@ -150,7 +150,8 @@ impl Supervisor {
         let identity = ward_sys::ProcessIdentity {
             pid: main.pid,
             start_time: main.start_time,
-            boot_id: main.boot_id.clone(),
+            // The running boot's, which the record's is (above): shared, not copied.
+            boot_id: ward_sys::identity::boot_id().map_err(|_| ExitStatus::Unknown)?,
         };
         let Some(unit) = self.units.get_mut(name) else {
             return Err(ExitStatus::Unknown);
@@ -165,7 +166,7 @@ impl Supervisor {
             unit.pidfile = crate::spawning::write_pidfile(
                 &path,
                 main.pid,
-                &unit.name,
+                unit.name(),
                 &unit.instance.service.command,
             )
             .map_err(|e| {

@@ -136,7 +136,7 @@ impl Supervisor {
                     || !u.seldom().waiting_for.is_empty()
             })
             .filter(|u| !u.is_ready())
-            .map(|u| format!("{} ({})", u.name, u.machine.state().as_str()))
+            .map(|u| format!("{} ({})", u.name(), u.machine.state().as_str()))
             .collect();
         if not_ready.is_empty() {
             json(&ward_api::Ack { ok: true })

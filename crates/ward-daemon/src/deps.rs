@@ -181,7 +181,7 @@ impl Supervisor {
                     .filter(|u| !u.meets(edge.condition, since))
                     .map(|u| match u.instance.service.instances {
                         1 => u.whereabouts(),
-                        _ => format!("{}: {}", u.name, u.whereabouts()),
+                        _ => format!("{}: {}", u.name(), u.whereabouts()),
                     })
                     .collect();
                 format!(
@@ -244,7 +244,7 @@ impl Supervisor {
                     (u.machine.intent() == Intent::Stop && u.seldom().waiting_for.is_empty())
                         || u.machine.state() == State::Completed
                 })
-                .map(|u| u.name.clone())
+                .map(|u| u.name().to_string())
                 .collect();
             for d in idle {
                 self.request_start(&d);
@@ -324,7 +324,7 @@ impl Supervisor {
             .units
             .values()
             .filter(|u| !u.seldom().waiting_for.is_empty())
-            .map(|u| u.name.clone())
+            .map(|u| u.name().to_string())
             .collect();
         for name in waiting {
             let unmet = self.unmet(&name);

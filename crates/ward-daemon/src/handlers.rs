@@ -98,7 +98,7 @@ impl Supervisor {
                         self.units
                             .values()
                             .filter(|u| !of(u).is_empty())
-                            .map(|u| (u.name.clone(), of(u).clone()))
+                            .map(|u| (u.name().to_string(), of(u).clone()))
                             .collect()
                     };
                 let extra = crate::metrics::Extra {
@@ -328,18 +328,18 @@ impl Supervisor {
             .map(|u| match &u.main {
                 Some(main) => match main.pidfd.send_signal(signal) {
                     Ok(()) => UnitResult {
-                        name: u.name.clone(),
+                        name: u.name().to_string(),
                         ok: true,
                         message: format!("sent {} to pid {}", signal.name(), main.pidfd.pid()),
                     },
                     Err(e) => UnitResult {
-                        name: u.name.clone(),
+                        name: u.name().to_string(),
                         ok: false,
                         message: format!("cannot send {}: {e}", signal.name()),
                     },
                 },
                 None => UnitResult {
-                    name: u.name.clone(),
+                    name: u.name().to_string(),
                     ok: false,
                     message: format!("not running ({})", u.machine.state().as_str()),
                 },
@@ -411,7 +411,7 @@ impl Supervisor {
         let m = &u.machine;
         let running_since = u.main.as_ref().map(|p| p.started);
         ServiceStatus {
-            name: u.name.clone(),
+            name: u.name().to_string(),
             service: u.instance.service.name.clone(),
             state: wire::state(m.state()),
             intent: if u.start_queued {
@@ -457,7 +457,7 @@ impl Supervisor {
             waiting_reasons: if u.seldom().waiting_for.is_empty() {
                 Vec::new()
             } else {
-                self.waiting_reasons(&u.name)
+                self.waiting_reasons(u.name())
             },
             kind: u.instance.service.kind.as_str().to_string(),
             schedule: u
@@ -565,7 +565,7 @@ fn describe(u: &Unit, until: Option<Until>) -> UnitResult {
         ),
     };
     UnitResult {
-        name: u.name.clone(),
+        name: u.name().to_string(),
         ok,
         message,
     }

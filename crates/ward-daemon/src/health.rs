@@ -54,7 +54,7 @@ impl Supervisor {
             .units
             .values()
             .filter(|u| u.seldom().probe_due.is_some_and(|at| at <= now))
-            .map(|u| u.name.clone())
+            .map(|u| u.name().to_string())
             .collect();
         for name in due {
             self.start_probe(&name);

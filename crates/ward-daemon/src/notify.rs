@@ -54,7 +54,7 @@ impl Supervisor {
             .values()
             .find(|u| u.main.as_ref().is_some_and(|m| m.pidfd.pid() == pid))
         {
-            return Some(u.name.clone());
+            return Some(u.name().to_string());
         }
         self.units
             .values()
@@ -63,7 +63,7 @@ impl Supervisor {
                 u.containment
                     .contains(pid, u.roots(self.me), &mut self.procs)
             })
-            .map(|u| u.name.clone())
+            .map(|u| u.name().to_string())
     }
 
     /// A service spoke on the notify socket.
@@ -144,7 +144,7 @@ impl Supervisor {
             .filter_map(|u| {
                 let every = u.instance.service.watchdog?;
                 Some((
-                    u.name.clone(),
+                    u.name().to_string(),
                     format!(
                         "no WATCHDOG=1 within its watchdog interval of {}",
                         ward_core::duration::format_duration(every)

@@ -162,7 +162,7 @@ impl crate::supervisor::Supervisor {
             main: unit.main.as_ref().map(|m| MainRecord {
                 pid: m.identity.pid,
                 start_time: m.identity.start_time,
-                boot_id: m.identity.boot_id.clone(),
+                boot_id: m.identity.boot_id.to_string(),
                 started_ms: crate::supervisor::Supervisor::epoch_ms(m.started),
             }),
             completed,

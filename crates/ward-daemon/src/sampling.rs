@@ -118,7 +118,7 @@ impl Supervisor {
                     Containment::Tree => Source::Tree,
                 };
                 Some(Target {
-                    name: u.name.clone(),
+                    name: u.name().to_string(),
                     main,
                     source,
                 })

@@ -150,7 +150,7 @@ impl Supervisor {
             };
             if armed.queued && idle && !armed.paused {
                 armed.queued = false;
-                queued.push(unit.name.clone());
+                queued.push(unit.instance.name.clone());
             }
             if armed.paused || armed.next.is_none_or(|t| t > now) {
                 // Not yet, by the wall clock: the loop's clock may have run ahead of it.
@@ -161,7 +161,11 @@ impl Supervisor {
             }
             let when = armed.next.unwrap_or(now);
             next_run(armed, &schedule.cron, now);
-            due.push((unit.name.clone(), when_due(schedule.overlap, !idle), when));
+            due.push((
+                unit.instance.name.clone(),
+                when_due(schedule.overlap, !idle),
+                when,
+            ));
         }
         for name in queued {
             self.journal_schedule(&name, "scheduled run (queued behind the last one)");

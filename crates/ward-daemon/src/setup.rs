@@ -124,7 +124,6 @@ impl Supervisor {
         }
         Unit {
             machine: ServiceMachine::new(Params::from(&*instance.service), seed),
-            name,
             instance,
             main: None,
             containment: Containment::Tree,

@@ -56,7 +56,7 @@ impl Supervisor {
             .units
             .values()
             .filter(|u| !u.kept_on_detach())
-            .map(|u| u.name.clone())
+            .map(|u| u.name().to_string())
             .collect();
         for name in names {
             self.dispatch(&name, Event::Stop);
@@ -82,7 +82,7 @@ impl Supervisor {
         tracing::warn!("forced shutdown: killing every service now");
         for unit in self.units.values() {
             if let Err(e) = unit.kill_everything(self.me, &mut self.procs) {
-                tracing::warn!(unit = %unit.name, error = %e, "cannot kill the service's processes");
+                tracing::warn!(unit = %unit.name(), error = %e, "cannot kill the service's processes");
             }
         }
     }

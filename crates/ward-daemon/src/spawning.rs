@@ -212,12 +212,12 @@ impl Supervisor {
                     ward_sys::ProcessIdentity {
                         pid,
                         start_time: 0,
-                        boot_id: String::new(),
+                        boot_id: "".into(),
                     }
                 });
                 if let Some(path) = unit.instance.pidfile() {
                     unit.pidfile =
-                        write_pidfile(&path, pid, &unit.name, &unit.instance.service.command)
+                        write_pidfile(&path, pid, unit.name(), &unit.instance.service.command)
                             .map_err(|e| {
                                 tracing::warn!(unit = %name, error = %e, "no pid file");
                                 logs::note(&sink, &unit.log, &format!("no pid file: {e}"));
@@ -229,7 +229,7 @@ impl Supervisor {
                     unit: name.to_string(),
                     pid,
                     start_time: identity.start_time,
-                    boot_id: identity.boot_id.clone(),
+                    boot_id: identity.boot_id.to_string(),
                     at_ms: ward_store::now_ms(),
                     adopted: false,
                 });

@@ -651,7 +651,7 @@ impl Supervisor {
                             "failed: more than {} failed starts within {}; not restarting until `ward start {}`",
                             limit.burst,
                             ward_core::duration::format_duration(limit.interval),
-                            unit.name
+                            unit.name()
                         ),
                     );
                 }
@@ -745,7 +745,7 @@ impl Supervisor {
             .units
             .values()
             .filter(|u| u.removing && u.is_down())
-            .map(|u| u.name.clone())
+            .map(|u| u.name().to_string())
             .collect();
         self.backlog.held.removals = self.units.values().any(|u| u.removing && !u.is_down());
         for name in gone {

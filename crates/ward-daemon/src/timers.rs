@@ -80,7 +80,7 @@ impl Supervisor {
                 && at <= now
             {
                 unit.timer = None;
-                due.push((unit.name.clone(), Event::Timer { token }, at));
+                due.push((unit.name().to_string(), Event::Timer { token }, at));
             }
             // Reading a tree costs a file read (a cgroup's `cgroup.procs`): past the
             // slice, the rest are read in the next turn.
@@ -91,7 +91,7 @@ impl Supervisor {
                     .is_empty(unit.roots(self.me), &mut self.procs)
             {
                 unit.awaiting_tree = false;
-                due.push((unit.name.clone(), Event::TreeEmpty, now));
+                due.push((unit.name().to_string(), Event::TreeEmpty, now));
             }
         }
         let mut due = due.into_iter();

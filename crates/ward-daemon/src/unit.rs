@@ -30,8 +30,6 @@ pub struct MainProcess {
 /// thousands of units its size, 370 bytes together.
 #[derive(Debug)]
 pub struct Unit {
-    /// `web` or `web.2`.
-    pub name: String,
     /// Its config.
     pub instance: Instance,
     /// Its decisions.
@@ -178,8 +176,8 @@ impl Unit {
     pub fn fifos(&self, runtime_dir: &Path) -> [PathBuf; 2] {
         let io = runtime_dir.join("io");
         [
-            io.join(format!("{}.out", self.name)),
-            io.join(format!("{}.err", self.name)),
+            io.join(format!("{}.out", self.name())),
+            io.join(format!("{}.err", self.name())),
         ]
     }
 
@@ -208,7 +206,7 @@ impl Unit {
     /// What the tree fallback needs to find this unit's processes.
     pub fn roots(&self, ward: u32) -> TreeRoots<'_> {
         TreeRoots {
-            unit: &self.name,
+            unit: self.name(),
             main: self.main.as_ref().map(|m| m.pidfd.pid()),
             ward,
         }
@@ -216,6 +214,11 @@ impl Unit {
 }
 
 impl Unit {
+    /// `web` or `web.2`: its instance's name.
+    pub fn name(&self) -> &str {
+        &self.instance.name
+    }
+
     /// Its seldom parts, empty when it has none.
     pub fn seldom(&self) -> &Seldom {
         self.seldom.as_deref().unwrap_or(&NO_SELDOM)

@@ -169,7 +169,7 @@ impl Supervisor {
             unit: name.to_string(),
             pid: id.pid,
             start_time: id.start_time,
-            boot_id: id.boot_id.clone(),
+            boot_id: id.boot_id.to_string(),
             at_ms: ward_store::now_ms(),
             exit: crate::journal::exit_record(status),
         });

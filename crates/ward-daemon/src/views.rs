@@ -118,7 +118,7 @@ impl Supervisor {
         let unit = self.unit_named(name)?;
         let service = &unit.instance.service;
         json(&ConfigResponse {
-            name: unit.name.clone(),
+            name: unit.name().to_string(),
             service: service.name.clone(),
             file: crate::wire::path(&self.config_path),
             entries: ward_core::config::describe(service)
@@ -137,7 +137,7 @@ impl Supervisor {
                 .values()
                 .filter(|u| !u.seldom().usage_trail.is_empty())
                 .map(|u| ward_api::UnitUsage {
-                    unit: u.name.clone(),
+                    unit: u.name().to_string(),
                     points: u.seldom().usage_trail.iter().copied().collect(),
                 })
                 .collect(),

@@ -58,7 +58,7 @@ impl PidRecord {
         Ok(PidRecord {
             pid,
             start_time: id.start_time,
-            boot_id: id.boot_id,
+            boot_id: id.boot_id.to_string(),
             service: service.to_string(),
             command: command.to_vec(),
             created_ms,

@@ -204,7 +204,7 @@ pub fn check(path: &Path) -> Verdict {
         Content::Ward(record) => record,
     };
     let pid = Some(record.pid);
-    let class = if boot_id().is_ok_and(|b| b != record.boot_id) {
+    let class = if boot_id().is_ok_and(|b| *b != *record.boot_id) {
         Class::Stale(StaleReason::EarlierBoot)
     } else {
         match read_stat(record.pid) {
