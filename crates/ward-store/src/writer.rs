@@ -29,11 +29,20 @@ pub const BATCH_MAX: usize = 4_096;
 /// The least time between two commits while records keep coming. Each commit is a write
 /// of the WAL and an `fsync`; during a start of 500 units the records came a few at a
 /// time and their commits took as much CPU as the supervisor's own loop, on a machine
-/// where the units' programs wanted it too. A record after a quiet time is committed at
-/// once, and so is one someone waits for when it comes first; what follows within the gap
-/// joins the next commit, which a waiting answer then waits for too (at most this long),
-/// and a power cut loses at most this much more than the batch being written.
+/// where the units' programs wanted it too. A record after a quiet time waits only
+/// [`FIRST_HOLD`], and one someone waits for when it comes first not at all; what follows
+/// within the gap joins the next commit, which a waiting answer then waits for too (at
+/// most this long), and a power cut loses at most this much more than the batch being
+/// written.
 pub const COMMIT_GAP: Duration = Duration::from_millis(10);
+
+/// How long a record after a quiet time waits for the rest of its event. An exit is
+/// journaled before the restart it causes is spawned: committed at once, the commit (about
+/// 0.2 ms of CPU) ran on the CPU the supervisor and its new child were using, since a
+/// woken thread goes to its waker's CPU, and held the child back from its `execve` for
+/// 219 µs (`sched_switch` events of a restart). Held this long, the exit, the restart and
+/// the new run's start go in one commit, after the spawn.
+pub const FIRST_HOLD: Duration = Duration::from_millis(2);
 
 type Done = Box<dyn FnOnce(bool) + Send>;
 
@@ -422,12 +431,17 @@ fn run(
 }
 
 /// How long a batch waits for more records before it commits: until [`COMMIT_GAP`]
-/// after the last commit, and not at all when someone waits for its first message.
+/// after the last commit, [`FIRST_HOLD`] after a quiet time, and not at all when someone
+/// waits for its first message.
 fn hold_for(last_commit: Option<Instant>, now: Instant, awaited: bool) -> Duration {
-    match last_commit {
-        Some(at) if !awaited => (at + COMMIT_GAP).saturating_duration_since(now),
-        _ => Duration::ZERO,
+    if awaited {
+        return Duration::ZERO;
     }
+    last_commit
+        .map_or(Duration::ZERO, |at| {
+            (at + COMMIT_GAP).saturating_duration_since(now)
+        })
+        .max(FIRST_HOLD)
 }
 
 fn write_batch(
@@ -463,14 +477,14 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_waits_for_more_only_right_after_a_commit_and_never_when_awaited() {
+    fn a_batch_waits_for_more_after_a_commit_briefly_after_quiet_and_never_when_awaited() {
         let now = Instant::now();
-        // After a quiet time (or none yet), at once.
-        assert_eq!(hold_for(None, now, false), Duration::ZERO);
-        assert_eq!(hold_for(Some(now), now + COMMIT_GAP, false), Duration::ZERO);
+        // After a quiet time (or none yet), only for the rest of its event.
+        assert_eq!(hold_for(None, now, false), FIRST_HOLD);
+        assert_eq!(hold_for(Some(now), now + COMMIT_GAP, false), FIRST_HOLD);
         assert_eq!(
             hold_for(Some(now), now + 10 * COMMIT_GAP, false),
-            Duration::ZERO
+            FIRST_HOLD
         );
         // Records coming on the heels of a commit wait for the rest of the gap.
         assert_eq!(hold_for(Some(now), now, false), COMMIT_GAP);
