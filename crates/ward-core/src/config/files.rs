@@ -8,7 +8,8 @@
 //! if that file is a PID file (see `ward_sys::pidfile`).
 
 use super::fields::{Ctx, item_at, key_at};
-use super::model::{Instance, Services, SupervisorConfig};
+use super::model::{Instance, Services};
+use super::settings::SupervisorConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;

@@ -148,7 +148,7 @@ fn supervisor_lines(text: &str) -> String {
 fn check_named_services(
     ctx: &mut Ctx<'_>,
     table: Option<&toml_edit::Item>,
-    sup: &super::model::SupervisorConfig,
+    sup: &super::settings::SupervisorConfig,
     services: &super::model::Services,
 ) {
     let Some(table) = table.and_then(|t| t.as_table_like()) else {

@@ -1,7 +1,7 @@
 //! The `[supervisor]` table.
 
 use super::fields::{Ctx, entries, item_at};
-use super::model::{CgroupMode, SupervisorConfig};
+use super::settings::{CgroupMode, SupervisorConfig};
 use toml_edit::Item;
 
 const KEYS: &[&str] = &[
@@ -57,7 +57,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut journal_keep_rows = 100_000;
     let mut journal_backup_interval = std::time::Duration::from_secs(3600);
     let mut sample_interval = std::time::Duration::from_secs(10);
-    let mut sample_while = super::model::SampleWhile::Watched;
+    let mut sample_while = super::settings::SampleWhile::Watched;
     let mut http = None;
     let mut sample_pss = false;
     let mut journal_backups = 5;
@@ -65,7 +65,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
     let mut api_readers = None;
     let mut exit_when = crate::container::ExitWhen::Never;
     let mut exit_code = crate::container::ExitCode::FirstFailure;
-    let mut log_to = super::model::LogTo::Files;
+    let mut log_to = super::settings::LogTo::Files;
 
     if let Some(table) = item.and_then(|item| ctx.table("supervisor", item)) {
         for (key, value) in entries(table) {
@@ -139,8 +139,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                             "log_to",
                             value,
                             &[
-                                ("files", super::model::LogTo::Files),
-                                ("stdout", super::model::LogTo::Stdout),
+                                ("files", super::settings::LogTo::Files),
+                                ("stdout", super::settings::LogTo::Stdout),
                             ],
                         )
                         .unwrap_or(log_to)
@@ -151,8 +151,8 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, item: Option<&Item>) -> SupervisorConfig 
                             "sample_while",
                             value,
                             &[
-                                ("watched", super::model::SampleWhile::Watched),
-                                ("always", super::model::SampleWhile::Always),
+                                ("watched", super::settings::SampleWhile::Watched),
+                                ("always", super::settings::SampleWhile::Always),
                             ],
                         )
                         .unwrap_or(sample_while)
