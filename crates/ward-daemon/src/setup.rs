@@ -85,7 +85,7 @@ impl Supervisor {
         let [out, err] = unit.fifos(&sup.runtime_dir);
         let opened = (|| {
             let out_r = ward_sys::fifo::open_reader(&out).or_else(|e| {
-                crate::persist::made_again(e, &sup.runtime_dir.join("io"), || {
+                crate::persist::made_again(e, &crate::unit::io_dir(&sup.runtime_dir), || {
                     ward_sys::fifo::open_reader(&out)
                 })
             })?;

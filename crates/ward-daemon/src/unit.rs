@@ -12,6 +12,11 @@ use ward_sys::Pidfd;
 use crate::contain::{Containment, TreeRoots};
 use crate::logs::UnitLog;
 
+/// Where the units' FIFOs live in `runtime_dir`.
+pub fn io_dir(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("io")
+}
+
 /// The live main process of a unit.
 #[derive(Debug)]
 pub struct MainProcess {
@@ -113,7 +118,7 @@ pub struct Unit {
 /// watchdog or health probe armed, a hang, a `STATUS=` text, the counts of crashes, the
 /// usage while someone looks. Inline they cost every unit 280 bytes, 1.4 MB at 5,000
 /// units (heaptrack of a daemon at rest); boxed, only the units that use them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Seldom {
     /// The last signal an operator sent the current run with `ward signal`.
     pub operator_signal: Option<ward_core::Signal>,
@@ -163,6 +168,12 @@ impl Seldom {
     };
 }
 
+impl Default for Seldom {
+    fn default() -> Self {
+        Seldom::NONE
+    }
+}
+
 /// The parts of a unit without them.
 static NO_SELDOM: Seldom = Seldom::NONE;
 
@@ -174,7 +185,7 @@ impl Unit {
     /// one daemon hold thousands of services under a 20,000-descriptor limit. Made from
     /// the name when needed, not kept: two paths a unit were 0.9 MB at 5,000 units.
     pub fn fifos(&self, runtime_dir: &Path) -> [PathBuf; 2] {
-        let io = runtime_dir.join("io");
+        let io = io_dir(runtime_dir);
         [
             io.join(format!("{}.out", self.name())),
             io.join(format!("{}.err", self.name())),
