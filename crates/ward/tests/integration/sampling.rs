@@ -139,6 +139,8 @@ fn by_default_rounds_wait_for_a_look_at_the_usage_and_run_from_then_on() {
 #[test]
 fn with_sample_while_always_rounds_run_from_the_start() {
     let w = idle_unit_up("sample_while = \"always\"\n");
+    // A span, not a poll: every question about the usage is a look, which starts the
+    // rounds by itself, so the test may ask only once, after five intervals.
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(samples_of(&w, "idle") >= 1, "no round in five intervals");
 }
