@@ -1,8 +1,9 @@
 //! The spawning thread held on the CPU it runs on while it clones, so that the child,
 //! which inherits that affinity, is placed on the CPU its parent is about to leave idle.
 //!
-//! The clone (`CLONE_VFORK`) keeps the spawning thread asleep until the child has exec'd.
-//! Left to itself, the scheduler places a new child on the least busy CPU at the moment
+//! The clone keeps the spawning thread asleep until the child has exec'd (`spawn`,
+//! `CLONE_VFORK`), or until it has done every step before the exec (`launch`). Left to
+//! itself, the scheduler places a new child on the least busy CPU at the moment
 //! of the clone, which is rarely the parent's own, since the parent is running there; on
 //! a machine busy with the programs just started, the child then waits behind them while
 //! the parent's CPU idles. `perf trace` put a clone at 1.5 ms from the parent's side

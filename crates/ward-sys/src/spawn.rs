@@ -620,8 +620,19 @@ pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
         .transpose()
         .map_err(SpawnError::Fork)?;
     let mut flight = Box::new(Flight::new());
-    let (born_in_cgroup, pid, pidfd) =
-        clone_prepared(&mut prep, &spec, &mut flight, None, stack.as_ref())?;
+    // Held as `spawn` holds it: the thread sleeps until the child has done its steps, and
+    // the child, placed on the CPU the thread leaves idle, does them at once instead of
+    // queueing behind the programs started before it (start of 500 units: 372 → 336 ms).
+    let pinned = crate::cpu_pin::Pinned::here();
+    let made = clone_prepared(
+        &mut prep,
+        &spec,
+        &mut flight,
+        pinned.as_ref(),
+        stack.as_ref(),
+    );
+    drop(pinned);
+    let (born_in_cgroup, pid, pidfd) = made?;
     if stack.is_none() {
         // Cloned with CLONE_VFORK: the child has exec'd or exited already.
         flight.done.store(0, Ordering::Release);

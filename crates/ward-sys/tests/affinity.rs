@@ -1,12 +1,12 @@
-//! The spawning thread is held on its CPU for the clone (`cpu_pin`); the program must
-//! still start with the affinity ward had, never the one CPU, and the thread must be
-//! free again after the spawn.
+//! The spawning thread is held on its CPU for the clone (`cpu_pin`), by `spawn` and by
+//! `launch`; the program must still start with the affinity ward had, never the one CPU,
+//! and the thread must be free again after the spawn.
 
 mod common;
 
 use std::io::Read;
 
-use ward_sys::spawn::spawn;
+use ward_sys::spawn::{launch, spawn};
 
 fn allowed(status: &str) -> String {
     status
@@ -22,15 +22,25 @@ fn ours() -> String {
     allowed(&std::fs::read_to_string("/proc/thread-self/status").expect("status"))
 }
 
+/// How a test starts its child.
+#[derive(Copy, Clone, Debug)]
+enum How {
+    Spawn,
+    Launch,
+}
+
 /// The CPUs a program spawned from the calling thread may run on, as it reads them.
-fn a_child_s() -> String {
+fn a_child_s(how: How) -> String {
     let (read, write) = rustix::pipe::pipe().expect("pipe");
-    let child = spawn(common::plain(
+    let spec = common::plain(
         &["grep", "Cpus_allowed_list", "/proc/self/status"],
         write,
         Vec::new(),
-    ))
-    .expect("spawn");
+    );
+    let child = match how {
+        How::Spawn => spawn(spec).expect("spawn"),
+        How::Launch => launch(spec).expect("launch").finish().expect("finish"),
+    };
     let mut out = String::new();
     std::fs::File::from(read)
         .read_to_string(&mut out)
@@ -45,10 +55,12 @@ fn a_child_s() -> String {
 #[test]
 fn a_child_starts_with_the_affinity_of_its_parent_not_the_held_one() {
     let before = ours();
-    for _ in 0..20 {
-        assert_eq!(a_child_s(), before);
-        // The thread itself is free again.
-        assert_eq!(ours(), before);
+    for how in [How::Spawn, How::Launch] {
+        for _ in 0..20 {
+            assert_eq!(a_child_s(how), before, "{how:?}");
+            // The thread itself is free again.
+            assert_eq!(ours(), before, "{how:?}");
+        }
     }
 }
 
@@ -64,8 +76,10 @@ fn a_child_of_a_thread_held_to_one_cpu_by_its_operator_keeps_that_cpu() {
         let mut one = rustix::thread::CpuSet::new();
         one.set(first);
         rustix::thread::sched_setaffinity(None, &one).expect("setaffinity");
-        assert_eq!(a_child_s(), first.to_string());
-        assert_eq!(ours(), first.to_string());
+        for how in [How::Spawn, How::Launch] {
+            assert_eq!(a_child_s(how), first.to_string(), "{how:?}");
+            assert_eq!(ours(), first.to_string(), "{how:?}");
+        }
     })
     .join()
     .expect("thread");
