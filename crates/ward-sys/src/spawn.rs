@@ -716,9 +716,24 @@ pub fn stdin_of(data: &[u8]) -> io::Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// Opens `/dev/null` for a child's stdin.
+/// `/dev/null`, open for reading and writing: a child's stdin, or the stdout and stderr
+/// of a hook whose output goes nowhere, which must be able to write to it (opened for
+/// reading only, `echo` in an event hook failed with EBADF). Each is a copy of one
+/// descriptor, opened once: every spawn needs one, and each open was a lookup of the
+/// path. The copies share one open file, whose offset and flags `/dev/null` ignores.
 pub fn dev_null() -> io::Result<OwnedFd> {
-    Ok(std::fs::File::open("/dev/null")?.into())
+    static NULL: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    let null = match NULL.get() {
+        Some(null) => null,
+        None => {
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")?;
+            NULL.get_or_init(|| opened.into())
+        }
+    };
+    null.try_clone()
 }
 
 /// What an exec errno means to the operator.

@@ -105,3 +105,16 @@ fn a_launch_dropped_unfinished_still_runs_its_program() {
     assert_eq!(common::all_of(read), "dropped\n");
     assert_eq!(reap(pid), Some(0));
 }
+
+/// `dev_null` serves as any of the three: a child writes to it and reads end of file.
+#[test]
+fn a_child_writes_to_dev_null_and_reads_nothing_from_it() {
+    let out = ward_sys::spawn::dev_null().expect("/dev/null");
+    let script = "echo to-stdout && echo to-stderr >&2 && test -z \"$(cat)\"";
+    let mut spec = common::plain(&["sh", "-c", script], out, Vec::new());
+    spec.stderr = ward_sys::spawn::dev_null().expect("/dev/null");
+    let child = launch(spec).expect("launch");
+    let pid = child.pid();
+    child.finish().expect("finish");
+    assert_eq!(reap(pid), Some(0));
+}
