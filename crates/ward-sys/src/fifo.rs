@@ -9,37 +9,42 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{CWD, FileType, Mode, OFlags, mknodat, open, stat};
+use rustix::fs::{CWD, FileType, Mode, OFlags, mknodat, open};
+use rustix::io::Errno;
 
 /// How much a FIFO holds while nobody reads: 1 MiB, the kernel's default ceiling for
 /// unprivileged pipes (`/proc/sys/fs/pipe-max-size`).
 pub const FIFO_CAPACITY: usize = 1 << 20;
 
-/// Creates the FIFO at `path` unless one is there already.
-fn ensure(path: &Path) -> io::Result<()> {
-    match stat(path) {
-        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Fifo => Ok(()),
-        Ok(_) => Err(io::Error::new(
+/// Opens the FIFO at `path`, made first if there is none. Made and opened rather than
+/// looked at first: a unit's spawn opens four ends, and each look was a lookup of the
+/// path more. What is there and is no FIFO is refused after the open, by its descriptor.
+/// Errors name the path, keeping their kind.
+fn open_fifo(path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let named = |e: Errno| {
+        let e = io::Error::from(e);
+        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
+    match mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(named(e)),
+    }
+    let fd = open(path, flags | OFlags::CLOEXEC, Mode::empty()).map_err(named)?;
+    // F_GETPIPE_SZ answers for a pipe only: a lighter question than an fstat.
+    match rustix::pipe::fcntl_getpipe_size(&fd) {
+        Ok(_) => Ok(fd),
+        Err(Errno::BADF) => Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{} exists and is not a FIFO", path.display()),
         )),
-        Err(rustix::io::Errno::NOENT) => {
-            mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(named(e)),
     }
 }
 
 /// ward's end: read-write (so opening never blocks and end of file never comes),
 /// non-blocking, close-on-exec. Creates the FIFO if needed and raises its capacity.
 pub fn open_reader(path: &Path) -> io::Result<OwnedFd> {
-    ensure(path)?;
-    let fd = open(
-        path,
-        OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let fd = open_fifo(path, OFlags::RDWR | OFlags::NONBLOCK)?;
     // Best effort: a smaller pipe still works, it only holds less while ward is away.
     let _ = rustix::pipe::fcntl_setpipe_size(&fd, FIFO_CAPACITY);
     Ok(fd)
@@ -48,8 +53,7 @@ pub fn open_reader(path: &Path) -> io::Result<OwnedFd> {
 /// The service's end: read-write and blocking, close-on-exec in ward (the child's `dup2`
 /// onto fd 1 or 2 clears that).
 pub fn open_writer(path: &Path) -> io::Result<OwnedFd> {
-    ensure(path)?;
-    Ok(open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?)
+    open_fifo(path, OFlags::RDWR)
 }
 
 #[cfg(test)]
@@ -74,6 +78,12 @@ mod tests {
         open_reader(&path).unwrap();
         let file = dir.path().join("plain");
         std::fs::write(&file, "x").unwrap();
-        assert!(open_reader(&file).is_err());
+        let refused = open_reader(&file).expect_err("a plain file is no FIFO");
+        assert!(refused.to_string().contains("plain"), "{refused}");
+        assert!(open_writer(&file).is_err());
+        let missing = open_writer(&dir.path().join("gone").join("svc.err"))
+            .expect_err("no directory to make it in");
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        assert!(missing.to_string().contains("svc.err"), "{missing}");
     }
 }
