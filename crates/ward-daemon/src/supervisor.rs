@@ -416,6 +416,8 @@ impl Supervisor {
                 }
             }
             self.backlog.begin_turn();
+            // The turn's notes go to the writer together, when it ends.
+            self.logs.hold();
             // A new turn looks at `/proc` afresh.
             self.procs.forget();
             if self.own_files_due.is_some_and(|due| due <= Instant::now()) {
@@ -427,6 +429,7 @@ impl Supervisor {
             }
             self.reap();
             self.settle();
+            self.logs.release();
             if self.finished() {
                 break;
             }

@@ -24,6 +24,8 @@ enum Msg {
         unit: Arc<UnitLog>,
         bytes: Vec<u8>,
     },
+    /// Lines held through a turn of the loop (`LogSink::hold`), sent at once.
+    Batch(Vec<(Arc<UnitLog>, Vec<u8>)>),
     Close {
         id: u64,
     },
@@ -73,10 +75,14 @@ impl UnitLog {
     }
 }
 
+/// Lines kept back while the loop holds them: `None` when they go at once.
+type Held = Arc<std::sync::Mutex<Option<Vec<(Arc<UnitLog>, Vec<u8>)>>>>;
+
 /// A cloneable handle for sending lines to the writer.
 #[derive(Clone, Debug)]
 pub struct LogSink {
     tx: SyncSender<Msg>,
+    held: Held,
 }
 
 impl std::fmt::Debug for Msg {
@@ -86,19 +92,64 @@ impl std::fmt::Debug for Msg {
 }
 
 impl LogSink {
-    /// Flushes and forgets a unit's file, after everything queued before.
+    /// Flushes and forgets a unit's file, after everything queued before, held lines too.
     pub fn close(&self, log: &UnitLog) {
+        self.send_held();
         let _ = self.tx.send(Msg::Close { id: log.id });
     }
 
     /// Queues whole lines for `log`; never blocks. Counts what it had to drop.
     pub fn write(&self, log: &Arc<UnitLog>, bytes: Vec<u8>) {
+        if let Some(held) = self.held.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            held.push((log.clone(), bytes));
+            return;
+        }
         let len = bytes.len() as u64;
         let unit = log.clone();
-        match self.tx.try_send(Msg::Data { unit, bytes }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                log.dropped.fetch_add(len, Ordering::Relaxed);
+        if self.tx.try_send(Msg::Data { unit, bytes }).is_err() {
+            log.dropped.fetch_add(len, Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps what is written back until `release`. The loop holds its notes through a
+    /// turn: a start of 500 units woke the writer once for each "started" note, and each
+    /// time the writer took the loop's CPU from it, with the spawns still to do waiting.
+    /// The capture task runs on the loop's thread, so no output of a service can come
+    /// between a held note and the lines that follow it.
+    pub fn hold(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.is_none() {
+            *held = Some(Vec::new());
+        }
+    }
+
+    /// Sends what was held, in one message, and lets writes go at once again.
+    pub fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.send_batch(held.unwrap_or_default());
+    }
+
+    /// Sends what is held so far, holding on.
+    fn send_held(&self) {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(std::mem::take);
+        self.send_batch(held.unwrap_or_default());
+    }
+
+    fn send_batch(&self, lines: Vec<(Arc<UnitLog>, Vec<u8>)>) {
+        if lines.is_empty() {
+            return;
+        }
+        if let Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) =
+            self.tx.try_send(Msg::Batch(lines))
+            && let Msg::Batch(lines) = msg
+        {
+            for (log, bytes) in lines {
+                log.dropped.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
         }
     }
@@ -121,10 +172,23 @@ impl LogWriter {
             .name("ward-logs".into())
             .spawn(move || if to_stdout { run_stdout(rx) } else { run(rx) })?;
         Ok(LogWriter {
-            sink: LogSink { tx },
+            sink: LogSink {
+                tx,
+                held: Held::default(),
+            },
             next_id: 1,
             thread: Some(thread),
         })
+    }
+
+    /// Holds what is written until `release` (`LogSink::hold`).
+    pub fn hold(&self) {
+        self.sink.hold();
+    }
+
+    /// Sends what was held.
+    pub fn release(&self) {
+        self.sink.release();
     }
 
     /// A handle for the capture task.
@@ -151,8 +215,9 @@ impl LogWriter {
         let _ = self.sink.tx.send(Msg::Reopen);
     }
 
-    /// Waits until everything queued so far is written.
+    /// Waits until everything queued so far is written, held lines too.
     pub fn sync(&self) {
+        self.sink.send_held();
         let (tx, rx) = sync_channel(1);
         if self.sink.tx.send(Msg::Sync(tx)).is_ok() {
             let _ = rx.recv();
@@ -292,6 +357,24 @@ impl OpenFiles {
         }
     }
 
+    /// Writes to `unit`'s log, which the writer takes on with its first lines.
+    fn take_on(
+        &mut self,
+        logs: &mut HashMap<u64, OpenLog>,
+        unit: Arc<UnitLog>,
+        stamp: u64,
+        bytes: &[u8],
+    ) {
+        let id = unit.id;
+        logs.entry(id).or_insert_with(|| OpenLog {
+            unit,
+            file: None,
+            size: 0,
+            used: 0,
+        });
+        self.write(logs, id, stamp, bytes);
+    }
+
     /// `id`'s log is forgotten.
     fn forget(&mut self, log: &OpenLog) {
         if log.file.is_some() {
@@ -317,38 +400,16 @@ fn run_stdout(rx: Receiver<Msg>) {
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Data { unit, bytes } => {
-                if closed.contains(&unit.id) {
-                    continue;
+                if !closed.contains(&unit.id) {
+                    to_stdout(&mut names, &unit, &bytes);
                 }
-                let name = names.entry(unit.id).or_insert_with(|| {
-                    unit.path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                });
-                let (mut out, mut err) = (Vec::new(), Vec::new());
-                for line in bytes.split_inclusive(|&b| b == b'\n') {
-                    let mut fields = line.splitn(3, |&b| b == b' ');
-                    let (Some(time), Some(stream), Some(text)) =
-                        (fields.next(), fields.next(), fields.next())
-                    else {
-                        continue;
-                    };
-                    let (to, mark): (&mut Vec<u8>, &[u8]) = match stream {
-                        b"err" => (&mut err, b" | "),
-                        b"ward" => (&mut out, b" ward: "),
-                        _ => (&mut out, b" | "),
-                    };
-                    to.extend_from_slice(time);
-                    to.push(b' ');
-                    to.extend_from_slice(name.as_bytes());
-                    to.extend_from_slice(mark);
-                    to.extend_from_slice(text);
+            }
+            Msg::Batch(lines) => {
+                for (unit, bytes) in lines {
+                    if !closed.contains(&unit.id) {
+                        to_stdout(&mut names, &unit, &bytes);
+                    }
                 }
-                // A closed or full stdout is the collector's affair: the line is dropped,
-                // never the daemon.
-                let _ = io::stdout().lock().write_all(&out);
-                let _ = io::stderr().lock().write_all(&err);
             }
             Msg::Close { id } => {
                 names.remove(&id);
@@ -363,6 +424,38 @@ fn run_stdout(rx: Receiver<Msg>) {
     }
 }
 
+/// One unit's lines on ward's own stdout and stderr, each named by its unit.
+fn to_stdout(names: &mut HashMap<u64, String>, unit: &UnitLog, bytes: &[u8]) {
+    let name = names.entry(unit.id).or_insert_with(|| {
+        unit.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b' ');
+        let (Some(time), Some(stream), Some(text)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let (to, mark): (&mut Vec<u8>, &[u8]) = match stream {
+            b"err" => (&mut err, b" | "),
+            b"ward" => (&mut out, b" ward: "),
+            _ => (&mut out, b" | "),
+        };
+        to.extend_from_slice(time);
+        to.push(b' ');
+        to.extend_from_slice(name.as_bytes());
+        to.extend_from_slice(mark);
+        to.extend_from_slice(text);
+    }
+    // A closed or full stdout is the collector's affair: the line is dropped, never the
+    // daemon.
+    let _ = io::stdout().lock().write_all(&out);
+    let _ = io::stderr().lock().write_all(&err);
+}
+
 fn run(rx: Receiver<Msg>) {
     let mut logs: HashMap<u64, OpenLog> = HashMap::new();
     // As in `run_stdout`: lines queued after a unit's close are dropped.
@@ -372,18 +465,18 @@ fn run(rx: Receiver<Msg>) {
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Data { unit, bytes } => {
-                let id = unit.id;
-                if closed.contains(&id) {
-                    continue;
+                if !closed.contains(&unit.id) {
+                    writes += 1;
+                    open.take_on(&mut logs, unit, writes, &bytes);
                 }
-                logs.entry(id).or_insert_with(|| OpenLog {
-                    unit,
-                    file: None,
-                    size: 0,
-                    used: 0,
-                });
-                writes += 1;
-                open.write(&mut logs, id, writes, &bytes);
+            }
+            Msg::Batch(lines) => {
+                for (unit, bytes) in lines {
+                    if !closed.contains(&unit.id) {
+                        writes += 1;
+                        open.take_on(&mut logs, unit, writes, &bytes);
+                    }
+                }
             }
             Msg::Close { id } => {
                 if let Some(log) = logs.remove(&id) {
@@ -481,6 +574,52 @@ mod tests {
             "first\nback\n"
         );
         assert!(!open_names(dir.path()).contains(&"u2.log".to_string()));
+    }
+
+    /// Held lines reach the writer only at the release (or a sync, or a close), in the
+    /// order they were written.
+    #[test]
+    fn held_lines_go_to_the_writer_together_at_the_release() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = LogWriter::start(false).expect("writer");
+        let sink = writer.sink();
+        let web = writer.open(dir.path().join("web.log"), 1 << 20, 1);
+        let db = writer.open(dir.path().join("db.log"), 1 << 20, 1);
+        let gone = writer.open(dir.path().join("gone.log"), 1 << 20, 1);
+        writer.hold();
+        sink.write(&web, b"web started\n".to_vec());
+        sink.write(&db, b"db started\n".to_vec());
+        sink.write(&gone, b"gone started\n".to_vec());
+        sink.write(&web, b"web ready\n".to_vec());
+        // Whatever the writer has been sent is written when this comes back.
+        let (tx, rx) = sync_channel(1);
+        sink.tx.send(Msg::Sync(tx)).expect("writer");
+        rx.recv().expect("synced");
+        assert!(!dir.path().join("web.log").exists());
+        assert!(!dir.path().join("db.log").exists());
+        // A close sends what is held first: the unit's last lines are not lost.
+        sink.close(&gone);
+        sink.write(&gone, b"after its close\n".to_vec());
+        writer.release();
+        sink.write(&db, b"db ready\n".to_vec());
+        writer.sync();
+        let read = |name: &str| fs::read_to_string(dir.path().join(name)).expect("log");
+        assert_eq!(read("web.log"), "web started\nweb ready\n");
+        assert_eq!(read("db.log"), "db started\ndb ready\n");
+        assert_eq!(read("gone.log"), "gone started\n");
+        // A sync while holding sends what is held and goes on holding.
+        writer.hold();
+        sink.write(&web, b"web stopping\n".to_vec());
+        writer.sync();
+        assert_eq!(read("web.log"), "web started\nweb ready\nweb stopping\n");
+        sink.write(&web, b"web stopped\n".to_vec());
+        let (tx, rx) = sync_channel(1);
+        sink.tx.send(Msg::Sync(tx)).expect("writer");
+        rx.recv().expect("synced");
+        assert_eq!(read("web.log"), "web started\nweb ready\nweb stopping\n");
+        writer.release();
+        writer.sync();
+        assert!(read("web.log").ends_with("web stopped\n"));
     }
 
     #[test]
