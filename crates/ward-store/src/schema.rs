@@ -244,6 +244,19 @@ pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(),
             supported: SCHEMA_VERSION,
         });
     }
+    if !had_data && current < target {
+        // A new file takes the whole schema in one commit: one wait for the disk instead
+        // of one for each migration (each a few tenths of a millisecond before the
+        // daemon's first spawn), and a file that holds half a schema cannot be left.
+        let tx = conn.unchecked_transaction().map_err(&err)?;
+        for migration in &MIGRATIONS[current as usize..target as usize] {
+            tx.execute_batch(migration).map_err(&err)?;
+        }
+        tx.pragma_update(None, "user_version", target)
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        return Ok(());
+    }
     while current < target {
         if had_data {
             let backup = free_pre_migration_path(path, current + 1);
@@ -320,6 +333,40 @@ mod tests {
         for v in 1..=SCHEMA_VERSION {
             assert!(!pre_migration_path(&path, v).exists());
         }
+    }
+
+    /// The schema of every table and index, as SQLite keeps it.
+    fn schema_of(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A new file takes the schema in one commit; a file with data migrated one step at a
+    /// time ends with the same schema.
+    #[test]
+    fn a_new_file_in_one_commit_and_an_old_one_step_by_step_end_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.db");
+        let fresh = open_checked(&fresh).unwrap();
+        let stepped = dir.path().join("stepped.db");
+        {
+            let conn = Connection::open(&stepped).unwrap();
+            migrate(&conn, &stepped, 1).unwrap();
+            conn.execute(
+                "INSERT INTO services (name, service, first_seen_ms) VALUES ('web', 'web', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let stepped = open_checked(&stepped).unwrap();
+        assert_eq!(version(&fresh).unwrap(), SCHEMA_VERSION);
+        assert_eq!(schema_of(&fresh), schema_of(&stepped));
+        assert!(schema_of(&fresh).len() > 5);
     }
 
     #[test]
