@@ -208,13 +208,14 @@ impl Supervisor {
                 }
                 // Read while the child cannot have been reaped: it is ours, and only this
                 // thread reaps.
-                let identity = ward_sys::ProcessIdentity::of(pid).unwrap_or_else(|_| {
-                    ward_sys::ProcessIdentity {
-                        pid,
-                        start_time: 0,
-                        boot_id: "".into(),
-                    }
-                });
+                let identity =
+                    ward_sys::ProcessIdentity::of_spawned(&spawned).unwrap_or_else(|_| {
+                        ward_sys::ProcessIdentity {
+                            pid,
+                            start_time: 0,
+                            boot_id: "".into(),
+                        }
+                    });
                 if let Some(path) = unit.instance.pidfile() {
                     unit.pidfile =
                         write_pidfile(&path, pid, unit.name(), &unit.instance.service.command)

@@ -249,6 +249,9 @@ pub struct Spawned {
     /// It was born in its unified-hierarchy cgroup (`clone3`), rather than moved there by
     /// a write that waits for the kernel.
     pub born_in_cgroup: bool,
+    /// Its start time in clock ticks since boot, as `/proc/PID/stat` gives it, when the
+    /// spawn could tell it without a read (`identity::StartWindow`).
+    pub start_time: Option<u64>,
 }
 
 /// The `PATH` every process ward starts gets, and the one a program is looked up on when
@@ -577,6 +580,7 @@ fn outcome(
     pid: u32,
     pidfd: OwnedFd,
     born_in_cgroup: bool,
+    start_time: Option<u64>,
     program: &Path,
 ) -> Result<Spawned, SpawnError> {
     let pidfd = Pidfd::from_owned(pidfd, pid);
@@ -591,6 +595,7 @@ fn outcome(
     Ok(Spawned {
         pidfd,
         born_in_cgroup,
+        start_time,
     })
 }
 
@@ -603,11 +608,20 @@ pub fn spawn(spec: SpawnSpec) -> Result<Spawned, SpawnError> {
     let mut prep = prepare(&spec)?;
     let mut flight = Flight::new();
     let pinned = crate::cpu_pin::Pinned::here();
+    let window = crate::identity::StartWindow::open();
     let made = clone_prepared(&mut prep, &spec, &mut flight, pinned.as_ref(), None);
+    let start_time = window.close();
     drop(pinned);
     let (born_in_cgroup, pid, pidfd) = made?;
     drop(prep.opened);
-    outcome(flight.report(), pid, pidfd, born_in_cgroup, &prep.program)
+    outcome(
+        flight.report(),
+        pid,
+        pidfd,
+        born_in_cgroup,
+        start_time,
+        &prep.program,
+    )
 }
 
 /// Starts a process and returns while it may still be on its way to exec, once every step
@@ -624,6 +638,7 @@ pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
     // the child, placed on the CPU the thread leaves idle, does them at once instead of
     // queueing behind the programs started before it (start of 500 units: 372 → 336 ms).
     let pinned = crate::cpu_pin::Pinned::here();
+    let window = crate::identity::StartWindow::open();
     let made = clone_prepared(
         &mut prep,
         &spec,
@@ -631,6 +646,7 @@ pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
         pinned.as_ref(),
         stack.as_ref(),
     );
+    let start_time = window.close();
     drop(pinned);
     let (born_in_cgroup, pid, pidfd) = made?;
     if stack.is_none() {
@@ -644,6 +660,7 @@ pub fn launch(spec: SpawnSpec) -> Result<Launched, SpawnError> {
         pid,
         pidfd: Some(pidfd),
         born_in_cgroup,
+        start_time,
         flight,
         stack,
         prep,
@@ -657,6 +674,7 @@ pub struct Launched {
     pid: u32,
     pidfd: Option<OwnedFd>,
     born_in_cgroup: bool,
+    start_time: Option<u64>,
     flight: Box<Flight>,
     stack: Option<crate::vfork::ChildStack>,
     prep: Prepared,
@@ -689,6 +707,7 @@ impl Launched {
             self.pid,
             pidfd,
             self.born_in_cgroup,
+            self.start_time,
             &self.prep.program,
         )
     }

@@ -118,3 +118,33 @@ fn a_child_writes_to_dev_null_and_reads_nothing_from_it() {
     child.finish().expect("finish");
     assert_eq!(reap(pid), Some(0));
 }
+
+/// The start time a spawn tells without reading `/proc` is the one `/proc` gives, for
+/// both ways of starting; it is told for most spawns.
+#[test]
+fn the_start_time_a_spawn_tells_is_the_one_proc_gives() {
+    let mut told = 0;
+    for i in 0..40 {
+        let spec = common::plain(
+            &["sleep", "60"],
+            ward_sys::spawn::dev_null().unwrap(),
+            Vec::new(),
+        );
+        let spawned = if i % 2 == 0 {
+            launch(spec).expect("launch").finish().expect("finish")
+        } else {
+            ward_sys::spawn::spawn(spec).expect("spawn")
+        };
+        let pid = spawned.pidfd.pid();
+        let from_proc = ward_sys::identity::read_stat(pid).expect("stat").start_time;
+        let identity = ward_sys::ProcessIdentity::of_spawned(&spawned).expect("identity");
+        let _ = spawned.pidfd.send_signal(ward_core::Signal::KILL);
+        reap(pid);
+        assert_eq!(identity.start_time, from_proc, "spawn {i}");
+        if let Some(t) = spawned.start_time {
+            assert_eq!(t, from_proc, "spawn {i}");
+            told += 1;
+        }
+    }
+    assert!(told > 0, "no spawn told its start time");
+}
