@@ -335,6 +335,17 @@ mod tests {
         }
     }
 
+    /// A file of the first schema version, holding one service.
+    fn at_version_one_with_a_service(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        migrate(&conn, path, 1).unwrap();
+        conn.execute(
+            "INSERT INTO services (name, service, first_seen_ms) VALUES ('web', 'web', 1)",
+            [],
+        )
+        .unwrap();
+    }
+
     /// The schema of every table and index, as SQLite keeps it.
     fn schema_of(conn: &Connection) -> Vec<String> {
         let mut stmt = conn
@@ -354,15 +365,7 @@ mod tests {
         let fresh = dir.path().join("fresh.db");
         let fresh = open_checked(&fresh).unwrap();
         let stepped = dir.path().join("stepped.db");
-        {
-            let conn = Connection::open(&stepped).unwrap();
-            migrate(&conn, &stepped, 1).unwrap();
-            conn.execute(
-                "INSERT INTO services (name, service, first_seen_ms) VALUES ('web', 'web', 1)",
-                [],
-            )
-            .unwrap();
-        }
+        at_version_one_with_a_service(&stepped);
         let stepped = open_checked(&stepped).unwrap();
         assert_eq!(version(&fresh).unwrap(), SCHEMA_VERSION);
         assert_eq!(schema_of(&fresh), schema_of(&stepped));
@@ -373,15 +376,7 @@ mod tests {
     fn a_file_of_the_previous_version_is_migrated_after_a_backup() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            migrate(&conn, &path, 1).unwrap();
-            conn.execute(
-                "INSERT INTO services (name, service, first_seen_ms) VALUES ('web', 'web', 1)",
-                [],
-            )
-            .unwrap();
-        }
+        at_version_one_with_a_service(&path);
         let conn = open_checked(&path).unwrap();
         assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
         let n: i64 = conn

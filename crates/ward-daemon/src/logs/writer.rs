@@ -576,6 +576,13 @@ mod tests {
         assert!(!open_names(dir.path()).contains(&"u2.log".to_string()));
     }
 
+    /// Waits until the writer has written what it was sent, held lines aside.
+    fn written_so_far(sink: &LogSink) {
+        let (tx, rx) = sync_channel(1);
+        sink.tx.send(Msg::Sync(tx)).expect("writer");
+        rx.recv().expect("synced");
+    }
+
     /// Held lines reach the writer only at the release (or a sync, or a close), in the
     /// order they were written.
     #[test]
@@ -591,10 +598,7 @@ mod tests {
         sink.write(&db, b"db started\n".to_vec());
         sink.write(&gone, b"gone started\n".to_vec());
         sink.write(&web, b"web ready\n".to_vec());
-        // Whatever the writer has been sent is written when this comes back.
-        let (tx, rx) = sync_channel(1);
-        sink.tx.send(Msg::Sync(tx)).expect("writer");
-        rx.recv().expect("synced");
+        written_so_far(&sink);
         assert!(!dir.path().join("web.log").exists());
         assert!(!dir.path().join("db.log").exists());
         // A close sends what is held first: the unit's last lines are not lost.
@@ -613,9 +617,7 @@ mod tests {
         writer.sync();
         assert_eq!(read("web.log"), "web started\nweb ready\nweb stopping\n");
         sink.write(&web, b"web stopped\n".to_vec());
-        let (tx, rx) = sync_channel(1);
-        sink.tx.send(Msg::Sync(tx)).expect("writer");
-        rx.recv().expect("synced");
+        written_so_far(&sink);
         assert_eq!(read("web.log"), "web started\nweb ready\nweb stopping\n");
         writer.release();
         writer.sync();
