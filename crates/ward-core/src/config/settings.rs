@@ -116,7 +116,14 @@ impl SupervisorConfig {
     /// compared: the destructuring below fails to compile when a key is added and not
     /// listed, so a reload can never ignore a change without a word.
     pub fn changed_keys(&self, other: &SupervisorConfig) -> Vec<&'static str> {
-        let SupervisorConfig {
+        // Each key named once: destructured (no `..`) and compared.
+        macro_rules! changed {
+            ($($key:ident),* $(,)?) => {{
+                let SupervisorConfig { $($key),* } = self;
+                [$((stringify!($key), *$key != other.$key)),*]
+            }};
+        }
+        changed!(
             state_dir,
             runtime_dir,
             log_dir,
@@ -138,42 +145,7 @@ impl SupervisorConfig {
             exit_when,
             exit_code,
             log_to,
-        } = self;
-        [
-            ("state_dir", *state_dir != other.state_dir),
-            ("runtime_dir", *runtime_dir != other.runtime_dir),
-            ("log_dir", *log_dir != other.log_dir),
-            ("socket", *socket != other.socket),
-            ("log_max_size", *log_max_size != other.log_max_size),
-            ("log_keep", *log_keep != other.log_keep),
-            ("cgroup", *cgroup != other.cgroup),
-            (
-                "cgroup_favordynmods",
-                *cgroup_favordynmods != other.cgroup_favordynmods,
-            ),
-            (
-                "journal_keep_days",
-                *journal_keep_days != other.journal_keep_days,
-            ),
-            (
-                "journal_keep_rows",
-                *journal_keep_rows != other.journal_keep_rows,
-            ),
-            (
-                "journal_backup_interval",
-                *journal_backup_interval != other.journal_backup_interval,
-            ),
-            ("journal_backups", *journal_backups != other.journal_backups),
-            ("sample_interval", *sample_interval != other.sample_interval),
-            ("sample_while", *sample_while != other.sample_while),
-            ("sample_pss", *sample_pss != other.sample_pss),
-            ("api_group", *api_group != other.api_group),
-            ("api_readers", *api_readers != other.api_readers),
-            ("http", *http != other.http),
-            ("exit_when", *exit_when != other.exit_when),
-            ("exit_code", *exit_code != other.exit_code),
-            ("log_to", *log_to != other.log_to),
-        ]
+        )
         .into_iter()
         .filter_map(|(key, differs)| differs.then_some(key))
         .collect()
