@@ -234,7 +234,7 @@ pub(crate) fn version(conn: &Connection) -> rusqlite::Result<i64> {
 /// each after a backup of the file as it was (`journal.db.pre-vN`).
 pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(), StoreError> {
     let err = sqlite(path);
-    let mut current = version(conn).map_err(&err)?;
+    let current = version(conn).map_err(&err)?;
     // A file that was empty holds nothing worth a backup at any step.
     let had_data = current > 0;
     if current > SCHEMA_VERSION {
@@ -244,37 +244,35 @@ pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(),
             supported: SCHEMA_VERSION,
         });
     }
-    if !had_data && current < target {
-        // A new file takes the whole schema in one commit: one wait for the disk instead
-        // of one for each migration (each a few tenths of a millisecond before the
-        // daemon's first spawn), and a file that holds half a schema cannot be left.
-        let tx = conn.unchecked_transaction().map_err(&err)?;
-        for migration in &MIGRATIONS[current as usize..target as usize] {
-            tx.execute_batch(migration).map_err(&err)?;
-        }
-        tx.pragma_update(None, "user_version", target)
-            .map_err(&err)?;
-        tx.commit().map_err(&err)?;
-        return Ok(());
-    }
-    while current < target {
+    // A file with data goes one migration at a time, each after a backup of the file as
+    // it was. A new file takes the whole schema in one commit: one wait for the disk
+    // instead of one for each migration (each a few tenths of a millisecond before the
+    // daemon's first spawn), and a file that holds half a schema cannot be left.
+    let steps: Vec<std::ops::Range<i64>> = if had_data {
+        (current..target).map(|v| v..v + 1).collect()
+    } else if current < target {
+        vec![current..target]
+    } else {
+        Vec::new()
+    };
+    for step in steps {
         if had_data {
-            let backup = free_pre_migration_path(path, current + 1);
+            let backup = free_pre_migration_path(path, step.end);
             conn.backup(
                 rusqlite::MAIN_DB,
                 &backup,
                 None::<fn(rusqlite::backup::Progress)>,
             )
             .map_err(&err)?;
-            tracing::info!(backup = %backup.display(), from = current, to = current + 1, "journal backed up before a migration");
+            tracing::info!(backup = %backup.display(), from = step.start, to = step.end, "journal backed up before a migration");
         }
         let tx = conn.unchecked_transaction().map_err(&err)?;
-        tx.execute_batch(MIGRATIONS[current as usize])
-            .map_err(&err)?;
-        tx.pragma_update(None, "user_version", current + 1)
+        for migration in &MIGRATIONS[step.start as usize..step.end as usize] {
+            tx.execute_batch(migration).map_err(&err)?;
+        }
+        tx.pragma_update(None, "user_version", step.end)
             .map_err(&err)?;
         tx.commit().map_err(&err)?;
-        current += 1;
     }
     Ok(())
 }
