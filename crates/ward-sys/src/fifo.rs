@@ -16,20 +16,26 @@ use rustix::io::Errno;
 /// unprivileged pipes (`/proc/sys/fs/pipe-max-size`).
 pub const FIFO_CAPACITY: usize = 1 << 20;
 
-/// Opens the FIFO at `path`, made first if there is none. Made and opened rather than
-/// looked at first: a unit's spawn opens four ends, and each look was a lookup of the
-/// path more. What is there and is no FIFO is refused after the open, by its descriptor.
-/// Errors name the path, keeping their kind.
+/// Opens the FIFO at `path`, made first if there is none. Opened rather than looked at
+/// first: every spawn opens the service's two ends, and each look was a lookup of the
+/// path more; only a missing FIFO costs a second open. What is there and is no FIFO is
+/// refused after the open, by its descriptor. Errors name the path, keeping their kind.
 fn open_fifo(path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
     let named = |e: Errno| {
         let e = io::Error::from(e);
         io::Error::new(e.kind(), format!("{}: {e}", path.display()))
     };
-    match mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
-        Ok(()) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(named(e)),
-    }
-    let fd = open(path, flags | OFlags::CLOEXEC, Mode::empty()).map_err(named)?;
+    let open_it = || open(path, flags | OFlags::CLOEXEC, Mode::empty());
+    let fd = match open_it() {
+        Err(Errno::NOENT) => {
+            match mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(named(e)),
+            }
+            open_it().map_err(named)?
+        }
+        opened => opened.map_err(named)?,
+    };
     // F_GETPIPE_SZ answers for a pipe only: a lighter question than an fstat.
     match rustix::pipe::fcntl_getpipe_size(&fd) {
         Ok(_) => Ok(fd),
