@@ -248,14 +248,13 @@ pub(crate) fn migrate(conn: &Connection, path: &Path, target: i64) -> Result<(),
     // it was. A new file takes the whole schema in one commit: one wait for the disk
     // instead of one for each migration (each a few tenths of a millisecond before the
     // daemon's first spawn), and a file that holds half a schema cannot be left.
-    let steps: Vec<std::ops::Range<i64>> = if had_data {
-        (current..target).map(|v| v..v + 1).collect()
-    } else if current < target {
-        vec![current..target]
+    let width = if had_data {
+        1
     } else {
-        Vec::new()
+        (target - current).max(1)
     };
-    for step in steps {
+    for from in (current..target).step_by(width as usize) {
+        let step = from..(from + width).min(target);
         if had_data {
             let backup = free_pre_migration_path(path, step.end);
             conn.backup(
