@@ -24,7 +24,7 @@ enum Msg {
         unit: Arc<UnitLog>,
         bytes: Vec<u8>,
     },
-    /// Lines held through a turn of the loop (`LogSink::hold`), sent at once.
+    /// Lines held through a turn of the loop (`LogWriter::hold`), sent at once.
     Batch(Vec<(Arc<UnitLog>, Vec<u8>)>),
     Close {
         id: u64,
@@ -111,25 +111,7 @@ impl LogSink {
         }
     }
 
-    /// Keeps what is written back until `release`. The loop holds its notes through a
-    /// turn: a start of 500 units woke the writer once for each "started" note, and each
-    /// time the writer took the loop's CPU from it, with the spawns still to do waiting.
-    /// The capture task runs on the loop's thread, so no output of a service can come
-    /// between a held note and the lines that follow it.
-    pub fn hold(&self) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if held.is_none() {
-            *held = Some(Vec::new());
-        }
-    }
-
-    /// Sends what was held, in one message, and lets writes go at once again.
-    pub fn release(&self) {
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.send_batch(held.unwrap_or_default());
-    }
-
-    /// Sends what is held so far, holding on.
+    /// Sends what is held so far, holding on (`LogWriter::hold`).
     fn send_held(&self) {
         let held = self
             .held
@@ -181,14 +163,28 @@ impl LogWriter {
         })
     }
 
-    /// Holds what is written until `release` (`LogSink::hold`).
+    /// Keeps what is written back until `release`. The loop holds its notes through a
+    /// turn: a start of 500 units woke the writer once for each "started" note, and each
+    /// time the writer took the loop's CPU from it, with the spawns still to do waiting.
+    /// The capture task runs on the loop's thread, so no output of a service can come
+    /// between a held note and the lines that follow it.
     pub fn hold(&self) {
-        self.sink.hold();
+        self.sink
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Vec::new);
     }
 
-    /// Sends what was held.
+    /// Sends what was held, in one message, and lets writes go at once again.
     pub fn release(&self) {
-        self.sink.release();
+        let held = self
+            .sink
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.sink.send_batch(held.unwrap_or_default());
     }
 
     /// A handle for the capture task.
